@@ -1,0 +1,1 @@
+"""Benchmarks: ``make bench`` (``python -m bench``).  Speed targets live here, never in unit tests."""

@@ -1,0 +1,1 @@
+"""Synthetic Egyptian and Saudi customer datasets (vectorised, schema-driven, deterministic)."""

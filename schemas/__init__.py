@@ -1,0 +1,1 @@
+"""Dataset schemas (YAML) shipped inside the wheel as ``generators.schemas``."""
