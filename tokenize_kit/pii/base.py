@@ -76,6 +76,7 @@ class Crypto:
         self.algorithm = algorithm
         self._ciphers: dict[tuple[str, str], FeistelCipher] = {}
         self._hmac: dict[str, bytes] = {}
+        self._prp: dict[str, bytes] = {}
 
     def __repr__(self) -> str:
         return f"Crypto(key={self.key_name!r}, version={self.version}, algorithm={self.algorithm!r})"
@@ -102,6 +103,16 @@ class Crypto:
         if cached is None:
             cached = self._hmac[domain] = self._keyset.subkey(
                 domain, name=self.key_name, version=self.version, purpose="hmac"
+            )
+        return cached
+
+
+    def prp_key(self, domain: str) -> bytes:
+        """Subkey for the keyed permutation tables of tiny domains (:mod:`tokenize_kit.pii.intdomain`)."""
+        cached = self._prp.get(domain)
+        if cached is None:
+            cached = self._prp[domain] = self._keyset.subkey(
+                domain, name=self.key_name, version=self.version, purpose="prp"
             )
         return cached
 

@@ -1,0 +1,132 @@
+"""Encrypt integers in ``range(size)`` for any ``size``: the building block for structured tokens.
+
+PII types map a value to an integer in a domain that is exactly the set of *valid* values
+(an Egyptian national ID's (date, governorate, serial) as one mixed-radix number, a name's index in
+a dictionary, the letters of a short word ...), encrypt that integer within the same domain, and map
+it back.  Every token is then valid by construction and the map is a bijection, hence reversible.
+
+Two regimes, chosen by ``size`` alone so both directions always agree:
+
+* ``size >= 2**18``: FF1 (or FF3-1) over binary numerals of length ``max(20, bits(size-1))`` with
+  **cycle walking** (re-encrypt while the result is ``>= size``).  Length 20 keeps radix**length above
+  the NIST minimum of 1,000,000; the expected number of walks is below ``2**20 / size <= 4``.
+  Only the rows still out of range are re-encrypted, so the work stays vectorised.
+* ``size < 2**18``: a keyed pseudo-random permutation table, built by sorting AES outputs of
+  ``(tweak digest, i)`` for every ``i`` in the domain (one batched AES call) and cached.  FF1 is not
+  defined for such small domains, and cycle walking would need up to ``2**20 / size`` rounds on average.  A
+  domain this small can be enumerated by anyone holding tokens and some plaintexts, whatever the
+  cipher: policies should not rely on it alone (see the README's security notes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+
+import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from .base import Crypto
+
+#: below this size a permutation table is used instead of FF1 + cycle walking
+TABLE_LIMIT = 2**18
+#: shortest binary numeral used with FF1: 2**20 >= 1,000,000 (NIST minimum domain)
+MIN_BITS = 20
+#: bound on cycle-walking iterations; reaching it means a bug, not bad luck (p < 2**-1000)
+MAX_WALKS = 4096
+
+
+def _bits(values: np.ndarray, width: int) -> np.ndarray:
+    """Integers -> (rows, width) binary numerals, most significant bit first."""
+    if values.dtype == object:
+        out = np.empty((len(values), width), dtype=np.int64)
+        acc = values.copy()
+        for j in range(width - 1, -1, -1):
+            out[:, j] = (acc & 1).astype(np.int64)
+            acc = acc >> 1
+        return out
+    v = values.astype(np.uint64)
+    shifts = np.arange(width - 1, -1, -1, dtype=np.uint64)
+    return ((v[:, None] >> shifts[None, :]) & np.uint64(1)).astype(np.int64)
+
+
+def _from_bits(nums: np.ndarray, exact: bool) -> np.ndarray:
+    if exact:
+        acc = np.zeros(nums.shape[0], dtype=object)
+        for j in range(nums.shape[1]):
+            acc = (acc << 1) | nums[:, j].astype(object)
+        return acc
+    width = nums.shape[1]
+    shifts = np.arange(width - 1, -1, -1, dtype=np.uint64)
+    return (nums.astype(np.uint64) << shifts[None, :]).sum(axis=1, dtype=np.uint64)
+
+
+@lru_cache(maxsize=64)
+def _permutation(prp_key: bytes, tweak_digest: bytes, size: int) -> tuple[np.ndarray, np.ndarray]:
+    counters = np.zeros((size, 16), dtype=np.uint8)
+    counters[:, :8] = np.frombuffer(tweak_digest[:8], dtype=np.uint8)
+    counters[:, 8:] = np.arange(size, dtype=">u8").view(np.uint8).reshape(size, 8)
+    enc = Cipher(algorithms.AES(prp_key), modes.ECB()).encryptor()
+    out = np.frombuffer(enc.update(counters.tobytes()), dtype=np.uint8).reshape(size, 16)
+    sort_keys = np.ascontiguousarray(out[:, :8]).view(">u8").ravel()
+    forward = np.argsort(sort_keys, kind="stable").astype(np.int64)
+    inverse = np.empty_like(forward)
+    inverse[forward] = np.arange(size, dtype=np.int64)
+    forward.setflags(write=False)
+    inverse.setflags(write=False)
+    return forward, inverse
+
+
+def crypt_ints(
+    crypto: Crypto,
+    domain: str,
+    values: np.ndarray,
+    size: int,
+    tweak: tuple[str | bytes, ...] = (),
+    *,
+    decrypt: bool = False,
+) -> np.ndarray:
+    """Encrypt (or decrypt) integers in ``range(size)`` to integers in ``range(size)``.
+
+    ``values`` is an int64/uint64 array (or an object array of Python ints for sizes >= 2**63).
+    ``domain`` selects the subkey (one per PII type), ``tweak`` binds context such as kept parts
+    (e.g. the birth year kept in clear), so equal hidden parts under different kept parts give
+    unrelated tokens.  Raises ``ValueError`` if a value lies outside the domain (never showing it).
+    """
+    if size < 2:
+        raise ValueError("integer domain must have at least 2 elements")
+    exact = size > 2**63
+    vals = np.asarray(values, dtype=object if exact else np.int64)
+    if len(vals) == 0:
+        return vals.copy()
+    if exact:
+        bad = [i for i, v in enumerate(vals) if not 0 <= v < size]
+        if bad:
+            raise ValueError(f"value at position {bad[0]} is outside the integer domain")
+    elif vals.min() < 0 or vals.max() >= size:
+        raise ValueError(f"value at position {int(np.flatnonzero((vals < 0) | (vals >= size))[0])} "
+                         "is outside the integer domain")
+    if size < TABLE_LIMIT:
+        digest = hashlib.sha256(b"\x1f".join(p.encode() if isinstance(p, str) else p for p in tweak)).digest()
+        forward, inverse = _permutation(crypto.prp_key(domain), digest, size)
+        return (inverse if decrypt else forward)[vals]
+    width = max(MIN_BITS, (size - 1).bit_length())
+    cipher = crypto.cipher(domain, "01")
+    tw = crypto.tweak(*tweak)
+    step = cipher.decrypt_numerals if decrypt else cipher.encrypt_numerals
+    nums = _bits(vals, width)
+    result_exact = exact  # width <= 63 whenever size <= 2**63
+    out = _from_bits(nums, result_exact)
+    todo = np.arange(len(vals))
+    for _ in range(MAX_WALKS):
+        nums_todo = step(nums[todo], tw)
+        nums[todo] = nums_todo
+        new = _from_bits(nums_todo, result_exact)
+        out[todo] = new
+        still = np.asarray(new >= size, dtype=bool) if result_exact else new >= np.uint64(size)
+        todo = todo[still]
+        if len(todo) == 0:
+            break
+    else:  # pragma: no cover - probability below 2**-1000
+        raise RuntimeError("cycle walking did not terminate")
+    return out if exact else out.astype(np.int64)
