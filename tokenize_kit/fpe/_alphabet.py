@@ -19,7 +19,7 @@ BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 class Alphabet:
     """An ordered alphabet; numeral ``i`` is ``chars[i]``."""
 
-    __slots__ = ("_cps", "_lookup", "_sorted_cps", "_sorted_idx", "chars", "radix")
+    __slots__ = ("_cps", "_cps_out", "_lookup", "_lookup8", "_sorted_cps", "_sorted_idx", "chars", "radix")
 
     def __init__(self, chars: str) -> None:
         if not isinstance(chars, str):
@@ -32,6 +32,12 @@ class Alphabet:
         self.radix = len(chars)
         self._cps = np.array([ord(c) for c in chars], dtype=np.uint32)
         max_cp = int(self._cps.max())
+        # ASCII alphabets map uint8 bytes straight through 256-entry tables (no widening to uint32)
+        self._cps_out = self._cps.astype(np.uint8) if max_cp < 0x80 else self._cps
+        lookup8 = np.full(256, -1, dtype=np.int32)
+        ascii_chars = self._cps < 0x80
+        lookup8[self._cps[ascii_chars]] = np.flatnonzero(ascii_chars)
+        self._lookup8 = lookup8
         if max_cp < 1 << 17:
             lookup = np.full(max_cp + 1, -1, dtype=np.int32)
             lookup[self._cps] = np.arange(self.radix, dtype=np.int32)
@@ -49,7 +55,9 @@ class Alphabet:
         ``rows`` maps group rows back to positions in the caller's batch so the error can say
         *which* value is bad without ever showing it.
         """
-        if self._lookup is not None:
+        if cps.dtype == np.uint8:
+            nums = self._lookup8[cps]
+        elif self._lookup is not None:
             lk = self._lookup
             safe = np.minimum(cps, len(lk) - 1)
             nums = lk[safe]
@@ -69,7 +77,8 @@ class Alphabet:
         return nums
 
     def to_codepoints(self, nums: np.ndarray) -> np.ndarray:
-        return self._cps[nums]
+        """Numerals -> code points (uint8 for an ASCII alphabet, else uint32)."""
+        return self._cps_out[nums]
 
     def __repr__(self) -> str:
         return f"Alphabet(radix={self.radix})"

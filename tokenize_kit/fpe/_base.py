@@ -67,11 +67,11 @@ def digits_big_endian(values: np.ndarray, radix: int, width: int) -> np.ndarray:
             out[:, j] = (acc % radix).astype(np.int64)
             acc = acc // radix
         return out
-    acc = values.copy()
-    r = np.uint64(radix)
+    small = radix**width <= 2**32  # 32-bit division is several times faster than 64-bit
+    acc = values.astype(np.uint32 if small else np.uint64)
+    r = acc.dtype.type(radix)
     for j in range(width - 1, -1, -1):
-        out[:, j] = (acc % r).astype(np.int64)
-        acc //= r
+        acc, out[:, j] = np.divmod(acc, r)
     return out
 
 
@@ -230,7 +230,7 @@ class FeistelCipher:
         rows = len(group)
         cps = decode_fixed(group_bytes(group), rows, length)
         nums = self._alphabet.to_numerals(cps, rows=idx)
-        out = self._crypt(nums.astype(np.int64), tweak, decrypt)
+        out = self._crypt(nums, tweak, decrypt)
         return encode_fixed(self._alphabet.to_codepoints(out), large=large)
 
 

@@ -29,8 +29,8 @@ def decode_fixed(data: np.ndarray, rows: int, width: int) -> np.ndarray:
     """Decode ``rows`` strings of exactly ``width`` code points each into a (rows, width) uint32 array."""
     if rows == 0 or width == 0:
         return np.zeros((rows, width), dtype=np.uint32)
-    if len(data) == rows * width:  # pure ASCII fast path
-        return data.reshape(rows, width).astype(np.uint32)
+    if len(data) == rows * width:  # pure ASCII fast path: stay uint8, the alphabet maps it by table
+        return data.reshape(rows, width)
     lead_pos = np.flatnonzero((data & 0xC0) != 0x80)
     b0 = data[lead_pos].astype(np.uint32)
     nbytes = 1 + (b0 >= 0xC0).astype(np.int8) + (b0 >= 0xE0) + (b0 >= 0xF0)
@@ -46,6 +46,12 @@ def decode_fixed(data: np.ndarray, rows: int, width: int) -> np.ndarray:
 def encode_fixed(cps: np.ndarray, large: bool = False) -> pa.Array:
     """Encode a (rows, width) array of code points into an Arrow string array (one string per row)."""
     rows, width = cps.shape
+    if cps.dtype == np.uint8 and rows:  # ASCII code points (alphabet guarantees < 0x80)
+        data = np.ascontiguousarray(cps).ravel()
+        off_dtype = np.int64 if large else np.int32
+        offsets = (np.arange(rows + 1, dtype=np.int64) * width).astype(off_dtype)
+        cls = pa.LargeStringArray if large else pa.StringArray
+        return cls.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(data))
     flat = cps.ravel().astype(np.uint32)
     out_type = pa.large_string() if large else pa.string()
     off_dtype = np.int64 if large else np.int32

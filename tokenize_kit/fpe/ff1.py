@@ -96,35 +96,47 @@ class FF1(FeistelCipher):
         bb = ints_big_endian(nums[:, u:], radix, exact)
         mods = (radix**u, radix**v)
         order = range(ROUNDS - 1, -1, -1) if decrypt else range(ROUNDS)
-        round_fn = self._round_exact if exact else self._round_fast
-        for i in order:
-            m = mods[i % 2]
-            if not decrypt:
-                y = round_fn(bb, i, state, head, b, d, m, rows)
-                c = (a + y) % (m if exact else np.uint64(m))
-                a, bb = bb, c
-            else:
-                y = round_fn(a, i, state, head, b, d, m, rows)
-                mm = m if exact else np.uint64(m)
-                c = (bb + mm - y) % mm
-                bb, a = a, c
+        if exact:
+            for i in order:
+                m = mods[i % 2]
+                if not decrypt:
+                    a, bb = bb, (a + self._round_exact(bb, i, state, head, b, d, m, rows)) % m
+                else:
+                    bb, a = a, (bb - self._round_exact(a, i, state, head, b, d, m, rows)) % m
+        else:
+            words = self._const_words(state, head, b)
+            blk = np.empty((rows, 2), dtype=">u8")
+            blk[:, 0] = words[0]
+            for i in order:
+                m = np.uint64(mods[i % 2])
+                src = a if decrypt else bb
+                y = self._prf_fast(blk, words[1] ^ (np.uint64(i) << np.uint64(8 * b)), src) % m
+                if not decrypt:  # c = (A + y) mod m without a second division
+                    c = a + y
+                    c -= m * (c >= m)
+                    a, bb = bb, c
+                else:
+                    c = bb + (m - y)
+                    c -= m * (c >= m)
+                    bb, a = a, c
         out = np.empty((rows, n), dtype=np.int64)
         out[:, :u] = digits_big_endian(a, radix, u)
         out[:, u:] = digits_big_endian(bb, radix, v)
         return out
 
-    def _round_fast(self, src, i, state, head, b, d, m, rows):
-        """y mod m for one round, uint64 arithmetic; b <= 4 so d == 8 and y fits in 64 bits."""
-        base = bytearray(head + bytes(1 + b))
-        base[15 - b] = i
-        base = np.frombuffer(bytes(x ^ y for x, y in zip(base, state, strict=True)), dtype=np.uint8)
-        blk = np.empty((rows, 16), dtype=np.uint8)
-        blk[:] = base
-        for j in range(b):
-            blk[:, 16 - b + j] ^= ((src >> np.uint64(8 * (b - 1 - j))) & np.uint64(0xFF)).astype(np.uint8)
-        r = self._ecb(self._cipher, blk)
-        y = np.ascontiguousarray(r[:, :8]).view(">u8").ravel().astype(np.uint64)
-        return y % np.uint64(m)
+    @staticmethod
+    def _const_words(state: bytes, head: bytes, b: int) -> tuple[np.uint64, np.uint64]:
+        """The last PRF block XOR the MAC state, as two big-endian words, varying bytes zeroed."""
+        last = head + bytes(1 + b)
+        block = bytes(x ^ y for x, y in zip(last, state, strict=True))
+        return np.uint64(int.from_bytes(block[:8], "big")), np.uint64(int.from_bytes(block[8:], "big"))
+
+    def _prf_fast(self, blk: np.ndarray, lo_const: np.uint64, src: np.ndarray) -> np.ndarray:
+        """y for one round: b <= 4, so [i] || NUM(B) sits in the low 5 bytes of the second word
+        and d == 8, so y is the first 8 bytes of R as a big-endian integer."""
+        blk[:, 1] = lo_const ^ src
+        r = self._ecb(self._cipher, blk.view(np.uint8))
+        return r.view(">u8")[:, 0].astype(np.uint64)
 
     def _round_exact(self, src, i, state, head, b, d, m, rows):
         """y mod m for one round with Python integers (any length); AES still batched."""

@@ -41,15 +41,20 @@ def _ints_little_endian(nums: np.ndarray, radix: int, exact: bool) -> np.ndarray
 def _digits_little_endian(values: np.ndarray, radix: int, width: int) -> np.ndarray:
     """REV(STR^width_radix(c))."""
     out = np.empty((len(values), width), dtype=np.int64)
-    acc = values.copy()
-    r = radix if values.dtype == object else np.uint64(radix)
+    if values.dtype == object:
+        acc = values.copy()
+        for j in range(width):
+            out[:, j] = (acc % radix).astype(np.int64)
+            acc = acc // radix
+        return out
+    acc = values.astype(np.uint32 if radix**width <= 2**32 else np.uint64)
+    r = acc.dtype.type(radix)
     for j in range(width):
-        out[:, j] = (acc % r).astype(np.int64)
-        acc = acc // r
+        acc, out[:, j] = np.divmod(acc, r)
     return out
 
 
-class FF3_1(FeistelCipher):  # noqa: N801 - the standard's name
+class FF3_1(FeistelCipher):
     """FF3-1 format-preserving encryption (interoperable with the ``ff3`` package).
 
     >>> c = FF3_1(bytes.fromhex("2DE79D232DF5585D68CE47882AE256D6"), "0123456789")
@@ -100,31 +105,41 @@ class FF3_1(FeistelCipher):  # noqa: N801 - the standard's name
         b = _ints_little_endian(nums[:, u:], radix, exact)
         tl, tr = self._halves(tweak)
         order = range(ROUNDS - 1, -1, -1) if decrypt else range(ROUNDS)
+        blk = None if exact else np.zeros((rows, 2), dtype="<u8")
         for i in order:
             m, w = (radix**u, tr) if i % 2 == 0 else (radix**v, tl)
             tail = bytes(reversed(w[:3] + bytes([w[3] ^ i])))
             src = a if decrypt else b
-            y = self._round_exact(src, tail, m, rows) if exact else self._round_fast(src, tail, m, rows)
+            if exact:
+                y = self._round_exact(src, tail, m, rows)
+                if decrypt:
+                    b, a = a, (b - y) % m
+                else:
+                    a, b = b, (a + y) % m
+                continue
+            mm = np.uint64(m)
+            y = self._round_fast(blk, src, tail, m)
             if decrypt:
-                mm = m if exact else np.uint64(m)
-                c = (b + mm - y) % mm
+                c = b + (mm - y)
+                c -= mm * (c >= mm)
                 b, a = a, c
             else:
-                c = (a + y) % (m if exact else np.uint64(m))
+                c = a + y
+                c -= mm * (c >= mm)
                 a, b = b, c
         out = np.empty((rows, n), dtype=np.int64)
         out[:, :u] = _digits_little_endian(a, radix, u)
         out[:, u:] = _digits_little_endian(b, radix, v)
         return out
 
-    def _round_fast(self, src: np.ndarray, tail: bytes, m: int, rows: int) -> np.ndarray:
-        blk = np.zeros((rows, 16), dtype=np.uint8)
-        for j in range(4):  # src < 2**32: REVB puts NUM(REV(B)) little-endian in bytes 0..11
-            blk[:, j] = ((src >> np.uint64(8 * j)) & np.uint64(0xFF)).astype(np.uint8)
-        blk[:, 12:] = np.frombuffer(tail, dtype=np.uint8)
-        s = self._ecb(self._cipher, blk)
-        lo = np.ascontiguousarray(s[:, :8]).view("<u8").ravel()
-        hi = np.ascontiguousarray(s[:, 8:]).view("<u8").ravel()
+    def _round_fast(self, blk: np.ndarray, src: np.ndarray, tail: bytes, m: int) -> np.ndarray:
+        """y mod m for one round.  REVB(P) = NUM(REV(B)) as 12 little-endian bytes || REVB(W xor i);
+        with src < 2**32 that is word 0 = src and word 1 = the tail in its top four bytes."""
+        blk[:, 0] = src
+        blk[:, 1] = np.uint64(int.from_bytes(bytes(4) + tail, "little"))
+        s = self._ecb(self._cipher, blk.view(np.uint8)).view("<u8")
+        lo = s[:, 0]
+        hi = s[:, 1]
         mm = np.uint64(m)
         # y = hi * 2**64 + lo; every product below stays < 2**64 because m < 2**32.
         return ((hi % mm) * np.uint64(2**64 % m) + lo % mm) % mm
