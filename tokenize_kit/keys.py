@@ -283,7 +283,9 @@ class Keyset:
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
-            raise KeysetError(f"keyset file {path} does not exist (create one with: tokenize-kit keys create)") from None
+            raise KeysetError(
+                f"keyset file {path} does not exist (create one with: tokenize-kit keys create PATH --protect)"
+            ) from None
         except OSError as exc:
             raise KeysetError(f"cannot read keyset file {path}: {exc.strerror}") from None
         try:
@@ -351,9 +353,11 @@ class Keyset:
                             raise KeysetTamperedError(
                                 f"keyset {path}: key {name!r} version {v} fails authentication (file was altered)"
                             ) from None
-                    if len(material) != 32 or not hmac.compare_digest(fingerprint_of(material), str(item["fingerprint"])):
+                    expected = str(item["fingerprint"])
+                    if len(material) != 32 or not hmac.compare_digest(fingerprint_of(material), expected):
                         raise KeysetTamperedError(
-                            f"keyset {path}: key {name!r} version {v} does not match its fingerprint (file was altered)"
+                            f"keyset {path}: key {name!r} version {v} does not match its fingerprint "
+                            "(file was altered)"
                         )
                     versions[v] = _Version(v, str(item.get("created", "")), str(item["fingerprint"]), material)
             except (KeyError, TypeError, ValueError) as exc:

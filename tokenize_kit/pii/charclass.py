@@ -1,0 +1,138 @@
+"""Character-class FPE: Arabic letters -> Arabic letters, Latin -> Latin, digits -> digits of the same script.
+
+This is the generic token of tokenize-kit: the fallback for invalid values (``on_invalid: generic``),
+and the engine for street names, building numbers, e-mail local parts and name parts that are not in a
+dictionary.  Characters outside the classes (spaces, punctuation, diacritics, Persian letters) stay in
+place, so the token has the same layout as the input.
+
+How: per class, the class's characters of each value form a subsequence (e.g. the digits of
+``"شارع 12 عمارة 5"`` are ``"125"``).  Subsequences long enough for FF1's minimum domain
+(radix**length >= 1,000,000) are encrypted with FF1 over the class alphabet, grouped by length so every
+group is one vectorised call; shorter ones are encrypted as integers in ``range(radix**length)`` by
+:func:`~tokenize_kit.pii.intdomain.crypt_ints` (a keyed permutation: such domains are tiny by nature).
+Positions of each class are kept, so the layout (and the class of every position) is public.
+
+``avoid`` makes the map a permutation of the values that do NOT satisfy a predicate (cycle walking):
+the table layer uses it so that the generic token of an invalid national ID is itself never a valid
+one, which keeps detokenization unambiguous (valid -> type decrypt, invalid -> generic decrypt).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+
+from tokenize_kit.fpe import ARABIC_INDIC_DIGITS, DIGITS, EXTENDED_ARABIC_INDIC_DIGITS, min_length
+
+from .base import Crypto
+from .intdomain import crypt_ints
+from .text import decode, encode, row_ids
+
+#: The Arabic letters U+0621..U+063A and U+0641..U+064A: the 28 letters of the alphabet plus hamza
+#: and its carriers (ء آ أ ؤ إ ئ), ta marbuta (ة) and alef maqsura (ى).  Tatweel (U+0640), the rare
+#: U+063B..U+063F forms and Persian letters are not in the class and stay in place.
+ARABIC_LETTERS = "".join(chr(c) for c in list(range(0x621, 0x63B)) + list(range(0x641, 0x64B)))
+LOWER = "abcdefghijklmnopqrstuvwxyz"
+UPPER = LOWER.upper()
+
+CLASSES: tuple[tuple[str, str], ...] = (
+    ("digit", DIGITS),
+    ("digit_arabic_indic", ARABIC_INDIC_DIGITS),
+    ("digit_extended", EXTENDED_ARABIC_INDIC_DIGITS),
+    ("latin_lower", LOWER),
+    ("latin_upper", UPPER),
+    ("arabic_letter", ARABIC_LETTERS),
+)
+MAX_WALKS = 1000
+
+
+def _lookup(alphabet: str) -> tuple[np.ndarray, int]:
+    cps = np.array([ord(c) for c in alphabet], dtype=np.int64)
+    table = np.full(int(cps.max()) + 1, -1, dtype=np.int64)
+    table[cps] = np.arange(len(cps))
+    return table, len(cps)
+
+
+_TABLES = {name: (_lookup(alpha), np.array([ord(c) for c in alpha], dtype=np.uint32)) for name, alpha in CLASSES}
+
+
+def _crypt_class(
+    cps: np.ndarray, rows: np.ndarray, n_rows: int, name: str, alphabet: str,
+    crypto: Crypto, domain: str, decrypt: bool, protect: np.ndarray | None,
+) -> None:
+    (table, radix), out_cps = _TABLES[name]
+    in_range = cps < len(table)
+    mask = np.zeros(len(cps), dtype=bool)
+    mask[in_range] = table[cps[in_range]] >= 0
+    if protect is not None:
+        mask &= ~protect
+    pos = np.flatnonzero(mask)
+    if len(pos) == 0:
+        return
+    prow = rows[pos]
+    lengths = np.bincount(prow, minlength=n_rows)
+    plen = lengths[prow]
+    nums_all = table[cps[pos]]
+    min_len = min_length(radix)
+    for length in (int(x) for x in np.unique(plen)):
+        sel = plen == length
+        gpos = pos[sel]
+        nums = nums_all[sel].reshape(-1, length)
+        if radix**length >= 1_000_000 and length >= min_len:
+            cipher = crypto.cipher(domain, alphabet)
+            tw = crypto.tweak("charclass", name, str(length))
+            new = cipher.decrypt_numerals(nums, tw) if decrypt else cipher.encrypt_numerals(nums, tw)
+        else:
+            size = radix**length
+            weights = radix ** np.arange(length - 1, -1, -1, dtype=np.int64)
+            ints = nums @ weights
+            new_ints = crypt_ints(crypto, domain, ints, size, ("charclass", name, str(length)), decrypt=decrypt)
+            new = (new_ints[:, None] // weights[None, :]) % radix
+        cps[gpos] = out_cps[new.ravel()]
+
+
+def charclass_cps(
+    cps: np.ndarray, row_off: np.ndarray, crypto: Crypto, domain: str, *,
+    decrypt: bool = False, protect: np.ndarray | None = None,
+) -> np.ndarray:
+    """Apply the class-wise permutation to flat code points (see :func:`charclass`)."""
+    out = cps.copy()
+    rows = row_ids(row_off)
+    n_rows = len(row_off) - 1
+    for name, alphabet in CLASSES:
+        _crypt_class(out, rows, n_rows, name, alphabet, crypto, domain, decrypt, protect)
+    return out
+
+
+def charclass(
+    values: pa.Array,
+    crypto: Crypto,
+    domain: str,
+    *,
+    decrypt: bool = False,
+    avoid: Callable[[pa.Array], np.ndarray] | None = None,
+) -> pa.Array:
+    """Character-class FPE of every value; ``avoid`` (vectorised predicate) is cycle-walked away from.
+
+    If ``avoid`` is given, inputs must not satisfy it; outputs never do.
+    """
+    if len(values) == 0:
+        return values
+    cps, row_off = decode(values)
+    out = encode(charclass_cps(cps, row_off, crypto, domain, decrypt=decrypt), row_off)
+    if avoid is None:
+        return out
+    todo = np.flatnonzero(avoid(out))
+    for _ in range(MAX_WALKS):
+        if len(todo) == 0:
+            return out
+        sub = out.take(pa.array(todo))
+        sub_cps, sub_off = decode(sub)
+        walked = encode(charclass_cps(sub_cps, sub_off, crypto, domain, decrypt=decrypt), sub_off)
+        merged = out.to_numpy(zero_copy_only=False).astype(object)
+        merged[todo] = np.asarray(walked.to_pylist(), dtype=object)
+        out = pa.array(merged, type=pa.string())
+        todo = todo[avoid(walked)]
+    raise RuntimeError("cycle walking did not terminate (the avoided set covers almost every value)")

@@ -1,0 +1,122 @@
+"""Vectorised text helpers shared by the PII types: code points, digit scripts, in-place digit rendering.
+
+Extracts from Egypt and Saudi Arabia mix three digit scripts: ASCII ``0-9``, Arabic-Indic ``٠-٩``
+(U+0660..U+0669) and Extended Arabic-Indic ``۰-۹`` (U+06F0..U+06F9).  Tokens must come back in the
+script (and the layout: spaces, dashes, parentheses) of the input, so the PII types work on ASCII
+digits internally and :func:`replace_trailing_digits` writes the new digits into the original string,
+digit for digit, in each digit's own script.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tokenize_kit.fpe._utf8 import group_bytes
+
+DIGIT_BASES = (0x30, 0x660, 0x6F0)  # ASCII, Arabic-Indic, Extended Arabic-Indic zero
+
+
+def ascii_digits(values: pa.Array) -> pa.Array:
+    """Replace Arabic-Indic and Extended Arabic-Indic digits by ASCII digits (length-preserving in chars)."""
+    out = values
+    for base in DIGIT_BASES[1:]:
+        for d in range(10):
+            out = pc.replace_substring(out, chr(base + d), str(d))
+    return out
+
+
+def digits_only(values: pa.Array) -> pa.Array:
+    """ASCII digits of each value, in order, with every other character removed."""
+    return pc.replace_substring_regex(ascii_digits(values), r"[^0-9]", "")
+
+
+def decode(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Null-free string array -> (flat uint32 code points, int64 row offsets into them)."""
+    values = values.cast(pa.string()) if not pa.types.is_string(values.type) else values
+    rows = len(values)
+    data = group_bytes(values) if rows else np.zeros(0, np.uint8)
+    bufs = values.buffers()
+    byte_off = np.frombuffer(bufs[1], dtype=np.int32, count=rows + 1 + values.offset)[values.offset :].astype(np.int64)
+    byte_off -= byte_off[0]
+    lead = (data & 0xC0) != 0x80
+    lead_pos = np.flatnonzero(lead)
+    char_index = np.cumsum(lead) - 1 if len(data) else np.zeros(0, np.int64)
+    row_off = np.empty(rows + 1, dtype=np.int64)
+    row_off[-1] = len(lead_pos)
+    starts = byte_off[:-1]
+    row_off[:-1] = np.where(starts < len(data), char_index[np.minimum(starts, max(len(data) - 1, 0))], len(lead_pos))
+    if len(data) == len(lead_pos):  # ASCII
+        return data.astype(np.uint32), row_off
+    b0 = data[lead_pos].astype(np.uint32)
+    nbytes = 1 + (b0 >= 0xC0).astype(np.int8) + (b0 >= 0xE0) + (b0 >= 0xF0)
+    cp = np.where(nbytes == 1, b0, np.where(nbytes == 2, b0 & 0x1F, np.where(nbytes == 3, b0 & 0x0F, b0 & 0x07)))
+    for k in (1, 2, 3):
+        sel = np.flatnonzero(nbytes > k)
+        if len(sel) == 0:
+            break
+        cp[sel] = (cp[sel] << 6) | (data[lead_pos[sel] + k].astype(np.uint32) & 0x3F)
+    return cp, row_off
+
+
+def encode(cps: np.ndarray, row_off: np.ndarray) -> pa.Array:
+    """Inverse of :func:`decode`: flat code points + row offsets -> string array."""
+    flat = cps.astype(np.uint32)
+    nb = 1 + (flat >= 0x80).astype(np.int64) + (flat >= 0x800) + (flat >= 0x10000)
+    char_byte_off = np.zeros(len(flat) + 1, dtype=np.int64)
+    np.cumsum(nb, out=char_byte_off[1:])
+    data = np.empty(int(char_byte_off[-1]), dtype=np.uint8)
+    start = char_byte_off[:-1]
+    for n, lead_mask in ((1, 0x00), (2, 0xC0), (3, 0xE0), (4, 0xF0)):
+        sel = np.flatnonzero(nb == n)
+        if len(sel) == 0:
+            continue
+        c = flat[sel]
+        pos = start[sel]
+        data[pos] = (lead_mask | (c >> (6 * (n - 1)))).astype(np.uint8)
+        for k in range(1, n):
+            data[pos + k] = (0x80 | ((c >> (6 * (n - 1 - k))) & 0x3F)).astype(np.uint8)
+    offsets = char_byte_off[row_off].astype(np.int32)
+    return pa.StringArray.from_buffers(len(row_off) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def digit_values(cps: np.ndarray) -> np.ndarray:
+    """Digit value (0-9) of each code point in any of the three scripts, -1 for non-digits."""
+    out = np.full(len(cps), -1, dtype=np.int64)
+    for base in DIGIT_BASES:
+        sel = (cps >= base) & (cps <= base + 9)
+        out[sel] = cps[sel].astype(np.int64) - base
+    return out
+
+
+def row_ids(row_off: np.ndarray) -> np.ndarray:
+    """Row index of every flat position."""
+    return np.repeat(np.arange(len(row_off) - 1), np.diff(row_off))
+
+
+def replace_trailing_digits(values: pa.Array, new_digits: pa.Array) -> pa.Array:
+    """Write the ASCII digit strings ``new_digits`` over the LAST ``len(new)`` digits of each value.
+
+    Every replaced digit keeps its own script, and every other character stays where it was, so
+    ``"+20 (10) 1234-5678"`` and ``"٠١٠١٢٣٤٥٦٧٨"`` come back in exactly their own layouts.
+    """
+    cps, row_off = decode(values)
+    dv = digit_values(cps)
+    is_digit = dv >= 0
+    rows = row_ids(row_off)
+    # rank of each digit counted from the end of its row (0 = last digit)
+    csum = np.cumsum(is_digit)
+    row_total = np.add.reduceat(is_digit.astype(np.int64), row_off[:-1]) if len(cps) else np.zeros(0, np.int64)
+    row_total = np.where(np.diff(row_off) > 0, row_total, 0)
+    before_row = np.concatenate([[0], np.cumsum(row_total)])[:-1]
+    rank_from_end = row_total[rows] - (csum - before_row[rows])  # 0 for last digit
+    new_cps, new_off = decode(new_digits)
+    new_len = np.diff(new_off)
+    k = new_len[rows]
+    sel = is_digit & (rank_from_end < k)
+    src = new_off[rows[sel] + 1] - 1 - rank_from_end[sel]
+    new_val = new_cps[src].astype(np.int64) - 0x30
+    out = cps.copy()
+    out[sel] = (cps[sel].astype(np.int64) - dv[sel] + new_val).astype(np.uint32)
+    return encode(out, row_off)
