@@ -7,7 +7,11 @@ messages that never show a value) lives here once.
 
 from __future__ import annotations
 
+import itertools
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar, overload
 
 import numpy as np
@@ -21,6 +25,30 @@ from .errors import DomainTooSmallError, InvalidKeyError, ValueTooLongError
 
 #: NIST SP 800-38G (and Rev. 1): radix ** minlen must be at least one million.
 MIN_DOMAIN = 1_000_000
+
+#: below this many values a group is processed in the calling thread
+PARALLEL_MIN_ROWS = 131_072
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _threads() -> int:
+    try:
+        return max(1, int(os.environ.get("TOKENIZE_KIT_THREADS", "0")) or (os.cpu_count() or 1))
+    except ValueError:
+        return os.cpu_count() or 1
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Shared worker threads: numpy and OpenSSL release the GIL on large buffers, so big batches
+    are split across cores.  Set ``TOKENIZE_KIT_THREADS=1`` to stay single-threaded."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="tokenize-kit-fpe")
+        return _POOL
+
 
 ArrowStrings = TypeVar("ArrowStrings", pa.StringArray, pa.LargeStringArray, pa.ChunkedArray)
 
@@ -227,6 +255,23 @@ class FeistelCipher:
 
     def _group(self, group: pa.Array, length: int, idx, tweak: bytes, decrypt: bool, large: bool) -> pa.Array:
         self._check_length(length, int(idx[0]) if idx is not None else 0)
+        rows = len(group)
+        workers = _threads()
+        if workers > 1 and rows >= PARALLEL_MIN_ROWS and threading.current_thread().name[:15] != "tokenize-kit-fp":
+            bounds = np.linspace(0, rows, workers + 1).astype(int)
+            parts = [
+                (group.slice(lo, hi - lo), None if idx is None else idx[lo:hi])
+                for lo, hi in itertools.pairwise(bounds)
+                if hi > lo
+            ]
+            futures = [
+                _pool().submit(self._group_serial, part, length, part_idx, tweak, decrypt, large)
+                for part, part_idx in parts
+            ]
+            return pa.concat_arrays([f.result() for f in futures])
+        return self._group_serial(group, length, idx, tweak, decrypt, large)
+
+    def _group_serial(self, group: pa.Array, length: int, idx, tweak: bytes, decrypt: bool, large: bool) -> pa.Array:
         rows = len(group)
         cps = decode_fixed(group_bytes(group), rows, length)
         nums = self._alphabet.to_numerals(cps, rows=idx)
