@@ -113,6 +113,17 @@ def crypt_ints(
     width = max(MIN_BITS, (size - 1).bit_length())
     cipher = crypto.cipher(domain, "01")
     tw = crypto.tweak(*tweak)
+    if hasattr(cipher, "encrypt_ints") and not exact:
+        # FF1: work on the integers directly (no bit matrices)
+        int_step = cipher.decrypt_ints if decrypt else cipher.encrypt_ints
+        cur = vals.astype(np.uint64)
+        todo = np.arange(len(cur))
+        for _ in range(MAX_WALKS):
+            cur[todo] = int_step(cur[todo], width, tw)
+            todo = todo[cur[todo] >= np.uint64(size)]
+            if len(todo) == 0:
+                return cur.astype(np.int64)
+        raise RuntimeError("cycle walking did not terminate")  # pragma: no cover
     step = cipher.decrypt_numerals if decrypt else cipher.encrypt_numerals
     nums = _bits(vals, width)
     result_exact = exact  # width <= 63 whenever size <= 2**63

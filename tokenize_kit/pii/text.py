@@ -18,8 +18,14 @@ from tokenize_kit.fpe._utf8 import group_bytes
 DIGIT_BASES = (0x30, 0x660, 0x6F0)  # ASCII, Arabic-Indic, Extended Arabic-Indic zero
 
 
+def all_ascii(values: pa.Array) -> bool:
+    return len(values) == 0 or bool(pc.all(pc.string_is_ascii(values)).as_py() is not False)
+
+
 def ascii_digits(values: pa.Array) -> pa.Array:
     """Replace Arabic-Indic and Extended Arabic-Indic digits by ASCII digits (length-preserving in chars)."""
+    if all_ascii(values):
+        return values
     out = values
     for base in DIGIT_BASES[1:]:
         for d in range(10):
@@ -120,3 +126,16 @@ def replace_trailing_digits(values: pa.Array, new_digits: pa.Array) -> pa.Array:
     out = cps.copy()
     out[sel] = (cps[sel].astype(np.int64) - dv[sel] + new_val).astype(np.uint32)
     return encode(out, row_off)
+
+
+def render_digits(values: pa.Array, plain: pa.Array, new_digits: pa.Array) -> pa.Array:
+    """Put ``new_digits`` into ``values`` in place of their trailing digits (see
+    :func:`replace_trailing_digits`), taking the token as-is where a value already is its plain
+    ASCII-digit form ``plain`` (the common case, no per-character work)."""
+    same = pc.fill_null(pc.equal(values, plain), False)
+    if pc.all(same).as_py():
+        return new_digits
+    odd = pc.invert(same)
+    idx = np.flatnonzero(odd.to_numpy(zero_copy_only=False))
+    slow = replace_trailing_digits(values.take(pa.array(idx)), new_digits.take(pa.array(idx)))
+    return pc.replace_with_mask(new_digits, odd, slow)

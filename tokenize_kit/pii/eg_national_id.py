@@ -1,0 +1,361 @@
+"""Egyptian national ID number (الرقم القومي), 14 digits.
+
+Structure (as documented by several independent public implementations, e.g. the open-source
+``egyptid_extractor`` (Dart) and ``egyptian-national-id-validator`` (JavaScript) packages; the Civil
+Status Organization publishes no specification)::
+
+    C YYMMDD GG SSSS K
+    2 980101 01 2345 6
+
+* ``C``      century of birth: 2 = 1900-1999, 3 = 2000-2099
+* ``YYMMDD`` date of birth
+* ``GG``     governorate of birth (01 Cairo ... 35 South Sinai, 88 born abroad; see
+  :data:`GOVERNORATE_CODES` and ``tokenize_kit/refdata/eg_governorates.csv``)
+* ``SSSS``   serial; its last digit (the 13th digit of the ID) is odd for men, even for women
+* ``K``      check digit.  **No official check-digit algorithm is public.**  By default
+  (``check_digit: none``) the 14th digit is not verified and is encrypted like the rest, so every
+  real ID is accepted and reversible.  ``check_digit: luhn`` is offered for organisations whose
+  systems validate Egyptian IDs with a Luhn check (a local convention, not an official rule).
+
+Tokens: (date, governorate, serial[, check digit]) is ONE mixed-radix integer in a domain that contains
+only valid IDs, encrypted within that domain by FF1 with cycle walking
+(:func:`~tokenize_kit.pii.intdomain.crypt_ints`), so every token is itself a structurally valid ID
+with a real birth date between 1900-01-01 and the ``max_birth_date`` setting (default 2025-12-31; the
+domain must be fixed for tokens to be reproducible, so IDs born later are treated as invalid).
+Parts listed under ``keep`` (``birth_year``, ``birth_date``, ``gender``, ``governorate``) stay in
+clear; they are removed from the encrypted integer and, through a keyed shift of it, still change
+the token of the hidden parts (equal hidden parts under different kept parts give unrelated tokens).
+
+>>> compact("2980101 01 2345 6")
+'29801010123456'
+>>> is_valid("29801010123456")
+True
+>>> is_valid("29802300123456")   # 30 February
+False
+>>> validate("2980101012345")
+Traceback (most recent call last):
+    ...
+tokenize_kit.pii.exceptions.InvalidLength: an Egyptian national ID has 14 digits
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from tokenize_kit.fpe._utf8 import encode_fixed, group_bytes
+
+from .base import ColumnSpec, Crypto, PIIType
+from .exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
+from .intdomain import crypt_ints
+from .text import ascii_digits, render_digits
+
+#: Governorate codes of the national ID (code -> English name); 88 = born outside Egypt.
+GOVERNORATE_CODES: dict[int, str] = {
+    1: "Cairo", 2: "Alexandria", 3: "Port Said", 4: "Suez", 11: "Damietta", 12: "Dakahlia", 13: "Sharqia",
+    14: "Qalyubia", 15: "Kafr El Sheikh", 16: "Gharbia", 17: "Monufia", 18: "Beheira", 19: "Ismailia",
+    21: "Giza", 22: "Beni Suef", 23: "Fayoum", 24: "Minya", 25: "Asyut", 26: "Sohag", 27: "Qena",
+    28: "Aswan", 29: "Luxor", 31: "Red Sea", 32: "New Valley", 33: "Matrouh", 34: "North Sinai",
+    35: "South Sinai", 88: "Born abroad",
+}
+_GOV_LIST = np.array(sorted(GOVERNORATE_CODES), dtype=np.int64)
+_GOV_INDEX = np.full(100, -1, dtype=np.int64)
+_GOV_INDEX[_GOV_LIST] = np.arange(len(_GOV_LIST))
+
+EPOCH = np.datetime64("1900-01-01", "D")
+DEFAULT_MAX_BIRTH_DATE = "2025-12-31"
+CHECK_SCHEMES = ("none", "luhn")
+KEEP_OPTIONS = frozenset({"birth_year", "birth_date", "gender", "governorate"})
+_SEPARATORS = r"[\s\-\.\x{00A0}\x{200F}\x{200E}]"
+
+
+def _compact_array(values: pa.Array) -> pa.Array:
+    return pc.replace_substring_regex(ascii_digits(values), _SEPARATORS, "")
+
+
+def _digit_matrix(compacted: pa.Array) -> np.ndarray:
+    """(N, 14) digit matrix of compact IDs known to be 14 ASCII digits."""
+    data = group_bytes(compacted)
+    return (data.reshape(len(compacted), 14) - 0x30).astype(np.int64)
+
+
+def _dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(datetime64[D] dates, bool ok) for year/month/day arrays; invalid combinations flagged."""
+    ok = (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    m = np.where(ok, month, 1)
+    d = np.where(ok, day, 1)
+    months = ((year - 1970) * 12 + (m - 1)).astype("datetime64[M]")
+    dates = months.astype("datetime64[D]") + (d - 1).astype("timedelta64[D]")
+    ok &= dates.astype("datetime64[M]") == months
+    return dates, ok
+
+
+def luhn_digit(first: np.ndarray) -> np.ndarray:
+    """Luhn check digit for rows of digits (the digit that makes the whole row Luhn-valid)."""
+    n = first.shape[1]
+    # positions counted from the right of the full number (check digit at position 0): double odd ones
+    doubled = (np.arange(n)[::-1] % 2) == 0
+    vals = np.where(doubled, first * 2, first)
+    vals = np.where(vals > 9, vals - 9, vals)
+    return (10 - vals.sum(axis=1) % 10) % 10
+
+
+def compose(
+    birth_dates: np.ndarray, governorate_codes: np.ndarray, serials: np.ndarray, check_digits: np.ndarray | None = None,
+    *, check_digit: str = "none",
+) -> np.ndarray:
+    """Like :func:`compose_arrow`, returning a numpy array of str."""
+    return compose_arrow(birth_dates, governorate_codes, serials, check_digits, check_digit=check_digit).to_numpy(
+        zero_copy_only=False
+    ).astype(str)
+
+
+def compose_arrow(
+    birth_dates: np.ndarray, governorate_codes: np.ndarray, serials: np.ndarray, check_digits: np.ndarray | None = None,
+    *, check_digit: str = "none",
+) -> pa.Array:
+    """Build IDs from parts: birth dates (datetime64[D], 1900..2099), governorate codes, serials 0..9999.
+
+    The serial's last digit carries the gender (odd = male).  With ``check_digit="luhn"`` the 14th
+    digit is computed; with ``"none"`` it is taken from ``check_digits`` (default 0).
+
+    >>> compose_arrow(np.array(["1998-01-01"], "datetime64[D]"), np.array([1]), np.array([2345]),
+    ...               np.array([6])).to_pylist()
+    ['29801010123456']
+    """
+    dates = np.asarray(birth_dates, dtype="datetime64[D]")
+    years = dates.astype("datetime64[Y]").astype(np.int64) + 1970
+    months = dates.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    days = (dates - dates.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
+    century = np.where(years >= 2000, 3, 2)
+    n = len(dates)
+    digits = np.empty((n, 14), dtype=np.int64)
+    digits[:, 0] = century
+    yy = years % 100
+    digits[:, 1], digits[:, 2] = yy // 10, yy % 10
+    digits[:, 3], digits[:, 4] = months // 10, months % 10
+    digits[:, 5], digits[:, 6] = days // 10, days % 10
+    gov = np.asarray(governorate_codes, dtype=np.int64)
+    digits[:, 7], digits[:, 8] = gov // 10, gov % 10
+    ser = np.asarray(serials, dtype=np.int64)
+    for j in range(4):
+        digits[:, 9 + j] = (ser // 10 ** (3 - j)) % 10
+    if check_digit == "luhn":
+        digits[:, 13] = luhn_digit(digits[:, :13])
+    else:
+        digits[:, 13] = 0 if check_digits is None else np.asarray(check_digits, dtype=np.int64)
+    return encode_fixed((digits + 0x30).astype(np.uint8))
+
+
+class EgNationalId(PIIType):
+    """Egyptian 14-digit national ID (see the module docstring)."""
+
+    name: ClassVar[str] = "eg_national_id"
+    description: ClassVar[str] = "Egyptian national ID, 14 digits (date of birth, governorate, serial, gender)"
+    domain: ClassVar[str] = "eg_national_id"
+    keep_options: ClassVar[frozenset[str]] = KEEP_OPTIONS
+
+    # -- parsing --------------------------------------------------------------------------------
+    @staticmethod
+    def _settings(spec: ColumnSpec | None) -> tuple[np.datetime64, str]:
+        opts = dict(spec.options) if spec is not None else {}
+        scheme = str(opts.get("check_digit", "none"))
+        if scheme not in CHECK_SCHEMES:
+            raise ValueError(f"check_digit must be one of: {', '.join(CHECK_SCHEMES)}")
+        max_date = np.datetime64(str(opts.get("max_birth_date", DEFAULT_MAX_BIRTH_DATE)), "D")
+        return max_date, scheme
+
+    def _fields(self, values: pa.Array, max_date: np.datetime64, scheme: str) -> dict[str, np.ndarray]:
+        """Parse every value; ``ok`` marks the valid ones (the other fields are junk where not ok)."""
+        compacted = _compact_array(values)
+        shape_ok = pc.match_substring_regex(compacted, r"^[23][0-9]{13}$").to_numpy(zero_copy_only=False)
+        n = len(values)
+        digits = np.zeros((n, 14), dtype=np.int64)
+        if shape_ok.any():
+            idx = np.flatnonzero(shape_ok)
+            digits[idx] = _digit_matrix(compacted.take(pa.array(idx)))
+        year = 1900 + (digits[:, 0] - 2) * 100 + digits[:, 1] * 10 + digits[:, 2]
+        dates, date_ok = _dates(year, digits[:, 3] * 10 + digits[:, 4], digits[:, 5] * 10 + digits[:, 6])
+        gov = digits[:, 7] * 10 + digits[:, 8]
+        gov_ok = _GOV_INDEX[gov] >= 0
+        serial = digits[:, 9] * 1000 + digits[:, 10] * 100 + digits[:, 11] * 10 + digits[:, 12]
+        ok = shape_ok & date_ok & gov_ok & (dates <= max_date)
+        if scheme == "luhn":
+            ok &= luhn_digit(digits[:, :13]) == digits[:, 13]
+        return {"ok": ok, "dates": dates, "gov": gov, "serial": serial, "check": digits[:, 13], "compact": compacted}
+
+    # -- python-stdnum style --------------------------------------------------------------------
+    def compact(self, value: str) -> str:
+        return _compact_array(pa.array([value], pa.string()))[0].as_py()
+
+    def validate(self, value: str, check_digit: str = "none") -> str:
+        v = self.compact(value)
+        if not v.isdigit() or not v.isascii():
+            raise InvalidFormat("an Egyptian national ID contains only digits")
+        if len(v) != 14:
+            raise InvalidLength("an Egyptian national ID has 14 digits")
+        if v[0] not in "23":
+            raise InvalidComponent("the first digit (century) must be 2 or 3")
+        year = (1900 if v[0] == "2" else 2000) + int(v[1:3])
+        try:
+            born = dt.date(year, int(v[3:5]), int(v[5:7]))
+        except ValueError:
+            raise InvalidComponent("digits 2-7 are not a real date of birth") from None
+        if born > dt.date.today():
+            raise InvalidComponent("the date of birth is in the future")
+        if int(v[7:9]) not in GOVERNORATE_CODES:
+            raise InvalidComponent("digits 8-9 are not a governorate code")
+        if check_digit == "luhn" and int(luhn_digit(np.array([[int(c) for c in v[:13]]]))[0]) != int(v[13]):
+            raise InvalidChecksum("the check digit does not match (luhn scheme)")
+        return v
+
+    def format(self, value: str) -> str:
+        v = self.compact(value)
+        return f"{v[0]} {v[1:7]} {v[7:9]} {v[9:13]} {v[13]}"
+
+    # -- columnar -------------------------------------------------------------------------------
+    def valid_mask(self, values: pa.Array, spec: ColumnSpec | None = None) -> np.ndarray:
+        max_date, scheme = self._settings(spec)
+        return self._fields(values, max_date, scheme)["ok"]
+
+    def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec, decrypt: bool) -> pa.Array:
+        max_date, scheme = self._settings(spec)
+        keep = set(spec.keep)
+        bad = keep - KEEP_OPTIONS
+        if bad:
+            raise ValueError(f"unknown keep option(s) {sorted(bad)} for eg_national_id")
+        f = self._fields(values, max_date, scheme)
+        if not f["ok"].all():
+            raise ValueError(f"value at position {int(np.flatnonzero(~f['ok'])[0])} is not a valid Egyptian ID")
+        n = len(values)
+        dates, gov, serial, check = f["dates"], f["gov"], f["serial"], f["check"]
+        years = dates.astype("datetime64[Y]").astype(np.int64) + 1970
+        # hidden components: (value, size) pairs, most significant first; kept: ints for the shift
+        date_day = (dates - EPOCH).astype(np.int64)
+        max_day = int((max_date - EPOCH).astype(np.int64))
+        if "birth_date" in keep:
+            date_val, date_size = np.zeros(n, np.int64), np.ones(n, np.int64)
+            kept_date = date_day
+        elif "birth_year" in keep:
+            year_start = (years - 1970).astype("datetime64[Y]").astype("datetime64[D]")
+            year_end = np.minimum((years - 1969).astype("datetime64[Y]").astype("datetime64[D]"), max_date + 1)
+            date_val = (dates - year_start).astype(np.int64)
+            date_size = (year_end - year_start).astype(np.int64)
+            kept_date = years
+        else:
+            date_val, date_size = date_day, np.full(n, max_day + 1, np.int64)
+            kept_date = np.zeros(n, np.int64)
+        gov_idx = _GOV_INDEX[gov]
+        gov_val, gov_size = (np.zeros(n, np.int64), 1) if "governorate" in keep else (gov_idx, len(_GOV_LIST))
+        kept_gov = gov_idx if "governorate" in keep else np.zeros(n, np.int64)
+        if "gender" in keep:
+            ser_val, ser_size, parity = serial // 2, 5000, serial % 2
+        else:
+            ser_val, ser_size, parity = serial, 10000, np.zeros(n, np.int64)
+        chk_val, chk_size = (check, 10) if scheme == "none" else (np.zeros(n, np.int64), 1)
+        total = date_size * gov_size * ser_size * chk_size
+        x = ((date_val * gov_size + gov_val) * ser_size + ser_val) * chk_size + chk_val
+        kept = ((kept_date * 100 + kept_gov) * 2 + parity) if keep else np.zeros(n, np.int64)
+        shift = self._shift(crypto, kept, total) if keep else np.zeros(n, np.int64)
+        label = ("eg_national_id", ",".join(sorted(keep)) or "-", scheme)
+        y = np.empty(n, dtype=np.int64)
+        for size in np.unique(total):
+            sel = np.flatnonzero(total == size)
+            if decrypt:
+                y[sel] = (crypt_ints(crypto, self.domain, x[sel], int(size), label, decrypt=True) - shift[sel]) % size
+            else:
+                y[sel] = crypt_ints(crypto, self.domain, (x[sel] + shift[sel]) % size, int(size), label)
+        # decode y back into components
+        chk_new = y % chk_size
+        rest = y // chk_size
+        ser_new = rest % ser_size
+        rest //= ser_size
+        gov_new = rest % gov_size
+        date_new = rest // gov_size
+        if "birth_date" in keep:
+            new_dates = dates
+        elif "birth_year" in keep:
+            new_dates = (years - 1970).astype("datetime64[Y]").astype("datetime64[D]") + date_new.astype(
+                "timedelta64[D]"
+            )
+        else:
+            new_dates = EPOCH + date_new.astype("timedelta64[D]")
+        new_gov = gov if "governorate" in keep else _GOV_LIST[gov_new]
+        new_serial = ser_new * 2 + parity if "gender" in keep else ser_new
+        new_check = chk_new if scheme == "none" else None
+        ids = compose_arrow(new_dates, new_gov, new_serial, new_check, check_digit=scheme)
+        return render_digits(values, f["compact"], ids)
+
+    def _shift(self, crypto: Crypto, kept: np.ndarray, total: np.ndarray) -> np.ndarray:
+        """Keyed pseudo-random offset of the hidden integer per kept context (AES of the kept parts)."""
+        blocks = np.zeros((len(kept), 16), dtype=np.uint8)
+        blocks[:, 8:] = kept.astype(">u8").view(np.uint8).reshape(-1, 8)
+        key = crypto.prp_key(self.domain + "/keep-shift")
+        enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+        out = np.frombuffer(enc.update(blocks.tobytes()), dtype=np.uint8).reshape(-1, 16)
+        rnd = np.ascontiguousarray(out[:, :8]).view(">u8").ravel().astype(np.uint64)
+        return (rnd % total.astype(np.uint64)).astype(np.int64)
+
+    def tokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
+        return self._crypt(values, crypto, spec, decrypt=False)
+
+    def detokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
+        return self._crypt(values, crypto, spec, decrypt=True)
+
+    def surrogate(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
+        """A valid ID drawn pseudo-randomly from the whole domain, keyed by the value (irreversible)."""
+        max_date, scheme = self._settings(spec)
+        compacted = _compact_array(values)
+        digits = np.zeros((len(values), 16), dtype=np.uint8)
+        raw = compacted.to_numpy(zero_copy_only=False).astype("S16")
+        digits[:] = np.frombuffer(raw.tobytes(), dtype=np.uint8).reshape(-1, 16)
+        enc = Cipher(algorithms.AES(crypto.hmac_key(self.domain)), modes.ECB()).encryptor()
+        out = np.frombuffer(enc.update(digits.tobytes()), dtype=np.uint8).reshape(-1, 16)
+        rnd = np.ascontiguousarray(out[:, :8]).view(">u8").ravel().astype(np.uint64)
+        days = int((max_date - EPOCH).astype(np.int64)) + 1
+        r = rnd.astype(object)
+        dates = EPOCH + np.array(r % days, dtype=np.int64).astype("timedelta64[D]")
+        r = r // days
+        gov = _GOV_LIST[np.array(r % len(_GOV_LIST), dtype=np.int64)]
+        r = r // len(_GOV_LIST)
+        serial = np.array(r % 10000, dtype=np.int64)
+        check = np.array((r // 10000) % 10, dtype=np.int64)
+        ids = compose_arrow(dates, gov, serial, check, check_digit=scheme)
+        return render_digits(values, compacted, ids)
+
+
+_TYPE = EgNationalId()
+
+
+def compact(value: str) -> str:
+    """Remove spaces, dashes and dots; turn Arabic-Indic digits into ASCII."""
+    return _TYPE.compact(value)
+
+
+def validate(value: str, check_digit: str = "none") -> str:
+    """Return the compact ID or raise InvalidLength/InvalidFormat/InvalidComponent/InvalidChecksum."""
+    return _TYPE.validate(value, check_digit)
+
+
+def is_valid(value: str, check_digit: str = "none") -> bool:
+    try:
+        validate(value, check_digit)
+    except ValueError:
+        return False
+    return True
+
+
+def format(value: str) -> str:
+    """``C YYMMDD GG SSSS K`` grouping."""
+    return _TYPE.format(value)
+
+
+def gender_of(ids: np.ndarray) -> np.ndarray:
+    """'M' or 'F' for each 14-digit ID (13th digit odd = male)."""
+    d13 = np.array([int(s[12]) for s in ids]) if len(ids) else np.zeros(0, int)
+    return np.where(d13 % 2 == 1, "M", "F")
