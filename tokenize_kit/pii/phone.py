@@ -191,7 +191,7 @@ class PhoneType(PIIType):
             sel = np.flatnonzero(inverse == gi)
             length = gkey % 32
             rest = gkey // 32
-            prefix = str((rest % 100)).zfill((rest // 100) % 3)
+            prefix = str(rest % 100).zfill((rest // 100) % 3)
             reg, kind = regions[rest // 300 // 2], KINDS[(rest // 300) % 2]
             pattern = reg.mobile if kind == "mobile" else reg.fixed
             tweak = crypto.tweak("phone", str(reg.country_code), kind, prefix)
@@ -274,5 +274,5 @@ def is_valid(value: str) -> bool:
     return ANY.is_valid(value)
 
 
-def format(value: str) -> str:  # noqa: A001 - python-stdnum's interface name
+def format(value: str) -> str:
     return ANY.format(value)

@@ -153,5 +153,5 @@ def is_valid(value: str) -> bool:
     return _TYPE.is_valid(value)
 
 
-def format(value: str) -> str:  # noqa: A001 - python-stdnum's interface name
+def format(value: str) -> str:
     return _TYPE.format(value)

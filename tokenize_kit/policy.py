@@ -1,0 +1,170 @@
+"""Policies: which columns hold which PII type, and how to protect each.
+
+.. code-block:: yaml
+
+    version: 1
+    key: default          # key name in the keyset (default: default)
+    key_version: 2        # optional; default: the key's primary version
+    algorithm: ff1        # ff1 (default) or ff3-1
+    columns:
+      الرقم القومي: {type: eg_national_id, keep: [governorate]}
+      mobile:       {type: phone}
+      notes:        {type: free_text}
+      email:        {type: email, method: fpe, keep_domain: false}
+      card_last4:   {type: sa_national_id, method: mask, keep_last: 4}
+
+Validation is strict: an unknown key, type, method, keep option or on_invalid value is an error that
+names the column and lists what is valid, because a typo must never silently weaken protection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .pii import registry
+from .pii.base import ALGORITHMS, METHODS, ON_INVALID, ColumnSpec, PIIType
+
+TOP_LEVEL = {"version", "key", "key_version", "algorithm", "columns"}
+COLUMN_KEYS = {"type", "method", "keep", "on_invalid", "domain"}
+#: type- and method-specific options a column entry may carry
+OPTION_KEYS = {
+    "check_digit",  # eg_national_id: none | luhn
+    "max_birth_date",  # eg_national_id: upper bound of the token date domain
+    "regions",  # phone: order of regions for ambiguous national numbers
+    "keep_domain",  # email
+    "keep_last",  # mask
+    "keep_first",  # mask
+    "mask_char",  # mask
+    "marker",  # redact
+}
+
+
+class PolicyError(ValueError):
+    """The policy is malformed; the message names the column and the valid choices."""
+
+
+def _supports_surrogate(t: PIIType) -> bool:
+    return type(t).surrogate is not PIIType.surrogate
+
+
+@dataclass
+class Policy:
+    columns: dict[str, ColumnSpec]
+    key: str = "default"
+    key_version: int | None = None
+    algorithm: str = "ff1"
+    version: int = 1
+    source: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, src: Policy | Mapping[str, Any] | str | os.PathLike[str]) -> Policy:
+        """A Policy from a Policy, a dict, or a YAML file path."""
+        if isinstance(src, Policy):
+            return src
+        if isinstance(src, Mapping):
+            return cls.from_dict(src)
+        path = Path(src)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise PolicyError(f"policy file {path} does not exist") from None
+        except UnicodeDecodeError:
+            raise PolicyError(f"policy file {path} is not UTF-8 text") from None
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise PolicyError(f"policy file {path} is not valid YAML{where}") from None
+        if not isinstance(doc, Mapping):
+            raise PolicyError(f"policy file {path} must be a mapping with a 'columns' section")
+        return cls.from_dict(doc)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Policy:
+        unknown = set(doc) - TOP_LEVEL
+        if unknown:
+            raise PolicyError(f"unknown policy key(s) {sorted(unknown)}; valid keys: {sorted(TOP_LEVEL)}")
+        if doc.get("version", 1) != 1:
+            raise PolicyError("policy version must be 1")
+        algorithm = str(doc.get("algorithm", "ff1")).lower()
+        if algorithm not in ALGORITHMS:
+            raise PolicyError(f"algorithm must be one of: {', '.join(ALGORITHMS)}")
+        key_version = doc.get("key_version")
+        if key_version is not None and (not isinstance(key_version, int) or key_version < 1):
+            raise PolicyError("key_version must be a positive integer")
+        cols = doc.get("columns")
+        if not isinstance(cols, Mapping) or not cols:
+            raise PolicyError("the policy needs a non-empty 'columns' mapping (column name -> {type: ...})")
+        columns = {str(name): cls._column(str(name), entry) for name, entry in cols.items()}
+        return cls(columns, str(doc.get("key", "default")), key_version, algorithm, 1, dict(doc))
+
+    @staticmethod
+    def _column(name: str, entry: Any) -> ColumnSpec:
+        if isinstance(entry, str):
+            entry = {"type": entry}
+        if not isinstance(entry, Mapping) or "type" not in entry:
+            raise PolicyError(f"column {name!r}: give at least a type, e.g. {{type: phone}}")
+        unknown = set(entry) - COLUMN_KEYS - OPTION_KEYS
+        if unknown:
+            raise PolicyError(
+                f"column {name!r}: unknown setting(s) {sorted(unknown)}; valid: {sorted(COLUMN_KEYS | OPTION_KEYS)}"
+            )
+        try:
+            pii_type = registry.get(str(entry["type"]))
+        except ValueError as exc:
+            raise PolicyError(f"column {name!r}: {exc}") from None
+        method = str(entry.get("method", "fpe"))
+        if method not in METHODS:
+            raise PolicyError(f"column {name!r}: unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+        if method == "surrogate" and not _supports_surrogate(pii_type):
+            raise PolicyError(f"column {name!r}: type {pii_type.name} has no surrogate method")
+        keep = entry.get("keep", [])
+        if isinstance(keep, str):
+            keep = [keep]
+        bad = sorted(set(keep) - pii_type.keep_options)
+        if bad:
+            valid = ", ".join(sorted(pii_type.keep_options)) or "none"
+            raise PolicyError(f"column {name!r}: cannot keep {bad} for type {pii_type.name}; valid: {valid}")
+        on_invalid = str(entry.get("on_invalid", "generic"))
+        if on_invalid not in ON_INVALID:
+            raise PolicyError(f"column {name!r}: on_invalid must be one of: {', '.join(ON_INVALID)}")
+        options = {k: entry[k] for k in entry if k in OPTION_KEYS}
+        domain = entry.get("domain")
+        return ColumnSpec(name, pii_type.name, method, tuple(keep), on_invalid, domain, options)
+
+    def to_dict(self) -> dict[str, Any]:
+        cols = {}
+        for name, spec in self.columns.items():
+            entry: dict[str, Any] = {"type": spec.type}
+            if spec.method != "fpe":
+                entry["method"] = spec.method
+            if spec.keep:
+                entry["keep"] = list(spec.keep)
+            if spec.on_invalid != "generic":
+                entry["on_invalid"] = spec.on_invalid
+            if spec.domain:
+                entry["domain"] = spec.domain
+            entry.update(spec.options)
+            cols[name] = entry
+        doc: dict[str, Any] = {"version": 1, "key": self.key, "algorithm": self.algorithm, "columns": cols}
+        if self.key_version is not None:
+            doc["key_version"] = self.key_version
+        return doc
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), allow_unicode=True, sort_keys=False)
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the canonical form: two policies with the same meaning have the same hash."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
