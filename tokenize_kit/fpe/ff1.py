@@ -90,7 +90,7 @@ class FF1(FeistelCipher):
         radix = self.radix
         u = n // 2
         v = n - u
-        state, head, b, d = self._prefix(n, tweak)
+        _, _, b, _ = self._prefix(n, tweak)
         exact = self.force_exact or b > 4
         a = ints_big_endian(nums[:, :u], radix, exact)
         bb = ints_big_endian(nums[:, u:], radix, exact)

@@ -111,7 +111,7 @@ def transform(values: pa.Array, crypto: Crypto, decrypt: bool) -> pa.Array:
         return values
     out_parts: list[str] = []
     by_type: dict[str, list[int]] = {}
-    for i, (_, s, e, name) in enumerate(spans):
+    for i, (_, _, _, name) in enumerate(spans):
         by_type.setdefault(name, []).append(i)
     replacement = [""] * len(spans)
     types = dict(DETECTORS)

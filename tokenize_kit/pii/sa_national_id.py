@@ -129,7 +129,7 @@ class SaNationalId(PIIType):
         return self._crypt(values, crypto, decrypt=True)
 
     def surrogate(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        ok, digits, compacted = self._parse(values)
+        _, digits, compacted = self._parse(values)
         blocks = np.zeros((len(values), 16), dtype=np.uint8)
         blocks[:, :10] = (digits + 0x30).astype(np.uint8)
         enc = Cipher(algorithms.AES(crypto.hmac_key(self.domain)), modes.ECB()).encryptor()
