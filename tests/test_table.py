@@ -123,7 +123,8 @@ def test_on_invalid(on_invalid):
     assert "2980101012345" not in out
     if on_invalid == "generic":
         assert len(out[1]) == 13 and out[1].isdigit()
-        assert detokenize_table(pa.table({"id": out}), policy, KS).column("id").to_pylist() == t.column("id").to_pylist()
+        back = detokenize_table(pa.table({"id": out}), policy, KS)
+        assert back.column("id").to_pylist() == t.column("id").to_pylist()
     elif on_invalid == "redact":
         assert out[1] == "[REDACTED]"
     else:
