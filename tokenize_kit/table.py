@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 EMPTY_MARKERS = ("", "N/A", "n/a", "NA", "na", "#N/A", "null", "NULL", "Null", "None", "none", "NaN", "nan",
                  "-", "--", "غير متوفر", "لا يوجد", "غير معروف")
 IRREVERSIBLE = ("mask", "hash", "redact", "surrogate")
+#: what Excel makes of a long number: 2.9001011234567E+13 (its last digits are gone)
+SCIENTIFIC = r"^[0-9](\.[0-9]+)?[eE]\+?[0-9]+$"
 DEFAULT_MARKER = "[REDACTED]"
 
 
@@ -215,6 +217,15 @@ def transform_column(
         rep.output_type = str(col.type)
         return col, rep
     work = core.take(pa.array(work_idx))
+    if pii_type.has_invalid and not decrypt:
+        sci = pc.match_substring_regex(work, SCIENTIFIC).to_numpy(zero_copy_only=False)
+        if sci.any():
+            first = int(np.flatnonzero(sci)[0])
+            raise TokenizeError(
+                f"column {spec.column!r}, row {row_offset + int(work_idx[first]) + 1}: a number in scientific "
+                f"notation ({int(sci.sum())} such row(s)); the digits of this {spec.type} were lost by Excel. "
+                "Re-export the column as text (format the cells as Text before saving) and run again"
+            )
     uniq = pc.unique(work)
     pos = pc.index_in(work, value_set=uniq).to_numpy(zero_copy_only=False)
     if decrypt and spec.method in IRREVERSIBLE:

@@ -37,6 +37,8 @@ class LazyGroup(click.Group):
         if entry is None:
             return None
         module, attr, _ = entry
+        if cmd_name == "keys":  # `keys create-signing` lives with the delivery commands
+            import_module("tokenize_kit.cli.pipeline")
         return getattr(import_module(module), attr)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

@@ -1,0 +1,287 @@
+"""``tokenize-kit tokenize | detokenize | scan | verify``: the delivery workflow on files."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from tokenize_kit.cli.keys import keys, load_keyset
+
+KEYSET_ENV = "TOKENIZE_KIT_KEYSET"
+EXIT_FOUND = 1
+EXIT_ERROR = 2
+
+
+class UsageProblem(click.ClickException):
+    exit_code = EXIT_ERROR
+
+
+def _errors():
+    from tokenize_kit.io import InputError
+    from tokenize_kit.keys import KeysetError
+    from tokenize_kit.manifest import VerifyError
+    from tokenize_kit.policy import PolicyError
+    from tokenize_kit.table import TokenizeError
+
+    return (InputError, KeysetError, PolicyError, TokenizeError, VerifyError)
+
+
+def _progress(quiet: bool, label: str):
+    """A progress callback on stderr (rows, rows/s, % and ETA when the total is known), only on a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return None, lambda: None
+    start = time.perf_counter()
+
+    def update(rows: int, total: int | None) -> None:
+        rate = rows / max(time.perf_counter() - start, 1e-9)
+        extra = ""
+        if total:
+            extra = f" {100 * rows / total:5.1f}%  ETA {max(total - rows, 0) / max(rate, 1):6.0f}s"
+        sys.stderr.write(f"\r{label}: {rows:>12,} rows  {rate:>10,.0f} rows/s{extra}")
+        sys.stderr.flush()
+
+    return update, lambda: sys.stderr.write("\n")
+
+
+def _job(input_path, output_path, policy, keyset_path, detok, opts):
+    from tokenize_kit.manifest import load_private
+    from tokenize_kit.pipeline import run
+
+    if keyset_path is None:
+        raise UsageProblem(f"no keyset: pass --keyset PATH or set {KEYSET_ENV}")
+    try:
+        ks = load_keyset(Path(keyset_path))
+        sign_key = load_private(Path(opts["sign"])) if opts.get("sign") else None
+        update, done = _progress(opts["quiet"], "detokenize" if detok else "tokenize")
+        result = run(
+            input_path, output_path, policy, ks, detokenize=detok,
+            input_format=opts["input_format"], output_format=opts["output_format"], encoding=opts["encoding"],
+            output_encoding=opts["output_encoding"], batch_size=opts["batch_size"], sign_key=sign_key,
+            progress=update, overwrite=opts["force"],
+        )
+        done()
+    except click.ClickException as exc:
+        exc.exit_code = EXIT_ERROR
+        raise
+    except _errors() as exc:
+        raise UsageProblem(str(exc)) from None
+    except KeyboardInterrupt:
+        raise UsageProblem("interrupted; no output was written") from None
+    rate = result.rows / max(result.seconds, 1e-9)
+    click.echo(
+        f"{'detokenized' if detok else 'tokenized'} {result.rows:,} rows in {result.seconds:.2f}s "
+        f"({rate:,.0f} rows/s) -> {output_path} (+ {Path(str(output_path) + '.manifest.json').name})",
+        err=True,
+    )
+    for name, col in result.report.columns.items():
+        invalid = ", ".join(f"{k} {v:,}" for k, v in col.invalid.items()) or "none"
+        click.echo(f"  {name}: {col.type}/{col.method}: {col.tokenized:,} done, {col.empty:,} empty, "
+                   f"invalid: {invalid}", err=True)
+
+
+def _job_options(f):
+    options = [
+        click.option("--policy", "policy", required=True, type=click.Path(exists=True, dir_okay=False),
+                     help="Policy YAML: which columns hold which PII type."),
+        click.option("--keyset", "keyset_path", envvar=KEYSET_ENV, type=click.Path(exists=True, dir_okay=False),
+                     help=f"Keyset file (or ${KEYSET_ENV}); its passphrase from $TOKENIZE_KIT_PASSPHRASE or a prompt."),
+        click.option("--input-format", type=click.Choice(["csv", "tsv", "parquet", "jsonl", "xlsx"]),
+                     help="Override the input format (default: from the file name)."),
+        click.option("--output-format", type=click.Choice(["csv", "tsv", "parquet", "jsonl", "xlsx"]),
+                     help="Override the output format (default: from the file name)."),
+        click.option("--encoding", help="CSV input encoding (default: detected: UTF-8, UTF-8 with BOM or cp1256)."),
+        click.option("--output-encoding", help="CSV output encoding (default: the input's, BOM kept)."),
+        click.option("--batch-size", default=200_000, show_default=True, type=click.IntRange(1000),
+                     help="Rows per batch; memory stays flat whatever the file size."),
+        click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+    ]
+    for opt in reversed(options):
+        f = opt(f)
+    return f
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False))
+@_job_options
+@click.option("--sign", type=click.Path(exists=True, dir_okay=False),
+              help="Ed25519 private key (from `keys create-signing`) to sign the manifest.")
+def tokenize(input_path, output_path, policy, keyset_path, **opts):
+    """Tokenize the policy's columns of INPUT into OUTPUT (+ OUTPUT.manifest.json).
+
+    \b
+    Columns not in the policy pass through unchanged.  OUTPUT appears only when the whole job
+    succeeded (temp file + fsync + rename); on any error, Ctrl-C or kill there is no OUTPUT.
+    \b
+    Example:
+      export TOKENIZE_KIT_KEYSET=keys.json TOKENIZE_KIT_PASSPHRASE=...
+      tokenize-kit tokenize collections.csv delivery.csv --policy policy.yaml --sign signing.pem
+      tokenize-kit scan delivery.csv --against collections.csv --policy policy.yaml
+    """
+    _job(input_path, output_path, policy, keyset_path, False, opts)
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False))
+@_job_options
+def detokenize(input_path, output_path, policy, keyset_path, **opts):
+    """Reverse tokens in INPUT (e.g. a vendor's results file) back to the original values.
+
+    \b
+    Use the same policy and keyset (and key_version, if the key was rotated since) as the delivery.
+    Columns with irreversible methods (mask, hash, redact, surrogate) are left as they are.
+    \b
+    Example:
+      tokenize-kit detokenize vendor-results.csv results.csv --policy policy.yaml --keyset keys.json
+    """
+    opts["sign"] = None
+    _job(input_path, output_path, policy, keyset_path, True, opts)
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "out_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--sample", type=click.IntRange(1), help="Scan only the first N rows.")
+@click.option("--policy", type=click.Path(exists=True, dir_okay=False),
+              help="Skip the policy's (tokenized) columns: report only PII in columns it does not cover.")
+@click.option("--against", type=click.Path(exists=True, dir_okay=False),
+              help="The raw input: also prove no raw value of its covered columns appears in INPUT (needs --policy).")
+@click.option("--suggest-policy", type=click.Path(dir_okay=False), help="Write a starting policy YAML here.")
+@click.option("--input-format", type=click.Choice(["csv", "tsv", "parquet", "jsonl", "xlsx"]))
+@click.option("--encoding", help="CSV encoding (default: detected).")
+def scan(input_path, out_format, sample, policy, against, suggest_policy, input_format, encoding):
+    """Find raw PII (national IDs, phones, e-mails, IDs/phones inside text) in INPUT.
+
+    \b
+    Exit status: 0 nothing found, 1 PII found, 2 error; use it to gate a delivery:
+      tokenize-kit scan delivery.csv --against extract.csv --policy policy.yaml || exit 1
+    Reports counts and confidence per column, never a value.
+    """
+    from tokenize_kit.io import read_batches
+    from tokenize_kit.policy import Policy
+    from tokenize_kit.scan import ScanResult, leaks_in, raw_values, scan_batch
+
+    try:
+        pol = Policy.load(policy) if policy else None
+        if against and pol is None:
+            raise UsageProblem("--against needs --policy (the covered columns of the raw input)")
+        covered = list(pol.columns) if pol else []
+        raw: set[str] = set()
+        if against:
+            batches, _ = read_batches(against)
+            text_cols = [c for c, spec in pol.columns.items() if spec.type == "free_text"]
+            for b in batches:
+                raw |= raw_values(b, covered, text_cols)
+        result = ScanResult()
+        batches, _ = read_batches(input_path, input_format, encoding=encoding)
+        seen = 0
+        for b in batches:
+            if sample is not None and seen >= sample:
+                break
+            if sample is not None:
+                b = b.slice(0, sample - seen)
+            seen += b.num_rows
+            scan_batch(b, result, covered)
+            if against:
+                leaks_in(b, raw, result)
+    except click.ClickException:
+        raise
+    except _errors() as exc:
+        raise UsageProblem(str(exc)) from None
+    if suggest_policy:
+        _suggest(result, Path(suggest_policy))
+    if out_format == "json":
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_scan(result, bool(against))
+    sys.exit(EXIT_FOUND if result.found else 0)
+
+
+def _print_scan(result, against: bool) -> None:
+    found = [c for c in result.columns.values() if c.found]
+    click.echo(f"scanned {result.rows:,} rows, {len(result.columns)} column(s) outside the policy")
+    for c in found:
+        parts = [f"{t}: {n:,} cells ({c.confidence(t):.0%})" for t, n in c.types.items()]
+        parts += [f"{t} inside text: {n:,}" for t, n in c.in_text.items()]
+        click.echo(f"  PII in column {c.column!r}: " + "; ".join(parts))
+    for col, n in result.leaks.items():
+        click.echo(f"  RAW VALUES OF THE INPUT in column {col!r}: {n:,} cell(s)")
+    if not result.found:
+        click.echo("  no PII found" + (" and no raw value of the input" if against else ""))
+
+
+def _suggest(result, path: Path) -> None:
+    import yaml
+
+    columns = {}
+    for c in result.columns.values():
+        if not c.found:
+            continue
+        if c.types:
+            best = max(c.types, key=c.confidence)
+            if c.confidence(best) >= 0.5:
+                columns[c.column] = {"type": best}
+                continue
+        if c.in_text or c.types:
+            columns[c.column] = {"type": "free_text"}
+    doc = {"version": 1, "algorithm": "ff1", "columns": columns}
+    text = "# Starting policy written by `tokenize-kit scan --suggest-policy`: review every column.\n"
+    text += "# Names, addresses and other PII the scanner cannot recognise must be added by hand.\n"
+    text += yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+    from tokenize_kit.io import atomic_output
+
+    with atomic_output(path) as fh:
+        fh.write(text.encode("utf-8"))
+    click.echo(f"wrote a starting policy for {len(columns)} column(s) to {path}", err=True)
+
+
+@click.command()
+@click.argument("output_path", metavar="DELIVERY", type=click.Path(dir_okay=False))
+@click.option("--public-key", type=click.Path(exists=True, dir_okay=False),
+              help="The sender's Ed25519 public key: also check the manifest's signature.")
+def verify(output_path, public_key):
+    """Check a delivery against DELIVERY.manifest.json (and its signature with --public-key).
+
+    \b
+    Example (vendor side):
+      tokenize-kit verify delivery.csv --public-key sender.pub
+    """
+    from tokenize_kit.manifest import VerifyError
+    from tokenize_kit.manifest import verify as do_verify
+
+    try:
+        doc = do_verify(output_path, Path(public_key) if public_key else None)
+    except VerifyError as exc:
+        click.echo(f"FAILED: {exc}", err=True)
+        sys.exit(EXIT_FOUND)
+    signed = "signature valid" if public_key else ("signed, not checked (pass --public-key)" if doc.get("signature")
+                                                  else "not signed")
+    click.echo(f"OK: {output_path} matches its manifest ({doc.get('rows', '?'):,} rows, {signed})")
+
+
+@keys.command("create-signing")
+@click.argument("private_path", metavar="PRIVATE", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("public_path", metavar="PUBLIC", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--protect", is_flag=True, help="Encrypt the private key with $TOKENIZE_KIT_PASSPHRASE.")
+def create_signing(private_path: Path, public_path: Path, protect: bool) -> None:
+    """Create an Ed25519 key pair for signing delivery manifests (private key file mode 0600).
+
+    Give PUBLIC to vendors so they can run `tokenize-kit verify DELIVERY --public-key PUBLIC`.
+    """
+    from tokenize_kit.manifest import create_signing_key
+
+    passphrase = os.environ.get("TOKENIZE_KIT_PASSPHRASE") if protect else None
+    if protect and not passphrase:
+        raise UsageProblem("--protect needs $TOKENIZE_KIT_PASSPHRASE")
+    try:
+        kid = create_signing_key(private_path, public_path, passphrase)
+    except FileExistsError as exc:
+        raise UsageProblem(str(exc)) from None
+    click.echo(f"created signing key {private_path} (0600) and public key {public_path} (key id {kid})")
