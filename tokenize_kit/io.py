@@ -132,11 +132,12 @@ def _csv_header(path: Path, enc: TextEncoding, delimiter: str) -> list[str]:
     import csv
 
     with _open_binary(path) as fh:
-        text = io.TextIOWrapper(fh, encoding=enc.label, newline="", errors="strict")
-        try:
-            header = next(csv.reader(text, delimiter=delimiter), None)
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: line 1 cannot be decoded as {enc.label}; pass --encoding") from None
+        first = fh.readline()
+    try:
+        line = first.decode(enc.label)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: line 1 cannot be decoded as {enc.label}; pass --encoding") from None
+    header = next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter), None)
     if not header:
         raise InputError(f"{path} is empty: expected a header row")
     dupes = sorted({h for h in header if header.count(h) > 1})
@@ -145,15 +146,29 @@ def _csv_header(path: Path, enc: TextEncoding, delimiter: str) -> list[str]:
     return header
 
 
+def _first_ragged_line(path: Path, enc: TextEncoding, delimiter: str, width: int) -> tuple[int, int] | None:
+    """(line number, field count) of the first record whose field count differs from the header's."""
+    import csv
+
+    with _open_binary(path) as fh:
+        text = io.TextIOWrapper(fh, encoding=enc.label, newline="", errors="replace")
+        reader = csv.reader(text, delimiter=delimiter)
+        line = 1
+        for record in reader:
+            if reader.line_num > 1 and len(record) != width and record:
+                return line, len(record)
+            line = reader.line_num + 1
+    return None
+
+
 def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, batch_size: int) -> Iterator[pa.RecordBatch]:
     header = _csv_header(path, enc, delimiter)
 
+    ragged_seen: list[int] = []
+
     def ragged(row: Any) -> str:
-        where = f"line {row.number}" if row.number is not None else "a row"
-        raise InputError(
-            f"{path}: {where} has {row.actual_columns} fields, the header has {row.expected_columns} "
-            "(a ragged row; check quoting or the delimiter)"
-        )
+        ragged_seen.append(row.actual_columns)
+        return "error"
 
     read_opts = pacsv.ReadOptions(encoding=enc.label if enc.codec != "utf-8" else "utf8",
                                   block_size=max(1 << 20, min(64 << 20, batch_size * 200)), use_threads=True)
@@ -168,6 +183,12 @@ def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, batch_size: int)
     except InputError:
         raise
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        if ragged_seen:
+            found = _first_ragged_line(path, enc, delimiter, len(header))
+            where = f"line {found[0]} has {found[1]} fields" if found else f"a row has {ragged_seen[0]} fields"
+            raise InputError(
+                f"{path}: {where}, the header has {len(header)} (a ragged row; check quoting or the delimiter)"
+            ) from None
         text = str(exc)
         if "UTF8" in text or "decode" in text.lower() or isinstance(exc, UnicodeDecodeError):
             line = _line_of_bad_bytes(path, enc)

@@ -1,0 +1,249 @@
+"""End-to-end extract jobs on realistic messy files, for every format, plus the bad-input table."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from tests.messy_files import HEADER, rows, write_csv, write_policy
+from tokenize_kit.cli import cli
+from tokenize_kit.keys import Keyset
+
+warnings.filterwarnings("ignore", message="keyset .* is not passphrase-protected")
+
+
+@pytest.fixture()
+def env(tmp_path, monkeypatch):
+    ks = tmp_path / "keys.json"
+    Keyset.generate().save(ks, passphrase="pw")
+    monkeypatch.setenv("TOKENIZE_KIT_KEYSET", str(ks))
+    monkeypatch.setenv("TOKENIZE_KIT_PASSPHRASE", "pw")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def tk(*args: str, code: int | None = 0):
+    res = CliRunner().invoke(cli, list(args))
+    if code is not None:
+        assert res.exit_code == code, (res.output, res.exception)
+    return res
+
+
+def raw_pii(data: list[list[str]]) -> list[str]:
+    out = []
+    for r in data:
+        for v in r[:4]:
+            if v and v not in ("N/A",) and len(v) >= 6:
+                out.append(v.strip())
+    return out
+
+
+@pytest.mark.parametrize(("encoding", "arabic"), [("utf-8-sig", True), ("utf-8", True), ("cp1256", False)])
+def test_csv_round_trip_byte_identical(env, encoding, arabic):
+    data = rows(60, arabic_digits=arabic)
+    src = write_csv(env / "in.csv", data, encoding)
+    pol = write_policy(env / "policy.yaml")
+    tk("tokenize", str(src), "out.csv", "--policy", str(pol), "-q")
+    out_bytes = (env / "out.csv").read_bytes()
+    assert out_bytes.startswith(b"\xef\xbb\xbf") == (encoding == "utf-8-sig")
+    text = out_bytes.decode(encoding)
+    for value in raw_pii(data):
+        assert value not in text
+    tk("scan", "out.csv", "--against", str(src), "--policy", str(pol))
+    tk("detokenize", "out.csv", "back.csv", "--policy", str(pol), "-q")
+    assert (env / "back.csv").read_bytes() == src.read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl", "xlsx", "tsv"])
+def test_other_formats_round_trip(env, fmt):
+    data = rows(40)
+    src = write_csv(env / "in.csv", data)
+    pol = write_policy(env / "policy.yaml")
+    tk("tokenize", str(src), f"out.{fmt}", "--policy", str(pol), "-q")
+    tk("scan", f"out.{fmt}", "--against", str(src), "--policy", str(pol))
+    tk("detokenize", f"out.{fmt}", "back.csv", "--policy", str(pol), "-q", "--output-encoding", "utf-8-sig")
+    assert (env / "back.csv").read_bytes() == src.read_bytes()
+
+
+def test_parquet_int64_ids_keep_type(env):
+    ids = [29801010123456, 30001010123458, None]
+    pq.write_table(pa.table({"national_id": pa.array(ids, pa.int64()), "x": [1, 2, 3]}), env / "in.parquet")
+    (env / "p.yaml").write_text("columns:\n  national_id: {type: eg_national_id}\n")
+    tk("tokenize", "in.parquet", "out.parquet", "--policy", "p.yaml", "-q")
+    out = pq.read_table(env / "out.parquet")
+    assert out.schema.field("national_id").type == pa.int64()
+    assert out.column("national_id").to_pylist()[:2] != ids[:2]
+    tk("detokenize", "out.parquet", "back.parquet", "--policy", "p.yaml", "-q")
+    assert pq.read_table(env / "back.parquet").equals(pq.read_table(env / "in.parquet"))
+
+
+def test_manifest_contents_and_verify_and_tamper(env):
+    src = write_csv(env / "in.csv", rows(20))
+    pol = write_policy(env / "policy.yaml")
+    tk("keys", "create-signing", "s.pem", "s.pub")
+    assert oct(os.stat(env / "s.pem").st_mode & 0o777) == "0o600"
+    tk("tokenize", str(src), "out.csv", "--policy", str(pol), "--sign", "s.pem", "-q")
+    m = json.loads((env / "out.csv.manifest.json").read_text())
+    assert m["rows"] == 20 and m["key"]["name"] == "default" and m["key"]["version"] == 1
+    assert len(m["output"]["sha256"]) == 64 and m["signature"]["algorithm"] == "Ed25519"
+    assert set(m["columns"]) == {"الرقم القومي", "رقم الموبايل", "الإقامة", "email", "ملاحظات"}
+    assert "material" not in json.dumps(m)
+    assert tk("verify", "out.csv", "--public-key", "s.pub").exit_code == 0
+    with open(env / "out.csv", "ab") as fh:
+        fh.write(b"extra,row\n")
+    res = tk("verify", "out.csv", "--public-key", "s.pub", code=1)
+    assert "SHA-256 differs" in res.output
+    (env / "out2.csv").write_bytes(b"")
+    tk("tokenize", str(src), "out2.csv", "--policy", str(pol), "--sign", "s.pem", "-q", "--force")
+    doc = json.loads((env / "out2.csv.manifest.json").read_text())
+    doc["rows"] = 21
+    (env / "out2.csv.manifest.json").write_text(json.dumps(doc))
+    assert "signature is not valid" in tk("verify", "out2.csv", "--public-key", "s.pub", code=1).output
+
+
+def test_rerun_gives_identical_output(env):
+    src = write_csv(env / "in.csv", rows(30))
+    pol = write_policy(env / "policy.yaml")
+    tk("tokenize", str(src), "a.parquet", "--policy", str(pol), "-q")
+    tk("tokenize", str(src), "b.parquet", "--policy", str(pol), "-q")
+    assert (env / "a.parquet").read_bytes() == (env / "b.parquet").read_bytes()
+
+
+def test_scan_exit_codes_and_suggest_policy(env):
+    data = rows(30)
+    src = write_csv(env / "in.csv", data)
+    res = tk("scan", str(src), "--format", "json", "--suggest-policy", "suggested.yaml", code=1)
+    doc = json.loads(res.stdout)
+    cols = {c["column"]: c for c in doc["columns"]}
+    assert "eg_national_id" in cols["الرقم القومي"]["types"] and cols["ملاحظات"]["in_text"]
+    for value in raw_pii(data):  # counts only, never a value
+        assert value not in res.output
+    suggested = (env / "suggested.yaml").read_text(encoding="utf-8")
+    assert "eg_national_id" in suggested and "free_text" in suggested
+    (env / "clean.csv").write_text("a,b\nhello,world\n", encoding="utf-8")
+    tk("scan", "clean.csv", code=0)
+    tk("scan", "missing.csv", code=2)
+
+
+def test_scan_finds_forgotten_column(env):
+    data = rows(30)
+    src = write_csv(env / "in.csv", data)
+    (env / "partial.yaml").write_text("columns:\n  الرقم القومي: {type: eg_national_id}\n", encoding="utf-8")
+    tk("tokenize", str(src), "out.csv", "--policy", "partial.yaml", "-q")
+    res = tk("scan", "out.csv", "--policy", "partial.yaml", code=1)
+    assert "رقم الموبايل" in res.output and "الرقم القومي" not in res.output.split("outside the policy")[1]
+    res = tk("scan", "out.csv", "--against", str(src), "--policy", "partial.yaml", code=1)
+
+
+# -- the bad-input table: every error names the column/line and never shows a value ---------------------
+def _bad(env, content: str, policy: str, *args: str, encoding="utf-8") -> str:
+    (env / "bad.csv").write_bytes(content.encode(encoding) if isinstance(content, str) else content)
+    (env / "p.yaml").write_text(policy, encoding="utf-8")
+    res = tk("tokenize", "bad.csv", "out.csv", "--policy", "p.yaml", "-q", *args, code=2)
+    assert not (env / "out.csv").exists()
+    return res.output
+
+
+SECRET_ID = "29801010123456"
+
+
+def test_bad_missing_policy_column(env):
+    out = _bad(env, f"a,b\n{SECRET_ID},x\n", "columns:\n  mobile: {type: phone}\n")
+    assert "'mobile'" in out and "a, b" in out and SECRET_ID not in out
+
+
+def test_bad_unknown_type_and_method(env):
+    out = _bad(env, "a\n1\n", "columns:\n  a: {type: eg_nat_id}\n")
+    assert "valid types" in out and "eg_national_id" in out
+    out = _bad(env, "a\n1\n", "columns:\n  a: {type: phone, method: scramble}\n")
+    assert "valid methods" in out
+
+
+def test_bad_ragged_row(env):
+    out = _bad(env, f"a,b\n{SECRET_ID},x\n{SECRET_ID},x,extra\n", "columns:\n  a: {type: eg_national_id}\n")
+    assert "line 3" in out and "fields" in out and SECRET_ID not in out
+
+
+def test_bad_undecodable_bytes(env):
+    content = b"a,b\n" + b"x,y\n" * 5 + b"\xff\xfe\xfa,z\n"
+    out = _bad(env, content, "columns:\n  a: {type: eg_national_id}\n", "--encoding", "utf-8")
+    assert "line 7" in out and "--encoding" in out
+
+
+def test_bad_scientific_notation(env):
+    out = _bad(env, f"id\n{SECRET_ID}\n2.9801010123456E+13\n", "columns:\n  id: {type: eg_national_id}\n")
+    assert "'id'" in out and "row 2" in out and "scientific" in out and "2.98" not in out
+
+
+def test_bad_on_invalid_error_names_row(env):
+    out = _bad(env, f"id\n{SECRET_ID}\n{SECRET_ID[:13]}\n", "columns:\n  id: {type: eg_national_id, on_invalid: error}\n")
+    assert "row 2" in out and SECRET_ID[:13] not in out
+
+
+def test_bad_wrong_passphrase(env, monkeypatch):
+    monkeypatch.setenv("TOKENIZE_KIT_PASSPHRASE", "not-it")
+    out = _bad(env, f"id\n{SECRET_ID}\n", "columns:\n  id: {type: eg_national_id}\n")
+    assert "wrong passphrase" in out and "not-it" not in out
+
+
+def test_bad_corrupt_parquet(env):
+    (env / "bad.parquet").write_bytes(b"PAR1 this is not parquet")
+    (env / "p.yaml").write_text("columns:\n  id: {type: eg_national_id}\n")
+    out = tk("tokenize", "bad.parquet", "out.parquet", "--policy", "p.yaml", code=2).output
+    assert "Parquet" in out
+
+
+def test_bad_output_equals_input(env):
+    (env / "in.csv").write_text(f"id\n{SECRET_ID}\n")
+    (env / "p.yaml").write_text("columns:\n  id: {type: eg_national_id}\n")
+    out = tk("tokenize", "in.csv", "in.csv", "--policy", "p.yaml", "--force", code=2).output
+    assert "output path is the input path" in out
+
+
+def test_bad_existing_output_refused(env):
+    (env / "in.csv").write_text(f"id\n{SECRET_ID}\n")
+    (env / "out.csv").write_text("keep")
+    (env / "p.yaml").write_text("columns:\n  id: {type: eg_national_id}\n")
+    assert "--force" in tk("tokenize", "in.csv", "out.csv", "--policy", "p.yaml", code=2).output
+    assert (env / "out.csv").read_text() == "keep"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_killed_mid_run_leaves_no_output(env, sig):
+    n = 400_000
+    big = env / "big.csv"
+    with open(big, "w", encoding="utf-8") as fh:
+        fh.write("id,phone\n")
+        line = f"{SECRET_ID},01012345678\n"
+        fh.write(line * n)
+    (env / "p.yaml").write_text("columns:\n  id: {type: eg_national_id}\n  phone: {type: phone}\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tokenize_kit", "tokenize", str(big), str(env / "out.csv"), "--policy",
+         str(env / "p.yaml"), "--batch-size", "20000", "-q"],
+        env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(p.name.startswith(".out.csv.") for p in env.iterdir()):
+        time.sleep(0.05)
+    assert proc.poll() is None, "the job finished before it could be interrupted"
+    time.sleep(0.3)
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    assert proc.returncode != 0
+    assert not (env / "out.csv").exists() and not (env / "out.csv.manifest.json").exists()
+    if sig == signal.SIGTERM:  # a handled signal also removes the temporary file
+        assert not [p for p in env.iterdir() if p.name.startswith(".out.csv.")]
+
+
+def test_header_constant():
+    assert HEADER[0] == "الرقم القومي"
