@@ -53,7 +53,8 @@ def rows(n: int = 60, seed: int = 7, arabic_digits: bool = True) -> list[list[st
                 f"iqama {iqamas[i]} confirmed", "promised to pay", "N/A", "عنوان جديد", "تم السداد"][kind]
         email = ["ahmed.ali@gmail.com", "sara_m@yahoo.com", "", "N/A", "bad-email",
                  "x.y@company.com.eg", "m@hotmail.com", "", "a1@x.sa", "z@z.org"][kind]
-        out.append([nid, phone, iqamas[i], email, note, ["أحمد", "Sara", "محمد علي"][i % 3], f"{rng.integers(0, 9999)}.50"])
+        name = ["أحمد", "Sara", "محمد علي"][i % 3]
+        out.append([nid, phone, iqamas[i], email, note, name, f"{rng.integers(0, 9999)}.50"])
     return out
 
 

@@ -186,7 +186,8 @@ def test_bad_scientific_notation(env):
 
 
 def test_bad_on_invalid_error_names_row(env):
-    out = _bad(env, f"id\n{SECRET_ID}\n{SECRET_ID[:13]}\n", "columns:\n  id: {type: eg_national_id, on_invalid: error}\n")
+    policy = "columns:\n  id: {type: eg_national_id, on_invalid: error}\n"
+    out = _bad(env, f"id\n{SECRET_ID}\n{SECRET_ID[:13]}\n", policy)
     assert "row 2" in out and SECRET_ID[:13] not in out
 
 
