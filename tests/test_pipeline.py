@@ -248,3 +248,17 @@ def test_killed_mid_run_leaves_no_output(env, sig):
 
 def test_header_constant():
     assert HEADER[0] == "الرقم القومي"
+
+
+def test_scan_against_catches_a_value_that_passed_through(env):
+    data = rows(30)
+    src = write_csv(env / "in.csv", data)
+    pol = write_policy(env / "policy.yaml")
+    tk("tokenize", str(src), "out.csv", "--policy", str(pol), "-q")
+    lines = (env / "out.csv").read_text(encoding="utf-8-sig").splitlines()
+    fields = lines[1].split(",")
+    fields[0] = data[0][0]  # put row 1's raw national ID back, as a buggy export would
+    lines[1] = ",".join(fields)
+    (env / "leaky.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = tk("scan", "leaky.csv", "--against", str(src), "--policy", str(pol), code=1)
+    assert "RAW VALUES OF THE INPUT" in res.output and data[0][0] not in res.output

@@ -59,7 +59,8 @@ class ColumnFinding:
 class ScanResult:
     columns: dict[str, ColumnFinding] = field(default_factory=dict)
     rows: int = 0
-    leaks: dict[str, int] = field(default_factory=dict)  # column -> raw values of the input found in it
+    leaks: dict[str, int] = field(default_factory=dict)  # column -> raw values of the input found in their own row
+    collisions: dict[str, int] = field(default_factory=dict)  # column -> tokens equal to another row's raw value
 
     @property
     def found(self) -> bool:
@@ -71,6 +72,7 @@ class ScanResult:
             "pii_found": self.found,
             "columns": [c.to_dict() for c in self.columns.values() if c.found],
             "raw_values_found": dict(self.leaks),
+            "token_collisions_with_other_rows": dict(self.collisions),
         }
 
 
@@ -122,13 +124,15 @@ def scan_batch(batch: pa.RecordBatch | pa.Table, result: ScanResult, covered: It
                 finding.in_text[type_name] = finding.in_text.get(type_name, 0) + 1
 
 
-def raw_values(batch: pa.RecordBatch | pa.Table, columns: Iterable[str], text_columns: Iterable[str] = ()) -> set[str]:
-    """Raw values of the covered columns (trimmed), and the PII spans inside their text.
+def raw_values(
+    batch: pa.RecordBatch | pa.Table, columns: Iterable[str], text_columns: Iterable[str] = (), row_offset: int = 0
+) -> set[tuple[int, str]]:
+    """(row, value) pairs of the raw input: covered columns' values (trimmed) and the PII spans in their text.
 
-    For ``text_columns`` (free text) only the PII spans count: the rest of a note is not sensitive
-    and legitimately stays the same.
+    For ``text_columns`` (free text) only the PII spans count: the rest of a note is not sensitive and
+    legitimately stays the same.
     """
-    out: set[str] = set()
+    out: set[tuple[int, str]] = set()
     text_columns = set(text_columns)
     for name in columns:
         if name not in batch.schema.names:
@@ -136,41 +140,37 @@ def raw_values(batch: pa.RecordBatch | pa.Table, columns: Iterable[str], text_co
         text = _text(batch.column(batch.schema.get_field_index(name)))
         if text is None:
             continue
-        values = _non_empty(text)
+        core = pc.utf8_trim_whitespace(pc.fill_null(text, ""))
+        cells = core.to_pylist()
         if name not in text_columns:
-            for v in pc.unique(values).to_pylist():
-                if len(v) >= 4:
-                    out.add(v)
-        for row, s, e, _ in find(values):
-            out.add(values[row].as_py()[s:e])
+            out.update((row_offset + i, v) for i, v in enumerate(cells) if len(v) >= 4 and v not in EMPTY_MARKERS)
+        for row, s, e, _ in find(core):
+            out.add((row_offset + row, cells[row][s:e]))
     return out
 
 
-def leaks_in(batch: pa.RecordBatch | pa.Table, raw: set[str], result: ScanResult) -> None:
-    """Count cells of ``batch`` that equal, or contain, a raw value of the input."""
+def leaks_in(
+    batch: pa.RecordBatch | pa.Table, raw: set[tuple[int, str]], result: ScanResult, row_offset: int = 0
+) -> None:
+    """Count raw values of the input found in the SAME row of the output (a value that passed through).
+
+    A token equal to a raw value of ANOTHER row is a coincidence, not a leak: realistic tokens live in
+    the same space as real values (about n**2 / domain such pairs for n values); they are counted in
+    ``result.collisions`` for information.
+    """
     if not raw:
         return
-    raw_arr = pa.array(sorted(raw), pa.string())
-    long_raw = [r for r in raw if len(r) >= 6]
+    raw_values_only = {v for _, v in raw}
     for name, col in zip(batch.schema.names, batch.columns, strict=True):
         text = _text(col)
         if text is None:
             continue
-        core = pc.utf8_trim_whitespace(pc.fill_null(text, ""))
-        hits = int(pc.sum(pc.is_in(core, value_set=raw_arr)).as_py() or 0)
-        # raw IDs/phones inside longer text: look for every PII span of the output's text in the raw set
-        spans = find(core)
-        if spans:
-            cells = core.to_pylist()
-            hits += sum(1 for row, s, e, _ in spans if cells[row][s:e] in raw)
-        if long_raw and not hits:
-            pattern = "|".join(_re_escape(r) for r in long_raw[:2000])
-            hits += int(pc.sum(pc.match_substring_regex(core, pattern)).as_py() or 0)
-        if hits:
-            result.leaks[name] = result.leaks.get(name, 0) + hits
-
-
-def _re_escape(s: str) -> str:
-    import re
-
-    return re.escape(s)
+        cells = pc.utf8_trim_whitespace(pc.fill_null(text, "")).to_pylist()
+        candidates = [(row_offset + i, v) for i, v in enumerate(cells) if v in raw_values_only]
+        candidates += [(row_offset + row, cells[row][s:e]) for row, s, e, _ in find(pa.array(cells, pa.string()))
+                       if cells[row][s:e] in raw_values_only]
+        same_row = sum(1 for pair in candidates if pair in raw)
+        if same_row:
+            result.leaks[name] = result.leaks.get(name, 0) + same_row
+        if len(candidates) > same_row:
+            result.collisions[name] = result.collisions.get(name, 0) + len(candidates) - same_row

@@ -173,12 +173,14 @@ def scan(input_path, out_format, sample, policy, against, suggest_policy, input_
         if against and pol is None:
             raise UsageProblem("--against needs --policy (the covered columns of the raw input)")
         covered = list(pol.columns) if pol else []
-        raw: set[str] = set()
+        raw: set[tuple[int, str]] = set()
         if against:
             batches, _ = read_batches(against)
             text_cols = [c for c, spec in pol.columns.items() if spec.type == "free_text"]
+            offset = 0
             for b in batches:
-                raw |= raw_values(b, covered, text_cols)
+                raw |= raw_values(b, covered, text_cols, offset)
+                offset += b.num_rows
         result = ScanResult()
         batches, _ = read_batches(input_path, input_format, encoding=encoding)
         seen = 0
@@ -190,7 +192,7 @@ def scan(input_path, out_format, sample, policy, against, suggest_policy, input_
             seen += b.num_rows
             scan_batch(b, result, covered)
             if against:
-                leaks_in(b, raw, result)
+                leaks_in(b, raw, result, seen - b.num_rows)
     except click.ClickException:
         raise
     except _errors() as exc:
@@ -212,7 +214,10 @@ def _print_scan(result, against: bool) -> None:
         parts += [f"{t} inside text: {n:,}" for t, n in c.in_text.items()]
         click.echo(f"  PII in column {c.column!r}: " + "; ".join(parts))
     for col, n in result.leaks.items():
-        click.echo(f"  RAW VALUES OF THE INPUT in column {col!r}: {n:,} cell(s)")
+        click.echo(f"  RAW VALUES OF THE INPUT in column {col!r}: {n:,} cell(s) in their own row")
+    for col, n in result.collisions.items():
+        click.echo(f"  note: {n:,} token(s) in column {col!r} equal a raw value of another row "
+                   "(a coincidence of realistic tokens, not a leak)")
     if not result.found:
         click.echo("  no PII found" + (" and no raw value of the input" if against else ""))
 

@@ -13,6 +13,8 @@ import pyarrow as pa
 
 def group_bytes(arr: pa.Array) -> np.ndarray:
     """Return the UTF-8 payload of a null-free string array as one uint8 array."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
     if pa.types.is_large_string(arr.type):
         off_dtype = np.int64
     else:

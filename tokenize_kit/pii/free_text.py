@@ -91,12 +91,12 @@ def _spans(joined: str, starts: np.ndarray) -> list[tuple[int, int, int, str]]:
             s, e, _ = cands[k]
             hits.append((-(e - s), prio, s, e, name))
     hits.sort()
-    taken: list[tuple[int, int]] = []
+    occupied = np.zeros(len(joined) + 1, dtype=bool)  # chosen spans never overlap
     chosen = []
     for _, _, s, e, name in hits:
-        if any(s < te and ts < e for ts, te in taken):
+        if occupied[s:e].any():
             continue
-        taken.append((s, e))
+        occupied[s:e] = True
         chosen.append((s, s, e, name))
     chosen.sort()
     return chosen

@@ -7,15 +7,17 @@ it back.  Every token is then valid by construction and the map is a bijection, 
 
 Two regimes, chosen by ``size`` alone so both directions always agree:
 
-* ``size >= 2**18``: FF1 (or FF3-1) over binary numerals of length ``max(20, bits(size-1))`` with
-  **cycle walking** (re-encrypt while the result is ``>= size``).  Length 20 keeps radix**length above
-  the NIST minimum of 1,000,000; the expected number of walks is below ``2**20 / size <= 4``.
+* ``size >= 2**20``: FF1 (or FF3-1) over binary numerals of length ``bits(size-1)`` (at least 20, so
+  radix**length stays above the NIST minimum of 1,000,000) with **cycle walking** (re-encrypt while the
+  result is ``>= size``); fewer than two walks are expected.
   Only the rows still out of range are re-encrypted, so the work stays vectorised.
-* ``size < 2**18``: a keyed pseudo-random permutation table, built by sorting AES outputs of
-  ``(tweak digest, i)`` for every ``i`` in the domain (one batched AES call) and cached.  FF1 is not
-  defined for such small domains, and cycle walking would need up to ``2**20 / size`` rounds on average.  A
-  domain this small can be enumerated by anyone holding tokens and some plaintexts, whatever the
-  cipher: policies should not rely on it alone (see the README's security notes).
+* ``size < 2**20``: a keyed pseudo-random **cyclic** permutation, built by sorting AES outputs of
+  ``(tweak digest, i)`` for every ``i`` in the domain (one batched AES call), cached, and closed into a
+  single cycle (each value maps to the next one in the sorted order).  A single cycle has no fixed
+  point, so no value is ever its own token: with a uniformly random permutation a one-letter e-mail
+  local part would come back unchanged one time in 26.  FF1 keeps a fixed-point probability of
+  ``1/size <= 2**-20`` above the limit.  A domain this small can be enumerated by anyone holding
+  tokens and some plaintexts, whatever the cipher: policies should not rely on it alone.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from .base import Crypto
 
 #: below this size a permutation table is used instead of FF1 + cycle walking
-TABLE_LIMIT = 2**18
+TABLE_LIMIT = 2**20
 #: shortest binary numeral used with FF1: 2**20 >= 1,000,000 (NIST minimum domain)
 MIN_BITS = 20
 #: bound on cycle-walking iterations; reaching it means a bug, not bad luck (p < 2**-1000)
@@ -61,7 +63,7 @@ def _from_bits(nums: np.ndarray, exact: bool) -> np.ndarray:
     return (nums.astype(np.uint64) << shifts[None, :]).sum(axis=1, dtype=np.uint64)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)
 def _permutation(prp_key: bytes, tweak_digest: bytes, size: int) -> tuple[np.ndarray, np.ndarray]:
     counters = np.zeros((size, 16), dtype=np.uint8)
     counters[:, :8] = np.frombuffer(tweak_digest[:8], dtype=np.uint8)
@@ -69,7 +71,9 @@ def _permutation(prp_key: bytes, tweak_digest: bytes, size: int) -> tuple[np.nda
     enc = Cipher(algorithms.AES(prp_key), modes.ECB()).encryptor()
     out = np.frombuffer(enc.update(counters.tobytes()), dtype=np.uint8).reshape(size, 16)
     sort_keys = np.ascontiguousarray(out[:, :8]).view(">u8").ravel()
-    forward = np.argsort(sort_keys, kind="stable").astype(np.int64)
+    order = np.argsort(sort_keys, kind="stable").astype(np.int64)
+    forward = np.empty(size, dtype=np.int64)
+    forward[order] = np.roll(order, -1)  # one cycle through the pseudo-random order: no fixed points
     inverse = np.empty_like(forward)
     inverse[forward] = np.arange(size, dtype=np.int64)
     forward.setflags(write=False)

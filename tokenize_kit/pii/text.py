@@ -40,6 +40,8 @@ def digits_only(values: pa.Array) -> pa.Array:
 
 def decode(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Null-free string array -> (flat uint32 code points, int64 row offsets into them)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
     values = values.cast(pa.string()) if not pa.types.is_string(values.type) else values
     rows = len(values)
     data = group_bytes(values) if rows else np.zeros(0, np.uint8)
