@@ -207,8 +207,13 @@ def transform_column(
     text, origin = _as_text(col, spec)
     if spec.domain:
         crypto = _ScopedCrypto(crypto, pii_type.domain, spec.domain)  # type: ignore[assignment]
-    parts = pc.extract_regex(pc.fill_null(text, ""), r"^(?P<lead>\s*)(?P<core>(?s:.*?))(?P<trail>\s*)$")
-    lead, core, trail = (pc.struct_field(parts, k) for k in ("lead", "core", "trail"))
+    filled = pc.fill_null(text, "")
+    core = pc.utf8_trim_whitespace(filled)
+    padded = pc.not_equal(core, filled)  # rows with surrounding whitespace (kept around the token)
+    any_padded = bool(pc.any(padded).as_py())
+    if any_padded:
+        parts = pc.extract_regex(filled, r"^(?P<lead>\s*)(?P<core>(?s:.*?))(?P<trail>\s*)$")
+        lead, trail = pc.struct_field(parts, "lead"), pc.struct_field(parts, "trail")
     empty = pc.or_(pc.is_null(text), pc.is_in(core, value_set=pa.array(EMPTY_MARKERS, pa.string())))
     empty_np = empty.to_numpy(zero_copy_only=False)
     rep.empty = int(empty_np.sum())
@@ -217,7 +222,7 @@ def transform_column(
         rep.output_type = str(col.type)
         return col, rep
     work = core.take(pa.array(work_idx))
-    if pii_type.has_invalid and not decrypt:
+    if pii_type.has_invalid and not decrypt and pc.any(pc.match_substring(work, "e", ignore_case=True)).as_py():
         sci = pc.match_substring_regex(work, SCIENTIFIC).to_numpy(zero_copy_only=False)
         if sci.any():
             first = int(np.flatnonzero(sci)[0])
@@ -241,7 +246,7 @@ def transform_column(
     counts_valid = np.bincount(pos, minlength=len(uniq))
     vi = np.flatnonzero(valid)
     if len(vi):
-        vals = uniq.take(pa.array(vi))
+        vals = uniq if len(vi) == len(uniq) else uniq.take(pa.array(vi))  # same object: types reuse their parse
         out_u[vi] = _apply(pii_type, vals, spec, crypto, decrypt).to_pylist()
     rep.tokenized = int(counts_valid[vi].sum())
     ii = np.flatnonzero(~valid)
@@ -270,7 +275,11 @@ def transform_column(
         out_u[ii] = res
         rep.invalid[handling] = int(counts_valid[ii].sum())
     tokens = pa.array(out_u, pa.string()).take(pa.array(pos))
-    wrapped = pc.binary_join_element_wise(lead.take(pa.array(work_idx)), tokens, trail.take(pa.array(work_idx)), "")
+    if any_padded:
+        wrapped = pc.binary_join_element_wise(lead.take(pa.array(work_idx)), tokens, trail.take(pa.array(work_idx)),
+                                              "")
+    else:
+        wrapped = tokens
     # rows whose token is null (on_invalid: null) stay null
     wrapped = pc.if_else(pc.is_null(tokens), pa.nulls(len(tokens), pa.string()), wrapped)
     full = pc.replace_with_mask(text, pa.array(~empty_np), wrapped)

@@ -75,6 +75,8 @@ _SEPARATORS = r"[\s\-\.\x{00A0}\x{200F}\x{200E}]"
 
 
 def _compact_array(values: pa.Array) -> pa.Array:
+    if pc.all(pc.fill_null(pc.ascii_is_decimal(values), True)).as_py():
+        return values  # plain ASCII digits already: nothing to strip or convert
     return pc.replace_substring_regex(ascii_digits(values), _SEPARATORS, "")
 
 
@@ -170,8 +172,20 @@ class EgNationalId(PIIType):
         max_date = np.datetime64(str(opts.get("max_birth_date", DEFAULT_MAX_BIRTH_DATE)), "D")
         return max_date, scheme
 
+    _last: tuple | None = None
+
     def _fields(self, values: pa.Array, max_date: np.datetime64, scheme: str) -> dict[str, np.ndarray]:
-        """Parse every value; ``ok`` marks the valid ones (the other fields are junk where not ok)."""
+        """Parse every value; ``ok`` marks the valid ones (the other fields are junk where not ok).
+
+        The last parse is kept: the table layer validates an array and then tokenizes the same array."""
+        cached = self._last
+        if cached is not None and cached[0] is values and cached[1] == (max_date, scheme):
+            return cached[2]
+        fields = self._parse_fields(values, max_date, scheme)
+        self._last = (values, (max_date, scheme), fields)
+        return fields
+
+    def _parse_fields(self, values: pa.Array, max_date: np.datetime64, scheme: str) -> dict[str, np.ndarray]:
         compacted = _compact_array(values)
         shape_ok = pc.match_substring_regex(compacted, r"^[23][0-9]{13}$").to_numpy(zero_copy_only=False)
         n = len(values)

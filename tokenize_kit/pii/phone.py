@@ -103,6 +103,16 @@ class PhoneType(PIIType):
         return tuple(REGIONS[r] for r in order)
 
     def parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> Parsed:
+        cached = self._last
+        if cached is not None and cached[0] is values and cached[1] == self._regions(spec):
+            return cached[2]
+        parsed = self._parse(values, spec)
+        self._last = (values, self._regions(spec), parsed)
+        return parsed
+
+    _last: tuple | None = None
+
+    def _parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> Parsed:
         regions = self._regions(spec)
         compact = _compact_array(values)
         n = len(values)
@@ -111,16 +121,25 @@ class PhoneType(PIIType):
         region = np.full(n, -1, dtype=np.int64)
         kind = np.full(n, -1, dtype=np.int64)
         nsn = pa.nulls(n, pa.string())
+        plus = pc.starts_with(compact, "+")
+        intl = pc.or_(plus, pc.starts_with(compact, "00"))
+        intl_body = pc.if_else(plus, pc.utf8_slice_codeunits(compact, 1), pc.utf8_slice_codeunits(compact, 2))
+        national = pc.and_(pc.starts_with(compact, "0"), pc.invert(intl))
+        bare = pc.invert(pc.or_(intl, national))
         for ri, reg in enumerate(regions):
             cc = str(reg.country_code)
+            body_cc = pc.starts_with(intl_body, cc)
+            bare_cc = pc.and_(bare, pc.starts_with(compact, cc))
             forms = (
-                (0, rf"^(?:\+|00){cc}(?P<n>[0-9]+)$"),
-                (1, r"^0(?P<n>[1-9][0-9]+)$"),
-                (2, rf"^{cc}(?P<n>[0-9]+)$"),
-                (3, r"^(?P<n>[1-9][0-9]+)$"),
+                (0, pc.and_(intl, body_cc), pc.utf8_slice_codeunits(intl_body, len(cc))),
+                (1, national, pc.utf8_slice_codeunits(compact, 1)),
+                (2, bare_cc, pc.utf8_slice_codeunits(compact, len(cc))),
+                (3, bare, compact),
             )
-            for form_rank, pattern in forms:
-                cand = pc.struct_field(pc.extract_regex(compact, pattern), [0])
+            for form_rank, applies, body in forms:
+                if not pc.any(applies).as_py():
+                    continue
+                cand = pc.if_else(applies, body, pa.nulls(n, pa.string()))
                 for ki, kname in enumerate(KINDS):
                     hit = _match(cand, reg.mobile if kname == "mobile" else reg.fixed) & shape
                     # precedence: explicit international form, then mobile before landline, then region order

@@ -40,6 +40,8 @@ _SEPARATORS = r"[\s\-\.\x{00A0}\x{200F}\x{200E}]"
 
 
 def _compact_array(values: pa.Array) -> pa.Array:
+    if pc.all(pc.fill_null(pc.ascii_is_decimal(values), True)).as_py():
+        return values  # plain ASCII digits already: nothing to strip or convert
     return pc.replace_substring_regex(ascii_digits(values), _SEPARATORS, "")
 
 

@@ -137,6 +137,13 @@ def render_digits(values: pa.Array, plain: pa.Array, new_digits: pa.Array) -> pa
     same = pc.fill_null(pc.equal(values, plain), False)
     if pc.all(same).as_py():
         return new_digits
+    # "+<digits>" (E.164 as exported) is the other common plain form
+    plus = pc.fill_null(pc.equal(values, pc.binary_join_element_wise("+", plain, "")), False)
+    if pc.any(plus).as_py():
+        new_digits = pc.if_else(plus, pc.binary_join_element_wise("+", new_digits, ""), new_digits)
+        same = pc.or_(same, plus)
+        if pc.all(same).as_py():
+            return new_digits
     odd = pc.invert(same)
     idx = np.flatnonzero(odd.to_numpy(zero_copy_only=False))
     slow = replace_trailing_digits(values.take(pa.array(idx)), new_digits.take(pa.array(idx)))
