@@ -1,0 +1,106 @@
+"""Spark (local[2]): the same tokens as tokenize_table, round trips, nulls, empty partitions, early errors,
+and executors receive only derived subkeys."""
+
+from __future__ import annotations
+
+import pickle
+
+import pyarrow as pa
+import pytest
+
+pyspark = pytest.importorskip("pyspark")
+
+from tests.messy_files import HEADER, POLICY_YAML, rows  # noqa: E402
+from tokenize_kit import spark as tks  # noqa: E402
+from tokenize_kit.keys import Keyset  # noqa: E402
+from tokenize_kit.policy import Policy  # noqa: E402
+from tokenize_kit.table import TokenizeError, tokenize_table  # noqa: E402
+
+pytestmark = pytest.mark.spark
+KS = Keyset.generate()
+POLICY = Policy.from_dict(__import__("yaml").safe_load(POLICY_YAML))
+
+
+@pytest.fixture(scope="module")
+def spark():
+    import os
+    import sys
+
+    from pyspark.sql import SparkSession
+
+    os.environ["PYSPARK_PYTHON"] = sys.executable  # workers must use this interpreter (pyarrow, tokenize_kit)
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    s = (SparkSession.builder.master("local[2]").appName("tokenize-kit-tests")
+         .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
+         .config("spark.driver.memory", "1g").getOrCreate())
+    s.sparkContext.setLogLevel("ERROR")
+    yield s
+    s.stop()
+
+
+def _table(n: int = 200) -> pa.Table:
+    data = rows(n)
+    return pa.table({h: pa.array([r[i] or None if i == 1 and r[i] == "" else r[i] for r in data], pa.string())
+                     for i, h in enumerate(HEADER)})
+
+
+def test_spark_equals_tokenize_table_and_round_trips(spark):
+    table = _table()
+    df = spark.createDataFrame(table.to_pandas()).repartition(3)
+    df = df.sortWithinPartitions(HEADER[0])
+    tok = tks.tokenize(df, POLICY, KS)
+    got = pa.Table.from_pandas(tok.toPandas(), preserve_index=False)
+    expected = tokenize_table(pa.Table.from_pandas(df.toPandas(), preserve_index=False), POLICY, KS)
+    key = HEADER[-1]  # amount + name are untouched: use the whole untouched part as a row key
+    def by_row(t):
+        return sorted(zip(*(t.column(h).to_pylist() for h in HEADER), strict=True), key=lambda r: tuple(map(str, r)))
+    assert by_row(got) == by_row(expected)
+    back = tks.detokenize(tok, POLICY, KS)
+    assert by_row(pa.Table.from_pandas(back.toPandas(), preserve_index=False)) == by_row(table)
+    assert key in tok.columns
+
+
+def test_nulls_and_empty_partitions(spark):
+    pdf = pa.table({"الرقم القومي": ["29801010123456", None], "x": ["a", "b"]}).to_pandas()
+    df = spark.createDataFrame(pdf).repartition(6)  # most partitions empty
+    policy = {"columns": {"الرقم القومي": {"type": "eg_national_id"}}}
+    out = sorted(tks.tokenize(df, policy, KS).collect(), key=lambda r: r["x"])
+    assert out[1]["الرقم القومي"] is None and out[0]["الرقم القومي"] != "29801010123456"
+    assert len(out[0]["الرقم القومي"]) == 14
+
+
+def test_int64_column_keeps_type(spark):
+    df = spark.createDataFrame([(29801010123456,), (30001010123458,)], "nid long")
+    out = tks.tokenize(df, {"columns": {"nid": {"type": "eg_national_id"}}}, KS)
+    assert dict(out.dtypes)["nid"] == "bigint"
+    back = tks.detokenize(out, {"columns": {"nid": {"type": "eg_national_id"}}}, KS)
+    assert sorted(r["nid"] for r in back.collect()) == [29801010123456, 30001010123458]
+
+
+def test_missing_column_fails_before_any_job(spark):
+    df = spark.createDataFrame([("a",)], "x string")
+    sc = spark.sparkContext
+    sc.setJobGroup("missing-col", "test")
+    with pytest.raises(TokenizeError) as info:
+        tks.tokenize(df, {"columns": {"mobile": {"type": "phone"}}}, KS)
+    assert "mobile" in str(info.value) and "x" in str(info.value)
+    assert list(sc.statusTracker().getJobIdsForGroup("missing-col")) == []
+
+
+def test_derived_keyset_carries_only_policy_subkeys():
+    derived = tks.DerivedKeyset.for_policy(KS, POLICY)
+    material = KS._keys["default"]["versions"][1].material
+    blob = pickle.dumps(derived)
+    assert material not in blob and "subkeys=" in repr(derived)
+    assert derived.subkey("phone") == KS.subkey("phone")
+    with pytest.raises(Exception, match="not derived"):
+        derived.subkey("person_name")
+    with pytest.raises(TypeError):
+        pickle.dumps(KS)
+
+
+def test_scan(spark):
+    df = spark.createDataFrame(_table(100).to_pandas())
+    found = {(r["column"], r["type"]): r for r in tks.scan(df).collect()}
+    assert ("الرقم القومي", "eg_national_id") in found
+    assert found[("الرقم القومي", "eg_national_id")]["confidence"] > 0.5
