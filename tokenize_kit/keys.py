@@ -37,7 +37,7 @@ import os
 import tempfile
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +158,7 @@ class Keyset:
     @staticmethod
     def _new_version(version: int) -> _Version:
         material = os.urandom(32)
-        created = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         return _Version(version, created, fingerprint_of(material), material)
 
     def rotate(self, name: str = "default") -> int:
