@@ -6,11 +6,13 @@ from .base import PIIType
 from .eg_national_id import EgNationalId
 from .email import Email
 from .free_text import FreeText
+from .person_name import PersonName
 from .phone import EgPhone, Phone, SaPhone
 from .sa_national_id import SaNationalId
 
 _TYPES: dict[str, PIIType] = {
-    t.name: t for t in (EgNationalId(), SaNationalId(), EgPhone(), SaPhone(), Phone(), Email(), FreeText())
+    t.name: t
+    for t in (EgNationalId(), SaNationalId(), EgPhone(), SaPhone(), Phone(), Email(), FreeText(), PersonName())
 }
 
 #: types the scanner looks for in every column, most specific first
