@@ -8,7 +8,6 @@ Targets (issue 4): >= 200,000 rows/s end to end, >= 100x the naive job, peak RSS
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -49,13 +48,25 @@ def _write_csv(path: Path, rows: int) -> None:
 
 
 def _run_job(src: Path, out: Path, policy: Path) -> tuple[float, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall time and peak RSS of the CLI job.  Peak RSS is the child's own VmHWM, polled from /proc:
+    ``getrusage(RUSAGE_CHILDREN)`` would include the parent's pages inherited through fork."""
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "tokenize_kit", "tokenize", str(src), str(out), "--policy", str(policy),
-                    "-q", "--force"], check=True, env={**os.environ}, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "tokenize_kit", "tokenize", str(src), str(out), "--policy",
+                             str(policy), "-q", "--force"], env={**os.environ}, stderr=subprocess.DEVNULL)
+    peak_kb = 0
+    status = Path(f"/proc/{proc.pid}/status")
+    while proc.poll() is None:
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak_kb = max(peak_kb, int(line.split()[1]))
+        except OSError:
+            pass
+        time.sleep(0.05)
     secs = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return secs, max(peak, before) / 1024
+    if proc.returncode != 0:
+        raise RuntimeError("the tokenize job failed")
+    return secs, peak_kb / 1024
 
 
 def _naive_rate(src: Path, sample: int = 20_000) -> float:

@@ -171,7 +171,7 @@ def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, batch_size: int)
         return "error"
 
     read_opts = pacsv.ReadOptions(encoding=enc.label if enc.codec != "utf-8" else "utf8",
-                                  block_size=max(1 << 20, min(64 << 20, batch_size * 200)), use_threads=True)
+                                  block_size=8 << 20, use_threads=True)
     parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=ragged)
     conv = pacsv.ConvertOptions(column_types={h: pa.string() for h in header}, strings_can_be_null=False,
                                 quoted_strings_can_be_null=False)
