@@ -27,13 +27,8 @@ def group_bytes(arr: pa.Array) -> np.ndarray:
     return data[int(offsets[0]) : int(offsets[-1])]
 
 
-def decode_fixed(data: np.ndarray, rows: int, width: int) -> np.ndarray:
-    """Decode ``rows`` strings of exactly ``width`` code points each into a (rows, width) uint32 array."""
-    if rows == 0 or width == 0:
-        return np.zeros((rows, width), dtype=np.uint32)
-    if len(data) == rows * width:  # pure ASCII fast path: stay uint8, the alphabet maps it by table
-        return data.reshape(rows, width)
-    lead_pos = np.flatnonzero((data & 0xC0) != 0x80)
+def decode_at(data: np.ndarray, lead_pos: np.ndarray) -> np.ndarray:
+    """Code points of the UTF-8 characters starting at ``lead_pos`` in ``data`` (valid UTF-8)."""
     b0 = data[lead_pos].astype(np.uint32)
     nbytes = 1 + (b0 >= 0xC0).astype(np.int8) + (b0 >= 0xE0) + (b0 >= 0xF0)
     cp = np.where(nbytes == 1, b0, np.where(nbytes == 2, b0 & 0x1F, np.where(nbytes == 3, b0 & 0x0F, b0 & 0x07)))
@@ -42,6 +37,37 @@ def decode_fixed(data: np.ndarray, rows: int, width: int) -> np.ndarray:
         if len(sel) == 0:
             break
         cp[sel] = (cp[sel] << 6) | (data[lead_pos[sel] + k].astype(np.uint32) & 0x3F)
+    return cp
+
+
+def encode_codepoints(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """UTF-8 bytes of a flat code-point array, and the byte offset of every character (plus the end)."""
+    flat = flat.astype(np.uint32)
+    nb = 1 + (flat >= 0x80).astype(np.int64) + (flat >= 0x800) + (flat >= 0x10000)
+    char_off = np.zeros(len(flat) + 1, dtype=np.int64)
+    np.cumsum(nb, out=char_off[1:])
+    data = np.empty(int(char_off[-1]), dtype=np.uint8)
+    start = char_off[:-1]
+    for n, lead_mask in ((1, 0x00), (2, 0xC0), (3, 0xE0), (4, 0xF0)):
+        sel = np.flatnonzero(nb == n)
+        if len(sel) == 0:
+            continue
+        c = flat[sel]
+        pos = start[sel]
+        data[pos] = (lead_mask | (c >> (6 * (n - 1)))).astype(np.uint8)
+        for k in range(1, n):
+            data[pos + k] = (0x80 | ((c >> (6 * (n - 1 - k))) & 0x3F)).astype(np.uint8)
+    return data, char_off
+
+
+def decode_fixed(data: np.ndarray, rows: int, width: int) -> np.ndarray:
+    """Decode ``rows`` strings of exactly ``width`` code points each into a (rows, width) uint32 array."""
+    if rows == 0 or width == 0:
+        return np.zeros((rows, width), dtype=np.uint32)
+    if len(data) == rows * width:  # pure ASCII fast path: stay uint8, the alphabet maps it by table
+        return data.reshape(rows, width)
+    lead_pos = np.flatnonzero((data & 0xC0) != 0x80)
+    cp = decode_at(data, lead_pos)
     return cp.reshape(rows, width)
 
 
@@ -63,20 +89,7 @@ def encode_fixed(cps: np.ndarray, large: bool = False) -> pa.Array:
         data = flat.astype(np.uint8)
         offsets = (np.arange(rows + 1, dtype=np.int64) * width).astype(off_dtype)
     else:
-        nb = 1 + (flat >= 0x80).astype(np.int64) + (flat >= 0x800) + (flat >= 0x10000)
-        char_off = np.zeros(len(flat) + 1, dtype=np.int64)
-        np.cumsum(nb, out=char_off[1:])
-        data = np.empty(int(char_off[-1]), dtype=np.uint8)
-        start = char_off[:-1]
-        for n, lead_mask in ((1, 0x00), (2, 0xC0), (3, 0xE0), (4, 0xF0)):
-            sel = np.flatnonzero(nb == n)
-            if len(sel) == 0:
-                continue
-            c = flat[sel]
-            pos = start[sel]
-            data[pos] = (lead_mask | (c >> (6 * (n - 1)))).astype(np.uint8)
-            for k in range(1, n):
-                data[pos + k] = (0x80 | ((c >> (6 * (n - 1 - k))) & 0x3F)).astype(np.uint8)
+        data, char_off = encode_codepoints(flat)
         offsets = char_off[:: width].astype(off_dtype) if width else np.zeros(rows + 1, dtype=off_dtype)
     if not large and len(data) >= 2**31:
         return encode_fixed(cps, large=True).cast(pa.string())

@@ -167,3 +167,11 @@ class PIIType(ABC):
     def surrogate(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
         """Irreversible realistic stand-ins, deterministic per (value, key)."""
         raise NotImplementedError(f"method 'surrogate' is not available for type {self.name!r}")
+
+
+def stdnum_api(pii_type: PIIType):
+    """The python-stdnum module functions ``compact, validate, is_valid, format`` of one PII type.
+
+    Each type module ends with ``compact, validate, is_valid, format = stdnum_api(_TYPE)``.
+    """
+    return pii_type.compact, pii_type.validate, pii_type.is_valid, pii_type.format

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .base import ColumnSpec, Crypto, PIIType
+from .base import ColumnSpec, Crypto, PIIType, stdnum_api
 from .charclass import charclass
 from .exceptions import InvalidFormat
 
@@ -65,17 +65,4 @@ class Email(PIIType):
 _TYPE = Email()
 
 
-def compact(value: str) -> str:
-    return _TYPE.compact(value)
-
-
-def validate(value: str) -> str:
-    return _TYPE.validate(value)
-
-
-def is_valid(value: str) -> bool:
-    return _TYPE.is_valid(value)
-
-
-def format(value: str) -> str:
-    return _TYPE.compact(value)
+compact, validate, is_valid, format = stdnum_api(_TYPE)

@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from tokenize_kit import refdata
 
-from .base import ColumnSpec, Crypto, PIIType
+from .base import ColumnSpec, Crypto, PIIType, stdnum_api
 from .charclass import charclass
 from .exceptions import InvalidFormat
 from .intdomain import crypt_ints
@@ -143,17 +143,4 @@ class PersonName(PIIType):
 _TYPE = PersonName()
 
 
-def compact(value: str) -> str:
-    return _TYPE.compact(value)
-
-
-def validate(value: str) -> str:
-    return _TYPE.validate(value)
-
-
-def is_valid(value: str) -> bool:
-    return _TYPE.is_valid(value)
-
-
-def format(value: str) -> str:
-    return _TYPE.compact(value)
+compact, validate, is_valid, format = stdnum_api(_TYPE)

@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 
 from tokenize_kit.fpe import DIGITS
 
-from .base import ColumnSpec, Crypto, PIIType
+from .base import ColumnSpec, Crypto, PIIType, stdnum_api
 from .exceptions import InvalidComponent, InvalidFormat
 from .text import ascii_digits, render_digits
 
@@ -280,18 +280,4 @@ SA = SaPhone()
 ANY = Phone()
 
 
-def compact(value: str) -> str:
-    """E.164 form of an Egyptian or Saudi number."""
-    return ANY.compact(value)
-
-
-def validate(value: str) -> str:
-    return ANY.validate(value)
-
-
-def is_valid(value: str) -> bool:
-    return ANY.is_valid(value)
-
-
-def format(value: str) -> str:
-    return ANY.format(value)
+compact, validate, is_valid, format = stdnum_api(ANY)

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from tokenize_kit.fpe import DIGITS
 from tokenize_kit.fpe._utf8 import encode_fixed, group_bytes
 
-from .base import ColumnSpec, Crypto, PIIType
+from .base import ColumnSpec, Crypto, PIIType, stdnum_api
 from .eg_national_id import luhn_digit
 from .exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 from .text import ascii_digits, render_digits
@@ -143,17 +143,4 @@ class SaNationalId(PIIType):
 _TYPE = SaNationalId()
 
 
-def compact(value: str) -> str:
-    return _TYPE.compact(value)
-
-
-def validate(value: str) -> str:
-    return _TYPE.validate(value)
-
-
-def is_valid(value: str) -> bool:
-    return _TYPE.is_valid(value)
-
-
-def format(value: str) -> str:
-    return _TYPE.format(value)
+compact, validate, is_valid, format = stdnum_api(_TYPE)

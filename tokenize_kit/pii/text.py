@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tokenize_kit.fpe._utf8 import group_bytes
+from tokenize_kit.fpe._utf8 import decode_at, encode_codepoints, group_bytes
 
 DIGIT_BASES = (0x30, 0x660, 0x6F0)  # ASCII, Arabic-Indic, Extended Arabic-Indic zero
 
@@ -57,34 +57,12 @@ def decode(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     row_off[:-1] = np.where(starts < len(data), char_index[np.minimum(starts, max(len(data) - 1, 0))], len(lead_pos))
     if len(data) == len(lead_pos):  # ASCII
         return data.astype(np.uint32), row_off
-    b0 = data[lead_pos].astype(np.uint32)
-    nbytes = 1 + (b0 >= 0xC0).astype(np.int8) + (b0 >= 0xE0) + (b0 >= 0xF0)
-    cp = np.where(nbytes == 1, b0, np.where(nbytes == 2, b0 & 0x1F, np.where(nbytes == 3, b0 & 0x0F, b0 & 0x07)))
-    for k in (1, 2, 3):
-        sel = np.flatnonzero(nbytes > k)
-        if len(sel) == 0:
-            break
-        cp[sel] = (cp[sel] << 6) | (data[lead_pos[sel] + k].astype(np.uint32) & 0x3F)
-    return cp, row_off
+    return decode_at(data, lead_pos), row_off
 
 
 def encode(cps: np.ndarray, row_off: np.ndarray) -> pa.Array:
     """Inverse of :func:`decode`: flat code points + row offsets -> string array."""
-    flat = cps.astype(np.uint32)
-    nb = 1 + (flat >= 0x80).astype(np.int64) + (flat >= 0x800) + (flat >= 0x10000)
-    char_byte_off = np.zeros(len(flat) + 1, dtype=np.int64)
-    np.cumsum(nb, out=char_byte_off[1:])
-    data = np.empty(int(char_byte_off[-1]), dtype=np.uint8)
-    start = char_byte_off[:-1]
-    for n, lead_mask in ((1, 0x00), (2, 0xC0), (3, 0xE0), (4, 0xF0)):
-        sel = np.flatnonzero(nb == n)
-        if len(sel) == 0:
-            continue
-        c = flat[sel]
-        pos = start[sel]
-        data[pos] = (lead_mask | (c >> (6 * (n - 1)))).astype(np.uint8)
-        for k in range(1, n):
-            data[pos + k] = (0x80 | ((c >> (6 * (n - 1 - k))) & 0x3F)).astype(np.uint8)
+    data, char_byte_off = encode_codepoints(cps)
     offsets = char_byte_off[row_off].astype(np.int32)
     return pa.StringArray.from_buffers(len(row_off) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
 
