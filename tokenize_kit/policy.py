@@ -44,6 +44,7 @@ OPTION_KEYS = {
     "keep_first",  # mask
     "mask_char",  # mask
     "marker",  # redact
+    "keep_places",  # eg_address / sa_address
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .address import EgAddress, SaAddress
 from .base import PIIType
 from .eg_national_id import EgNationalId
 from .email import Email
@@ -12,7 +13,8 @@ from .sa_national_id import SaNationalId
 
 _TYPES: dict[str, PIIType] = {
     t.name: t
-    for t in (EgNationalId(), SaNationalId(), EgPhone(), SaPhone(), Phone(), Email(), FreeText(), PersonName())
+    for t in (EgNationalId(), SaNationalId(), EgPhone(), SaPhone(), Phone(), Email(), FreeText(), PersonName(),
+              EgAddress(), SaAddress())
 }
 
 #: types the scanner looks for in every column, most specific first
