@@ -37,7 +37,12 @@ def _columns() -> dict[str, tuple[str, pa.Array]]:
     names = first
     for _ in range(3):
         names = np.char.add(np.char.add(names.astype(str), " "), male[rng.integers(0, len(male), N)].astype(str))
+    streets = np.array(["التحرير", "الهرم", "فيصل", "الجمهورية", "النيل", "الجلاء"])
+    govs = np.array(["القاهرة", "الجيزة", "الإسكندرية", "المنيا"])
+    addresses = np.char.add(np.char.add(np.char.add(rng.integers(1, 300, N).astype(str), " شارع "),
+                                        np.char.add(streets[rng.integers(0, 6, N)], "، ")), govs[rng.integers(0, 4, N)])
     return {
+        "eg_address (Arabic)": ("eg_address", pa.array(addresses.tolist(), pa.string())),
         "person_name (4-part Arabic)": ("person_name", pa.array(names.tolist(), pa.string())),
         "eg_national_id": ("eg_national_id", eg),
         "sa_national_id": ("sa_national_id", sa),
@@ -59,7 +64,7 @@ def main() -> None:
         back, _ = transform_column(tokens, spec, crypto, decrypt=True)
         dec = N / (time.perf_counter() - t)
         exact = back.equals(values)
-        has_target = type_name not in ("email", "person_name")
+        has_target = type_name not in ("email", "person_name", "eg_address")
         met = (enc >= TARGET) if has_target else True
         ok &= met and exact
         target = f"[{'target met' if met else 'TARGET MISSED'}: >= {TARGET:,}/s]" if has_target else "[no target]"

@@ -21,6 +21,7 @@ POLICY = """\
 columns:
   national_id: {type: eg_national_id}
   mobile: {type: phone}
+  address: {type: eg_address}
   notes: {type: free_text}
 """
 
