@@ -1,5 +1,14 @@
-"""Synthetic Egyptian and Saudi customer datasets (vectorised, deterministic, batch-streamed)."""
+"""Synthetic Egyptian and Saudi customer datasets (schema-driven, vectorised, deterministic, batch-streamed).
 
-from .engine import BATCH_ROWS, DATASETS, generate_dataset, generate_table, iter_table, register
+>>> from generators import generate_table
+>>> t = generate_table("eg-consumer-finance", "customers", 3, seed=1)
+>>> t.num_rows, t.column_names[:3]
+(3, ['customer_id', 'national_id', 'gender'])
+"""
 
-__all__ = ["BATCH_ROWS", "DATASETS", "generate_dataset", "generate_table", "iter_table", "register"]
+from .columns import KINDS, kind
+from .engine import BATCH_ROWS, generate_batch, generate_dataset, generate_table, iter_batches, iter_table, tables_of
+from .schema import Schema, SchemaError, builtin_names, load
+
+__all__ = ["BATCH_ROWS", "KINDS", "Schema", "SchemaError", "builtin_names", "generate_batch", "generate_dataset",
+           "generate_table", "iter_batches", "iter_table", "kind", "load", "tables_of"]

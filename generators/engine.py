@@ -1,97 +1,193 @@
-"""Deterministic, vectorised dataset generation in fixed-size batches.
+"""Run a dataset schema: deterministic, vectorised, batch-streamed, parallel.
 
-Batch ``b`` of table ``t`` is drawn from ``numpy.random.SeedSequence([seed, crc32(t), b])`` and has
-exactly :data:`BATCH_ROWS` rows before the last one is cut, so the same seed gives byte-identical
-files on any machine and ``--rows 1000`` is the first 1,000 rows of ``--rows 1000000``.
-Memory stays flat: one batch at a time is generated and written.
+The main table is cut into batches of :data:`BATCH_ROWS` rows; batch ``k`` of every table is drawn
+from random streams seeded by ``(seed, dataset, table, k, stream)`` only, and child rows (loans of a
+customer, bills of a meter) are generated in the same batch as their parent row.  Hence
+
+* the same seed gives byte-identical files on any machine, in any thread schedule;
+* ``--rows 1000`` is exactly the first 1,000 rows (and their children) of ``--rows 1000000``;
+* batches are independent: two worker threads generate ahead while the main thread writes, memory
+  stays flat (a few batches in flight), and Spark can generate batch ``k`` on partition ``k``
+  (:func:`tokenize_kit.spark.generate`) with the same result.
 """
 
 from __future__ import annotations
 
-import zlib
+import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-BATCH_ROWS = 100_000
+from . import schema as schema_mod
+from .columns import KINDS, Batch
+from .schema import Schema, TableDef
 
-#: dataset -> table -> generator(rng, first_row_index, rows, state) -> RecordBatch
-DATASETS: dict[str, dict[str, Callable[..., pa.RecordBatch]]] = {}
-
-
-def register(dataset: str, table: str):
-    """Decorator registering a table generator (plug-in style, like Faker providers)."""
-
-    def deco(fn: Callable[..., pa.RecordBatch]) -> Callable[..., pa.RecordBatch]:
-        DATASETS.setdefault(dataset, {})[table] = fn
-        return fn
-
-    return deco
+BATCH_ROWS = 50_000
 
 
-def tables_of(dataset: str) -> list[str]:
-    from . import datasets  # noqa: F401 - registers the built-in datasets
-
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; available: {', '.join(sorted(DATASETS))}")
-    return list(DATASETS[dataset])
+def _schema(dataset: str | Path | Schema) -> Schema:
+    return dataset if isinstance(dataset, Schema) else schema_mod.load(dataset)
 
 
-def _lookup(dataset: str, table: str) -> Callable[..., pa.RecordBatch]:
-    if table not in tables_of(dataset):
-        raise ValueError(f"dataset {dataset!r} has no table {table!r}; tables: {', '.join(DATASETS[dataset])}")
-    return DATASETS[dataset][table]
+def tables_of(dataset: str | Path | Schema) -> list[str]:
+    return list(_schema(dataset).tables)
 
 
-def iter_table(dataset: str, table: str, rows: int, seed: int) -> Iterator[pa.RecordBatch]:
+def _child_counts(b: Batch, t: TableDef, parent: Batch) -> np.ndarray:
+    pp = t.per_parent
+    if "fixed" in pp:
+        return np.full(parent.n, int(pp["fixed"]), dtype=np.int64)
+    if "column" in pp:
+        return np.asarray(parent.cols[pp["column"]].to_numpy(zero_copy_only=False), dtype=np.int64)
+    counts = b.rng("per_parent").poisson(float(pp["poisson"]), parent.n) + int(pp.get("plus", 0))
+    if "max" in pp:
+        counts = np.minimum(counts, int(pp["max"]))
+    return counts
+
+
+def _fill(b: Batch, t: TableDef) -> None:
+    for c in t.columns:
+        try:
+            arr = KINDS[c.kind].fn(b, c.name, **c.params)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"table {t.name!r}, column {c.name!r}: {exc}") from None
+        mask = None
+        if c.null_rate > 0:
+            mask = b.rng(f"{c.name}#null").random(b.n) < c.null_rate
+        if c.when is not None:
+            keep = b.col(c.when["column"]).to_numpy(zero_copy_only=False) == c.when["equals"]
+            mask = ~keep if mask is None else (mask | ~keep)
+        if mask is not None and mask.any():
+            arr = pc.if_else(pa.array(mask), pa.nulls(len(arr), arr.type), arr)
+        b.cols[c.name] = arr
+
+
+def generate_batch(schema: Schema, index: int, seed: int, wanted: list[str] | None = None,
+                   rows: int | None = None) -> dict[str, pa.RecordBatch]:
+    """All tables of batch ``index`` (visible columns), cut to the first ``rows`` main-table rows if given."""
+    wanted = wanted or list(schema.tables)
+    needed = set(wanted)
+    for w in wanted:
+        needed.update(schema.ancestors(w))
+    batches: dict[str, Batch] = {}
+    keep: dict[str, int] = {}
+    out: dict[str, pa.RecordBatch] = {}
+    for name, t in schema.tables.items():
+        if name not in needed:
+            continue
+        if t.parent is None:
+            b = Batch(schema.name, name, index, seed, BATCH_ROWS, index * BATCH_ROWS, schema.reference_date)
+            keep[name] = BATCH_ROWS if rows is None else max(0, min(BATCH_ROWS, rows - index * BATCH_ROWS))
+        else:
+            parent = batches[t.parent]
+            b = Batch(schema.name, name, index, seed, 0, 0, schema.reference_date, parent=parent)
+            counts = _child_counts(b, t, parent)
+            b.n = int(counts.sum())
+            b.parent_index = np.repeat(np.arange(parent.n, dtype=np.int64), counts)
+            starts = np.cumsum(counts) - counts
+            b.seq = np.arange(b.n, dtype=np.int64) - np.repeat(starts, counts)
+            keep[name] = int(counts[: keep[t.parent]].sum())
+        _fill(b, t)
+        batches[name] = b
+        if name in wanted:
+            visible = t.visible
+            rb = pa.RecordBatch.from_arrays([b.cols[c] for c in visible], names=visible)
+            out[name] = rb.slice(0, keep[name]) if keep[name] < rb.num_rows else rb
+    return out
+
+
+def iter_batches(dataset: str | Path | Schema, rows: int, seed: int = 0, tables: list[str] | None = None,
+                 threads: int | None = None) -> Iterator[dict[str, pa.RecordBatch]]:
+    """Batches in order (dict table -> RecordBatch), generated ahead by ``threads`` workers."""
+    s = _schema(dataset)
     if rows < 0:
         raise ValueError("rows must be >= 0")
-    fn = _lookup(dataset, table)
-    state: dict[str, Any] = {}
-    tag = zlib.crc32(f"{dataset}/{table}".encode())
-    done = 0
-    batch_index = 0
-    while done < rows:
-        rng = np.random.default_rng(np.random.SeedSequence([seed, tag, batch_index]))
-        batch = fn(rng, batch_index * BATCH_ROWS, BATCH_ROWS, state)
-        take = min(BATCH_ROWS, rows - done)
-        yield batch.slice(0, take) if take < BATCH_ROWS else batch
-        done += take
-        batch_index += 1
+    wanted = tables or list(s.tables)
+    unknown = [t for t in wanted if t not in s.tables]
+    if unknown:
+        raise ValueError(f"dataset {s.name!r} has no table {unknown[0]!r}; tables: {', '.join(s.tables)}")
+    n_batches = -(-rows // BATCH_ROWS)
+    threads = threads or min(2, os.cpu_count() or 1)
+    if threads <= 1 or n_batches <= 1:
+        for k in range(n_batches):
+            yield generate_batch(s, k, seed, wanted, rows)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        pending: deque = deque()
+        nxt = 0
+        while nxt < n_batches or pending:
+            while nxt < n_batches and len(pending) < threads + 1:
+                pending.append(pool.submit(generate_batch, s, nxt, seed, wanted, rows))
+                nxt += 1
+            yield pending.popleft().result()
 
 
-def generate_table(dataset: str, table: str, rows: int, seed: int = 0) -> pa.Table:
+def iter_table(dataset: str | Path | Schema, table: str, rows: int, seed: int = 0) -> Iterator[pa.RecordBatch]:
+    for batch in iter_batches(dataset, rows, seed, [table]):
+        yield batch[table]
+
+
+def generate_table(dataset: str | Path | Schema, table: str, rows: int, seed: int = 0) -> pa.Table:
     """A whole table in memory (for tests, fixtures and small datasets)."""
-    batches = list(iter_table(dataset, table, rows, seed))
+    s = _schema(dataset)
+    batches = list(iter_table(s, table, rows, seed))
     if not batches:
-        first = next(iter_table(dataset, table, 1, seed))
-        return pa.Table.from_batches([first.slice(0, 0)])
+        empty = generate_batch(s, 0, seed, [table], 0)[table]
+        return pa.Table.from_batches([empty])
     return pa.Table.from_batches(batches)
 
 
 def generate_dataset(
-    dataset: str, out_dir: str | Path, rows: int, seed: int = 0, fmt: str = "parquet",
+    dataset: str | Path | Schema, out_dir: str | Path, rows: int, seed: int = 0, fmt: str = "parquet",
     tables: list[str] | None = None, progress: Callable[[str, int], None] | None = None,
+    dirty: float = 0.0,
 ) -> dict[str, Path]:
-    """Write each table to ``out_dir/<table>.<fmt>`` atomically, batch by batch."""
+    """Write each table to ``out_dir/<table>.<fmt>`` atomically, batch by batch.
+
+    With ``dirty > 0`` defects are injected (see :mod:`generators.dirty`) and ``out_dir/_truth.csv``
+    lists each one: table, row, column, defect and the clean value.
+    """
     from tokenize_kit.io import BatchWriter, TextEncoding, atomic_output
 
-    names = tables or tables_of(dataset)
+    from .dirty import TRUTH_SCHEMA, inject
+
+    s = _schema(dataset)
+    names = tables or list(s.tables)
+    for n in names:
+        if n not in s.tables:
+            raise ValueError(f"dataset {s.name!r} has no table {n!r}; tables: {', '.join(s.tables)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for name in names:
-        _lookup(dataset, name)
-        path = out_dir / f"{name}.{fmt}"
-        with atomic_output(path) as fh:
-            writer = BatchWriter(fh, fmt, TextEncoding("utf-8", bom=False, newline="\n"))
-            for batch in iter_table(dataset, name, rows, seed):
-                writer.write(batch)
+    paths = {n: out_dir / f"{n}.{fmt}" for n in names}
+    enc = TextEncoding("utf-8", bom=False, newline="\n")
+    offsets = dict.fromkeys(names, 0)
+    with ExitStack() as stack:
+        writers = {n: BatchWriter(stack.enter_context(atomic_output(p)), fmt, enc) for n, p in paths.items()}
+        truth_writer = None
+        if dirty > 0:
+            truth_writer = BatchWriter(stack.enter_context(atomic_output(out_dir / "_truth.csv")), "csv", enc)
+        for k, batch in enumerate(iter_batches(s, rows, seed, names)):
+            for n in names:
+                rb = batch[n]
+                if dirty > 0:
+                    rb, truth = inject(s.tables[n], rb, dirty, seed, k, offsets[n])
+                    if truth.num_rows:
+                        truth_writer.write(truth)
+                writers[n].write(rb)
+                offsets[n] += rb.num_rows
                 if progress:
-                    progress(name, batch.num_rows)
-            writer.close()
-        written[name] = path
-    return written
+                    progress(n, rb.num_rows)
+        if truth_writer is not None:
+            truth_writer.write(pa.RecordBatch.from_pylist([], schema=TRUTH_SCHEMA))  # header even if empty
+            truth_writer.close()
+        for n, w in writers.items():
+            if offsets[n] == 0:
+                w.write(generate_batch(s, 0, seed, [n], 0)[n])
+            w.close()
+    return paths

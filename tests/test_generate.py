@@ -1,76 +1,409 @@
-"""Synthetic customers: valid and consistent by independent checks, deterministic, prefix-stable."""
+"""Synthetic datasets: valid by the registry AND by independent checks, consistent across fields and
+tables, following the published shares they claim, deterministic and prefix-stable."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections import Counter
 
+import numpy as np
 import phonenumbers
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from click.testing import CliRunner
+from hijridate import Gregorian
 
-from generators import generate_table
-from tests.test_pii_identifiers import independent_eg_id_ok
+from generators import BATCH_ROWS, generate_batch, generate_table, load
+from tests.test_pii_identifiers import independent_eg_id_ok, independent_luhn_ok, plain
+from tokenize_kit import refdata
 from tokenize_kit.cli import cli
-from tokenize_kit.pii import registry
+from tokenize_kit.pii import free_text, registry
+
+REF = dt.date(2025, 12, 31)
+N = 20_000
+
+
+def _rows(table: pa.Table | pa.RecordBatch) -> list[dict]:
+    return table.to_pylist()
 
 
 @pytest.fixture(scope="module")
-def customers():
-    return generate_table("eg-consumer-finance", "customers", 20_000, seed=3)
+def eg():
+    out = generate_batch(load("eg-consumer-finance"), 0, 3, None, N)
+    return {k: pa.Table.from_batches([v]) for k, v in out.items()}
 
 
-def test_ids_valid_unique_and_consistent(customers):
-    ids = customers.column("national_id").to_pylist()
-    assert len(set(ids)) == len(ids)
-    assert registry.get("eg_national_id").valid_mask(customers.column("national_id")).all()
-    for nid, born, gender in zip(ids[:3000], customers.column("birth_date").to_pylist(),
-                                 customers.column("gender").to_pylist(), strict=False):
-        assert independent_eg_id_ok(nid, max_date=dt.date(2025, 12, 31))
+@pytest.fixture(scope="module")
+def sa():
+    out = generate_batch(load("sa-water-utility"), 0, 3, None, N)
+    return {k: pa.Table.from_batches([v]) for k, v in out.items()}
+
+
+def _ref_map(table: str, key: str, value: str) -> dict:
+    t = refdata.table(table)
+    return dict(zip(t.column(key).to_pylist(), t.column(value).to_pylist(), strict=True))
+
+
+# ----------------------------------------------------------------------------------------- Egypt
+def test_eg_ids_valid_unique_and_encode_the_row(eg):
+    c = eg["customers"]
+    ids = c.column("national_id").to_pylist()
+    assert len(set(ids)) == len(ids) == N
+    assert registry.get("eg_national_id").valid_mask(c.column("national_id")).all()
+    gov_en = _ref_map("eg_governorates", "code", "name_en")
+    for r in _rows(c):
+        nid = r["national_id"]
+        assert independent_eg_id_ok(nid, max_date=REF)
         century = 1900 if nid[0] == "2" else 2000
-        assert dt.date(century + int(nid[1:3]), int(nid[3:5]), int(nid[5:7])) == born
-        assert ("M" if int(nid[12]) % 2 else "F") == gender
+        assert dt.date(century + int(nid[1:3]), int(nid[3:5]), int(nid[5:7])) == r["birth_date"]
+        assert ("M" if int(nid[12]) % 2 else "F") == r["gender"]
+        assert gov_en[int(nid[7:9])] == r["governorate_en"]
+        b = r["birth_date"]
+        assert 21 <= REF.year - b.year - ((REF.month, REF.day) < (b.month, b.day)) < 70
 
 
-def test_phones_valid_for_libphonenumber(customers):
-    for m in customers.column("mobile").to_pylist()[:3000]:
+def _parts(full: str, known: set[str]) -> list[str]:
+    """Split a full name into dictionary names (some are two words: عبد الرحمن)."""
+    words, out = full.split(" "), []
+    while words:
+        two = " ".join(words[:2])
+        take = 2 if len(words) > 1 and two in known else 1
+        out.append(" ".join(words[:take]))
+        words = words[take:]
+    return out
+
+
+def test_eg_names_match_gender_and_transliterate_consistently(eg):
+    male = _ref_map("names_eg_male", "name_ar", "name_en")
+    female = _ref_map("names_eg_female", "name_ar", "name_en")
+    known = set(male) | set(female) | set(male.values()) | set(female.values())
+    for r in _rows(eg["customers"])[:5000]:
+        ar, en = _parts(r["full_name_ar"], known), _parts(r["full_name_en"], known)
+        assert len(ar) == 4
+        first = female if r["gender"] == "F" else male
+        assert first[ar[0]] == en[0]
+        assert all(male[a] == e for a, e in zip(ar[1:], en[1:], strict=True))  # father ... are male names
+        if r["gender"] == "M":
+            assert ar[0] != ar[1]
+        if r["email"] is not None:
+            assert registry.get("email").is_valid(r["email"])
+            assert r["email"].startswith(en[0].lower() + "." + en[-1].lower())
+
+
+def test_eg_places_are_consistent_and_follow_population(eg):
+    c = eg["customers"]
+    cities = refdata.table("eg_cities")
+    city_gov = {(g, n) for g, n in zip(cities.column("governorate_code").to_pylist(),
+                                       cities.column("name_en").to_pylist(), strict=True)}
+    code_of = {v: k for k, v in _ref_map("eg_governorates", "code", "name_en").items()}
+    for r in _rows(c)[:5000]:
+        assert (code_of[r["governorate_en"]], r["city_en"]) in city_gov
+        assert r["address_ar"].endswith(f"، {r['city_ar']}، {r['governorate_ar']}")
+    pop = _ref_map("eg_governorate_population", "code", "population")
+    total = sum(pop.values())
+    seen = Counter(code_of[g] for g in c.column("governorate_en").to_pylist())
+    for code, p in pop.items():
+        expected = p / total
+        assert abs(seen[code] / N - expected) < 0.01 + 0.15 * expected, code
+
+
+def test_eg_phones_valid_with_market_shares(eg):
+    c = eg["customers"]
+    assert registry.get("eg_phone").valid_mask(c.column("mobile")).all()
+    for m in c.column("mobile").to_pylist()[:3000] + [p for p in c.column("second_phone").to_pylist()[:3000] if p]:
         n = phonenumbers.parse(m, "EG")
         assert phonenumbers.is_valid_number(n)
         assert phonenumbers.number_type(n) == phonenumbers.PhoneNumberType.MOBILE
+    shares = refdata.table("eg_mobile_operators")
+    seen = Counter(m[1:3] for m in c.column("mobile").to_pylist())
+    total = sum(shares.column("share").to_pylist())
+    for prefix, share in zip(shares.column("prefix").to_pylist(), shares.column("share").to_pylist(), strict=True):
+        assert abs(seen[f"{int(prefix):02d}"] / N - share / total) < 0.02
+    assert 0.25 < pc.sum(pc.is_valid(c.column("second_phone"))).as_py() / N < 0.35
 
 
-def test_name_gender_and_email(customers):
-    from tokenize_kit import refdata
+def test_eg_loans_consistent(eg):
+    customers = {r["customer_id"]: r for r in _rows(eg["customers"])}
+    loans = _rows(eg["loans"])
+    assert 1.25 < len(loans) / N < 1.45
+    for ln in loans:
+        cust = customers[ln["customer_id"]]  # foreign key resolves
+        assert ln["loan_id"].startswith("L" + ln["customer_id"][1:] + "-")
+        assert cust["birth_date"] < ln["disbursed_at"] <= REF
+        r = ln["annual_rate_pct"] / 1200
+        expected = ln["principal_egp"] * r / (1 - (1 + r) ** -ln["tenor_months"])
+        assert abs(ln["instalment_egp"] - expected) < 0.01
+        assert 0 <= ln["instalments_due"] <= ln["tenor_months"]
+        k, due = ln["instalments_overdue"], ln["instalments_due"]
+        assert 0 <= k <= due
+        dpd = ln["days_past_due"]
+        assert dpd == ((REF - _add_month(ln["disbursed_at"], due - k + 1)).days if k else 0)
+        expect = "default" if dpd > 90 else "delinquent" if dpd else (
+            "closed" if ln["instalments_due"] == ln["tenor_months"] else "current")
+        assert ln["status"] == expect
+    assert 3000 <= min(ln["principal_egp"] for ln in loans) and max(ln["principal_egp"] for ln in loans) <= 2_000_000
 
+
+def _add_month(d: dt.date, k: int) -> dt.date:
+    m = d.month - 1 + k
+    y, m = d.year + m // 12, m % 12 + 1
+    import calendar
+
+    return dt.date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
+
+
+def test_eg_instalments_follow_schedule_and_arrears(eg):
+    loans = {r["loan_id"]: r for r in _rows(eg["loans"])}
+    by_loan: dict[str, list[dict]] = {}
+    for i in _rows(eg["instalments"]):
+        by_loan.setdefault(i["loan_id"], []).append(i)
+    assert set(by_loan) <= set(loans)
+    for lid, ln in loans.items():
+        rows = by_loan.get(lid, [])
+        assert len(rows) == ln["instalments_due"]
+        unpaid = 0
+        for k, inst in enumerate(rows, start=1):
+            assert inst["instalment_no"] == k
+            assert inst["due_date"] == _add_month(ln["disbursed_at"], k) <= REF
+            assert inst["amount_egp"] == ln["instalment_egp"]
+            if inst["paid_at"] is None:
+                unpaid += 1
+                assert inst["paid_amount_egp"] is None
+            else:
+                assert inst["due_date"] <= inst["paid_at"] <= REF
+        assert unpaid == ln["instalments_overdue"]
+        assert all(i["paid_at"] is None for i in rows[len(rows) - unpaid:])  # the latest ones are unpaid
+        assert (unpaid > 0) == (ln["days_past_due"] > 0)
+
+
+def test_eg_collections_only_for_late_loans(eg):
+    loans = {r["loan_id"]: r for r in _rows(eg["loans"])}
+    sent = _rows(eg["collection_assignments"])
+    assert {a["loan_id"] for a in sent} == {k for k, v in loans.items() if v["days_past_due"] > 60}
+    agencies = set()
+    for a in sent:
+        ln = loans[a["loan_id"]]
+        assert a["customer_id"] == ln["customer_id"]
+        assert REF - dt.timedelta(days=ln["days_past_due"] - 60) <= a["assigned_at"] <= REF
+        assert a["outstanding_egp"] == round(ln["instalment_egp"] * ln["instalments_overdue"], 2)
+        agencies.add(a["agency"])
+    assert len(agencies) == 5
+
+
+# ----------------------------------------------------------------------------------------- Saudi
+def test_sa_ids_residency_nationality_and_hijri(sa):
+    c = sa["customers"]
+    ids = c.column("national_id").to_pylist()
+    assert len(set(ids)) == len(ids) == N
+    assert registry.get("sa_national_id").valid_mask(c.column("national_id")).all()
+    for r in _rows(c)[:5000]:
+        assert independent_luhn_ok(r["national_id"]) and len(r["national_id"]) == 10
+        citizen = r["residency"] == "citizen"
+        assert r["national_id"][0] == ("1" if citizen else "2")
+        assert (r["nationality_en"] == "Saudi") == citizen
+        if citizen:
+            h = Gregorian(r["birth_date"].year, r["birth_date"].month, r["birth_date"].day).to_hijri()
+            assert r["birth_date_hijri"] == f"{h.year:04d}-{h.month:02d}-{h.day:02d}"
+        else:
+            assert r["birth_date_hijri"] is None
+    share = sum(1 for x in c.column("residency").to_pylist() if x == "citizen") / N
+    assert abs(share - 0.584) < 0.015
+    male_res = [g for g, r in zip(c.column("gender").to_pylist(), c.column("residency").to_pylist(), strict=True)
+                if r == "resident"]
+    assert abs(male_res.count("M") / len(male_res) - 0.76) < 0.02
+
+
+def test_sa_national_address_consistent(sa):
+    c = sa["customers"]
+    regions = refdata.table("sa_regions")
+    region_of_city = dict(zip(regions.column("capital_en").to_pylist(), regions.column("name_en").to_pylist(),
+                              strict=True))
+    region_of_city.update(_ref_map("sa_cities", "name_en", "region_en"))
+    digit = _ref_map("sa_postal_regions", "region_en", "first_digit")
+    bands = {r["city_en"]: (r["postal_from"], r["postal_to"]) for r in refdata.table("sa_postal_ranges").to_pylist()}
+    districts = {(r["city_en"], r["name_en"]) for r in refdata.table("sa_districts").to_pylist()}
+    listed = {c for c, _ in districts}
+    for r in _rows(c)[:5000]:
+        assert region_of_city[r["city_en"]] == r["region_en"]
+        assert re.fullmatch(r"\d{5}", r["postal_code"]) and int(r["postal_code"][0]) == digit[r["region_en"]]
+        if r["city_en"] in bands:
+            lo, hi = bands[r["city_en"]]
+            assert lo <= int(r["postal_code"]) <= hi
+        if r["city_en"] in listed:
+            assert (r["city_en"], r["district_en"]) in districts
+        assert re.fullmatch(r"\d{4}", r["building_number"]) and re.fullmatch(r"\d{4}", r["additional_number"])
+        assert re.fullmatch(r"[A-Z]{4}\d{4}", r["short_address"]) and r["short_address"][4:] == r["building_number"]
+    pop = _ref_map("sa_region_population", "region_en", "population")
+    total = sum(pop.values())
+    seen = Counter(c.column("region_en").to_pylist())
+    for region, p in pop.items():
+        assert abs(seen[region] / N - p / total) < 0.01 + 0.15 * p / total, region
+
+
+def test_sa_phones_and_names(sa):
+    c = sa["customers"]
+    assert registry.get("sa_phone").valid_mask(c.column("mobile")).all()
+    family = set(refdata.table("names_sa_family").column("name_en").to_pylist())
     female = set(refdata.table("names_eg_female").column("name_en").to_pylist())
-    for name, gender, email in zip(customers.column("full_name_en").to_pylist()[:3000],
-                                   customers.column("gender").to_pylist(), customers.column("email").to_pylist(),
-                                   strict=False):
-        parts = name.split(" ")
-        assert (parts[0] in female) == (gender == "F")
-        assert len(parts) >= 4 and registry.get("email").is_valid(email)
-        assert email.startswith(parts[0].lower())
+    for r in _rows(c)[:3000]:
+        n = phonenumbers.parse(r["mobile"], "SA")
+        assert phonenumbers.is_valid_number(n) and phonenumbers.number_type(n) == phonenumbers.PhoneNumberType.MOBILE
+        parts = r["full_name_en"].split(" ")
+        assert parts[-1] in family and (parts[0] in female) == (r["gender"] == "F")
+        assert parts[0] not in {"Mina", "George", "Mary", "Christine", "Marina"}
 
 
-def test_deterministic_and_prefix_stable():
+def test_sa_meters_bills_and_requests(sa):
+    accounts = {r["account_no"]: r for r in _rows(sa["customers"])}
+    meters = {r["meter_no"]: r for r in _rows(sa["meters"])}
+    assert all(m["account_no"] in accounts and m["installed_at"] < REF for m in meters.values())
+    bills = _rows(sa["bills"])
+    assert len(bills) == 12 * len(meters)
+    per_meter = Counter(b["meter_no"] for b in bills)
+    assert set(per_meter.values()) == {12}
+    for b in bills[:5000]:
+        assert meters[b["meter_no"]]["account_no"] == b["account_no"]
+        q = b["consumption_m3"]
+        tiers = [(15, 0.15), (30, 1.5), (45, 4.5), (60, 6.0), (float("inf"), 9.0)]
+        lower, amount = 0, 0.0
+        for top, price in tiers:
+            amount += max(0, min(q, top) - lower) * price
+            lower = top
+        assert abs(b["amount_sar"] - amount) < 0.01
+        assert b["period_start"].day == 1 and b["due_date"] == b["period_start"] + dt.timedelta(days=45)
+    reqs = sa["service_requests"]
+    rows = _rows(reqs)
+    for r in rows:
+        assert r["account_no"] in accounts and r["created_at"] <= REF
+        assert r["closed_at"] is None or r["created_at"] <= r["closed_at"] <= REF
+    spans = free_text.find(reqs.column("description_ar"))
+    with_pii = {row for row, *_ in spans}
+    assert 0.25 < len(with_pii) / len(rows) < 0.35
+    for row, start, end, _ in spans:  # every mention is the account holder's own phone or ID
+        text = plain(rows[row]["description_ar"][start:end])
+        cust = accounts[rows[row]["account_no"]]
+        assert text in (cust["mobile"], cust["national_id"])
+
+
+# ----------------------------------------------------------------------------------------- engine
+def test_deterministic_and_prefix_stable_across_batches():
     a = generate_table("eg-consumer-finance", "customers", 1_000, seed=11)
-    b = generate_table("eg-consumer-finance", "customers", 150_000, seed=11)
+    b = generate_table("eg-consumer-finance", "customers", BATCH_ROWS + 10, seed=11)
     assert a.equals(b.slice(0, 1_000))
+    assert b.num_rows == BATCH_ROWS + 10
+    assert len(set(b.column("national_id").to_pylist())) == b.num_rows  # unique across batches too
     c = generate_table("eg-consumer-finance", "customers", 1_000, seed=12)
     assert not a.equals(c)
+    la = generate_table("eg-consumer-finance", "loans", 1_000, seed=11)
+    lb = generate_table("eg-consumer-finance", "loans", 3_000, seed=11)
+    assert la.equals(lb.slice(0, la.num_rows))
+    assert set(la.column("customer_id").to_pylist()) <= set(a.column("customer_id").to_pylist())
 
 
-def test_cli_generate_byte_identical(tmp_path):
+def test_cli_generate_byte_identical_and_dirty_truth(tmp_path):
     runner = CliRunner()
     for d in ("a", "b"):
-        res = runner.invoke(cli, ["generate", "eg-consumer-finance", str(tmp_path / d), "--rows", "500",
-                                  "--seed", "5", "--format", "csv", "-q"])
+        res = runner.invoke(cli, ["generate", "sa-water-utility", str(tmp_path / d), "--rows", "400",
+                                  "--seed", "5", "--format", "csv", "--dirty", "0.1", "-q"])
         assert res.exit_code == 0, res.output
-    assert (tmp_path / "a" / "customers.csv").read_bytes() == (tmp_path / "b" / "customers.csv").read_bytes()
+    for name in ("customers", "meters", "bills", "service_requests", "_truth"):
+        assert (tmp_path / "a" / f"{name}.csv").read_bytes() == (tmp_path / "b" / f"{name}.csv").read_bytes()
     res = runner.invoke(cli, ["generate", "nope", str(tmp_path / "c")])
     assert res.exit_code != 0 and "unknown dataset" in res.output
 
 
-def test_income_range(customers):
-    income = customers.column("monthly_income_egp")
-    assert pc.min(income).as_py() >= 0 and 3000 < pc.approximate_median(income).as_py() < 20000
+def test_dirty_truth_describes_every_change(tmp_path):
+    from tokenize_kit.io import read_batches
+
+    def read_table(path):
+        batches, _ = read_batches(path)
+        return pa.Table.from_batches(list(batches))
+
+    runner = CliRunner()
+    res = runner.invoke(cli, ["generate", "eg-consumer-finance", str(tmp_path / "d"), "--rows", "3000", "--seed", "2",
+                              "--format", "csv", "--dirty", "0.08", "--tables", "customers", "-q"])
+    assert res.exit_code == 0, res.output
+    clean = generate_table("eg-consumer-finance", "customers", 3000, seed=2)
+    dirty = read_table(tmp_path / "d" / "customers.csv")
+    truth = read_table(tmp_path / "d" / "_truth.csv").to_pylist()
+    changed = set()
+    for t in truth:
+        col, row, kind = t["column"], int(t["row"]), t["defect"]
+        want = clean.column(col)[row].as_py()
+        got = dirty.column(col)[row].as_py()
+        assert t["clean_value"] == want
+        changed.add((row, col))
+        if kind == "arabic_digits":
+            assert plain(got) == want and got != want
+        elif kind == "lost_leading_zero":
+            assert "0" + got == want
+        elif kind == "stray_spaces":
+            assert " ".join(got.split()) == " ".join(want.split()) and got != want
+        elif kind == "not_available":
+            assert got == "N/A"
+        elif kind == "scientific":
+            assert re.fullmatch(r"\d(\.\d+)?E\+\d+", got) and float(got) == pytest.approx(float(want), rel=1e-13)
+        elif kind == "wrong_column":
+            row_values = {c: clean.column(c)[row].as_py() for c in clean.column_names}
+            assert got in row_values.values() or got == "N/A"
+    assert {t["defect"] for t in truth} == {"arabic_digits", "lost_leading_zero", "stray_spaces", "not_available",
+                                             "scientific", "wrong_column"}
+    eligible = ["national_id", "full_name_ar", "full_name_en", "address_ar", "mobile", "second_phone", "email"]
+    for col in dirty.column_names:  # nothing changed that the truth file does not list
+        a, b = dirty.column(col).to_pylist(), clean.column(col).to_pylist()
+        for row, (x, y) in enumerate(zip(a, b, strict=True)):
+            if (row, col) not in changed and col in eligible:
+                assert x == y or (x in (None, "") and y in (None, "")), (row, col)
+    assert 0.05 < len(truth) / (3000 * len(eligible)) < 0.09
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("dataset: x\ntables: {}\n", "'tables' must map"),
+    ("dataset: x\ntables:\n  t:\n    columns:\n      a: {kind: nope}\n", "table 't', column 'a': unknown kind 'nope'"),
+    ("dataset: x\ntables:\n  t:\n    columns:\n      a: {kind: choice}\n", "column 'a': kind 'choice' needs values"),
+    ("dataset: x\ntables:\n  t:\n    columns:\n      a: {kind: choice, values: [1], colour: red}\n",
+     "does not take colour"),
+    ("dataset: x\ntables:\n  t:\n    columns:\n      a: {kind: person_name, gender: g}\n",
+     "gender refers to 'g', which is not a column defined above"),
+    ("dataset: x\ntables:\n  t:\n    columns:\n      a: {kind: sequence}\n  u:\n    columns:\n"
+     "      b: {kind: sequence}\n", "table 'u': needs 'parent'"),
+    ("dataset: x\ntables:\n  t:\n    columns:\n      a: {kind: sequence}\n  u:\n    parent: t\n"
+     "    per_parent: {fixed: 2}\n    columns:\n      b: {kind: parent, column: zz}\n", "no such column"),
+    ("dataset: x\ntables:\n  t:\n    columns:\n      a: {kind: sequence, null_rate: 2}\n", "null_rate"),
+    ("dataset: x\ntables: [\n", "not valid YAML"),
+])
+def test_bad_schemas_name_table_column_and_problem(tmp_path, bad, message):
+    from generators import SchemaError
+
+    p = tmp_path / "s.yaml"
+    p.write_text(bad, encoding="utf-8")
+    with pytest.raises(SchemaError, match=re.escape(message)):
+        load(p)
+    res = CliRunner().invoke(cli, ["schemas", "validate", str(p)])
+    assert res.exit_code == 1 and message in res.output
+
+
+def test_schemas_cli_list_show_validate(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(cli, ["schemas", "list"])
+    assert "eg-consumer-finance" in res.output and "sa-water-utility" in res.output
+    res = runner.invoke(cli, ["schemas", "show", "eg-consumer-finance"])
+    assert res.exit_code == 0 and "national_id" in res.output and "eg_national_id" in res.output
+    res = runner.invoke(cli, ["schemas", "show", "sa-water-utility", "--yaml"])
+    own = tmp_path / "mine.yaml"
+    own.write_text(res.output.replace("dataset: sa-water-utility", "dataset: mine"), encoding="utf-8")
+    res = runner.invoke(cli, ["schemas", "validate", str(own)])
+    assert res.exit_code == 0 and "OK" in res.output
+    res = runner.invoke(cli, ["generate", str(own), str(tmp_path / "out"), "--rows", "50", "-q",
+                              "--tables", "customers"])
+    assert res.exit_code == 0 and (tmp_path / "out" / "customers.parquet").exists()
+
+
+def test_generated_ids_valid_for_independent_numpy_check():
+    """10^5 IDs across two batches: every serial/gender/date field valid, no duplicate even across batches."""
+    t = generate_table("eg-consumer-finance", "customers", 2 * BATCH_ROWS, seed=99)
+    ids = np.array(t.column("national_id").to_pylist())
+    assert len(np.unique(ids)) == len(ids)
+    assert all(independent_eg_id_ok(x, REF) for x in ids[::97])

@@ -9,6 +9,13 @@ import pyarrow.compute as pc
 from tokenize_kit import refdata
 from tokenize_kit.pii.eg_national_id import GOVERNORATE_CODES
 
+#: tables whose rows are keyed by more than their first column (children listed under a parent)
+KEYS = {
+    "eg_cities": ("governorate_code", "name_ar"),
+    "sa_districts": ("city_en", "name_ar"),
+    "sa_postal_regions": ("region_en",),
+}
+
 SOURCES = (Path(refdata.__file__).parent / "SOURCES.md").read_text(encoding="utf-8")
 
 
@@ -25,8 +32,8 @@ def test_tables_have_no_empty_cells_or_duplicates():
             values = t.column(col)
             if values.type == "string":
                 assert not pc.any(pc.equal(pc.utf8_trim_whitespace(values), "")).as_py(), (name, col)
-        first = t.column(0).to_pylist()
-        assert len(set(first)) == len(first), f"duplicates in {name}"
+        key = list(zip(*(t.column(c).to_pylist() for c in KEYS.get(name, (t.column_names[0],))), strict=True))
+        assert len(set(key)) == len(key), f"duplicate keys in {name}"
 
 
 def test_governorate_codes_match_the_id_rules():

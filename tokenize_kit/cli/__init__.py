@@ -17,6 +17,7 @@ from tokenize_kit import __version__
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "keys": ("tokenize_kit.cli.keys", "keys", "Create, rotate and inspect keysets (key material never printed)."),
     "generate": ("tokenize_kit.cli.generate", "generate", "Generate a synthetic Egyptian or Saudi dataset."),
+    "schemas": ("tokenize_kit.cli.generate", "schemas", "List, show and validate synthetic dataset schemas."),
     "tokenize": ("tokenize_kit.cli.pipeline", "tokenize", "Tokenize a file's PII columns per a policy."),
     "detokenize": ("tokenize_kit.cli.pipeline", "detokenize", "Reverse tokens back to the original values."),
     "scan": ("tokenize_kit.cli.pipeline", "scan", "Find raw PII in a file; exit 1 when any is found."),

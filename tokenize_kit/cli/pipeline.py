@@ -32,20 +32,9 @@ def _errors():
 
 
 def _progress(quiet: bool, label: str):
-    """A progress callback on stderr (rows, rows/s, % and ETA when the total is known), only on a terminal."""
-    if quiet or not sys.stderr.isatty():
-        return None, lambda: None
-    start = time.perf_counter()
+    from .progress import progress_line
 
-    def update(rows: int, total: int | None) -> None:
-        rate = rows / max(time.perf_counter() - start, 1e-9)
-        extra = ""
-        if total:
-            extra = f" {100 * rows / total:5.1f}%  ETA {max(total - rows, 0) / max(rate, 1):6.0f}s"
-        sys.stderr.write(f"\r{label}: {rows:>12,} rows  {rate:>10,.0f} rows/s{extra}")
-        sys.stderr.flush()
-
-    return update, lambda: sys.stderr.write("\n")
+    return progress_line(quiet, label)
 
 
 def _job(input_path, output_path, policy, keyset_path, detok, opts):

@@ -1,0 +1,828 @@
+"""Column generators ("kinds"): the plug-ins a dataset schema wires together.
+
+A schema column names a kind and its parameters, e.g. ``{kind: mobile, country: eg}``.  Each kind is a
+function ``fn(batch, column_name, **params) -> pyarrow.Array`` registered with :func:`kind`, which also
+declares its parameters so that :mod:`generators.schema` can reject a bad schema before any data is
+drawn.  Parameters listed in ``columns=`` name other columns: ``"x"`` is an earlier column of the same
+table, ``"parent.x"`` a column of the parent row.
+
+Every kind is *stateless*: what it draws depends only on (seed, dataset, table, batch index, stream
+key), so batches can be generated in any order, in parallel, or on Spark executors, and the same seed
+always gives the same values.  Two columns that give the same ``stream`` draw the same random indices:
+that is how an Arabic name and its English transliteration, or a region and its city, stay consistent.
+
+All work is on whole batches (numpy + pyarrow compute); no kind calls Python once per row, except
+:func:`hijri_date`, which converts each *distinct* date once (a few tens of thousands in all) and caches it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tokenize_kit import refdata
+from tokenize_kit.fpe._utf8 import encode_fixed, group_bytes
+from tokenize_kit.pii.eg_national_id import compose_arrow as compose_eg_id
+from tokenize_kit.pii.sa_national_id import compose as compose_sa_id
+
+from . import reference as ref
+
+
+# --------------------------------------------------------------------------------------------- batches
+@dataclass
+class Batch:
+    """One batch of one table while it is being generated."""
+
+    dataset: str
+    table: str
+    index: int
+    seed: int
+    n: int
+    #: global row number of the batch's first row (root table only; child tables use parent keys)
+    first: int
+    reference_date: np.datetime64
+    cols: dict[str, pa.Array] = field(default_factory=dict)
+    #: per column, the reference-table indices it was drawn from (so a city can follow its region)
+    index_of: dict[str, np.ndarray] = field(default_factory=dict)
+    parent: Batch | None = None
+    parent_index: np.ndarray | None = None
+    #: ordinal of each child row within its parent (0-based)
+    seq: np.ndarray | None = None
+    #: intermediate draws a column leaves for the columns derived from it (ID parts, name indices)
+    extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def rng(self, stream: str) -> np.random.Generator:
+        s = self.seed & (2**64 - 1)
+        tag = zlib.crc32(f"{self.dataset}/{self.table}".encode())
+        return np.random.default_rng(
+            np.random.SeedSequence([s & 0xFFFFFFFF, s >> 32, tag, self.index, zlib.crc32(stream.encode())])
+        )
+
+    def col(self, ref_name: str) -> pa.Array:
+        """``"x"``: this table's column; ``"parent.x"``: the parent row's value repeated per child row."""
+        if ref_name.startswith("parent."):
+            if self.parent is None:
+                raise ValueError(f"table {self.table!r} has no parent for {ref_name!r}")
+            return self.parent.col(ref_name[7:]).take(pa.array(self.parent_index))
+        return self.cols[ref_name]
+
+    def idx(self, ref_name: str) -> np.ndarray:
+        """The reference-table indices behind a column (a region, a governorate ...)."""
+        if ref_name.startswith("parent."):
+            return self.parent.idx(ref_name[7:])[self.parent_index]
+        if ref_name not in self.index_of:
+            raise ValueError(f"column {ref_name!r} of table {self.table!r} is not a reference-table column")
+        return self.index_of[ref_name]
+
+    def global_rows(self) -> np.ndarray:
+        return self.first + np.arange(self.n, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    fn: Callable[..., pa.Array]
+    required: tuple[str, ...]
+    optional: Mapping[str, Any]
+    columns: tuple[str, ...]
+    root_only: bool
+    doc: str
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def kind(name: str, *, required: tuple[str, ...] = (), optional: Mapping[str, Any] | None = None,
+         columns: tuple[str, ...] = (), root_only: bool = False):
+    """Register a column generator (plug-in).  ``columns`` lists the parameters that name columns."""
+
+    def deco(fn: Callable[..., pa.Array]) -> Callable[..., pa.Array]:
+        KINDS[name] = Kind(name, fn, required, dict(optional or {}), columns, root_only,
+                           (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "")
+        return fn
+
+    return deco
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def _date(value: Any, ref_date: np.datetime64) -> np.datetime64:
+    """``"reference"``, an ISO date, or an offset from the reference date: ``-36M``, ``-2Y``, ``-10D``."""
+    text = str(value)
+    if text == "reference":
+        return ref_date
+    if text[:1] in "+-" and text[-1:].upper() in "DMY":
+        k = int(text[:-1])
+        unit = text[-1].upper()
+        if unit == "D":
+            return ref_date + np.timedelta64(k, "D")
+        months = k * (12 if unit == "Y" else 1)
+        return _add_months(np.array([ref_date]), np.array([months]))[0]
+    return np.datetime64(text, "D")
+
+
+def _add_months(dates: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """Calendar month arithmetic, day clipped to the end of a shorter month (Jan 31 + 1 month = Feb 28/29)."""
+    d = np.asarray(dates, dtype="datetime64[D]")
+    m = d.astype("datetime64[M]")
+    day = (d - m.astype("datetime64[D]")).astype(np.int64)
+    target = m + np.asarray(months, dtype=np.int64).astype("timedelta64[M]")
+    length = ((target + np.timedelta64(1, "M")).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(
+        np.int64)
+    return target.astype("datetime64[D]") + np.minimum(day, length - 1).astype("timedelta64[D]")
+
+
+def _digits(values: np.ndarray, width: int, prefix: str = "") -> pa.Array:
+    """Non-negative integers as zero-padded decimal strings after an ASCII ``prefix`` (one numpy pass)."""
+    v = np.asarray(values, dtype=np.int64)
+    if len(v) and (v.min() < 0 or v.max() >= 10**width):
+        raise ValueError(f"a value does not fit {width} digits")
+    head = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)
+    out = np.empty((len(v), len(head) + width), dtype=np.uint8)
+    out[:, : len(head)] = head
+    for j in range(width):
+        out[:, len(head) + width - 1 - j] = 48 + v // 10**j % 10
+    return encode_fixed(out)
+
+
+def _concat(*parts: pa.Array | str) -> pa.Array:
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _weights(values: list, weights: list | None) -> np.ndarray | None:
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=np.float64)
+    return w / w.sum()
+
+
+def _choose(rng: np.random.Generator, k: int, n: int, p: np.ndarray | None) -> np.ndarray:
+    if p is None:
+        return rng.integers(0, k, n)
+    return np.minimum(np.searchsorted(np.cumsum(p), rng.random(n), side="right"), k - 1)
+
+
+_ARABIC_INDIC = "٠١٢٣٤٥٦٧٨٩"
+
+
+def to_arabic_indic(values: pa.Array) -> pa.Array:
+    """ASCII digits -> Arabic-Indic digits (as typed on Arabic keyboards)."""
+    for d, a in zip("0123456789", _ARABIC_INDIC, strict=True):
+        values = pc.replace_substring(values, d, a)
+    return values
+
+
+def permute(seed: int, domain: str, values: np.ndarray, size: int) -> np.ndarray:
+    """A seeded bijection of ``range(size)``: 6-round Feistel on ``2k`` bits + cycle walking.
+
+    Used to give every row a *distinct* slot of an ID space without any shared state.  The seed is not a
+    secret, so a fast integer mixing function stands in for AES here (it only has to look random).
+    """
+    half = max(1, ((int(size) - 1).bit_length() + 1) // 2)
+    mask = np.uint64((1 << half) - 1)
+    digest = hashlib.sha256(f"tokenize-kit/generators/{domain}/{seed}".encode()).digest()
+    keys = np.frombuffer(digest[:48], dtype="<u8")
+
+    def feistel(x: np.ndarray) -> np.ndarray:
+        left, right = x >> np.uint64(half), x & mask
+        for k in keys:
+            f = (right ^ k) * np.uint64(0x9E3779B97F4A7C15)
+            f ^= f >> np.uint64(29)
+            f *= np.uint64(0xBF58476D1CE4E5B9)
+            f ^= f >> np.uint64(32)
+            left, right = right, left ^ (f & mask)
+        return (left << np.uint64(half)) | right
+
+    with np.errstate(over="ignore"):
+        out = feistel(np.asarray(values, dtype=np.uint64))
+        todo = np.flatnonzero(out >= size)
+        while len(todo):
+            out[todo] = feistel(out[todo])
+            todo = todo[out[todo] >= size]
+    return out.astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------- generic
+@kind("sequence", optional={"prefix": "", "width": 9, "start": 1}, root_only=True)
+def sequence(b: Batch, name: str, prefix: str, width: int, start: int) -> pa.Array:
+    """Row number + start, zero-padded, after a prefix: C000000001, C000000002 ..."""
+    return _digits(b.global_rows() + start, width, prefix)
+
+
+@kind("child_id", required=("parent_key",), optional={"prefix": "", "strip": 0, "sep": "-", "width": 2},
+      columns=("parent_key",))
+def child_id(b: Batch, name: str, parent_key: str, prefix: str, strip: int, sep: str, width: int) -> pa.Array:
+    """The parent's key (first ``strip`` characters replaced by ``prefix``) + sep + ordinal: L000000001-01."""
+    key = b.col(parent_key)
+    if strip:
+        key = pc.utf8_slice_codeunits(key, strip)
+    return _concat(prefix, key, sep, _digits(b.seq + 1, width))
+
+
+@kind("parent", required=("column",))
+def parent(b: Batch, name: str, column: str) -> pa.Array:
+    """The parent row's value of ``column``."""
+    return b.col(f"parent.{column}")
+
+
+@kind("ordinal", optional={"start": 1})
+def ordinal(b: Batch, name: str, start: int) -> pa.Array:
+    """The child row's position within its parent: 1, 2, 3 ..."""
+    return pa.array(b.seq + start)
+
+
+@kind("choice", required=("values",), optional={"weights": None, "stream": None, "by": None, "weights_by": None},
+      columns=("by",))
+def choice(b: Batch, name: str, values: list, weights: list | None, stream: str | None, by: str | None,
+           weights_by: Mapping[str, list] | None) -> pa.Array:
+    """One of ``values``, with optional ``weights``; or weights that depend on another column (``by``).
+
+    Columns sharing a ``stream`` (and the same weights) draw the same indices: use it for a label and
+    its translation (``values: [تسريب, ...]`` / ``values: [leak, ...]``).
+    """
+    rng = b.rng(stream or name)
+    if by is not None:
+        u = rng.random(b.n)
+        keys = b.col(by).to_numpy(zero_copy_only=False)
+        idx = np.zeros(b.n, dtype=np.int64)
+        for key, w in (weights_by or {}).items():
+            sel = keys == key
+            p = np.cumsum(_weights(values, w))
+            idx[sel] = np.minimum(np.searchsorted(p, u[sel], side="right"), len(values) - 1)
+    else:
+        idx = _choose(rng, len(values), b.n, _weights(values, weights))
+    b.index_of[name] = idx
+    return pa.array(values).take(pa.array(idx))
+
+
+@kind("uniform_int", required=("low", "high"), optional={"as_string": False, "stream": None})
+def uniform_int(b: Batch, name: str, low: int, high: int, as_string: bool, stream: str | None) -> pa.Array:
+    """An integer in [low, high], uniform; ``as_string`` zero-pads to the width of ``high``."""
+    v = b.rng(stream or name).integers(low, high + 1, b.n)
+    return _digits(v, len(str(high))) if as_string else pa.array(v)
+
+
+@kind("lognormal", required=("median", "sigma"), optional={"round": 1, "min": None, "max": None})
+def lognormal(b: Batch, name: str, median: float, sigma: float, round: float, min: float | None,
+              max: float | None) -> pa.Array:
+    """Right-skewed amounts (incomes, loan principals, consumption): lognormal around a median."""
+    v = b.rng(name).lognormal(np.log(median), sigma, b.n)
+    if min is not None or max is not None:
+        v = np.clip(v, min, max)
+    v = np.round(v / round) * round
+    return pa.array(v.astype(np.int64)) if float(round).is_integer() else pa.array(v)
+
+
+@kind("date_between", required=("start", "end"), optional={"stream": None})
+def date_between(b: Batch, name: str, start: Any, end: Any, stream: str | None) -> pa.Array:
+    """A date uniform in [start, end]; dates are ISO, ``reference`` or offsets such as ``-36M``."""
+    lo, hi = _date(start, b.reference_date), _date(end, b.reference_date)
+    span = int((hi - lo).astype(np.int64))
+    days = b.rng(stream or name).integers(0, span + 1, b.n)
+    return pa.array(lo + days.astype("timedelta64[D]"))
+
+
+@kind("age_date", required=("min_age", "max_age"))
+def age_date(b: Batch, name: str, min_age: int, max_age: int) -> pa.Array:
+    """A birth date giving an age in [min_age, max_age) on the reference date."""
+    lo = _add_months(np.array([b.reference_date]), np.array([-12 * max_age]))[0] + np.timedelta64(1, "D")
+    hi = _add_months(np.array([b.reference_date]), np.array([-12 * min_age]))[0]
+    days = b.rng(name).integers(0, int((hi - lo).astype(np.int64)) + 1, b.n)
+    return pa.array(lo + days.astype("timedelta64[D]"))
+
+
+@kind("offset_date", required=("column",), optional={"min_days": 0, "max_days": 30, "not_after_reference": True},
+      columns=("column",))
+def offset_date(b: Batch, name: str, column: str, min_days: int, max_days: int,
+                not_after_reference: bool) -> pa.Array:
+    """``column`` + a uniform number of days; null where that would fall after the reference date."""
+    base = _dates(b.col(column))
+    out = base + b.rng(name).integers(min_days, max_days + 1, b.n).astype("timedelta64[D]")
+    mask = np.isnat(base)
+    if not_after_reference:
+        mask |= out > b.reference_date
+    return pa.array(out, mask=mask)
+
+
+def _dates(arr: pa.Array) -> np.ndarray:
+    return np.asarray(arr.cast(pa.date32()).to_numpy(zero_copy_only=False), dtype="datetime64[D]")
+
+
+@kind("add_months", required=("column",), optional={"plus": 1}, columns=("column",))
+def add_months(b: Batch, name: str, column: str, plus: int) -> pa.Array:
+    """``column`` + (ordinal within parent + plus) calendar months: instalment due dates, bill periods."""
+    return pa.array(_add_months(_dates(b.col(column)), b.seq + plus))
+
+
+@kind("month_start", required=("start",))
+def month_start(b: Batch, name: str, start: Any) -> pa.Array:
+    """First day of the month ``start`` + ordinal within parent (bill periods)."""
+    first = _date(start, b.reference_date).astype("datetime64[M]")
+    return pa.array((first + b.seq.astype("timedelta64[M]")).astype("datetime64[D]"))
+
+
+@kind("flag", required=("column",), optional={"gt": 0}, columns=("column",))
+def flag(b: Batch, name: str, column: str, gt: float) -> pa.Array:
+    """1 where ``column`` > gt, else 0 (a child-count driver, e.g. loans sent to collection)."""
+    return pc.cast(pc.greater(b.col(column), gt), pa.int64())
+
+
+# --------------------------------------------------------------------------------------------- people
+@kind("eg_national_id", optional={"min_age": 21, "max_age": 70, "male_share": 0.5}, root_only=True)
+def eg_national_id(b: Batch, name: str, min_age: int, max_age: int, male_share: float) -> pa.Array:
+    """Unique valid Egyptian IDs: birth dates uniform over the ages, governorates by population.
+
+    Statelessly unique: the ID space is laid out as (birth date, governorate, gender, serial slot), each
+    (governorate, gender) owning a number of serial slots proportional to its share; global row ``i``
+    takes slot ``permutation(i)`` of that space (keyed by the seed), so no two rows can share an ID
+    and the shares follow the weights.  The other fields of the row are read back from the ID with
+    ``eg_id_part``, so birth date, gender and governorate always agree with it.
+    """
+    gov = ref.eg_governorates()
+    w = np.outer(gov.weights, [1 - male_share, male_share]).ravel()  # cells: (governorate, female/male)
+    cap = np.maximum(1, np.floor(5000 * w / w.max()).astype(np.int64))
+    cum = np.cumsum(cap)
+    per_date = int(cum[-1])
+    lo = _add_months(np.array([b.reference_date]), np.array([-12 * max_age]))[0] + np.timedelta64(1, "D")
+    hi = _add_months(np.array([b.reference_date]), np.array([-12 * min_age]))[0]
+    dates = int((hi - lo).astype(np.int64)) + 1
+    size = dates * per_date
+    rows = b.global_rows()
+    if len(rows) and rows[-1] >= size:
+        raise ValueError(f"eg_national_id: at most {size:,} unique IDs fit these ages; ask for fewer rows")
+    slot = permute(b.seed, "eg_national_id", rows, size)
+    date_idx, r = np.divmod(slot, per_date)
+    cell = np.searchsorted(cum, r, side="right")
+    within = r - (cum[cell] - cap[cell])
+    serial_hi = within * 5000 // cap[cell]  # spread the used slots over 0..4999
+    g, male = np.divmod(cell, 2)
+    serial = serial_hi * 2 + male  # the 13th digit (last of the serial) is odd for men
+    check = b.rng(name).integers(0, 10, b.n)  # no public algorithm: any digit (the type's default "none")
+    birth = lo + date_idx.astype("timedelta64[D]")
+    b.extra[name] = {"birth_date": birth, "male": male.astype(bool), "governorate": g}
+    return compose_eg_id(birth, gov.codes[g], serial, check)
+
+
+@kind("eg_id_part", required=("id", "part"), optional={"labels": ["M", "F"]}, columns=("id",))
+def eg_id_part(b: Batch, name: str, id: str, part: str, labels: list) -> pa.Array:
+    """A field read back from an Egyptian ID: ``birth_date``, ``gender`` or ``governorate_code``."""
+    known = b.extra.get(id)
+    if known is not None and not id.startswith("parent."):  # drawn in this batch: no need to re-parse
+        if part == "gender":
+            return pa.array(np.where(known["male"], labels[0], labels[1]))
+        if part == "governorate_code":
+            b.index_of[name] = known["governorate"]
+            return pa.array(ref.eg_governorates().codes[known["governorate"]])
+        if part == "birth_date":
+            return pa.array(known["birth_date"])
+    ids = b.col(id)
+    digits = group_bytes(ids).reshape(len(ids), 14).astype(np.int64) - 48
+    if part == "gender":
+        male = digits[:, 12] % 2 == 1
+        return pa.array(np.where(male, labels[0], labels[1]))
+    if part == "governorate_code":
+        codes = digits[:, 7] * 10 + digits[:, 8]
+        b.index_of[name] = ref.eg_governorates().index_of(codes)
+        return pa.array(codes)
+    if part == "birth_date":
+        year = np.where(digits[:, 0] == 3, 2000, 1900) + digits[:, 1] * 10 + digits[:, 2]
+        month = digits[:, 3] * 10 + digits[:, 4]
+        day = digits[:, 5] * 10 + digits[:, 6]
+        ym = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
+        return pa.array(ym.astype("datetime64[D]") + (day - 1).astype("timedelta64[D]"))
+    raise ValueError(f"unknown part {part!r}; choose birth_date, gender or governorate_code")
+
+
+@kind("sa_national_id", required=("residency",), optional={"citizen": "citizen"}, columns=("residency",),
+      root_only=True)
+def sa_national_id(b: Batch, name: str, residency: str, citizen: str) -> pa.Array:
+    """Unique Luhn-valid Saudi IDs: 1... for citizens, 2... (Iqama) for residents.
+
+    The 8-digit body is a keyed permutation of the global row number, so IDs are unique across the whole
+    dataset however it is split into batches or partitions.
+    """
+    rows = b.global_rows()
+    if len(rows) and rows[-1] >= 10**8:
+        raise ValueError("sa_national_id: at most 100,000,000 unique IDs")
+    body = permute(b.seed, "sa_national_id", rows, 10**8)
+    is_citizen = b.col(residency).to_numpy(zero_copy_only=False) == citizen
+    return compose_sa_id(np.where(is_citizen, 1, 2), body)
+
+
+def _name_indices(b: Batch, stream: str, gender: str, parts: int, family: str, male_label: str,
+                  exclude: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(first-name index into male+female names, ancestors' indices) - identical for one stream."""
+    male_names = ref.names("eg_male")
+    rng = b.rng(stream)
+    male = b.col(gender).to_numpy(zero_copy_only=False) == male_label
+    ok_m = _allowed("eg_male", exclude)
+    ok_f = _allowed("eg_female", exclude) + len(male_names)
+    first = np.where(male, ok_m[rng.integers(0, len(ok_m), b.n)], ok_f[rng.integers(0, len(ok_f), b.n)])
+    anc = np.stack([ok_m[rng.integers(0, len(ok_m), b.n)] for _ in range(parts - 1)]) if parts > 1 \
+        else np.zeros((0, b.n), dtype=np.int64)
+    if parts > 1:  # a man is not named after his own father (naming practice)
+        clash = male & (anc[0] == first)
+        anc[0, clash] = ok_m[(np.searchsorted(ok_m, anc[0, clash]) + 1) % len(ok_m)]
+    if family == "sa" and parts > 1:
+        anc[-1] = rng.integers(0, len(ref.names("sa_family")), b.n)
+    return first, anc
+
+
+@cache
+def _allowed(table: str, exclude: tuple[str, ...]) -> np.ndarray:
+    en = ref.names(table).en.to_pylist()
+    return np.array([i for i, v in enumerate(en) if v not in exclude], dtype=np.int64)
+
+
+def _email_safe(arr: pa.Array) -> pa.Array:
+    return pc.replace_substring_regex(pc.utf8_lower(arr), r"[^a-z0-9]", "")
+
+
+@cache
+def _given_names(col: str, lower: bool = False) -> pa.Array:
+    """Male then female given names in one array (so one ``take`` serves both genders)."""
+    arr = pa.concat_arrays([getattr(ref.names("eg_male"), col), getattr(ref.names("eg_female"), col)])
+    return _email_safe(arr) if lower else arr
+
+
+@cache
+def _family_names(family: str, col: str, lower: bool = False) -> pa.Array:
+    arr = getattr(ref.names("sa_family" if family == "sa" else "eg_male"), col)
+    return _email_safe(arr) if lower else arr
+
+
+@kind("person_name", required=("gender",),
+      optional={"script": "ar", "parts": 4, "family": "eg", "stream": "person_name", "male": "M", "exclude": []},
+      columns=("gender",))
+def person_name(b: Batch, name: str, gender: str, script: str, parts: int, family: str, stream: str, male: str,
+                exclude: list) -> pa.Array:
+    """A full name matching ``gender``: own first name, then father's, grandfather's (male) and family name.
+
+    Egyptian names chain male given names; Saudi names (``family: sa``) end with a family/tribal name.
+    Arabic and English columns with the same ``stream`` are transliterations of the same person.
+    """
+    first, anc = _name_indices(b, stream, gender, parts, family, male, tuple(exclude))
+    b.extra[name] = {"first": first, "last": anc[-1] if len(anc) else None, "family": family}
+    col = "ar" if script == "ar" else "en"
+    male_arr = getattr(ref.names("eg_male"), col)
+    pieces = [_given_names(col).take(pa.array(first))]
+    for j in range(anc.shape[0]):
+        source = _family_names(family, col) if j == anc.shape[0] - 1 else male_arr
+        pieces.append(source.take(pa.array(anc[j])))
+    return pc.binary_join_element_wise(*pieces, " ")
+
+
+@kind("email", required=("from_name",),
+      optional={"domains": ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com"], "weights": None},
+      columns=("from_name",))
+def email(b: Batch, name: str, from_name: str, domains: list, weights: list | None) -> pa.Array:
+    """first.last + two digits @ a common provider, from a person_name column of the same row."""
+    rng = b.rng(name)
+    drawn = b.extra.get(from_name)
+    if drawn is None or drawn["last"] is None:
+        raise ValueError("email needs from_name to be a person_name column (2+ parts) of this table")
+    local = _concat(_given_names("en", lower=True).take(pa.array(drawn["first"])), ".",
+                    _family_names(drawn["family"], "en", lower=True).take(pa.array(drawn["last"])))
+    dom = pa.array(["@" + d for d in domains]).take(
+        pa.array(_choose(rng, len(domains), b.n, _weights(domains, weights))))
+    return _concat(local, _digits(rng.integers(1, 100, b.n), 2), dom)
+
+
+@cache
+def _operator_prefixes(country: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mobile network codes (digits after the trunk 0) and their market shares, where published."""
+    if country == "eg":
+        t = refdata.table("eg_mobile_operators")
+        codes = np.array([int(p) for p in t.column("prefix").to_pylist()], dtype=np.int64)  # 010 -> 10
+        share = np.asarray(t.column("share").to_pylist(), dtype=np.float64)
+        return codes, share / share.sum()
+    # Saudi: the mobile codes libphonenumber accepts (5[013-689]); no sourced operator-to-code table, so
+    # codes are uniform (see refdata/SOURCES.md, sa_mobile_operators.csv)
+    return np.array([50, 51, 53, 54, 55, 56, 58, 59], dtype=np.int64), None
+
+
+@kind("mobile", required=("country",), optional={"format": "national", "stream": None}, root_only=False)
+def mobile(b: Batch, name: str, country: str, format: str, stream: str | None) -> pa.Array:
+    """A valid mobile number: Egypt 01X + 8 digits by operator share; Saudi 05X + 7 digits.
+
+    ``format``: ``national`` (01012345678 / 0551234567), ``e164`` (+201012345678) or ``intl00`` (00...).
+    """
+    rng = b.rng(stream or name)
+    codes, share = _operator_prefixes(country)
+    code = codes[_choose(rng, len(codes), b.n, share)]
+    sub_len = 8 if country == "eg" else 7
+    cc = {"eg": "20", "sa": "966"}[country]
+    lead = {"national": "0", "e164": "+" + cc, "intl00": "00" + cc}[format]
+    return _digits(code * 10**sub_len + rng.integers(0, 10**sub_len, b.n), sub_len + 2, lead)
+
+
+# --------------------------------------------------------------------------------------------- places
+@kind("eg_governorate", required=("code",), optional={"script": "ar"}, columns=("code",))
+def eg_governorate(b: Batch, name: str, code: str, script: str) -> pa.Array:
+    """The governorate's name for a governorate-code column (Arabic or English)."""
+    idx = b.idx(code)
+    gov = ref.eg_governorates()
+    b.index_of[name] = idx
+    return (gov.ar if script == "ar" else gov.en).take(pa.array(idx))
+
+
+@kind("eg_city", required=("governorate",), optional={"script": "ar", "stream": "eg_city"},
+      columns=("governorate",))
+def eg_city(b: Batch, name: str, governorate: str, script: str, stream: str) -> pa.Array:
+    """A city / district of the row's governorate (uniform within it)."""
+    cities = ref.eg_cities()
+    idx = cities.draw(b.idx(governorate), b.rng(stream).random(b.n))
+    b.index_of[name] = idx
+    return (cities.ar if script == "ar" else cities.en).take(pa.array(idx))
+
+
+@kind("street", required=("country",), optional={"script": "ar", "stream": "street"})
+def street(b: Batch, name: str, country: str, script: str, stream: str) -> pa.Array:
+    """A street name (Egyptian or Saudi list)."""
+    names = ref.strings(f"{country}_streets")
+    idx = b.rng(stream).integers(0, len(names), b.n)
+    b.index_of[name] = idx
+    return (names.ar if script == "ar" else names.en).take(pa.array(idx))
+
+
+@kind("eg_address", required=("governorate", "city"),
+      optional={"script": "ar", "stream": "eg_address", "apartment_share": 0.6}, columns=("governorate", "city"))
+def eg_address(b: Batch, name: str, governorate: str, city: str, script: str, stream: str,
+               apartment_share: float) -> pa.Array:
+    """A street address in the row's city and governorate, e.g. ``12 شارع التحرير، شقة 5، الدقي، الجيزة``."""
+    rng = b.rng(stream)
+    streets = ref.strings("eg_streets")
+    st_idx = pa.array(rng.integers(0, len(streets), b.n))
+    number = pa.array(rng.integers(1, 250, b.n)).cast(pa.string())
+    apt = pa.array(rng.integers(1, 40, b.n)).cast(pa.string())
+    has_apt = pa.array(rng.random(b.n) < apartment_share)
+    gov = ref.eg_governorates()
+    cities = ref.eg_cities()
+    g = pa.array(b.idx(governorate))
+    c = pa.array(b.idx(city))
+    if script == "ar":
+        head = _concat(number, " شارع ", streets.ar.take(st_idx))
+        head = pc.if_else(has_apt, _concat(head, "، شقة ", apt), head)
+        return pc.binary_join_element_wise(head, cities.ar.take(c), gov.ar.take(g), "، ")
+    head = _concat(number, " ", streets.en.take(st_idx), " St.")
+    head = pc.if_else(has_apt, _concat(head, ", Apt ", apt), head)
+    return pc.binary_join_element_wise(head, cities.en.take(c), gov.en.take(g), ", ")
+
+
+@kind("sa_region", optional={"script": "ar", "stream": "sa_region"})
+def sa_region(b: Batch, name: str, script: str, stream: str) -> pa.Array:
+    """A Saudi region, weighted by Census 2022 population."""
+    regions = ref.sa_regions()
+    idx = _choose(b.rng(stream), len(regions.weights), b.n, regions.weights)
+    b.index_of[name] = idx
+    return (regions.ar if script == "ar" else regions.en).take(pa.array(idx))
+
+
+@kind("sa_city", required=("region",), optional={"script": "ar", "stream": "sa_city"}, columns=("region",))
+def sa_city(b: Batch, name: str, region: str, script: str, stream: str) -> pa.Array:
+    """A city of the row's region: its capital or another major city listed for it."""
+    cities = ref.sa_cities()
+    idx = cities.draw(b.idx(region), b.rng(stream).random(b.n))
+    b.index_of[name] = idx
+    return (cities.ar if script == "ar" else cities.en).take(pa.array(idx))
+
+
+@cache
+def _sa_city_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per city index: district span (start, count; count 0 = none listed) and postal band (lo, hi; 0 = none)."""
+    cities = ref.sa_cities().en.to_pylist()
+    spans, _, _ = ref.sa_districts()
+    postal = ref.sa_postal_ranges()
+    start = np.array([spans.get(c, (0, 0))[0] for c in cities], dtype=np.int64)
+    count = np.array([spans.get(c, (0, 0))[1] for c in cities], dtype=np.int64)
+    lo = np.array([postal.get(c, (0, 0))[0] for c in cities], dtype=np.int64)
+    hi = np.array([postal.get(c, (0, 0))[1] for c in cities], dtype=np.int64)
+    return start, count, lo, hi
+
+
+@kind("sa_district", required=("city",), optional={"script": "ar", "stream": "sa_district"}, columns=("city",))
+def sa_district(b: Batch, name: str, city: str, script: str, stream: str) -> pa.Array:
+    """A district (حي) of the row's city where the reference table lists the city's districts.
+
+    For other cities a district name is drawn from the whole list (names such as Al Aziziyah or
+    Ar Rawdah recur across Saudi cities); the reference table says which cities are covered.
+    """
+    start, count, _, _ = _sa_city_tables()
+    _, ar, en = ref.sa_districts()
+    c = b.idx(city)
+    u = b.rng(stream).random(b.n)
+    has = count[c] > 0
+    idx = np.where(has, start[c] + np.minimum((u * count[c]).astype(np.int64), np.maximum(count[c] - 1, 0)),
+                   np.minimum((u * len(ar)).astype(np.int64), len(ar) - 1))
+    return (ar if script == "ar" else en).take(pa.array(idx))
+
+
+@kind("sa_postal_code", required=("region", "city"), columns=("region", "city"))
+def sa_postal_code(b: Batch, name: str, region: str, city: str) -> pa.Array:
+    """5 digits: within the city's observed band where known, else the region's postal digit + 4 digits."""
+    _, _, lo, hi = _sa_city_tables()
+    c = b.idx(city)
+    digit = ref.sa_regions().postal_digit[b.idx(region)]
+    rng = b.rng(name)
+    u = rng.random(b.n)
+    banded = lo[c] + (u * (hi[c] - lo[c] + 1)).astype(np.int64)
+    fallback = digit * 10000 + rng.integers(1000, 10000, b.n)
+    return _digits(np.where(hi[c] > 0, banded, fallback), 5)
+
+
+@kind("sa_short_address", required=("building_number",), columns=("building_number",))
+def sa_short_address(b: Batch, name: str, building_number: str) -> pa.Array:
+    """National short address: 4 letters + the building number (letters random: codes are not published)."""
+    letters = b.rng(name).integers(65, 91, (b.n, 4)).astype(np.uint8)
+    return _concat(encode_fixed(letters), b.col(building_number))
+
+
+@kind("nationality", required=("residency",), optional={"script": "ar", "citizen": "citizen",
+                                                        "stream": "nationality"}, columns=("residency",))
+def nationality(b: Batch, name: str, residency: str, script: str, citizen: str, stream: str) -> pa.Array:
+    """Saudi for citizens; for residents one of the other listed nationalities (uniform)."""
+    names = ref.strings("nationalities")
+    is_citizen = b.col(residency).to_numpy(zero_copy_only=False) == citizen
+    other = b.rng(stream).integers(1, len(names), b.n)  # row 0 of nationalities.csv is Saudi
+    return (names.ar if script == "ar" else names.en).take(pa.array(np.where(is_citizen, 0, other)))
+
+
+_HIJRI: dict[int, str] = {}
+
+
+@kind("hijri_date", required=("date",), columns=("date",))
+def hijri_date(b: Batch, name: str, date: str) -> pa.Array:
+    """The Umm al-Qura (Hijri) date of a Gregorian date column, ``YYYY-MM-DD`` (``hijridate`` package)."""
+    from hijridate import Gregorian
+
+    days = _dates(b.col(date)).astype(np.int64)
+    uniq, inv = np.unique(days, return_inverse=True)
+    out = []
+    for d in uniq.tolist():  # distinct dates only (about 30,000 in a century), cached across batches
+        text = _HIJRI.get(d)
+        if text is None:
+            g = np.datetime64(d, "D").astype(object)
+            h = Gregorian(g.year, g.month, g.day).to_hijri()
+            text = _HIJRI[d] = f"{h.year:04d}-{h.month:02d}-{h.day:02d}"
+        out.append(text)
+    return pa.array(out, pa.string()).take(pa.array(inv.ravel()))
+
+
+# --------------------------------------------------------------------------------------------- finance
+@kind("annuity", required=("principal", "annual_rate_pct", "tenor"), columns=("principal", "annual_rate_pct",
+                                                                             "tenor"))
+def annuity(b: Batch, name: str, principal: str, annual_rate_pct: str, tenor: str) -> pa.Array:
+    """Fixed monthly instalment of an amortising loan: P * r / (1 - (1 + r)^-n), r = annual rate / 12."""
+    p = np.asarray(b.col(principal).to_numpy(zero_copy_only=False), dtype=np.float64)
+    r = np.asarray(b.col(annual_rate_pct).to_numpy(zero_copy_only=False), dtype=np.float64) / 1200
+    n = np.asarray(b.col(tenor).to_numpy(zero_copy_only=False), dtype=np.float64)
+    return pa.array(np.round(p * r / (1 - (1 + r) ** -n), 2))
+
+
+def _months_between(start: np.ndarray, end: np.datetime64) -> np.ndarray:
+    """Monthly anniversaries of each start date that fall strictly before ``end``."""
+    sm = start.astype("datetime64[M]").astype(np.int64)
+    em = np.int64(end.astype("datetime64[M]").astype(np.int64))
+    sd = (start - start.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64)
+    ed = int((end - end.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64))
+    return em - sm - (ed <= sd)
+
+
+@kind("instalments_due", required=("start", "tenor"), columns=("start", "tenor"))
+def instalments_due(b: Batch, name: str, start: str, tenor: str) -> pa.Array:
+    """Instalments fallen due before the reference date: monthly from a month after disbursement."""
+    months = _months_between(_dates(b.col(start)), b.reference_date)
+    return pa.array(np.clip(months, 0, np.asarray(b.col(tenor).to_numpy(zero_copy_only=False))))
+
+
+@kind("instalments_overdue", required=("due", "buckets"), columns=("due",))
+def instalments_overdue(b: Batch, name: str, due: str, buckets: list) -> pa.Array:
+    """How many of the latest due instalments are unpaid: drawn from ``buckets`` ([low, high, weight] ...),
+    never more than have fallen due."""
+    rng = b.rng(name)
+    w = np.array([bk[2] for bk in buckets], dtype=np.float64)
+    which = _choose(rng, len(buckets), b.n, w / w.sum())
+    low = np.array([bk[0] for bk in buckets])[which]
+    high = np.array([bk[1] for bk in buckets])[which]
+    k = low + (rng.random(b.n) * (high - low + 1)).astype(np.int64)
+    return pa.array(np.minimum(k, np.asarray(b.col(due).to_numpy(zero_copy_only=False))))
+
+
+@kind("days_past_due", required=("start", "due", "overdue"), columns=("start", "due", "overdue"))
+def days_past_due(b: Batch, name: str, start: str, due: str, overdue: str) -> pa.Array:
+    """Days since the oldest unpaid instalment fell due (0 when nothing is overdue).
+
+    Derived from the schedule, so a loan's arrears, its unpaid instalments and its status always agree.
+    """
+    k = np.asarray(b.col(overdue).to_numpy(zero_copy_only=False))
+    n_due = np.asarray(b.col(due).to_numpy(zero_copy_only=False))
+    oldest_unpaid = _add_months(_dates(b.col(start)), n_due - k + 1)
+    return pa.array(np.where(k > 0, (b.reference_date - oldest_unpaid).astype(np.int64), 0))
+
+
+@kind("loan_status", required=("due", "tenor", "days_past_due"), columns=("due", "tenor", "days_past_due"))
+def loan_status(b: Batch, name: str, due: str, tenor: str, days_past_due: str) -> pa.Array:
+    """closed (all paid), current, delinquent (1-90 days) or default (over 90 days), from the loan's facts."""
+    dpd = np.asarray(b.col(days_past_due).to_numpy(zero_copy_only=False))
+    done = np.asarray(b.col(due).to_numpy(zero_copy_only=False)) >= np.asarray(
+        b.col(tenor).to_numpy(zero_copy_only=False))
+    status = np.where(dpd > 90, "default", np.where(dpd > 0, "delinquent", np.where(done, "closed", "current")))
+    return pa.array(status)
+
+
+@kind("payment_date", required=("due_date", "instalment_no", "due", "overdue"), optional={"max_delay_days": 10},
+      columns=("due_date", "instalment_no", "due", "overdue"))
+def payment_date(b: Batch, name: str, due_date: str, instalment_no: str, due: str, overdue: str,
+                 max_delay_days: int) -> pa.Array:
+    """When an instalment was paid: up to ``max_delay_days`` after it fell due (never after the reference
+    date); null for the loan's overdue instalments (the latest ones)."""
+    d = _dates(b.col(due_date))
+    no = np.asarray(b.col(instalment_no).to_numpy(zero_copy_only=False))
+    unpaid = no > np.asarray(b.col(due).to_numpy(zero_copy_only=False)) - np.asarray(
+        b.col(overdue).to_numpy(zero_copy_only=False))
+    paid = np.minimum(d + b.rng(name).integers(0, max_delay_days + 1, b.n).astype("timedelta64[D]"),
+                      b.reference_date)
+    return pa.array(paid, mask=unpaid)
+
+
+@kind("overdue_amount", required=("instalment", "overdue"), columns=("instalment", "overdue"))
+def overdue_amount(b: Batch, name: str, instalment: str, overdue: str) -> pa.Array:
+    """Arrears: the instalment times the number of unpaid instalments."""
+    inst = np.asarray(b.col(instalment).to_numpy(zero_copy_only=False), dtype=np.float64)
+    k = np.asarray(b.col(overdue).to_numpy(zero_copy_only=False))
+    return pa.array(np.round(inst * k, 2))
+
+
+@kind("days_before_reference", required=("days",), optional={"min_offset": 0}, columns=("days",))
+def days_before_reference(b: Batch, name: str, days: str, min_offset: int) -> pa.Array:
+    """A date between (reference - days + min_offset) and the reference date (e.g. collection hand-over)."""
+    d = np.asarray(b.col(days).to_numpy(zero_copy_only=False))
+    span = np.maximum(d - min_offset, 0)
+    back = (b.rng(name).random(b.n) * (span + 1)).astype(np.int64)
+    return pa.array(b.reference_date - back.astype("timedelta64[D]"))
+
+
+@kind("tiered_amount", required=("column", "tiers"), optional={"fixed": 0.0}, columns=("column",))
+def tiered_amount(b: Batch, name: str, column: str, tiers: list, fixed: float) -> pa.Array:
+    """Progressive tariff: ``tiers`` = [[up_to, price_per_unit], ...] (last up_to may be null = no limit)."""
+    q = np.asarray(b.col(column).to_numpy(zero_copy_only=False), dtype=np.float64)
+    total = np.full(b.n, float(fixed))
+    lower = 0.0
+    for up_to, price in tiers:
+        top = np.inf if up_to is None else float(up_to)
+        total += np.clip(q - lower, 0, top - lower) * float(price)
+        lower = top
+    return pa.array(np.round(total, 2))
+
+
+# --------------------------------------------------------------------------------------------- text
+@kind("complaint_text", required=("category", "templates"),
+      optional={"pii_share": 0.3, "phone": None, "national_id": None, "mentions": None,
+                "arabic_digits_share": 0.3},
+      columns=("category", "phone", "national_id"))
+def complaint_text(b: Batch, name: str, category: str, templates: Mapping[str, list], pii_share: float,
+                   phone: str | None, national_id: str | None, mentions: list | None,
+                   arabic_digits_share: float) -> pa.Array:
+    """A free-text description for the row's category; ``pii_share`` of rows mention the customer's
+    phone number or ID, as real complaint logs do (sometimes in Arabic-Indic digits)."""
+    rng = b.rng(name)
+    cats = b.col(category).to_numpy(zero_copy_only=False)
+    text = pa.nulls(b.n, pa.string())
+    u = rng.random(b.n)
+    for cat, options in templates.items():
+        sel = cats == cat
+        if sel.any():
+            pick = pa.array(options).take(pa.array(np.minimum((u * len(options)).astype(np.int64), len(options) - 1)))
+            text = pc.if_else(pa.array(sel), pick, text)
+    text = pc.fill_null(text, "")
+    mentions = mentions or []
+    if not mentions or pii_share <= 0:
+        return text
+    which = rng.integers(0, len(mentions), b.n)
+    mention = pa.nulls(b.n, pa.string())
+    for j, m in enumerate(mentions):
+        value_col = phone if "{phone}" in m else national_id
+        if value_col is None:
+            continue
+        value = b.col(value_col)
+        script = pa.array(rng.random(b.n) < arabic_digits_share)
+        value = pc.if_else(script, to_arabic_indic(value), value)
+        before, _, after = m.replace("{national_id}", "{phone}").partition("{phone}")
+        mention = pc.if_else(pa.array(which == j), _concat(before, value, after), mention)
+    with_pii = pa.array(rng.random(b.n) < pii_share)
+    return pc.if_else(pc.and_(with_pii, pc.is_valid(mention)), pc.binary_join_element_wise(text, mention, " "),
+                      text)
+
+
+@kind("copy_if", required=("value", "present"), columns=("value", "present"))
+def copy_if(b: Batch, name: str, value: str, present: str) -> pa.Array:
+    """``value`` where ``present`` is not null, else null (e.g. the amount paid, only for paid instalments)."""
+    v = b.col(value)
+    return pc.if_else(pc.is_valid(b.col(present)), v, pa.nulls(len(v), v.type))

@@ -1,0 +1,177 @@
+"""Reference tables as numpy arrays for vectorised sampling.
+
+Every table comes from :mod:`tokenize_kit.refdata` (sources named in ``refdata/SOURCES.md``), the same
+files the PII types use to recognise places and names, so generated data and tokenizer agree.
+Arrays are built once per process and cached; string arrays are ``pyarrow`` arrays so that sampling is
+one ``take`` (C speed) rather than a Python loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import pyarrow as pa
+
+from tokenize_kit import refdata
+
+
+def _strings(table: str, column: str) -> pa.Array:
+    return refdata.table(table).column(column).combine_chunks().cast(pa.string())
+
+
+@dataclass(frozen=True)
+class Names:
+    """A name dictionary: Arabic and English spellings at the same index."""
+
+    ar: pa.Array
+    en: pa.Array
+
+    def __len__(self) -> int:
+        return len(self.ar)
+
+
+@cache
+def names(kind: str) -> Names:
+    """``kind``: ``eg_male``, ``eg_female`` or ``sa_family``."""
+    t = f"names_{kind}"
+    return Names(_strings(t, "name_ar"), _strings(t, "name_en"))
+
+
+@dataclass(frozen=True)
+class Governorates:
+    """Egyptian governorates of residence (code 88, born abroad, excluded) with population weights."""
+
+    codes: np.ndarray
+    ar: pa.Array
+    en: pa.Array
+    weights: np.ndarray
+
+    def index_of(self, codes: np.ndarray) -> np.ndarray:
+        lookup = np.full(100, -1, dtype=np.int64)
+        lookup[self.codes] = np.arange(len(self.codes))
+        return lookup[np.asarray(codes, dtype=np.int64)]
+
+
+@cache
+def eg_governorates() -> Governorates:
+    t = refdata.table("eg_governorates")
+    codes = np.asarray(t.column("code").to_numpy(), dtype=np.int64)
+    home = codes != 88
+    pop = refdata.table("eg_governorate_population")
+    by_code = dict(zip(pop.column("code").to_pylist(), pop.column("population").to_pylist(), strict=True))
+    missing = [int(c) for c in codes[home] if int(c) not in by_code]
+    if missing:
+        raise ValueError(f"eg_governorate_population.csv has no row for governorate codes {missing}")
+    w = np.array([by_code[int(c)] for c in codes[home]], dtype=np.float64)
+    take = pa.array(np.flatnonzero(home))
+    return Governorates(codes[home], _strings("eg_governorates", "name_ar").take(take),
+                        _strings("eg_governorates", "name_en").take(take), w / w.sum())
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """Rows of a table grouped by a parent key: ``start[k]``/``count[k]`` index into ``ar``/``en``."""
+
+    ar: pa.Array
+    en: pa.Array
+    start: np.ndarray
+    count: np.ndarray
+
+    def draw(self, parent: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Row indices: uniform within each parent's group (``u`` uniform in [0, 1))."""
+        cnt = self.count[parent]
+        if (cnt == 0).any():
+            raise ValueError("a parent has no child rows in the reference table")
+        return self.start[parent] + np.minimum((u * cnt).astype(np.int64), cnt - 1)
+
+
+def _group(table: str, key_col: str, keys: list) -> Grouped:
+    t = refdata.table(table)
+    col = t.column(key_col).to_pylist()
+    order = sorted(range(len(col)), key=lambda i: (keys.index(col[i]) if col[i] in keys else len(keys), i))
+    order = [i for i in order if col[i] in keys]
+    take = pa.array(order, pa.int64())
+    sorted_keys = np.array([keys.index(col[i]) for i in order], dtype=np.int64)
+    count = np.bincount(sorted_keys, minlength=len(keys))
+    start = np.concatenate([[0], np.cumsum(count)[:-1]])
+    return Grouped(_strings(table, "name_ar").take(take), _strings(table, "name_en").take(take), start, count)
+
+
+@cache
+def eg_cities() -> Grouped:
+    """Cities / districts grouped by governorate index (as in :func:`eg_governorates`)."""
+    return _group("eg_cities", "governorate_code", [int(c) for c in eg_governorates().codes])
+
+
+@dataclass(frozen=True)
+class Regions:
+    """Saudi regions with population weights and the first digit of their postal codes."""
+
+    ar: pa.Array
+    en: pa.Array
+    weights: np.ndarray
+    postal_digit: np.ndarray
+
+
+@cache
+def sa_regions() -> Regions:
+    t = refdata.table("sa_regions")
+    en = t.column("name_en").to_pylist()
+    pop = refdata.table("sa_region_population")
+    by_name = dict(zip(pop.column("region_en").to_pylist(), pop.column("population").to_pylist(), strict=True))
+    post = refdata.table("sa_postal_regions")
+    digit = dict(zip(post.column("region_en").to_pylist(), post.column("first_digit").to_pylist(), strict=True))
+    missing = [r for r in en if r not in by_name or r not in digit]
+    if missing:
+        raise ValueError(f"no population or postal region for Saudi regions {missing}")
+    w = np.array([by_name[r] for r in en], dtype=np.float64)
+    return Regions(_strings("sa_regions", "name_ar"), _strings("sa_regions", "name_en"), w / w.sum(),
+                   np.array([digit[r] for r in en], dtype=np.int64))
+
+
+@cache
+def sa_cities() -> Grouped:
+    """Cities grouped by region index: each region's capital plus the major cities listed for it."""
+    regions = refdata.table("sa_regions")
+    cities = refdata.table("sa_cities")
+    reg_en = regions.column("name_en").to_pylist()
+    rows = [(r, a, e) for r, a, e in zip(reg_en, regions.column("capital_ar").to_pylist(),
+                                         regions.column("capital_en").to_pylist(), strict=True)]
+    rows += list(zip(cities.column("region_en").to_pylist(), cities.column("name_ar").to_pylist(),
+                     cities.column("name_en").to_pylist(), strict=True))
+    rows.sort(key=lambda r: reg_en.index(r[0]))
+    key = np.array([reg_en.index(r[0]) for r in rows], dtype=np.int64)
+    count = np.bincount(key, minlength=len(reg_en))
+    return Grouped(pa.array([r[1] for r in rows], pa.string()), pa.array([r[2] for r in rows], pa.string()),
+                   np.concatenate([[0], np.cumsum(count)[:-1]]), count)
+
+
+@cache
+def sa_postal_ranges() -> dict[str, tuple[int, int]]:
+    """City (English name) -> (lowest, highest) postal code observed for it, where the table has it."""
+    t = refdata.table("sa_postal_ranges")
+    return {c: (int(lo), int(hi)) for c, lo, hi in zip(t.column("city_en").to_pylist(),
+                                                        t.column("postal_from").to_pylist(),
+                                                        t.column("postal_to").to_pylist(), strict=True)}
+
+
+@cache
+def sa_districts() -> tuple[dict[str, tuple[int, int]], pa.Array, pa.Array]:
+    """City -> (start, count) into the district name arrays (Arabic, English)."""
+    t = refdata.table("sa_districts")
+    city = t.column("city_en").to_pylist()
+    order = sorted(range(len(city)), key=lambda i: (city[i], i))
+    spans: dict[str, tuple[int, int]] = {}
+    for pos, i in enumerate(order):
+        s, c = spans.get(city[i], (pos, 0))
+        spans[city[i]] = (s, c + 1)
+    take = pa.array(order, pa.int64())
+    return spans, _strings("sa_districts", "name_ar").take(take), _strings("sa_districts", "name_en").take(take)
+
+
+@cache
+def strings(table: str) -> Names:
+    """Any two-column (``name_ar``, ``name_en``) table: streets, nationalities ..."""
+    return Names(_strings(table, "name_ar"), _strings(table, "name_en"))
