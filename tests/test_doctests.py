@@ -12,16 +12,19 @@ import pkgutil
 
 import pytest
 
+import generators
 import tokenize_kit
 
-SKIP = ("tokenize_kit.spark", "tokenize_kit.cli")
+SKIP = ("tokenize_kit.spark", "tokenize_kit.cli", "generators.schemas")
 
 
 def _modules() -> list[str]:
     names = []
-    for info in pkgutil.walk_packages(tokenize_kit.__path__, prefix="tokenize_kit."):
-        if not info.name.startswith(SKIP):
-            names.append(info.name)
+    for pkg in (tokenize_kit, generators):
+        for info in pkgutil.walk_packages(pkg.__path__, prefix=pkg.__name__ + "."):
+            if not info.name.startswith(SKIP):
+                names.append(info.name)
+    names.append("generators")
     return sorted(names)
 
 
