@@ -104,3 +104,37 @@ def test_scan(spark):
     found = {(r["column"], r["type"]): r for r in tks.scan(df).collect()}
     assert ("الرقم القومي", "eg_national_id") in found
     assert found[("الرقم القومي", "eg_national_id")]["confidence"] > 0.5
+
+
+def test_scan_counts_add_up_over_equal_partitions(spark):
+    """Partitions with identical counts must not collapse when the per-partition figures are summed."""
+    pdf = _table(50).to_pandas()
+    import pandas as pd
+
+    df = spark.createDataFrame(pd.concat([pdf, pdf], ignore_index=True))  # local[2]: two equal slices
+    assert df.rdd.getNumPartitions() == 2
+    found = {(r["column"], r["type"]): r for r in tks.scan(df).collect()}
+    row = found[("الرقم القومي", "eg_national_id")]
+    single = {(r["column"], r["type"]): r for r in tks.scan(spark.createDataFrame(pdf).coalesce(1)).collect()}
+    one = single[("الرقم القومي", "eg_national_id")]
+    assert row["non_empty"] == 2 * one["non_empty"] and row["count"] == 2 * one["count"]
+    assert row["confidence"] <= 1.0
+
+
+def test_generate_on_spark_equals_single_machine(spark):
+    from generators import BATCH_ROWS, generate_table
+
+    rows = BATCH_ROWS + 700  # two batches, so two partitions
+    df = tks.generate(spark, "eg-consumer-finance", "customers", rows=rows, seed=5)
+    assert df.rdd.getNumPartitions() == 2
+    got = pa.Table.from_pandas(df.toPandas(), preserve_index=False)
+    want = generate_table("eg-consumer-finance", "customers", rows, seed=5)
+    assert got.num_rows == rows
+    assert got.column("national_id").to_pylist() == want.column("national_id").to_pylist()
+    assert got.column("full_name_ar").to_pylist() == want.column("full_name_ar").to_pylist()
+    assert got.column("birth_date").to_pylist() == want.column("birth_date").to_pylist()
+    small = tks.generate(spark, "sa-water-utility", "service_requests", rows=300, seed=2).toPandas()
+    assert small.to_dict("list") == generate_table("sa-water-utility", "service_requests", 300, 2).to_pandas().to_dict(
+        "list")
+    with pytest.raises(ValueError, match="has no table"):
+        tks.generate(spark, "eg-consumer-finance", "nope", rows=10)

@@ -148,31 +148,70 @@ def scan(df: DataFrame, covered: Iterable[str] = ()) -> DataFrame:
     from .scan import ScanResult, scan_batch
 
     covered = list(covered)
-    out_schema = "column string, type string, count long, non_empty long"
+    out_schema = "part long, column string, type string, count long, non_empty long"
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        ctx = TaskContext.get()
+        part = ctx.partitionId() if ctx is not None else 0
         result = ScanResult()
         for batch in batches:
             scan_batch(batch, result, covered)
-        rows = {"column": [], "type": [], "count": [], "non_empty": []}
+        rows = {"part": [], "column": [], "type": [], "count": [], "non_empty": []}
         for col in result.columns.values():
             for t, n in [*col.types.items(), *((f"{k} (in text)", v) for k, v in col.in_text.items())]:
+                rows["part"].append(part)
                 rows["column"].append(col.column)
                 rows["type"].append(t)
                 rows["count"].append(n)
                 rows["non_empty"].append(col.non_empty)
-        yield pa.RecordBatch.from_pydict(rows, schema=pa.schema([("column", pa.string()), ("type", pa.string()),
+        yield pa.RecordBatch.from_pydict(rows, schema=pa.schema([("part", pa.int64()), ("column", pa.string()),
+                                                                 ("type", pa.string()),
                                                                  ("count", pa.int64()), ("non_empty", pa.int64())]))
 
     per_part = df.mapInArrow(run, out_schema)
-    totals = df.select([F.count(F.lit(1)).alias("_rows")])
     agg = per_part.groupBy("column", "type").agg(F.sum("count").alias("count"))
-    non_empty = per_part.select("column", "non_empty").distinct().groupBy("column").agg(
+    # one non_empty figure per (partition, column): distinct on the partition too, or two partitions
+    # with equal counts would collapse into one
+    non_empty = per_part.select("part", "column", "non_empty").distinct().groupBy("column").agg(
         F.sum("non_empty").alias("non_empty"))
-    del totals
     return (agg.join(non_empty, "column")
             .withColumn("confidence", F.round(F.col("count") / F.col("non_empty"), 4))
             .orderBy("column", "type"))
+
+
+def generate(spark: Any, dataset: Any, table: str | None = None, rows: int = 1_000_000, seed: int = 0) -> DataFrame:
+    """A synthetic table as a Spark DataFrame, generated on the executors.
+
+    Batch ``k`` of the dataset (``generators.BATCH_ROWS`` main-table rows and their children) is
+    generated on partition ``k`` from the same seeded streams as on one machine, and IDs are unique by
+    construction (no shared state), so the result equals
+    ``generators.generate_table(dataset, table, rows, seed)`` row for row, in order.
+    ``dataset`` is a built-in name, a schema file path (read on the driver) or a ``Schema``.
+    """
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    from generators import BATCH_ROWS, generate_batch
+    from generators import load as load_schema
+    from generators.schema import Schema
+
+    schema = dataset if isinstance(dataset, Schema) else load_schema(dataset)
+    table = table or schema.root
+    if table not in schema.tables:
+        raise ValueError(f"dataset {schema.name!r} has no table {table!r}; tables: {', '.join(schema.tables)}")
+    if rows < 0:
+        raise ValueError("rows must be >= 0")
+    arrow_schema = generate_batch(schema, 0, seed, [table], 0)[table].schema
+    n_batches = -(-rows // BATCH_ROWS)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for rb in batches:
+            for k in rb.column(0).to_pylist():
+                yield generate_batch(schema, k, seed, [table], rows)[table]
+
+    ids = spark.range(0, n_batches, 1, numPartitions=max(1, n_batches))
+    return ids.mapInArrow(run, from_arrow_schema(arrow_schema))
 
 
 def report_for(table: pa.Table, policy: Any, keyset: Keyset) -> TableReport:  # pragma: no cover - helper
