@@ -417,28 +417,39 @@ def sa_national_id(b: Batch, name: str, residency: str, citizen: str) -> pa.Arra
 
 
 def _name_indices(b: Batch, stream: str, gender: str, parts: int, family: str, male_label: str,
-                  exclude: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(first-name index into male+female names, ancestors' indices) - identical for one stream."""
-    male_names = ref.names("eg_male")
+                  exclude: tuple[str, ...], christian_share: float) -> tuple[np.ndarray, np.ndarray]:
+    """(first-name index into male+female names, ancestors' indices) - identical for one stream.
+
+    Each row's family draws from the names of one tradition (names marked ``any`` in the dictionaries
+    are common to both), so a Coptic first name is not chained to a father named Mohamed.
+    """
     rng = b.rng(stream)
+    n_male = len(ref.names("eg_male"))
     male = b.col(gender).to_numpy(zero_copy_only=False) == male_label
-    ok_m = _allowed("eg_male", exclude)
-    ok_f = _allowed("eg_female", exclude) + len(male_names)
-    first = np.where(male, ok_m[rng.integers(0, len(ok_m), b.n)], ok_f[rng.integers(0, len(ok_f), b.n)])
-    anc = np.stack([ok_m[rng.integers(0, len(ok_m), b.n)] for _ in range(parts - 1)]) if parts > 1 \
-        else np.zeros((0, b.n), dtype=np.int64)
-    if parts > 1:  # a man is not named after his own father (naming practice)
-        clash = male & (anc[0] == first)
-        anc[0, clash] = ok_m[(np.searchsorted(ok_m, anc[0, clash]) + 1) % len(ok_m)]
+    christian = rng.random(b.n) < christian_share
+    first = np.empty(b.n, dtype=np.int64)
+    anc = np.empty((max(parts - 1, 0), b.n), dtype=np.int64)
+    for tradition, rows in (("muslim", ~christian), ("christian", christian)):
+        ok_m = _allowed("eg_male", exclude, tradition)
+        ok_f = _allowed("eg_female", exclude, tradition) + n_male
+        u_m, u_f = rng.integers(0, len(ok_m), b.n), rng.integers(0, len(ok_f), b.n)
+        first[rows] = np.where(male, ok_m[u_m], ok_f[u_f])[rows]
+        for j in range(parts - 1):
+            anc[j, rows] = ok_m[rng.integers(0, len(ok_m), b.n)][rows]
+        if parts > 1:  # a man is not named after his own father (naming practice)
+            clash = rows & male & (anc[0] == first)
+            anc[0, clash] = ok_m[(np.searchsorted(ok_m, anc[0, clash]) + 1) % len(ok_m)]
     if family == "sa" and parts > 1:
         anc[-1] = rng.integers(0, len(ref.names("sa_family")), b.n)
     return first, anc
 
 
 @cache
-def _allowed(table: str, exclude: tuple[str, ...]) -> np.ndarray:
-    en = ref.names(table).en.to_pylist()
-    return np.array([i for i, v in enumerate(en) if v not in exclude], dtype=np.int64)
+def _allowed(table: str, exclude: tuple[str, ...], tradition: str) -> np.ndarray:
+    t = refdata.table(f"names_{table}")
+    en, trad = t.column("name_en").to_pylist(), t.column("tradition").to_pylist()
+    return np.array([i for i, (v, tr) in enumerate(zip(en, trad, strict=True))
+                     if v not in exclude and tr in ("any", tradition)], dtype=np.int64)
 
 
 def _email_safe(arr: pa.Array) -> pa.Array:
@@ -459,16 +470,17 @@ def _family_names(family: str, col: str, lower: bool = False) -> pa.Array:
 
 
 @kind("person_name", required=("gender",),
-      optional={"script": "ar", "parts": 4, "family": "eg", "stream": "person_name", "male": "M", "exclude": []},
+      optional={"script": "ar", "parts": 4, "family": "eg", "stream": "person_name", "male": "M", "exclude": [],
+                "christian_share": 0.0},
       columns=("gender",))
 def person_name(b: Batch, name: str, gender: str, script: str, parts: int, family: str, stream: str, male: str,
-                exclude: list) -> pa.Array:
+                exclude: list, christian_share: float) -> pa.Array:
     """A full name matching ``gender``: own first name, then father's, grandfather's (male) and family name.
 
     Egyptian names chain male given names; Saudi names (``family: sa``) end with a family/tribal name.
     Arabic and English columns with the same ``stream`` are transliterations of the same person.
     """
-    first, anc = _name_indices(b, stream, gender, parts, family, male, tuple(exclude))
+    first, anc = _name_indices(b, stream, gender, parts, family, male, tuple(exclude), christian_share)
     b.extra[name] = {"first": first, "last": anc[-1] if len(anc) else None, "family": family}
     col = "ar" if script == "ar" else "en"
     male_arr = getattr(ref.names("eg_male"), col)

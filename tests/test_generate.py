@@ -79,6 +79,8 @@ def test_eg_names_match_gender_and_transliterate_consistently(eg):
     male = _ref_map("names_eg_male", "name_ar", "name_en")
     female = _ref_map("names_eg_female", "name_ar", "name_en")
     known = set(male) | set(female) | set(male.values()) | set(female.values())
+    tradition = {**_ref_map("names_eg_male", "name_en", "tradition"), **_ref_map("names_eg_female", "name_en",
+                                                                                  "tradition")}
     for r in _rows(eg["customers"])[:5000]:
         ar, en = _parts(r["full_name_ar"], known), _parts(r["full_name_en"], known)
         assert len(ar) == 4
@@ -87,6 +89,8 @@ def test_eg_names_match_gender_and_transliterate_consistently(eg):
         assert all(male[a] == e for a, e in zip(ar[1:], en[1:], strict=True))  # father ... are male names
         if r["gender"] == "M":
             assert ar[0] != ar[1]
+        trads = {tradition[x] for x in en} - {"any"}
+        assert len(trads) <= 1, en  # one family, one naming tradition
         if r["email"] is not None:
             assert registry.get("email").is_valid(r["email"])
             assert r["email"].startswith(en[0].lower() + "." + en[-1].lower())
