@@ -15,9 +15,13 @@ DEMO_POLICY = """\
 version: 1
 algorithm: ff1
 columns:
-  national_id: {type: eg_national_id, keep: [governorate]}
-  mobile:      {type: phone}
-  email:       {type: email}
+  national_id:  {type: eg_national_id, keep: [governorate]}
+  full_name_ar: {type: person_name}
+  full_name_en: {type: person_name}
+  address_ar:   {type: eg_address}
+  mobile:       {type: phone}
+  second_phone: {type: phone}
+  email:        {type: email}
 """
 
 
@@ -43,7 +47,8 @@ def demo(rows: int, out_dir: Path) -> None:
     out_dir.mkdir(parents=True)
     t0 = time.perf_counter()
     click.echo(f"1. generate  {rows:,} synthetic Egyptian customers (eg-consumer-finance, seed 7)")
-    raw = generate_dataset("eg-consumer-finance", out_dir / "extract", rows, seed=7, fmt="csv")["customers"]
+    raw = generate_dataset("eg-consumer-finance", out_dir / "extract", rows, seed=7, fmt="csv",
+                           tables=["customers"])["customers"]
     click.echo(f"   -> {raw}")
     click.echo("2. keys      protected keyset + Ed25519 signing key (passphrase from the environment)")
     passphrase = os.environ.get("TOKENIZE_KIT_PASSPHRASE", "demo-passphrase-not-for-production")
@@ -53,7 +58,7 @@ def demo(rows: int, out_dir: Path) -> None:
     policy_path = out_dir / "policy.yaml"
     policy_path.write_text(DEMO_POLICY, encoding="utf-8")
     policy = Policy.load(policy_path)
-    click.echo("3. tokenize  national_id (governorate kept), mobile, email; names and other columns untouched")
+    click.echo("3. tokenize  national_id (governorate kept), names, address, phones, email; other columns untouched")
     from tokenize_kit.manifest import load_private
 
     delivery = out_dir / "delivery" / "customers.csv"
@@ -91,8 +96,8 @@ def demo(rows: int, out_dir: Path) -> None:
     header = raw.read_text(encoding="utf-8").splitlines()[0].split(",")
     click.echo("\nOne row, before -> after (synthetic data):")
     for name, a, b in zip(header, first_raw, first_tok, strict=True):
-        if name in ("national_id", "mobile", "email", "full_name_en", "governorate_en"):
-            click.echo(f"  {name:<15} {a:<32} -> {b}")
+        if name in ("national_id", "full_name_ar", "full_name_en", "address_ar", "mobile", "email", "governorate_en"):
+            click.echo(f"  {name:<15} {a:<42} -> {b}")
     cols = res.report.columns
     click.echo("\nSummary")
     click.echo(f"  rows tokenized            {res.rows:,}")
