@@ -143,6 +143,49 @@ def generate_table(dataset: str | Path | Schema, table: str, rows: int, seed: in
     return pa.Table.from_batches(batches)
 
 
+class _ParquetSink:
+    """Parquet with dictionary encoding only where it pays (low-cardinality columns: gender, city ...).
+
+    Dictionary-encoding unique strings such as IDs and full names costs a hash table per column for
+    nothing; deciding per column from the first batch keeps files small and writing fast, and the
+    choice depends only on the data, so output stays byte-identical for a seed.
+    """
+
+    def __init__(self, fh, first: pa.RecordBatch) -> None:
+        import pyarrow.parquet as pq
+
+        dict_cols = []
+        for name, col in zip(first.schema.names, first.columns, strict=True):
+            if first.num_rows and (pa.types.is_string(col.type) or pa.types.is_integer(col.type)):
+                if pc.count_distinct(col).as_py() <= max(64, first.num_rows // 100):
+                    dict_cols.append(name)
+        self._writer = pq.ParquetWriter(fh, first.schema, use_dictionary=dict_cols, compression="snappy")
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._writer.write_batch(batch)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class _Sink:
+    """One output file: Parquet through :class:`_ParquetSink`, other formats through the tokenizer's writer."""
+
+    def __init__(self, fh, fmt: str, encoding) -> None:
+        from tokenize_kit.io import BatchWriter
+
+        self.fh, self.fmt = fh, fmt
+        self._impl = None if fmt == "parquet" else BatchWriter(fh, fmt, encoding)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self._impl is None:
+            self._impl = _ParquetSink(self.fh, batch)
+        self._impl.write(batch)
+
+    def close(self) -> None:
+        self._impl.close()
+
+
 def generate_dataset(
     dataset: str | Path | Schema, out_dir: str | Path, rows: int, seed: int = 0, fmt: str = "parquet",
     tables: list[str] | None = None, progress: Callable[[str, int], None] | None = None,
@@ -168,7 +211,7 @@ def generate_dataset(
     enc = TextEncoding("utf-8", bom=False, newline="\n")
     offsets = dict.fromkeys(names, 0)
     with ExitStack() as stack:
-        writers = {n: BatchWriter(stack.enter_context(atomic_output(p)), fmt, enc) for n, p in paths.items()}
+        writers = {n: _Sink(stack.enter_context(atomic_output(p)), fmt, enc) for n, p in paths.items()}
         truth_writer = None
         if dirty > 0:
             truth_writer = BatchWriter(stack.enter_context(atomic_output(out_dir / "_truth.csv")), "csv", enc)
