@@ -40,6 +40,8 @@ OPTION_KEYS = {
     "max_birth_date",  # eg_national_id: upper bound of the token date domain
     "regions",  # phone: order of regions for ambiguous national numbers
     "keep_domain",  # email
+    "keep_bank",  # iban: bank code in clear (default true)
+    "keep_branch",  # iban (EG): branch code in clear (default true)
     "keep_last",  # mask
     "keep_first",  # mask
     "mask_char",  # mask

@@ -7,6 +7,7 @@ from .base import PIIType
 from .eg_national_id import EgNationalId
 from .email import Email
 from .free_text import FreeText
+from .iban import Iban
 from .person_name import PersonName
 from .phone import EgPhone, Phone, SaPhone
 from .sa_national_id import SaNationalId
@@ -14,11 +15,11 @@ from .sa_national_id import SaNationalId
 _TYPES: dict[str, PIIType] = {
     t.name: t
     for t in (EgNationalId(), SaNationalId(), EgPhone(), SaPhone(), Phone(), Email(), FreeText(), PersonName(),
-              EgAddress(), SaAddress())
+              EgAddress(), SaAddress(), Iban())
 }
 
 #: types the scanner looks for in every column, most specific first
-DETECTABLE = ("eg_national_id", "sa_national_id", "eg_phone", "sa_phone", "email")
+DETECTABLE = ("eg_national_id", "sa_national_id", "eg_phone", "sa_phone", "email", "iban")
 
 
 def register(pii_type: PIIType) -> None:
