@@ -838,3 +838,24 @@ def copy_if(b: Batch, name: str, value: str, present: str) -> pa.Array:
     """``value`` where ``present`` is not null, else null (e.g. the amount paid, only for paid instalments)."""
     v = b.col(value)
     return pc.if_else(pc.is_valid(b.col(present)), v, pa.nulls(len(v), v.type))
+
+
+@kind("iban", required=("country", "banks"))
+def iban(b: Batch, name: str, country: str, banks: list) -> pa.Array:
+    """A valid IBAN: one of ``banks`` (bank codes), random branch/account digits, MOD 97-10 check digits.
+
+    Egypt: EG + check + 4-digit bank + 4-digit branch + 17-digit account (29 characters); Saudi
+    Arabia: SA + check + 2-digit bank + 18-digit account (24), as in the SWIFT IBAN registry.
+    """
+    from tokenize_kit.pii.iban import set_check_digits
+
+    rng = b.rng(name)
+    code = country.upper()
+    length = {"EG": 29, "SA": 24}[code]
+    bank_len = {"EG": 4, "SA": 2}[code]
+    chars = np.empty((b.n, length), dtype=np.uint8)
+    chars[:, 0:2] = np.frombuffer(code.encode(), dtype=np.uint8)
+    bank = np.array([np.frombuffer(str(x).zfill(bank_len).encode(), dtype=np.uint8) for x in banks])
+    chars[:, 4:4 + bank_len] = bank[rng.integers(0, len(banks), b.n)]
+    chars[:, 4 + bank_len:] = 0x30 + rng.integers(0, 10, (b.n, length - 4 - bank_len))
+    return encode_fixed(set_check_digits(chars))

@@ -30,7 +30,7 @@ from .columns import to_arabic_indic
 from .schema import TableDef
 
 DEFECTS = ("arabic_digits", "lost_leading_zero", "stray_spaces", "not_available", "scientific", "wrong_column")
-DEFAULT_KINDS = frozenset({"eg_national_id", "sa_national_id", "mobile", "email", "person_name", "eg_address"})
+DEFAULT_KINDS = frozenset({"eg_national_id", "sa_national_id", "mobile", "email", "person_name", "eg_address", "iban"})
 TRUTH_SCHEMA = pa.schema([("table", pa.string()), ("row", pa.int64()), ("column", pa.string()),
                           ("defect", pa.string()), ("clean_value", pa.string())])
 

@@ -128,6 +128,19 @@ def test_eg_phones_valid_with_market_shares(eg):
     assert 0.25 < pc.sum(pc.is_valid(c.column("second_phone"))).as_py() / N < 0.35
 
 
+def test_ibans_valid_by_registry_and_independent_mod97(eg, sa):
+    def mod97_ok(x: str) -> bool:
+        s = x[4:] + x[:4]
+        return int("".join(str(int(ch, 36)) for ch in s)) % 97 == 1
+
+    for table, col, country, length in ((eg, "salary_iban", "EG", 29), (sa, "refund_iban", "SA", 24)):
+        values = [v for v in table["customers"].column(col).to_pylist() if v]
+        assert 0.3 < len(values) / N < 0.7
+        assert registry.get("iban").valid_mask(pa.array(values)).all()
+        for v in values[:2000]:
+            assert v.startswith(country) and len(v) == length and mod97_ok(v)
+
+
 def test_eg_loans_consistent(eg):
     customers = {r["customer_id"]: r for r in _rows(eg["customers"])}
     loans = _rows(eg["loans"])
@@ -354,7 +367,8 @@ def test_dirty_truth_describes_every_change(tmp_path):
             assert got in row_values.values() or got == "N/A"
     assert {t["defect"] for t in truth} == {"arabic_digits", "lost_leading_zero", "stray_spaces", "not_available",
                                              "scientific", "wrong_column"}
-    eligible = ["national_id", "full_name_ar", "full_name_en", "address_ar", "mobile", "second_phone", "email"]
+    eligible = ["national_id", "full_name_ar", "full_name_en", "address_ar", "mobile", "second_phone", "email",
+                "salary_iban"]
     for col in dirty.column_names:  # nothing changed that the truth file does not list
         a, b = dirty.column(col).to_pylist(), clean.column(col).to_pylist()
         for row, (x, y) in enumerate(zip(a, b, strict=True)):
