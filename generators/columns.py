@@ -139,6 +139,11 @@ def _add_months(dates: np.ndarray, months: np.ndarray) -> np.ndarray:
     return target.astype("datetime64[D]") + np.minimum(day, length - 1).astype("timedelta64[D]")
 
 
+def _eq(arr: pa.Array, value: Any) -> np.ndarray:
+    """Boolean mask of ``arr == value`` (Arrow kernel: no Python string objects per row)."""
+    return pc.fill_null(pc.equal(arr, pa.scalar(value, arr.type)), False).to_numpy(zero_copy_only=False)
+
+
 def _digits(values: np.ndarray, width: int, prefix: str = "") -> pa.Array:
     """Non-negative integers as zero-padded decimal strings after an ASCII ``prefix`` (one numpy pass)."""
     v = np.asarray(values, dtype=np.int64)
@@ -250,10 +255,10 @@ def choice(b: Batch, name: str, values: list, weights: list | None, stream: str 
     rng = b.rng(stream or name)
     if by is not None:
         u = rng.random(b.n)
-        keys = b.col(by).to_numpy(zero_copy_only=False)
+        keys = b.col(by)
         idx = np.zeros(b.n, dtype=np.int64)
         for key, w in (weights_by or {}).items():
-            sel = keys == key
+            sel = _eq(keys, key)
             p = np.cumsum(_weights(values, w))
             idx[sel] = np.minimum(np.searchsorted(p, u[sel], side="right"), len(values) - 1)
     else:
@@ -376,7 +381,7 @@ def eg_id_part(b: Batch, name: str, id: str, part: str, labels: list) -> pa.Arra
     known = b.extra.get(id)
     if known is not None and not id.startswith("parent."):  # drawn in this batch: no need to re-parse
         if part == "gender":
-            return pa.array(np.where(known["male"], labels[0], labels[1]))
+            return pa.array(labels, pa.string()).take(pa.array((~known["male"]).astype(np.int8)))
         if part == "governorate_code":
             b.index_of[name] = known["governorate"]
             return pa.array(ref.eg_governorates().codes[known["governorate"]])
@@ -412,7 +417,7 @@ def sa_national_id(b: Batch, name: str, residency: str, citizen: str) -> pa.Arra
     if len(rows) and rows[-1] >= 10**8:
         raise ValueError("sa_national_id: at most 100,000,000 unique IDs")
     body = permute(b.seed, "sa_national_id", rows, 10**8)
-    is_citizen = b.col(residency).to_numpy(zero_copy_only=False) == citizen
+    is_citizen = _eq(b.col(residency), citizen)
     return compose_sa_id(np.where(is_citizen, 1, 2), body)
 
 
@@ -425,19 +430,22 @@ def _name_indices(b: Batch, stream: str, gender: str, parts: int, family: str, m
     """
     rng = b.rng(stream)
     n_male = len(ref.names("eg_male"))
-    male = b.col(gender).to_numpy(zero_copy_only=False) == male_label
+    male = _eq(b.col(gender), male_label)
     christian = rng.random(b.n) < christian_share
     first = np.empty(b.n, dtype=np.int64)
     anc = np.empty((max(parts - 1, 0), b.n), dtype=np.int64)
     for tradition, rows in (("muslim", ~christian), ("christian", christian)):
+        sel = np.flatnonzero(rows)
+        if not len(sel):
+            continue
         ok_m = _allowed("eg_male", exclude, tradition)
         ok_f = _allowed("eg_female", exclude, tradition) + n_male
-        u_m, u_f = rng.integers(0, len(ok_m), b.n), rng.integers(0, len(ok_f), b.n)
-        first[rows] = np.where(male, ok_m[u_m], ok_f[u_f])[rows]
+        m = male[sel]
+        first[sel] = np.where(m, ok_m[rng.integers(0, len(ok_m), len(sel))], ok_f[rng.integers(0, len(ok_f), len(sel))])
         for j in range(parts - 1):
-            anc[j, rows] = ok_m[rng.integers(0, len(ok_m), b.n)][rows]
+            anc[j, sel] = ok_m[rng.integers(0, len(ok_m), len(sel))]
         if parts > 1:  # a man is not named after his own father (naming practice)
-            clash = rows & male & (anc[0] == first)
+            clash = sel[m & (anc[0, sel] == first[sel])]
             anc[0, clash] = ok_m[(np.searchsorted(ok_m, anc[0, clash]) + 1) % len(ok_m)]
     if family == "sa" and parts > 1:
         anc[-1] = rng.integers(0, len(ref.names("sa_family")), b.n)
@@ -564,6 +572,12 @@ def street(b: Batch, name: str, country: str, script: str, stream: str) -> pa.Ar
     return (names.ar if script == "ar" else names.en).take(pa.array(idx))
 
 
+@cache
+def _small_numbers() -> pa.Array:
+    """"0" .. "999" as strings: a ``take`` is much cheaper than casting each batch's integers."""
+    return pa.array([str(i) for i in range(1000)], pa.string())
+
+
 @kind("eg_address", required=("governorate", "city"),
       optional={"script": "ar", "stream": "eg_address", "apartment_share": 0.6}, columns=("governorate", "city"))
 def eg_address(b: Batch, name: str, governorate: str, city: str, script: str, stream: str,
@@ -572,8 +586,8 @@ def eg_address(b: Batch, name: str, governorate: str, city: str, script: str, st
     rng = b.rng(stream)
     streets = ref.strings("eg_streets")
     st_idx = pa.array(rng.integers(0, len(streets), b.n))
-    number = pa.array(rng.integers(1, 250, b.n)).cast(pa.string())
-    apt = pa.array(rng.integers(1, 40, b.n)).cast(pa.string())
+    number = _small_numbers().take(pa.array(rng.integers(1, 250, b.n)))
+    apt = _small_numbers().take(pa.array(rng.integers(1, 40, b.n)))
     has_apt = pa.array(rng.random(b.n) < apartment_share)
     gov = ref.eg_governorates()
     cities = ref.eg_cities()
@@ -661,7 +675,7 @@ def sa_short_address(b: Batch, name: str, building_number: str) -> pa.Array:
 def nationality(b: Batch, name: str, residency: str, script: str, citizen: str, stream: str) -> pa.Array:
     """Saudi for citizens; for residents one of the other listed nationalities (uniform)."""
     names = ref.strings("nationalities")
-    is_citizen = b.col(residency).to_numpy(zero_copy_only=False) == citizen
+    is_citizen = _eq(b.col(residency), citizen)
     other = b.rng(stream).integers(1, len(names), b.n)  # row 0 of nationalities.csv is Saudi
     return (names.ar if script == "ar" else names.en).take(pa.array(np.where(is_citizen, 0, other)))
 
@@ -805,11 +819,11 @@ def complaint_text(b: Batch, name: str, category: str, templates: Mapping[str, l
     """A free-text description for the row's category; ``pii_share`` of rows mention the customer's
     phone number or ID, as real complaint logs do (sometimes in Arabic-Indic digits)."""
     rng = b.rng(name)
-    cats = b.col(category).to_numpy(zero_copy_only=False)
+    cats = b.col(category)
     text = pa.nulls(b.n, pa.string())
     u = rng.random(b.n)
     for cat, options in templates.items():
-        sel = cats == cat
+        sel = _eq(cats, cat)
         if sel.any():
             pick = pa.array(options).take(pa.array(np.minimum((u * len(options)).astype(np.int64), len(options) - 1)))
             text = pc.if_else(pa.array(sel), pick, text)
@@ -857,5 +871,5 @@ def iban(b: Batch, name: str, country: str, banks: list) -> pa.Array:
     chars[:, 0:2] = np.frombuffer(code.encode(), dtype=np.uint8)
     bank = np.array([np.frombuffer(str(x).zfill(bank_len).encode(), dtype=np.uint8) for x in banks])
     chars[:, 4:4 + bank_len] = bank[rng.integers(0, len(banks), b.n)]
-    chars[:, 4 + bank_len:] = 0x30 + rng.integers(0, 10, (b.n, length - 4 - bank_len))
+    chars[:, 4 + bank_len:] = rng.integers(0x30, 0x3A, (b.n, length - 4 - bank_len), dtype=np.uint8)
     return encode_fixed(set_check_digits(chars))

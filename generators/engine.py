@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import schema as schema_mod
-from .columns import KINDS, Batch
+from .columns import KINDS, Batch, _eq
 from .schema import Schema, TableDef
 
 BATCH_ROWS = 50_000
@@ -61,7 +61,7 @@ def _fill(b: Batch, t: TableDef) -> None:
         if c.null_rate > 0:
             mask = b.rng(f"{c.name}#null").random(b.n) < c.null_rate
         if c.when is not None:
-            keep = b.col(c.when["column"]).to_numpy(zero_copy_only=False) == c.when["equals"]
+            keep = _eq(b.col(c.when["column"]), c.when["equals"])
             mask = ~keep if mask is None else (mask | ~keep)
         if mask is not None and mask.any():
             arr = pc.if_else(pa.array(mask), pa.nulls(len(arr), arr.type), arr)
@@ -159,7 +159,12 @@ class _ParquetSink:
             if first.num_rows and (pa.types.is_string(col.type) or pa.types.is_integer(col.type)):
                 if pc.count_distinct(col).as_py() <= max(64, first.num_rows // 100):
                     dict_cols.append(name)
-        self._writer = pq.ParquetWriter(fh, first.schema, use_dictionary=dict_cols, compression="snappy")
+        # min/max statistics only where a reader can use them (dates, numbers, low-cardinality labels),
+        # not on unique strings such as IDs and names, where they cost time and prune nothing
+        stats = [n for n, c in zip(first.schema.names, first.columns, strict=True)
+                 if n in dict_cols or not (pa.types.is_string(c.type) or pa.types.is_large_string(c.type))]
+        self._writer = pq.ParquetWriter(fh, first.schema, use_dictionary=dict_cols, compression="snappy",
+                                        write_statistics=stats)
 
     def write(self, batch: pa.RecordBatch) -> None:
         self._writer.write_batch(batch)
