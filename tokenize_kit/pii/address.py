@@ -1,7 +1,7 @@
 """Free-form Egyptian and Saudi addresses (Arabic or English): ``eg_address`` and ``sa_address``.
 
-Place names found in the gazetteer (governorates of Egypt; regions, region capitals and major cities of
-Saudi Arabia: ``tokenize_kit/refdata``) and structural words (street, building, floor, district ...)
+Place names found in the gazetteer (governorates, cities and districts of Egypt; regions, cities and
+districts of Saudi Arabia: ``tokenize_kit/refdata``) and structural words (street, building, floor, district ...)
 are kept, so regional analysis still works and the token still reads like an address; every other
 letter and digit (street names, building and apartment numbers, Saudi short-address codes) is encrypted
 with character-class FPE: Arabic letters to Arabic letters, Latin to Latin, digits to digits of the same
@@ -11,7 +11,8 @@ Reversibility: kept words are found again in the token, and the encryption is cy
 token's kept words are exactly the input's (an encrypted word never turns into a kept one), so
 detokenization protects the same characters and decrypts the rest.
 
-The gazetteer is small (see refdata/SOURCES.md): a town not in it is encrypted like any other word.
+The gazetteer holds about 220 Egyptian cities/districts and the main Saudi cities and districts (see
+refdata/SOURCES.md): a town not in it is encrypted like any other word.
 
 >>> is_valid("١٢ شارع التحرير، الدقي، الجيزة")
 True
@@ -49,22 +50,33 @@ def normalize(word: str) -> str:
     return w[2:] if w.startswith("ال") and len(w) > 4 else w
 
 
+def _names(table: str, *cols: str) -> set[str]:
+    t = refdata.table(table)
+    return {v for c in cols for v in t.column(c).to_pylist()}
+
+
 @cache
 def gazetteer(country: str) -> tuple[frozenset[tuple[str, ...]], int]:
-    """Normalised place names as word tuples (plus the longest length) for 'eg' or 'sa'."""
-    names: set[str] = set()
+    """Normalised place names as word tuples (plus the longest length) for 'eg' or 'sa'.
+
+    Top-level units (governorates; regions and their capitals) are always places.  Cities and districts
+    (``eg_cities``, ``sa_cities``, ``sa_districts``) are places too, except single words that are also
+    given names (``فيصل``, ``ناصر`` ...): in an address those usually name a street after a person, and
+    a person's name is encrypted, not kept.
+    """
     if country == "eg":
-        t = refdata.table("eg_governorates")
-        names |= set(t.column("name_ar").to_pylist()) | set(t.column("name_en").to_pylist())
-        names.discard("خارج الجمهورية")
-        names.discard("Born abroad")
+        top = _names("eg_governorates", "name_ar", "name_en") - {"خارج الجمهورية", "Born abroad"}
+        lower = _names("eg_cities", "name_ar", "name_en")
     else:
-        t = refdata.table("sa_regions")
-        for col in ("name_ar", "name_en", "capital_ar", "capital_en"):
-            names |= set(t.column(col).to_pylist())
-        c = refdata.table("sa_cities")
-        names |= set(c.column("name_ar").to_pylist()) | set(c.column("name_en").to_pylist())
-    tuples = {tuple(normalize(w) for w in n.split()) for n in names}
+        top = _names("sa_regions", "name_ar", "name_en", "capital_ar", "capital_en")
+        lower = _names("sa_cities", "name_ar", "name_en") | _names("sa_districts", "name_ar", "name_en")
+    given = {normalize(n) for n in _names("names_eg_male", "name_ar", "name_en")
+             | _names("names_eg_female", "name_ar", "name_en")}
+    tuples = {tuple(normalize(w) for w in n.split()) for n in top}
+    for n in lower:
+        t = tuple(normalize(w) for w in n.split())
+        if not (len(t) == 1 and t[0] in given):
+            tuples.add(t)
     tuples |= {(normalize(w),) for w in STRUCTURAL}
     return frozenset(tuples), max(len(t) for t in tuples)
 
