@@ -221,12 +221,13 @@ def test_bad_existing_output_refused(env):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_killed_mid_run_leaves_no_output(env, sig):
-    n = 400_000
+    # distinct values (identical rows de-duplicate to almost no work): the job must still be running ~0.4 s
+    # after it starts writing
+    n = 1_000_000
     big = env / "big.csv"
     with open(big, "w", encoding="utf-8") as fh:
         fh.write("id,phone\n")
-        line = f"{SECRET_ID},01012345678\n"
-        fh.write(line * n)
+        fh.writelines(f"{SECRET_ID[:9]}{i // 10 % 10_000:04d}{i % 10},010{i:08d}\n" for i in range(n))
     (env / "p.yaml").write_text("columns:\n  id: {type: eg_national_id}\n  phone: {type: phone}\n")
     proc = subprocess.Popen(
         [sys.executable, "-m", "tokenize_kit", "tokenize", str(big), str(env / "out.csv"), "--policy",

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 FORMATS = ("csv", "tsv", "parquet", "jsonl", "xlsx")
 DEFAULT_BATCH = 200_000
@@ -51,6 +51,14 @@ def detect_format(path: str | os.PathLike[str], override: str | None = None) -> 
 
 def _open_binary(path: Path) -> BinaryIO:
     return gzip.open(path, "rb") if str(path).lower().endswith(".gz") else open(path, "rb")
+
+
+def _open_arrow(path: Path) -> pa.NativeFile:
+    """``path`` as an Arrow input stream: Arrow's I/O thread then reads into Arrow buffers without the GIL
+    (a Python file object would be read through Python calls and bytes objects)."""
+    if str(path).lower().endswith(".gz"):
+        return pa.CompressedInputStream(pa.OSFile(str(path), "rb"), "gzip")
+    return pa.OSFile(str(path), "rb")
 
 
 @dataclass
@@ -118,6 +126,8 @@ def read_batches(
             "format": fmt, "encoding": enc, "rows": None}
     if fmt == "parquet":
         try:
+            import pyarrow.parquet as pq  # (imported when needed: it is slow to import)
+
             pf = pq.ParquetFile(path)
         except (pa.ArrowInvalid, OSError):
             raise InputError(f"{path} is not a readable Parquet file (corrupt or not Parquet)") from None
@@ -161,6 +171,15 @@ def _first_ragged_line(path: Path, enc: TextEncoding, delimiter: str, width: int
     return None
 
 
+#: CSV bytes parsed per block.  Arrow's streaming reader reads up to 32 blocks ahead of the consumer, so the
+#: block size bounds memory (8 MB blocks held ~260 MB of read-ahead; 512 KB blocks parse as fast); blocks are
+#: coalesced into ``batch_size`` rows before they are processed.  A record longer than a block is retried with
+#: larger blocks.
+CSV_BLOCK = 1 << 19
+FIRST_CSV_BATCH = 1 << 16
+CSV_MAX_BLOCK = 1 << 30
+
+
 def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, batch_size: int) -> Iterator[pa.RecordBatch]:
     header = _csv_header(path, enc, delimiter)
 
@@ -170,32 +189,69 @@ def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, batch_size: int)
         ragged_seen.append(row.actual_columns)
         return "error"
 
-    read_opts = pacsv.ReadOptions(encoding=enc.label if enc.codec != "utf-8" else "utf8",
-                                  block_size=8 << 20, use_threads=True)
     parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=ragged)
     conv = pacsv.ConvertOptions(column_types={h: pa.string() for h in header}, strings_can_be_null=False,
                                 quoted_strings_can_be_null=False)
-    try:
-        reader = pacsv.open_csv(_open_binary(path), read_options=read_opts, parse_options=parse_opts,
-                                convert_options=conv)
-        for batch in reader:
-            yield from _rebatch(batch, batch_size)
-    except InputError:
-        raise
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        if ragged_seen:
-            found = _first_ragged_line(path, enc, delimiter, len(header))
-            where = f"line {found[0]} has {found[1]} fields" if found else f"a row has {ragged_seen[0]} fields"
-            raise InputError(
-                f"{path}: {where}, the header has {len(header)} (a ragged row; check quoting or the delimiter)"
-            ) from None
-        text = str(exc)
-        if "UTF8" in text or "decode" in text.lower() or isinstance(exc, UnicodeDecodeError):
-            line = _line_of_bad_bytes(path, enc)
-            where = f"line {line}" if line else "somewhere"
-            raise InputError(f"{path}: bytes at {where} are not valid {enc.label}; pass --encoding "
-                             "(e.g. --encoding cp1256 for Windows Arabic exports)") from None
-        raise InputError(f"{path}: not a readable CSV file ({type(exc).__name__})") from None
+    block = CSV_BLOCK
+    # the first batch is smaller, so the work starts sooner (the output does not depend on batch boundaries)
+    target = min(batch_size, FIRST_CSV_BATCH)
+    consumed = 0  # rows taken from the reader (a retry with larger blocks skips them)
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    while True:
+        read_opts = pacsv.ReadOptions(encoding=enc.label if enc.codec != "utf-8" else "utf8",
+                                      block_size=block, use_threads=True)
+        try:
+            reader = pacsv.open_csv(_open_arrow(path), read_options=read_opts, parse_options=parse_opts,
+                                    convert_options=conv)
+            skip = consumed
+            for batch in reader:
+                if skip:
+                    if batch.num_rows <= skip:
+                        skip -= batch.num_rows
+                        continue
+                    batch = batch.slice(skip)
+                    skip = 0
+                consumed += batch.num_rows
+                pending.append(batch)
+                pending_rows += batch.num_rows
+                while pending_rows >= target:
+                    out, pending = _split_rows(pending, target)
+                    pending_rows -= target
+                    target = batch_size
+                    yield out
+            break
+        except InputError:
+            raise
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            if "straddl" in str(exc) and block < CSV_MAX_BLOCK and not ragged_seen:
+                block *= 8  # a record longer than a block: read again with larger blocks
+                continue
+            if ragged_seen:
+                found = _first_ragged_line(path, enc, delimiter, len(header))
+                where = f"line {found[0]} has {found[1]} fields" if found else f"a row has {ragged_seen[0]} fields"
+                raise InputError(
+                    f"{path}: {where}, the header has {len(header)} (a ragged row; check quoting or the delimiter)"
+                ) from None
+            text = str(exc)
+            if "UTF8" in text or "decode" in text.lower() or isinstance(exc, UnicodeDecodeError):
+                line = _line_of_bad_bytes(path, enc)
+                where = f"line {line}" if line else "somewhere"
+                raise InputError(f"{path}: bytes at {where} are not valid {enc.label}; pass --encoding "
+                                 "(e.g. --encoding cp1256 for Windows Arabic exports)") from None
+            raise InputError(f"{path}: not a readable CSV file ({type(exc).__name__})") from None
+    if pending_rows:
+        yield _split_rows(pending, pending_rows)[0]
+
+
+def _split_rows(batches: list[pa.RecordBatch], rows: int) -> tuple[pa.RecordBatch, list[pa.RecordBatch]]:
+    """The first ``rows`` rows of ``batches`` as one contiguous batch, and the rest."""
+    if len(batches) == 1 and batches[0].num_rows == rows:
+        return batches[0], []
+    table = pa.Table.from_batches(batches)
+    head = table.slice(0, rows).combine_chunks().to_batches()
+    out = head[0] if len(head) == 1 else pa.Table.from_batches(head).combine_chunks().to_batches()[0]
+    return out, table.slice(rows).to_batches()
 
 
 def _rebatch(batch: pa.RecordBatch, size: int) -> Iterator[pa.RecordBatch]:
@@ -203,7 +259,7 @@ def _rebatch(batch: pa.RecordBatch, size: int) -> Iterator[pa.RecordBatch]:
         yield batch.slice(start, size)
 
 
-def _parquet_batches(pf: pq.ParquetFile, path: Path, batch_size: int) -> Iterator[pa.RecordBatch]:
+def _parquet_batches(pf: Any, path: Path, batch_size: int) -> Iterator[pa.RecordBatch]:
     try:
         yield from pf.iter_batches(batch_size=batch_size)
     except (pa.ArrowInvalid, OSError):
@@ -280,7 +336,7 @@ class BatchWriter:
     def __init__(self, fh: BinaryIO, fmt: str, encoding: TextEncoding | None = None) -> None:
         self.fh, self.fmt = fh, fmt
         self.encoding = encoding or TextEncoding("utf-8")
-        self._pq: pq.ParquetWriter | None = None
+        self._pq: Any = None
         self._schema: pa.Schema | None = None
         self._header_done = False
         self._xlsx = None
@@ -295,6 +351,8 @@ class BatchWriter:
             self._write_csv(batch)
         elif self.fmt == "parquet":
             if self._pq is None:
+                import pyarrow.parquet as pq
+
                 self._pq = pq.ParquetWriter(self.fh, self._schema)
             self._pq.write_batch(batch)
         elif self.fmt == "jsonl":
@@ -307,28 +365,52 @@ class BatchWriter:
         outside the policy come back byte for byte from a minimally quoted input."""
         delimiter = "\t" if self.fmt == "tsv" else ","
         newline = self.encoding.newline
-        pieces = []
+        pieces: list[Any] = []
         if not self._header_done:
             header = pa.array(list(batch.schema.names), pa.string())
             line = delimiter.join(_csv_quote(header, delimiter).to_pylist()) + newline
-            pieces.append(line.encode("utf-8"))
             if self.encoding.bom:
                 self.fh.write(codecs.BOM_UTF8)
+            pieces.append(line.encode("utf-8"))
             self._header_done = True
         if batch.num_rows:
-            cols = [_csv_quote(_as_text(c), delimiter) for c in batch.columns]
-            lines = pc.binary_join_element_wise(*cols, delimiter) if len(cols) > 1 else cols[0]
-            lines = pc.binary_join_element_wise(lines, newline, "")
-            pieces.append(_string_payload(lines))
-        data = b"".join(pieces)
+            cols = [_as_text(c) for c in batch.columns]
+            quoted = [_csv_quote(c, delimiter) for c in cols]
+            if all(q is c for q, c in zip(quoted, cols, strict=True)):
+                # nothing to quote: Arrow's CSV writer joins the fields (the bytes are the same as below), straight
+                # into the file when it is UTF-8
+                table = pa.Table.from_arrays(cols, names=[str(i) for i in range(len(cols))])
+                options = pacsv.WriteOptions(include_header=False, delimiter=delimiter, quoting_style="none",
+                                             eol=newline, batch_size=1 << 16)
+                if self.encoding.codec == "utf-8":
+                    for piece in pieces:
+                        self.fh.write(piece)
+                    pacsv.write_csv(table, self.fh, options)
+                    return
+                sink = pa.BufferOutputStream()
+                pacsv.write_csv(table, sink, options)
+                pieces.append(sink.getvalue())
+            else:
+                # one kernel call builds every line: field, delimiter, field, ..., newline
+                parts: list[Any] = []
+                for c in quoted:
+                    parts += [c, delimiter]
+                parts[-1] = newline
+                lines = pc.binary_join_element_wise(*parts, "")
+                pieces.append(_string_payload(lines))
         if self.encoding.codec != "utf-8":
+            data = b"".join(bytes(p) for p in pieces)
             try:
                 data = data.decode("utf-8").encode(self.encoding.codec)
             except UnicodeEncodeError:
                 raise InputError(
                     f"a value cannot be written in {self.encoding.codec}; pass --output-encoding utf-8"
                 ) from None
-        self.fh.write(data)
+            self.fh.write(data)
+            return
+        for piece in pieces:  # the lines are written straight from Arrow's buffer, without a copy
+            if len(piece):
+                self.fh.write(piece)
 
     def _write_jsonl(self, batch: pa.RecordBatch) -> None:
         df = batch.to_pandas()
@@ -357,13 +439,24 @@ class BatchWriter:
 
 
 def _as_text(col: pa.Array) -> pa.Array:
-    if pa.types.is_string(col.type):
-        return pc.fill_null(col, "")
-    return pc.fill_null(pc.cast(col, pa.string()), "")
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if not pa.types.is_string(col.type):
+        col = pc.cast(col, pa.string())
+    return pc.fill_null(col, "") if col.null_count else col
+
+
+#: bytes that make a CSV field need quotes (besides the delimiter)
+_QUOTE_BYTES = (b'"', b"\r", b"\n")
 
 
 def _csv_quote(col: pa.Array, delimiter: str) -> pa.Array:
     """Quote the fields that need it (delimiter, quote, CR or LF inside), doubling inner quotes."""
+    from .fpe._utf8 import group_bytes
+
+    data = group_bytes(col).tobytes()  # a fast pre-check on the whole column (memchr): most need no quotes
+    if all(data.find(b) < 0 for b in (delimiter.encode(), *_QUOTE_BYTES)):
+        return col
     pattern = "[" + ("\t" if delimiter == "\t" else ",") + '"\r\n]'
     needs = pc.match_substring_regex(col, pattern)
     if not pc.any(needs).as_py():
@@ -372,12 +465,12 @@ def _csv_quote(col: pa.Array, delimiter: str) -> pa.Array:
     return pc.if_else(needs, quoted, col)
 
 
-def _string_payload(arr: pa.Array) -> bytes:
-    """The concatenated UTF-8 bytes of a string array (its data buffer), without a per-row copy."""
+def _string_payload(arr: pa.Array) -> np.ndarray:
+    """The concatenated UTF-8 bytes of a string array (a view of its data buffer, no per-row copy)."""
     from .fpe._utf8 import group_bytes
 
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    return group_bytes(arr).tobytes()
+    return group_bytes(arr)
 
 
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:

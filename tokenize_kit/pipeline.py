@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import os
+import queue
 import sys
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,11 +18,12 @@ from typing import Any
 import pyarrow as pa
 
 from . import __version__
+from .fpe._base import _threads
 from .io import DEFAULT_BATCH, BatchWriter, InputError, TextEncoding, atomic_output, detect_format, read_batches
 from .keys import Keyset
 from .manifest import manifest_path, sha256_file, sign
 from .policy import Policy
-from .table import TableReport, check_columns, crypto_for, transform_column
+from .table import ColumnReport, TableReport, check_columns, crypto_for, transform_column
 
 
 @dataclass
@@ -63,33 +69,62 @@ def run(
     crypto = crypto_for(policy, keyset)
     report = TableReport(crypto.key_name, crypto.version, crypto.algorithm)
     rows = 0
+    input_hash = _Background(sha256_file, input_path)  # read once more, on the other core, while we work
     with atomic_output(output_path) as fh:
-        writer = BatchWriter(fh, out_fmt, out_enc if out_fmt in ("csv", "tsv") else None)
-        first = True
-        for batch in batches:
-            if first:
-                check_columns(policy, batch.schema.names)
-                first = False
-            table = pa.Table.from_batches([batch])
-            local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, batch.num_rows)
-            for name, spec in policy.columns.items():
-                i = table.column_names.index(name)
-                col = table.column(i).combine_chunks()
-                new, col_rep = transform_column(col, spec, crypto, detokenize, row_offset=rows)
-                local.columns[name] = col_rep
-                table = table.set_column(i, pa.field(name, new.type), new)
-            report.add(local)
-            for out_batch in table.to_batches():
-                writer.write(out_batch)
-            rows += batch.num_rows
-            if progress:
-                progress(rows, info.get("rows"))
-        if first:  # empty input: still check the policy against the header we could read
-            schema = info.get("schema")
-            if schema is not None:
-                check_columns(policy, schema.names)
+        hashing = out_fmt in ("csv", "tsv", "jsonl")  # written by us, sequentially: hash as we write
+        sink = _HashingFile(fh) if hashing else fh
+        writer = BatchWriter(sink, out_fmt, out_enc if out_fmt in ("csv", "tsv") else None)
+        # the writer formats and writes batch i while batch i+1 is transformed (Arrow and numpy release the GIL)
+        with _WriterThread(writer) as write:
+
+            def finish(job: _BatchJob) -> None:
+                """Collect a batch's columns (raising its error, if any), count them, hand the batch to the writer."""
+                table = job.table
+                local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, table.num_rows)
+                for name, (new, col_rep) in job.result().items():
+                    i = table.column_names.index(name)
+                    local.columns[name] = col_rep
+                    table = table.set_column(i, pa.field(name, new.type), new)
+                report.add(local)
+                for out_batch in table.to_batches():
+                    write(out_batch)
+                del table
+                _release_memory()
+                if progress:
+                    progress(job.row_offset + job.table.num_rows, info.get("rows"))
+
+            first = True
+            pending: _BatchJob | None = None
+            # a batch is transformed by the worker threads while the next one is read and parsed here
+            source = iter(batches)
+            while True:
+                try:
+                    batch = next(source)
+                except StopIteration:
+                    break
+                except BaseException:
+                    if pending is not None:  # the earlier batch's own error comes first, as in reading order
+                        finish(pending)
+                    raise
+                if first:
+                    check_columns(policy, batch.schema.names)
+                    first = False
+                job = _BatchJob(pa.Table.from_batches([batch]), policy, crypto, detokenize, rows)
+                rows += batch.num_rows
+                del batch
+                if pending is not None:
+                    finish(pending)
+                pending = job
+            if pending is not None:
+                finish(pending)
+                pending = None
+            if first:  # empty input: still check the policy against the header we could read
+                schema = info.get("schema")
+                if schema is not None:
+                    check_columns(policy, schema.names)
         writer.close()
         fh.flush()
+    output_sha256 = sink.hexdigest() if hashing else sha256_file(output_path)
     seconds = time.perf_counter() - start
     manifest = {
         "tool": "tokenize-kit",
@@ -99,8 +134,8 @@ def run(
         "key": {"name": crypto.key_name, "version": crypto.version,
                 "fingerprint": keyset.fingerprint(crypto.key_name, crypto.version)},
         "algorithm": crypto.algorithm,
-        "input": {"name": input_path.name, "sha256": sha256_file(input_path), "format": info["format"]},
-        "output": {"name": output_path.name, "sha256": sha256_file(output_path), "format": out_fmt,
+        "input": {"name": input_path.name, "sha256": input_hash.result(), "format": info["format"]},
+        "output": {"name": output_path.name, "sha256": output_sha256, "format": out_fmt,
                    "encoding": out_enc.label if out_fmt in ("csv", "tsv") else None},
         "rows": rows,
         "columns": {k: vars(v) for k, v in report.columns.items()},
@@ -117,3 +152,203 @@ def run(
         output_path.unlink(missing_ok=True)  # no delivery without its manifest
         raise
     return JobResult(rows, seconds, report, manifest)
+
+
+class _HashingFile:
+    """A binary file wrapper that SHA-256-hashes what is written through it."""
+
+    #: flush written data to disk every this many bytes, in the writer thread, so the final fsync of the
+    #: delivery has little left to do (the disk works while the next batches are computed)
+    SYNC_EVERY = 32 << 20
+
+    def __init__(self, fh: Any) -> None:
+        self._fh = fh
+        self._hash = hashlib.sha256()
+        self._unsynced = 0
+
+    def write(self, data: Any) -> int:
+        self._hash.update(data)
+        n = self._fh.write(data)
+        self._unsynced += len(memoryview(data).cast("B"))
+        if self._unsynced >= self.SYNC_EVERY:
+            self._unsynced = 0
+            self._fh.flush()
+            try:
+                os.fdatasync(self._fh.fileno())
+            except (AttributeError, OSError):  # not a real file, or no fdatasync here: the final fsync does it
+                pass
+        return n
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fh, name)
+
+
+class _Background:
+    """``fn(*args)`` in a daemon thread; :meth:`result` waits for it (and re-raises its error)."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn, *args), name="tokenize-kit-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            self._result = fn(*args)
+        except BaseException as exc:  # handed to the caller of result()
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+class _WriterThread:
+    """Writes batches through ``writer`` in a worker thread, in order, at most ``depth`` batches behind.
+
+    Used as a context manager that returns the ``write`` function; on leaving, waits until everything is
+    written and re-raises the worker's error, if any (an error in the caller stops the worker)."""
+
+    _DONE = object()
+
+    def __init__(self, writer: BatchWriter, depth: int = 1) -> None:
+        self._writer = writer
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tokenize-kit-writer", daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is self._DONE or self._stop.is_set():
+                return
+            try:
+                self._writer.write(item)
+            except BaseException as exc:  # handed to the producer
+                self._error = exc
+                self._stop.set()
+                return
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        while True:
+            if self._error is not None:
+                raise self._error
+            try:
+                self._queue.put(batch, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __enter__(self) -> Callable[[pa.RecordBatch], None]:
+        self._thread.start()
+        return self.write
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.put(self._DONE, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self._thread.join()
+        if exc_type is None and self._error is not None:
+            raise self._error
+
+
+def _libc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _libc_trim()
+
+
+def _release_memory() -> None:
+    """Hand memory freed by the last batch back to the OS, so the peak stays flat over the whole file: glibc keeps
+    freed numpy temporaries in its heap (its mmap threshold adapts upwards), Arrow's pool keeps freed pages."""
+    pa.default_memory_pool().release_unused()
+    if _TRIM is not None:
+        _TRIM(0)
+
+
+_WORK_POOL: ThreadPoolExecutor | None = None
+#: below this many rows per thread a batch is not split
+MIN_SPLIT_ROWS = 16_384
+
+
+def _work_pool() -> ThreadPoolExecutor:
+    global _WORK_POOL
+    if _WORK_POOL is None:
+        _WORK_POOL = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="tokenize-kit-rows")
+    return _WORK_POOL
+
+
+def _transform_serial(table: pa.Table, policy: Policy, crypto: Any, detokenize: bool, row_offset: int
+                      ) -> dict[str, tuple[pa.Array, ColumnReport]]:
+    out = {}
+    for name, spec in policy.columns.items():
+        col = table.column(table.column_names.index(name)).combine_chunks()
+        out[name] = transform_column(col, spec, crypto, detokenize, row_offset=row_offset)
+    return out
+
+
+class _BatchJob:
+    """The policy columns of one batch, started in the worker threads; :meth:`result` waits for them.
+
+    The rows are split into one contiguous part per thread and the parts run side by side (most of the work is in
+    Arrow, numpy and OpenSSL, which release the GIL); each part's memory is that of a smaller batch.  Tokens depend
+    on the value only, so the parts give the same tokens and counts as the whole batch.  If any part fails, or the
+    parts disagree on a column's output type (integer columns), the batch is done again as a whole, so errors and
+    types are exactly those of the whole batch."""
+
+    def __init__(self, table: pa.Table, policy: Policy, crypto: Any, detokenize: bool, row_offset: int) -> None:
+        self.table, self.policy, self.crypto, self.detokenize, self.row_offset = (
+            table, policy, crypto, detokenize, row_offset)
+        n = table.num_rows
+        parts = max(1, min(_threads(), n // MIN_SPLIT_ROWS))
+        bounds = [n * k // parts for k in range(parts + 1)]
+        self.futures = [
+            _work_pool().submit(_transform_serial, table.slice(lo, hi - lo), policy, crypto, detokenize,
+                                row_offset + lo)
+            for lo, hi in itertools.pairwise(bounds)
+        ] if _threads() > 1 else []
+
+    def _whole(self) -> dict[str, tuple[pa.Array, ColumnReport]]:
+        return _transform_serial(self.table, self.policy, self.crypto, self.detokenize, self.row_offset)
+
+    def result(self) -> dict[str, tuple[pa.Array, ColumnReport]]:
+        if not self.futures:
+            return self._whole()
+        futures, self.futures = self.futures, []
+        wait(futures)  # (an interrupt while waiting propagates from here)
+        if any(f.exception() is not None for f in futures):
+            return self._whole()  # raises the whole batch's error
+        results = [f.result() for f in futures]
+        if len(results) == 1:
+            return results[0]
+        out = {}
+        for name, spec in self.policy.columns.items():
+            arrays = [r[name][0] for r in results]
+            if any(a.type != arrays[0].type for a in arrays):
+                col = self.table.column(self.table.column_names.index(name)).combine_chunks()
+                out[name] = transform_column(col, spec, self.crypto, self.detokenize, row_offset=self.row_offset)
+                continue
+            rep = ColumnReport(spec.method, spec.type)
+            for r in results:
+                rep.add(r[name][1])
+            out[name] = (pa.concat_arrays(arrays), rep)
+        return out

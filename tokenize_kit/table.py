@@ -13,6 +13,7 @@ each token is reversed by the map that made it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from dataclasses import asdict, dataclass, field
@@ -207,32 +208,40 @@ def transform_column(
     text, origin = _as_text(col, spec)
     if spec.domain:
         crypto = _ScopedCrypto(crypto, pii_type.domain, spec.domain)  # type: ignore[assignment]
-    filled = pc.fill_null(text, "")
-    core = pc.utf8_trim_whitespace(filled)
-    padded = pc.not_equal(core, filled)  # rows with surrounding whitespace (kept around the token)
-    any_padded = bool(pc.any(padded).as_py())
+    filled = pc.fill_null(text, "") if text.null_count else text
+    if _ends_printable_ascii(filled):  # nothing to trim (the usual ID/phone column)
+        core, any_padded = filled, False
+    else:
+        core = pc.utf8_trim_whitespace(filled)
+        padded = pc.not_equal(core, filled)  # rows with surrounding whitespace (kept around the token)
+        any_padded = bool(pc.any(padded).as_py())
     if any_padded:
         parts = pc.extract_regex(filled, r"^(?P<lead>\s*)(?P<core>(?s:.*?))(?P<trail>\s*)$")
         lead, trail = pc.struct_field(parts, "lead"), pc.struct_field(parts, "trail")
-    empty = pc.or_(pc.is_null(text), pc.is_in(core, value_set=pa.array(EMPTY_MARKERS, pa.string())))
-    empty_np = empty.to_numpy(zero_copy_only=False)
+    empty_np = _empty_markers(core)
+    if text.null_count:
+        empty_np |= pc.is_null(text).to_numpy(zero_copy_only=False)
     rep.empty = int(empty_np.sum())
-    work_idx = np.flatnonzero(~empty_np)
+    every_row = rep.empty == 0
+    work_idx = np.arange(len(text)) if every_row else np.flatnonzero(~empty_np)
     if len(work_idx) == 0:
         rep.output_type = str(col.type)
         return col, rep
-    work = core.take(pa.array(work_idx))
-    if pii_type.has_invalid and not decrypt and pc.any(pc.match_substring(work, "e", ignore_case=True)).as_py():
-        sci = pc.match_substring_regex(work, SCIENTIFIC).to_numpy(zero_copy_only=False)
-        if sci.any():
+    work = core if every_row else core.take(pa.array(work_idx))
+    # one hash pass: the distinct values (first-occurrence order) and each row's index into them
+    encoded = pc.dictionary_encode(work)
+    uniq = encoded.dictionary
+    pos = encoded.indices.to_numpy(zero_copy_only=False)
+    if pii_type.has_invalid and not decrypt and _has_e(uniq):
+        sci_u = pc.match_substring_regex(uniq, SCIENTIFIC).to_numpy(zero_copy_only=False)
+        if sci_u.any():
+            sci = sci_u[pos]
             first = int(np.flatnonzero(sci)[0])
             raise TokenizeError(
                 f"column {spec.column!r}, row {row_offset + int(work_idx[first]) + 1}: a number in scientific "
                 f"notation ({int(sci.sum())} such row(s)); the digits of this {spec.type} were lost by Excel. "
                 "Re-export the column as text (format the cells as Text before saving) and run again"
             )
-    uniq = pc.unique(work)
-    pos = pc.index_in(work, value_set=uniq).to_numpy(zero_copy_only=False)
     if decrypt and spec.method in IRREVERSIBLE:
         rep.left_as_is = len(work_idx)
         rep.output_type = str(col.type)
@@ -242,12 +251,12 @@ def transform_column(
         rep.output_type = str(col.type)
         return col, rep
     valid = _valid(pii_type, uniq, spec)
-    out_u = np.empty(len(uniq), dtype=object)
     counts_valid = np.bincount(pos, minlength=len(uniq))
     vi = np.flatnonzero(valid)
+    pieces: list[tuple[np.ndarray, pa.Array]] = []  # (distinct-value indices, their outputs)
     if len(vi):
         vals = uniq if len(vi) == len(uniq) else uniq.take(pa.array(vi))  # same object: types reuse their parse
-        out_u[vi] = _apply(pii_type, vals, spec, crypto, decrypt).to_pylist()
+        pieces.append((vi, _apply(pii_type, vals, spec, crypto, decrypt)))
     rep.tokenized = int(counts_valid[vi].sum())
     ii = np.flatnonzero(~valid)
     if len(ii):
@@ -261,31 +270,103 @@ def transform_column(
             )
         inv = uniq.take(pa.array(ii))
         if spec.method in ("fpe", "surrogate"):
-            if handling == "generic":
-                avoid = (lambda a: _valid(pii_type, a, spec)) if pii_type.has_invalid else None
-                res = charclass(inv, crypto, pii_type.domain + "/generic", decrypt=decrypt, avoid=avoid).to_pylist()
-            elif handling == "redact":
-                res = [None if decrypt else spec.options.get("marker", DEFAULT_MARKER)] * len(ii)
-            else:  # null
-                res = [None] * len(ii)
             if decrypt and handling in ("redact", "null"):
-                res = inv.to_pylist()  # nothing to reverse: leave as is
+                res = inv  # nothing to reverse: leave as is
+            elif handling == "generic":
+                avoid = (lambda a: _valid(pii_type, a, spec)) if pii_type.has_invalid else None
+                res = charclass(inv, crypto, pii_type.domain + "/generic", decrypt=decrypt, avoid=avoid)
+            elif handling == "redact":
+                res = pa.array([spec.options.get("marker", DEFAULT_MARKER)] * len(ii), pa.string())
+            else:  # null
+                res = pa.nulls(len(ii), pa.string())
         else:
-            res = _apply(pii_type, inv, spec, crypto, decrypt).to_pylist()
-        out_u[ii] = res
+            res = _apply(pii_type, inv, spec, crypto, decrypt)
+        pieces.append((ii, res))
         rep.invalid[handling] = int(counts_valid[ii].sum())
-    tokens = pa.array(out_u, pa.string()).take(pa.array(pos))
+    tokens = _scatter(pieces, pos)
     if any_padded:
         wrapped = pc.binary_join_element_wise(lead.take(pa.array(work_idx)), tokens, trail.take(pa.array(work_idx)),
                                               "")
     else:
         wrapped = tokens
-    # rows whose token is null (on_invalid: null) stay null
-    wrapped = pc.if_else(pc.is_null(tokens), pa.nulls(len(tokens), pa.string()), wrapped)
-    full = pc.replace_with_mask(text, pa.array(~empty_np), wrapped)
+    if tokens.null_count:  # rows whose token is null (on_invalid: null) stay null
+        wrapped = pc.if_else(pc.is_null(tokens), pa.nulls(len(tokens), pa.string()), wrapped)
+    full = wrapped if every_row else pc.replace_with_mask(text, pa.array(~empty_np), wrapped)
     out = _restore_type(full, origin, col, spec)
     rep.output_type = str(out.type)
     return out, rep
+
+
+@functools.cache
+def _empty_set() -> pa.Array:
+    return pa.array(EMPTY_MARKERS, pa.string())
+
+
+def _byte_offsets(values: pa.Array) -> np.ndarray:
+    off = np.frombuffer(values.buffers()[1], dtype=np.int32, count=len(values) + 1 + values.offset)[values.offset :]
+    return off.astype(np.int64) - int(off[0])
+
+
+def _ends_printable_ascii(values: pa.Array) -> bool:
+    """Whether every non-empty value starts and ends with a printable ASCII character (no null, string type):
+    then no value has surrounding whitespace to trim."""
+    from .fpe._utf8 import group_bytes
+
+    if values.null_count or not pa.types.is_string(values.type) or len(values) == 0:
+        return False
+    data = group_bytes(values)
+    off = _byte_offsets(values)
+    nonempty = off[1:] > off[:-1]
+    ends = np.concatenate([data[off[:-1][nonempty]], data[off[1:][nonempty] - 1]])
+    return bool(np.all((ends > 0x20) & (ends < 0x7F)))
+
+
+@functools.cache
+def _marker_lengths() -> np.ndarray:
+    return np.unique([len(m.encode("utf-8")) for m in EMPTY_MARKERS])
+
+
+def _empty_markers(core: pa.Array) -> np.ndarray:
+    """Which values are one of :data:`EMPTY_MARKERS` (compared only where the byte length can match)."""
+    if not pa.types.is_string(core.type) or core.null_count:
+        return pc.fill_null(pc.is_in(core, value_set=_empty_set()), False).to_numpy(zero_copy_only=False)
+    maybe = np.isin(np.diff(_byte_offsets(core)), _marker_lengths())
+    if not maybe.any():
+        return maybe
+    rows = np.flatnonzero(maybe)
+    out = np.zeros(len(core), dtype=bool)
+    sub = core if len(rows) == len(core) else core.take(pa.array(rows))
+    out[rows] = pc.is_in(sub, value_set=_empty_set()).to_numpy(zero_copy_only=False)
+    return out
+
+
+def _has_e(values: pa.Array) -> bool:
+    """Whether any value contains an ``e`` or ``E`` (a cheap pre-check for scientific notation)."""
+    from .fpe._utf8 import group_bytes
+
+    data = group_bytes(values)
+    return bool(len(data)) and bool(np.any((data | 0x20) == 0x65))
+
+
+def _as_string_array(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr if arr.type == pa.string() else arr.cast(pa.string())
+
+
+def _scatter(pieces: list[tuple[np.ndarray, pa.Array]], pos: np.ndarray) -> pa.Array:
+    """The output per row: ``pieces`` hold the outputs of disjoint sets of distinct values (covering all
+    of them), ``pos`` maps each row to its distinct value.  Stays in Arrow (no Python strings)."""
+    if len(pieces) == 1:
+        values = _as_string_array(pieces[0][1])
+        if len(values) == len(pos):  # every row distinct: rows are already in first-occurrence order
+            return values
+        return values.take(pa.array(pos))
+    order = np.concatenate([idx for idx, _ in pieces])
+    values = pa.concat_arrays([_as_string_array(res) for _, res in pieces])
+    where = np.empty(len(order), dtype=np.int64)
+    where[order] = np.arange(len(order))
+    return values.take(pa.array(where[pos]))
 
 
 def _valid(pii_type: PIIType, values: pa.Array, spec: ColumnSpec) -> np.ndarray:

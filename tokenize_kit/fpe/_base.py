@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from ._aes import AesEcb
 from ._alphabet import Alphabet
 from ._utf8 import decode_fixed, encode_fixed, group_bytes
 from .errors import DomainTooSmallError, InvalidKeyError, ValueTooLongError
@@ -99,7 +100,9 @@ def digits_big_endian(values: np.ndarray, radix: int, width: int) -> np.ndarray:
     acc = values.astype(np.uint32 if small else np.uint64)
     r = acc.dtype.type(radix)
     for j in range(width - 1, -1, -1):
-        acc, out[:, j] = np.divmod(acc, r)
+        q = acc // r  # (numpy's divmod and % are several times slower than // by a scalar)
+        out[:, j] = acc - q * r
+        acc = q
     return out
 
 
@@ -131,11 +134,9 @@ class FeistelCipher:
 
     # -- helpers for subclasses -----------------------------------------------------------------
     @staticmethod
-    def _ecb(cipher: Cipher, blocks: np.ndarray) -> np.ndarray:
+    def _ecb(cipher: AesEcb, blocks: np.ndarray) -> np.ndarray:
         """One AES-ECB call over a whole (rows, 16) batch of blocks."""
-        enc = cipher.encryptor()
-        out = enc.update(memoryview(np.ascontiguousarray(blocks, dtype=np.uint8)).cast("B"))
-        return np.frombuffer(out, dtype=np.uint8).reshape(-1, 16)
+        return cipher.encrypt_blocks(blocks)
 
     # -- public API -----------------------------------------------------------------------------
     @property
@@ -279,8 +280,8 @@ class FeistelCipher:
         return encode_fixed(self._alphabet.to_codepoints(out), large=large)
 
 
-def make_ecb(key: bytes) -> Cipher:
-    return Cipher(algorithms.AES(key), modes.ECB())
+def make_ecb(key: bytes) -> AesEcb:
+    return AesEcb(key)
 
 
 def cbc_mac(key: bytes, data: bytes) -> bytes:

@@ -126,7 +126,8 @@ class FF1(FeistelCipher):
             xo = x.astype(object)
             a, bb = xo // mod_v, xo % mod_v
         else:
-            a, bb = x // np.uint64(mod_v), x % np.uint64(mod_v)
+            a = x // np.uint64(mod_v)
+            bb = x - a * np.uint64(mod_v)
         a, bb = self._feistel(a, bb, length, tweak, decrypt, exact)
         if exact:
             return np.array([int(p) * mod_v + int(q) for p, q in zip(a, bb, strict=True)], dtype=np.uint64)
@@ -155,14 +156,19 @@ class FF1(FeistelCipher):
             for i in order:
                 m = np.uint64(mods[i % 2])
                 src = a if decrypt else bb
-                y = self._prf_fast(blk, words[1] ^ (np.uint64(i) << np.uint64(8 * b)), src) % m
-                if not decrypt:  # c = (A + y) mod m without a second division
+                y = self._prf_fast(blk, words[1] ^ (np.uint64(i) << np.uint64(8 * b)), src)
+                if mods[i % 2] & (mods[i % 2] - 1):
+                    y -= (y // m) * m  # y mod m: numpy divides by a scalar fast, its % is much slower
+                else:  # a power of two (radix 2, 4, ...): a mask is the remainder
+                    y &= m - np.uint64(1)
+                # c = (A + y) mod m without a second division: A, y < m, and where c < m, c - m wraps above c
+                if not decrypt:
                     c = a + y
-                    c -= m * (c >= m)
+                    np.minimum(c, c - m, out=c)
                     a, bb = bb, c
                 else:
                     c = bb + (m - y)
-                    c -= m * (c >= m)
+                    np.minimum(c, c - m, out=c)
                     bb, a = a, c
         return a, bb
 

@@ -20,6 +20,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import re
 from functools import cache
 from typing import ClassVar
@@ -55,6 +56,9 @@ def _names(table: str, *cols: str) -> set[str]:
     return {v for c in cols for v in t.column(c).to_pylist()}
 
 
+_normalize_cached = functools.lru_cache(maxsize=1 << 16)(normalize)
+
+
 @cache
 def gazetteer(country: str) -> tuple[frozenset[tuple[str, ...]], int]:
     """Normalised place names as word tuples (plus the longest length) for 'eg' or 'sa'.
@@ -81,22 +85,35 @@ def gazetteer(country: str) -> tuple[frozenset[tuple[str, ...]], int]:
     return frozenset(tuples), max(len(t) for t in tuples)
 
 
-def kept_mask(values: list[str], country: str, keep_places: bool = True) -> list[list[tuple[int, int]]]:
-    """Per value, the (start, end) character spans of kept words."""
+@cache
+def _place_index(country: str, keep_places: bool) -> tuple[frozenset[tuple[str, ...]], int, frozenset[str]]:
+    """The kept word tuples, the longest length, and the set of their first words."""
     places, longest = gazetteer(country)
     if not keep_places:
         places, longest = frozenset((normalize(w),) for w in STRUCTURAL), 1
+    return places, longest, frozenset(t[0] for t in places)
+
+
+def kept_mask(values: list[str], country: str, keep_places: bool = True) -> list[list[tuple[int, int]]]:
+    """Per value, the (start, end) character spans of kept words."""
+    places, longest, firsts = _place_index(country, keep_places)
     out = []
+    norm = _normalize_cached
     for v in values:
-        words = [(m.start(), m.end(), normalize(m.group())) for m in _WORD.finditer(v)]
+        matches = list(_WORD.finditer(v))
+        words = [norm(m.group()) for m in matches]
         spans = []
         i = 0
-        while i < len(words):
-            for n in range(min(longest, len(words) - i), 0, -1):
-                if tuple(w for _, _, w in words[i : i + n]) in places:
-                    spans.append((words[i][0], words[i + n - 1][1]))
-                    i += n
-                    break
+        count = len(words)
+        while i < count:
+            if words[i] in firsts:  # only a place's first word can start one
+                for n in range(min(longest, count - i), 0, -1):
+                    if tuple(words[i : i + n]) in places:
+                        spans.append((matches[i].start(), matches[i + n - 1].end()))
+                        i += n
+                        break
+                else:
+                    i += 1
             else:
                 i += 1
         out.append(spans)
@@ -130,7 +147,8 @@ class _Address(PIIType):
                 protect[off[r] + s : off[r] + e] = True
         out = charclass_cps(cps, off, crypto, self.domain, decrypt=decrypt, protect=protect)
         result = encode(out, off).to_pylist()
-        todo = [r for r in range(len(texts)) if kept_mask([result[r]], self.country, keep_places)[0] != target[r]]
+        found = kept_mask(result, self.country, keep_places)
+        todo = [r for r in range(len(texts)) if found[r] != target[r]]
         for _ in range(MAX_WALKS):
             if not todo:
                 return pa.array(result, pa.string())
@@ -144,7 +162,8 @@ class _Address(PIIType):
                             soff).to_pylist()
             for k, r in enumerate(todo):
                 result[r] = walked[k]
-            todo = [r for r in todo if kept_mask([result[r]], self.country, keep_places)[0] != target[r]]
+            found = kept_mask([result[r] for r in todo], self.country, keep_places)
+            todo = [r for r, f in zip(todo, found, strict=True) if f != target[r]]
         raise RuntimeError("cycle walking did not terminate")  # pragma: no cover
 
     def tokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:

@@ -16,6 +16,7 @@ The table layer handles ``on_invalid``, ``mask``, ``hash``, ``redact`` and ``kee
 from __future__ import annotations
 
 import hashlib
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -175,3 +176,36 @@ def stdnum_api(pii_type: PIIType):
     Each type module ends with ``compact, validate, is_valid, format = stdnum_api(_TYPE)``.
     """
     return pii_type.compact, pii_type.validate, pii_type.is_valid, pii_type.format
+
+
+class LastParse:
+    """The last parse of each PII type object, kept per thread.
+
+    The table layer validates an array (``valid_mask``) and then tokenizes the same array object, so the parse is
+    done once.  Per thread, so batches processed side by side never evict each other's entry; ``take`` drops the
+    entry as it is used, so a parse does not outlive its batch."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _slots(self) -> dict[int, tuple]:
+        slots = getattr(self._local, "slots", None)
+        if slots is None:
+            slots = self._local.slots = {}
+        return slots
+
+    def get(self, owner: object, values: object, key: object) -> object | None:
+        hit = self._slots().get(id(owner))
+        if hit is not None and hit[0] is values and hit[1] == key:
+            return hit[2]
+        return None
+
+    def put(self, owner: object, values: object, key: object, parsed: object) -> None:
+        self._slots()[id(owner)] = (values, key, parsed)
+
+    def take(self, owner: object, values: object, key: object) -> object | None:
+        """Like :meth:`get`, and forget the entry."""
+        hit = self.get(owner, values, key)
+        if hit is not None:
+            del self._slots()[id(owner)]
+        return hit

@@ -50,7 +50,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from tokenize_kit.fpe._utf8 import encode_fixed, group_bytes
 
-from .base import ColumnSpec, Crypto, PIIType
+from .base import ColumnSpec, Crypto, LastParse, PIIType
 from .exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 from .intdomain import crypt_ints
 from .text import ascii_digits, render_digits
@@ -72,6 +72,7 @@ DEFAULT_MAX_BIRTH_DATE = "2025-12-31"
 CHECK_SCHEMES = ("none", "luhn")
 KEEP_OPTIONS = frozenset({"birth_year", "birth_date", "gender", "governorate"})
 _SEPARATORS = r"[\s\-\.\x{00A0}\x{200F}\x{200E}]"
+_LAST = LastParse()
 
 
 def _compact_array(values: pa.Array) -> pa.Array:
@@ -95,6 +96,58 @@ def _dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tuple[np.nda
     dates = months.astype("datetime64[D]") + (d - 1).astype("timedelta64[D]")
     ok &= dates.astype("datetime64[M]") == months
     return dates, ok
+
+
+_POW10_14 = 10 ** np.arange(13, -1, -1, dtype=np.int64)
+#: calendar tables for 1900-01 .. 2199-12: first day (days since EPOCH) and length of each month
+_MONTHS = np.arange(np.datetime64("1900-01", "M"), np.datetime64("2200-01", "M") + 1)
+_MONTH_START = (_MONTHS.astype("datetime64[D]") - EPOCH).astype(np.int64)
+_MONTH_DAYS = np.diff(_MONTH_START)
+_MONTH_START = _MONTH_START[:-1]
+
+
+def _day_numbers(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(days since EPOCH, ok) for year/month/day arrays (years 1900..2199); impossible dates flagged.
+
+    Same result as :func:`_dates` on the valid dates, integer arithmetic only."""
+    ok = (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31) & (year >= 1900) & (year < 2200)
+    ym = np.where(ok, (year - 1900) * 12 + month - 1, 0)
+    ok &= day <= _MONTH_DAYS[ym]
+    return _MONTH_START[ym] + day - 1, ok
+
+
+def _jan1(years: np.ndarray) -> np.ndarray:
+    """Days since EPOCH of 1 January of each year (1900..2200)."""
+    return _MONTH_START[(np.asarray(years) - 1900) * 12] if np.all(np.asarray(years) < 2200) else (
+        (np.asarray(years) - 1970).astype("datetime64[Y]").astype("datetime64[D]") - EPOCH).astype(np.int64)
+
+
+_YMD_CACHE: dict[int, np.ndarray] = {}
+_DAYS_TO_2100 = int((np.datetime64("2100-01-01", "D") - EPOCH).astype(np.int64))
+
+
+def _ymd_codes(days: int) -> np.ndarray:
+    """For each day number 0 .. days-1: the ID digits ``C YY MM DD`` as one integer (as compose_arrow writes them)."""
+    table = _YMD_CACHE.get(days)
+    if table is None:
+        dates = EPOCH + np.arange(days, dtype=np.int64).astype("timedelta64[D]")
+        years = dates.astype("datetime64[Y]").astype(np.int64) + 1970
+        months = dates.astype("datetime64[M]").astype(np.int64) % 12 + 1
+        dom = (dates - dates.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
+        table = np.where(years >= 2000, 3, 2) * 10**6 + (years % 100) * 10**4 + months * 100 + dom
+        _YMD_CACHE.clear()
+        _YMD_CACHE[days] = table
+    return table
+
+
+def _compose_days(days: np.ndarray, gov: np.ndarray, serial: np.ndarray, check: np.ndarray) -> pa.Array:
+    """IDs from day numbers (since EPOCH), governorate codes, serials and check digits: the same strings as
+    :func:`compose_arrow` (``check_digit="none"``) builds, through one integer per ID."""
+    if len(days) == 0:
+        return pa.array([], pa.string())
+    codes = _ymd_codes(max(int(days.max()) + 1, _DAYS_TO_2100))[days]
+    ids = ((codes * 100 + gov) * 10**4 + serial) * 10 + check
+    return pc.cast(pa.array(ids, pa.int64()), pa.string())
 
 
 def luhn_digit(first: np.ndarray) -> np.ndarray:
@@ -172,36 +225,52 @@ class EgNationalId(PIIType):
         max_date = np.datetime64(str(opts.get("max_birth_date", DEFAULT_MAX_BIRTH_DATE)), "D")
         return max_date, scheme
 
-    _last: tuple | None = None
-
-    def _fields(self, values: pa.Array, max_date: np.datetime64, scheme: str) -> dict[str, np.ndarray]:
+    def _fields(self, values: pa.Array, max_date: np.datetime64, scheme: str, *, last_use: bool = False
+                ) -> dict[str, np.ndarray]:
         """Parse every value; ``ok`` marks the valid ones (the other fields are junk where not ok).
 
         The last parse is kept: the table layer validates an array and then tokenizes the same array."""
-        cached = self._last
-        if cached is not None and cached[0] is values and cached[1] == (max_date, scheme):
-            return cached[2]
+        cached = (_LAST.take if last_use else _LAST.get)(self, values, (max_date, scheme))
+        if cached is not None:
+            return cached  # type: ignore[return-value]
         fields = self._parse_fields(values, max_date, scheme)
-        self._last = (values, (max_date, scheme), fields)
+        if not last_use:
+            _LAST.put(self, values, (max_date, scheme), fields)
         return fields
 
     def _parse_fields(self, values: pa.Array, max_date: np.datetime64, scheme: str) -> dict[str, np.ndarray]:
         compacted = _compact_array(values)
-        shape_ok = pc.match_substring_regex(compacted, r"^[23][0-9]{13}$").to_numpy(zero_copy_only=False)
         n = len(values)
-        digits = np.zeros((n, 14), dtype=np.int64)
-        if shape_ok.any():
+        # ^[23][0-9]{13}$ without a regex: 14 ASCII decimal digits, the first one 2 or 3
+        shape_ok = pc.fill_null(pc.ascii_is_decimal(compacted), False).to_numpy(zero_copy_only=False)
+        shape_ok &= pc.fill_null(pc.binary_length(compacted), 0).to_numpy(zero_copy_only=False) == 14
+        x = np.zeros(n, dtype=np.int64)  # the ID as one 14-digit integer
+        if shape_ok.all():
+            x = pc.cast(compacted, pa.int64()).to_numpy(zero_copy_only=False)
+        elif shape_ok.any():
             idx = np.flatnonzero(shape_ok)
-            digits[idx] = _digit_matrix(compacted.take(pa.array(idx)))
-        year = 1900 + (digits[:, 0] - 2) * 100 + digits[:, 1] * 10 + digits[:, 2]
-        dates, date_ok = _dates(year, digits[:, 3] * 10 + digits[:, 4], digits[:, 5] * 10 + digits[:, 6])
-        gov = digits[:, 7] * 10 + digits[:, 8]
+            x[idx] = pc.cast(compacted.take(pa.array(idx)), pa.int64()).to_numpy(zero_copy_only=False)
+        shape_ok &= (x >= 2 * 10**13) & (x < 4 * 10**13)  # century digit 2 or 3
+        ymd = x // 10**7  # C YY MM DD
+        low = x - ymd * 10**7  # GG SSSS K
+        cyy = ymd // 10**4
+        mmdd = ymd - cyy * 10**4
+        month = mmdd // 100
+        day = mmdd - month * 100
+        year = np.where(shape_ok, cyy + 1700, 1900)  # C=2: 19YY, C=3: 20YY
+        day_num, date_ok = _day_numbers(year, month, day)
+        gov = low // 10**5
+        rest = low - gov * 10**5
+        serial = rest // 10
+        check = rest - serial * 10
         gov_ok = _GOV_INDEX[gov] >= 0
-        serial = digits[:, 9] * 1000 + digits[:, 10] * 100 + digits[:, 11] * 10 + digits[:, 12]
-        ok = shape_ok & date_ok & gov_ok & (dates <= max_date)
+        max_day = int((max_date - EPOCH).astype(np.int64))
+        ok = shape_ok & date_ok & gov_ok & (day_num <= max_day)
         if scheme == "luhn":
+            digits = (x[:, None] // _POW10_14[None, :]) % 10
             ok &= luhn_digit(digits[:, :13]) == digits[:, 13]
-        return {"ok": ok, "dates": dates, "gov": gov, "serial": serial, "check": digits[:, 13], "compact": compacted}
+        return {"ok": ok, "day": day_num, "year": year, "gov": gov, "serial": serial, "check": check,
+                "compact": compacted}
 
     # -- python-stdnum style --------------------------------------------------------------------
     def compact(self, value: str) -> str:
@@ -243,23 +312,21 @@ class EgNationalId(PIIType):
         bad = keep - KEEP_OPTIONS
         if bad:
             raise ValueError(f"unknown keep option(s) {sorted(bad)} for eg_national_id")
-        f = self._fields(values, max_date, scheme)
+        f = self._fields(values, max_date, scheme, last_use=True)
         if not f["ok"].all():
             raise ValueError(f"value at position {int(np.flatnonzero(~f['ok'])[0])} is not a valid Egyptian ID")
         n = len(values)
-        dates, gov, serial, check = f["dates"], f["gov"], f["serial"], f["check"]
-        years = dates.astype("datetime64[Y]").astype(np.int64) + 1970
+        date_day, years, gov, serial, check = f["day"], f["year"], f["gov"], f["serial"], f["check"]
         # hidden components: (value, size) pairs, most significant first; kept: ints for the shift
-        date_day = (dates - EPOCH).astype(np.int64)
         max_day = int((max_date - EPOCH).astype(np.int64))
         if "birth_date" in keep:
             date_val, date_size = np.zeros(n, np.int64), np.ones(n, np.int64)
             kept_date = date_day
         elif "birth_year" in keep:
-            year_start = (years - 1970).astype("datetime64[Y]").astype("datetime64[D]")
-            year_end = np.minimum((years - 1969).astype("datetime64[Y]").astype("datetime64[D]"), max_date + 1)
-            date_val = (dates - year_start).astype(np.int64)
-            date_size = (year_end - year_start).astype(np.int64)
+            year_start = _jan1(years)
+            year_end = np.minimum(_jan1(years + 1), max_day + 1)
+            date_val = date_day - year_start
+            date_size = year_end - year_start
             kept_date = years
         else:
             date_val, date_size = date_day, np.full(n, max_day + 1, np.int64)
@@ -275,34 +342,47 @@ class EgNationalId(PIIType):
         total = date_size * gov_size * ser_size * chk_size
         x = ((date_val * gov_size + gov_val) * ser_size + ser_val) * chk_size + chk_val
         kept = ((kept_date * 100 + kept_gov) * 2 + parity) if keep else np.zeros(n, np.int64)
-        shift = self._shift(crypto, kept, total) if keep else np.zeros(n, np.int64)
+        shift = self._shift(crypto, kept, total) if keep else None
         label = ("eg_national_id", ",".join(sorted(keep)) or "-", scheme)
-        y = np.empty(n, dtype=np.int64)
-        for size in np.unique(total):
-            sel = np.flatnonzero(total == size)
+        sizes = [int(total[0])] if n and total.min() == total.max() else np.unique(total).tolist()
+        if len(sizes) == 1:
+            size = sizes[0]
             if decrypt:
-                y[sel] = (crypt_ints(crypto, self.domain, x[sel], int(size), label, decrypt=True) - shift[sel]) % size
+                y = crypt_ints(crypto, self.domain, x, size, label, decrypt=True)
+                if shift is not None:
+                    y = (y - shift) % size
             else:
-                y[sel] = crypt_ints(crypto, self.domain, (x[sel] + shift[sel]) % size, int(size), label)
-        # decode y back into components
-        chk_new = y % chk_size
-        rest = y // chk_size
-        ser_new = rest % ser_size
-        rest //= ser_size
-        gov_new = rest % gov_size
-        date_new = rest // gov_size
-        if "birth_date" in keep:
-            new_dates = dates
-        elif "birth_year" in keep:
-            new_dates = (years - 1970).astype("datetime64[Y]").astype("datetime64[D]") + date_new.astype(
-                "timedelta64[D]"
-            )
+                y = crypt_ints(crypto, self.domain, x if shift is None else (x + shift) % size, size, label)
         else:
-            new_dates = EPOCH + date_new.astype("timedelta64[D]")
+            if shift is None:
+                shift = np.zeros(n, np.int64)
+            y = np.empty(n, dtype=np.int64)
+            for size in sizes:
+                sel = np.flatnonzero(total == size)
+                if decrypt:
+                    y[sel] = (crypt_ints(crypto, self.domain, x[sel], size, label, decrypt=True) - shift[sel]) % size
+                else:
+                    y[sel] = crypt_ints(crypto, self.domain, (x[sel] + shift[sel]) % size, size, label)
+        # decode y back into components
+        rest = y // chk_size
+        chk_new = y - rest * chk_size
+        rest2 = rest // ser_size
+        ser_new = rest - rest2 * ser_size
+        date_new = rest2 // gov_size
+        gov_new = rest2 - date_new * gov_size
+        if "birth_date" in keep:
+            new_days = date_day
+        elif "birth_year" in keep:
+            new_days = _jan1(years) + date_new
+        else:
+            new_days = date_new
         new_gov = gov if "governorate" in keep else _GOV_LIST[gov_new]
         new_serial = ser_new * 2 + parity if "gender" in keep else ser_new
-        new_check = chk_new if scheme == "none" else None
-        ids = compose_arrow(new_dates, new_gov, new_serial, new_check, check_digit=scheme)
+        if scheme == "none":
+            ids = _compose_days(new_days, new_gov, new_serial, chk_new)
+        else:
+            ids = compose_arrow(EPOCH + new_days.astype("timedelta64[D]"), new_gov, new_serial, None,
+                                check_digit=scheme)
         return render_digits(values, f["compact"], ids)
 
     def _shift(self, crypto: Crypto, kept: np.ndarray, total: np.ndarray) -> np.ndarray:

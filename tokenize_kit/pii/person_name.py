@@ -28,6 +28,7 @@ from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tokenize_kit import refdata
 
@@ -61,6 +62,8 @@ def _script(part: str) -> str:
 def _parts(value: str) -> list[str]:
     """Alternating [part, sep, part, ...]; compounds (عبد الرحمن) merged into one part."""
     pieces = _SPLIT.split(value.strip())
+    if not any(h in value for h in _COMPOUND_HEADS):  # nothing to merge (the usual case)
+        return pieces
     out: list[str] = []
     i = 0
     while i < len(pieces):
@@ -73,6 +76,112 @@ def _parts(value: str) -> list[str]:
             out.append(pieces[i + 1])
         i += 2
     return out
+
+
+@cache
+def _known() -> frozenset[str]:
+    return frozenset({n for names, _ in _dicts().values() for n in names} | _COMPOUND_HEADS)
+
+
+def _avoid(arr: pa.Array) -> np.ndarray:
+    """The generic token of a part outside the dictionaries must not read as a dictionary name or a compound."""
+    known = _known()
+    return np.fromiter((v in known or v.split(" ")[0] in _COMPOUND_HEADS for v in arr.to_pylist()), bool, len(arr))
+
+
+@cache
+def _columnar_dict(script: str, gender: str) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """(names as listed, distinct names to look up, the list index :func:`_dicts` gives each of them)."""
+    names, index = _dicts()[(script, gender)]
+    lookup = list(index)
+    return pa.array(names, pa.string()), pa.array(lookup, pa.string()), np.array([index[n] for n in lookup], np.int64)
+
+
+@cache
+def _whitespace_class() -> str:
+    """A regex class of every character ``str.isspace`` accepts except the ASCII space (all are below U+3001)."""
+    return "[" + "".join(f"\\x{{{c:04x}}}" for c in range(0x3001) if chr(c).isspace() and c != 0x20) + "]"
+
+
+def _simple_rows(values: pa.Array) -> np.ndarray:
+    """Rows the columnar path takes: non-empty, words separated by single spaces (no other whitespace, none
+    around)."""
+    ok = pc.fill_null(pc.greater(pc.binary_length(values), 0), False).to_numpy(zero_copy_only=False)
+    bad = pc.match_substring_regex(values, _whitespace_class() + "|  |^ | $")
+    return ok & ~pc.fill_null(bad, True).to_numpy(zero_copy_only=False)
+
+
+def _columnar_parts(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The parts of single-space separated names, as :func:`_parts` makes them (a compound head takes the next
+    word), and the part offsets per row."""
+    lists = pc.split_pattern(values, " ")
+    words = lists.flatten()
+    offsets = lists.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
+    offsets -= offsets[0]
+    head = pc.is_in(words, value_set=pa.array(sorted(_COMPOUND_HEADS))).to_numpy(zero_copy_only=False)
+    if not head.any():
+        return words, offsets
+    last = np.zeros(len(words), dtype=bool)
+    last[offsets[1:][offsets[1:] > offsets[:-1]] - 1] = True
+    can = head & ~last
+    merged = can.copy()
+    while True:  # a word taken by the head before it does not merge itself (settles left to right)
+        taken = np.zeros(len(words), dtype=bool)
+        taken[1:] = merged[:-1]
+        new = can & ~taken
+        if (new == merged).all():
+            break
+        merged = new
+    taken = np.zeros(len(words), dtype=bool)
+    taken[1:] = merged[:-1]
+    keep = np.flatnonzero(~taken)
+    m = np.flatnonzero(merged)
+    joined = pc.binary_join_element_wise(words.take(pa.array(m)), words.take(pa.array(m + 1)), " ")
+    order = np.concatenate([np.setdiff1d(keep, m, assume_unique=True), m])
+    parts_all = pa.concat_arrays([words.take(pa.array(np.setdiff1d(keep, m, assume_unique=True))), joined])
+    where = np.empty(len(words), dtype=np.int64)
+    where[order] = np.arange(len(order))
+    parts = parts_all.take(pa.array(where[keep]))
+    kept_before = np.concatenate([[0], np.cumsum(~taken)])
+    return parts, kept_before[offsets]
+
+
+#: str.isdigit of each BMP code point: 0 no, 1 yes, 2 not looked up yet
+_DIGIT_LUT = np.full(0x10000, 2, dtype=np.uint8)
+
+
+def _has_digit(values: pa.Array) -> np.ndarray:
+    """Whether each value has a character that ``str.isdigit`` accepts (any script, superscripts ...)."""
+    from .text import decode
+
+    cps, row_off = decode(values)
+    bmp = cps < 0x10000
+    idx = cps[bmp]
+    state = _DIGIT_LUT[idx]
+    unknown = idx[state == 2]
+    if len(unknown):
+        for c in np.unique(unknown).tolist():
+            _DIGIT_LUT[c] = 1 if chr(c).isdigit() else 0
+        state = _DIGIT_LUT[idx]
+    digit = np.zeros(len(cps), dtype=bool)
+    digit[bmp] = state == 1
+    astral = np.flatnonzero(~bmp)
+    if len(astral):
+        digit[astral] = [chr(c).isdigit() for c in cps[astral].tolist()]
+    counts = np.concatenate([[0], np.cumsum(digit)])
+    return counts[row_off[1:]] > counts[row_off[:-1]]
+
+
+def _valid_name(value: str) -> bool:
+    """``is_valid`` without the exception: 1 to 5 parts (compounds count once) and no digit."""
+    words = value.split()
+    if not words or any(map(str.isdigit, value)):
+        return False
+    parts, i, n = 0, 0, len(words)
+    while i < n:
+        i += 2 if words[i] in _COMPOUND_HEADS and i + 1 < n else 1  # a compound head takes the next word
+        parts += 1
+    return parts <= MAX_PARTS
 
 
 class PersonName(PIIType):
@@ -92,28 +201,101 @@ class PersonName(PIIType):
         return v
 
     def valid_mask(self, values: pa.Array, spec: ColumnSpec | None = None) -> np.ndarray:
-        return np.fromiter((v is not None and self.is_valid(v) for v in values.to_pylist()), bool, len(values))
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        fast = _simple_rows(values)
+        out = np.zeros(len(values), dtype=bool)
+        rows = np.flatnonzero(fast)
+        if len(rows):  # 1 to 5 parts, no digit
+            sub = values if len(rows) == len(values) else values.take(pa.array(rows))
+            _, offsets = _columnar_parts(sub)
+            out[rows] = (np.diff(offsets) <= MAX_PARTS) & ~_has_digit(sub)
+        slow = np.flatnonzero(~fast)
+        if len(slow):
+            py = values.take(pa.array(slow)).to_pylist()
+            out[slow] = np.fromiter((v is not None and _valid_name(v) for v in py), bool, len(py))
+        return out
 
     def _crypt(self, values: pa.Array, crypto: Crypto, decrypt: bool) -> pa.Array:
+        """Columnar for the usual names (parts separated by single spaces, no compound); the others part by part."""
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        fast = _simple_rows(values)
+        if not fast.any():
+            return self._crypt_rows(values, crypto, decrypt)
+        if fast.all():
+            return self._crypt_columnar(values, crypto, decrypt)
+        fi, si = np.flatnonzero(fast), np.flatnonzero(~fast)
+        out = pa.concat_arrays([self._crypt_columnar(values.take(pa.array(fi)), crypto, decrypt),
+                                self._crypt_rows(values.take(pa.array(si)), crypto, decrypt)])
+        where = np.empty(len(values), dtype=np.int64)
+        where[np.concatenate([fi, si])] = np.arange(len(values))
+        return out.take(pa.array(where))
+
+    def _crypt_columnar(self, values: pa.Array, crypto: Crypto, decrypt: bool) -> pa.Array:
+        """Names whose parts are separated by single spaces, none a compound: the same tokens as
+        :meth:`_crypt_rows`, with one dictionary lookup and one encryption call per (script, gender, position)."""
+        parts, offsets = _columnar_parts(values)
+        pos = np.arange(len(parts)) - np.repeat(offsets[:-1], np.diff(offsets))
+        arabic = pc.match_substring_regex(parts, r"[\x{0600}-\x{06FF}]").to_numpy(zero_copy_only=False)
+        pieces: list[tuple[np.ndarray, pa.Array]] = []  # (part positions, their new text)
+        todo = np.ones(len(parts), dtype=bool)
+        for script in ("ar", "en"):
+            in_script = arabic if script == "ar" else ~arabic
+            for gender in ("female", "male"):
+                cand = np.flatnonzero(in_script & todo & ((pos == 0) if gender == "female" else True))
+                if len(cand) == 0:
+                    continue
+                names, lookup, index = _columnar_dict(script, gender)
+                hit = pc.index_in(parts.take(pa.array(cand)), value_set=lookup)
+                found = hit.is_valid().to_numpy(zero_copy_only=False)
+                rows = cand[found]
+                if len(rows) == 0:
+                    continue
+                idx = index[pc.fill_null(hit, 0).to_numpy(zero_copy_only=False)[found].astype(np.int64)]
+                todo[rows] = False
+                for p in np.unique(pos[rows]).tolist():
+                    at = pos[rows] == p
+                    new = crypt_ints(crypto, self.domain, idx[at], len(names), ("name", gender, str(p)),
+                                     decrypt=decrypt)
+                    pieces.append((rows[at], names.take(pa.array(new))))
+        rest = np.flatnonzero(todo)
+        if len(rest):
+            pieces.append((rest, charclass(parts.take(pa.array(rest)), crypto, self.domain + "/generic",
+                                           decrypt=decrypt, avoid=_avoid)))
+        order = np.concatenate([sel for sel, _ in pieces])
+        where = np.empty(len(parts), dtype=np.int64)
+        where[order] = np.arange(len(parts))
+        new_parts = pa.concat_arrays([arr.cast(pa.string()) for _, arr in pieces]).take(pa.array(where))
+        joined = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), new_parts)
+        return pc.binary_join(joined, " ")
+
+    def _crypt_rows(self, values: pa.Array, crypto: Crypto, decrypt: bool) -> pa.Array:
         dicts = _dicts()
         rows = [_parts(v) for v in values.to_pylist()]
         # (row, piece index, position) of every part, grouped by the dictionary that holds it
         groups: dict[tuple[str, str, int], list[tuple[int, int, int]]] = {}
         fallback: list[tuple[int, int, str, int]] = []
+        seen: dict[tuple[str, bool], tuple[str, str | None, int]] = {}  # (part, first?) -> (script, gender, index)
         for r, pieces in enumerate(rows):
             for k in range(0, len(pieces), 2):
                 part = pieces[k]
                 pos = k // 2
-                script = _script(part)
-                gender = None
-                if pos == 0 and part in dicts[(script, "female")][1]:
-                    gender = "female"
-                elif part in dicts[(script, "male")][1]:
-                    gender = "male"
+                known = seen.get((part, pos == 0))
+                if known is None:
+                    script = _script(part)
+                    gender = None
+                    if pos == 0 and part in dicts[(script, "female")][1]:
+                        gender = "female"
+                    elif part in dicts[(script, "male")][1]:
+                        gender = "male"
+                    index = dicts[(script, gender)][1][part] if gender is not None else -1
+                    known = seen[(part, pos == 0)] = (script, gender, index)
+                script, gender, index = known
                 if gender is None:
                     fallback.append((r, k, script, pos))
                 else:
-                    groups.setdefault((script, gender, pos), []).append((r, k, dicts[(script, gender)][1][part]))
+                    groups.setdefault((script, gender, pos), []).append((r, k, index))
         for (script, gender, pos), items in groups.items():
             names, _ = dicts[(script, gender)]
             idx = np.array([i for _, _, i in items], dtype=np.int64)
@@ -121,14 +303,8 @@ class PersonName(PIIType):
             for (r, k, _), j in zip(items, new.tolist(), strict=True):
                 rows[r][k] = names[j]
         if fallback:
-            known = {n for names, _ in dicts.values() for n in names} | _COMPOUND_HEADS
-
-            def avoid(arr: pa.Array) -> np.ndarray:
-                return np.fromiter((v in known or v.split(" ")[0] in _COMPOUND_HEADS for v in arr.to_pylist()),
-                                   bool, len(arr))
-
             src = pa.array([rows[r][k] for r, k, _, _ in fallback], pa.string())
-            new_parts = charclass(src, crypto, self.domain + "/generic", decrypt=decrypt, avoid=avoid).to_pylist()
+            new_parts = charclass(src, crypto, self.domain + "/generic", decrypt=decrypt, avoid=_avoid).to_pylist()
             for (r, k, _, _), p in zip(fallback, new_parts, strict=True):
                 rows[r][k] = p
         return pa.array(["".join(pieces) for pieces in rows], pa.string())

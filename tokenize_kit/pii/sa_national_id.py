@@ -29,9 +29,10 @@ import pyarrow.compute as pc
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from tokenize_kit.fpe import DIGITS
+from tokenize_kit.fpe._base import digits_big_endian
 from tokenize_kit.fpe._utf8 import encode_fixed, group_bytes
 
-from .base import ColumnSpec, Crypto, PIIType, stdnum_api
+from .base import ColumnSpec, Crypto, LastParse, PIIType, stdnum_api
 from .eg_national_id import luhn_digit
 from .exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 from .text import ascii_digits, render_digits
@@ -43,6 +44,24 @@ def _compact_array(values: pa.Array) -> pa.Array:
     if pc.all(pc.fill_null(pc.ascii_is_decimal(values), True)).as_py():
         return values  # plain ASCII digits already: nothing to strip or convert
     return pc.replace_substring_regex(ascii_digits(values), _SEPARATORS, "")
+
+
+_LAST = LastParse()
+#: the Luhn value of a digit in a doubled position
+_DOUBLED = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.int64)
+
+
+def luhn_of(numbers: np.ndarray, width: int) -> np.ndarray:
+    """The Luhn check digit of each number written with ``width`` digits (zero-padded): the same digit as
+    :func:`~tokenize_kit.pii.eg_national_id.luhn_digit` on its digit row, by integer arithmetic."""
+    x = np.asarray(numbers, dtype=np.int64)
+    total = np.zeros(len(x), dtype=np.int64)
+    for k in range(width):  # k = 0: the last digit, which is doubled (the check digit follows it)
+        q = x // 10
+        d = x - q * 10
+        total += _DOUBLED[d] if k % 2 == 0 else d
+        x = q
+    return (10 - (total - (total // 10) * 10)) % 10
 
 
 def compose(kind: np.ndarray, body8: np.ndarray) -> pa.Array:
@@ -97,15 +116,42 @@ class SaNationalId(PIIType):
         ok &= luhn_digit(digits[:, :9]) == digits[:, 9]
         return ok, digits, compacted
 
+    def _fields(self, values: pa.Array, *, last_use: bool = False
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Array]:
+        """(ok, first digit, 8-digit body, compact form) of every value; the same verdicts as :meth:`_parse`, with
+        integer arithmetic on whole IDs instead of a digit matrix.  The last parse is kept (per thread): the table
+        layer validates an array and then tokenizes the same array."""
+        cached = (_LAST.take if last_use else _LAST.get)(self, values, None)
+        if cached is not None:
+            return cached  # type: ignore[return-value]
+        compacted = _compact_array(values)
+        n = len(values)
+        # ^[12][0-9]{9}$ without a regex: 10 ASCII decimal digits, the first one 1 or 2
+        ok = pc.fill_null(pc.ascii_is_decimal(compacted), False).to_numpy(zero_copy_only=False)
+        ok &= pc.fill_null(pc.binary_length(compacted), 0).to_numpy(zero_copy_only=False) == 10
+        x = np.zeros(n, dtype=np.int64)
+        if ok.all():
+            x = pc.cast(compacted, pa.int64()).to_numpy(zero_copy_only=False)
+        elif ok.any():
+            idx = np.flatnonzero(ok)
+            x[idx] = pc.cast(compacted.take(pa.array(idx)), pa.int64()).to_numpy(zero_copy_only=False)
+        ok &= (x >= 10**9) & (x < 3 * 10**9)
+        nine = x // 10  # first digit and body
+        check = x - nine * 10
+        ok &= luhn_of(nine, 9) == check
+        kind = nine // 10**8
+        fields = (ok, kind, nine - kind * 10**8, compacted)
+        if not last_use:
+            _LAST.put(self, values, None, fields)
+        return fields
+
     def valid_mask(self, values: pa.Array, spec: ColumnSpec | None = None) -> np.ndarray:
-        return self._parse(values)[0]
+        return self._fields(values)[0]
 
     def _crypt(self, values: pa.Array, crypto: Crypto, decrypt: bool) -> pa.Array:
-        ok, digits, compacted = self._parse(values)
+        ok, kind, body, compacted = self._fields(values, last_use=True)
         if not ok.all():
             raise ValueError(f"value at position {int(np.flatnonzero(~ok)[0])} is not a valid Saudi ID")
-        kind = digits[:, 0]
-        body = digits[:, 1:9] @ (10 ** np.arange(7, -1, -1, dtype=np.int64))
         cipher = crypto.cipher(self.domain, DIGITS)
         new_body = np.empty_like(body)
         for k in (1, 2):
@@ -118,11 +164,13 @@ class SaNationalId(PIIType):
                         np.int64
                     )
                 else:  # FF3-1: through numerals
-                    nums = digits[sel, 1:9]
+                    nums = digits_big_endian(body[sel], 10, 8)
                     tw = crypto.tweak(self.domain, str(k))
                     out = cipher.decrypt_numerals(nums, tw) if decrypt else cipher.encrypt_numerals(nums, tw)
                     new_body[sel] = out @ (10 ** np.arange(7, -1, -1, dtype=np.int64))
-        return render_digits(values, compacted, compose(kind, new_body))
+        nine = kind * 10**8 + new_body
+        ids = pc.cast(pa.array(nine * 10 + luhn_of(nine, 9), pa.int64()), pa.string())  # = compose(kind, new_body)
+        return render_digits(values, compacted, ids)
 
     def tokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
         return self._crypt(values, crypto, decrypt=False)

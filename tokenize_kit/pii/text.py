@@ -33,6 +33,25 @@ def ascii_digits(values: pa.Array) -> pa.Array:
     return out
 
 
+#: "0000" .. "9999" as ASCII bytes, one row per number, and each row as one native uint32
+_DIGITS4 = (np.arange(10_000)[:, None] // np.array([1000, 100, 10, 1])[None, :] % 10 + 0x30).astype(np.uint8)
+_DIGITS4_U32 = np.ascontiguousarray(_DIGITS4).view(np.uint32).ravel()
+
+
+def ascii_digit_matrix(numbers: np.ndarray, width: int) -> np.ndarray:
+    """(rows, width) ASCII digits of non-negative integers below 10**width, zero-padded."""
+    dtype = np.uint32 if width <= 9 else np.uint64  # 32-bit division is faster
+    x = np.asarray(numbers).astype(dtype)
+    chunks = -(-width // 4)
+    out = np.empty((len(x), chunks), dtype=np.uint32)
+    ten4 = dtype(10_000)
+    for k in range(chunks - 1, -1, -1):
+        q = x // ten4
+        out[:, k] = _DIGITS4_U32[x - q * ten4]
+        x = q
+    return out.view(np.uint8)[:, 4 * chunks - width :]
+
+
 def digits_only(values: pa.Array) -> pa.Array:
     """ASCII digits of each value, in order, with every other character removed."""
     return pc.replace_substring_regex(ascii_digits(values), r"[^0-9]", "")

@@ -1,0 +1,213 @@
+"""The vectorised fast paths give exactly the answers of the simple definitions they replace."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from tokenize_kit import io as tkio
+from tokenize_kit.fpe import _aes
+from tokenize_kit.fpe._base import digits_big_endian
+from tokenize_kit.keys import Keyset
+from tokenize_kit.pii import free_text, phone
+from tokenize_kit.pii.base import ColumnSpec, Crypto
+from tokenize_kit.pii.eg_national_id import EPOCH, _compose_days, _dates, _day_numbers, compose_arrow, luhn_digit
+from tokenize_kit.pii.sa_national_id import luhn_of
+from tokenize_kit.pii.text import ascii_digit_matrix
+from tokenize_kit.table import EMPTY_MARKERS, _empty_markers, _ends_printable_ascii
+
+warnings.filterwarnings("ignore", message="keyset .* is not passphrase-protected")
+
+ALPHABET = (list("0123456789") * 4 + list("٠١٢٣٤٥٦٧٨٩") + list("۰۱۲۳۴۵۶۷۸۹") + list(" -.()+") * 4
+            + list("a_Zب\t\n/,") + ["०", "😀", "\u200f", "x", "²", "½", "Ⅳ"])
+
+
+def _random_texts(seed: int, rows: int = 2000) -> list[str]:
+    rnd = random.Random(seed)
+    return ["".join(rnd.choice(ALPHABET) for _ in range(rnd.randrange(0, 40))) for _ in range(rows)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_candidate_spans_are_the_regex_matches(seed):
+    texts = _random_texts(seed)
+    starts, ends = free_text._matches(free_text._Scan(pa.array(texts)))
+    want, base = [], 0
+    for t in texts:
+        want += [(base + m.start(), base + m.end()) for m in free_text.CANDIDATE.finditer(t)]
+        base += len(t)
+    assert list(zip(starts.tolist(), ends.tolist(), strict=True)) == want
+
+
+def test_free_text_nulls_and_layout():
+    crypto = Crypto(Keyset.generate())
+    values = pa.array(["اتصل على 01012345678", None, "id 29801010123456 ok", "لا شيء", "+20 10 1234 5678"])
+    tokens = free_text.transform(values, crypto, decrypt=False)
+    assert tokens.null_count == 0 and tokens[1].as_py() == ""  # as before: a null reads as ""
+    assert [len(t) for t in tokens.to_pylist()] == [len(v or "") for v in values.to_pylist()]
+    assert tokens[3].as_py() == "لا شيء"
+    back = free_text.transform(tokens, crypto, decrypt=True)
+    assert back.to_pylist() == [v or "" for v in values.to_pylist()]
+    plain = pa.array(["no digits here", None])
+    assert free_text.transform(plain, crypto, decrypt=False) is plain  # nothing found: the same array back
+
+
+REGION_CASES = [(phone.REGIONS["EG"].mobile, "10", 8), (phone.REGIONS["EG"].mobile, "13", 8),
+                (phone.REGIONS["EG"].fixed, "2", 8), (phone.REGIONS["EG"].fixed, "13", 7),
+                (phone.REGIONS["EG"].fixed, "15", 6), (phone.REGIONS["SA"].mobile, "50", 7),
+                (phone.REGIONS["SA"].mobile, "57", 7), (phone.REGIONS["SA"].fixed, "12", 7)]
+
+
+@pytest.mark.parametrize(("pattern", "prefix", "length"), REGION_CASES)
+def test_accepts_all_is_sound(pattern, prefix, length):
+    rng = np.random.default_rng(length)
+    numbers = np.concatenate([rng.integers(0, 10**length, 50_000), np.arange(1000) * 10 ** (length - 3)])
+    strings = phone._digit_strings(prefix, numbers, length)
+    regex = pc.match_substring_regex(strings, f"^(?:{pattern})$").to_numpy(zero_copy_only=False)
+    if phone._accepts_all(pattern, prefix, length):
+        assert regex.all()
+    assert (phone._match(strings, pattern) == regex).all()
+
+
+@pytest.mark.parametrize("region", ["EG", "SA"])
+def test_digit_pattern_matches_like_the_regex(region):
+    rnd = random.Random(7)
+    values = ["".join(rnd.choice("0123456789" * 3 + "+ a٣") for _ in range(rnd.randrange(0, 14))) for _ in range(20000)]
+    values += [f"1{d}{rnd.randrange(10**8):08d}" for d in range(10) for _ in range(50)]
+    values += [f"5{d}{rnd.randrange(10**7):07d}" for d in range(10) for _ in range(50)]
+    arr = pa.array([*values, None])
+    for pattern in (phone.REGIONS[region].mobile, phone.REGIONS[region].fixed):
+        assert phone._digit_pattern(pattern).usable
+        want = pc.fill_null(pc.match_substring_regex(arr, f"^(?:{pattern})$"), False).to_numpy(zero_copy_only=False)
+        assert (phone._match(arr, pattern) == want).all()
+    assert not phone._digit_pattern(r"\+?[0-9]{7,15}").usable  # "+" is not a digit: stays a regex
+
+
+def test_phone_accepts_chunked_arrays():
+    crypto = Crypto(Keyset.generate())
+    spec = ColumnSpec("c", "phone")
+    values = pa.chunked_array([["01012345678", "+966501234567"], ["0223456789"]])
+    assert phone.ANY.valid_mask(values, spec).tolist() == [True, True, True]
+    tokens = phone.ANY.tokenize(values, crypto, spec)
+    assert isinstance(tokens, pa.ChunkedArray)
+    assert phone.ANY.detokenize(tokens, crypto, spec).to_pylist() == values.to_pylist()
+
+
+@pytest.mark.parametrize("size", [16, 24, 32])
+def test_aes_matches_cryptography(size):
+    rng = np.random.default_rng(size)
+    key = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+    blocks = rng.integers(0, 256, (5000, 16), dtype=np.uint8)
+    want = Cipher(algorithms.AES(key), modes.ECB()).encryptor().update(blocks.tobytes())
+    assert _aes.AesEcb(key).encrypt_blocks(blocks).tobytes() == want
+    assert _aes.AesEcb(key).encrypt_blocks(blocks[:1]).tobytes() == want[:16]  # the small-input path
+    lib = _aes._libcrypto()
+    if lib is not None:
+        assert _aes._openssl_ecb(lib, key, blocks.reshape(-1)).tobytes() == want
+
+
+def test_ascii_digit_matrix():
+    x = np.array([0, 7, 1234, 99_999_999, 12_345_678_901_234])
+    assert [bytes(r).decode() for r in ascii_digit_matrix(x[:4], 8)] == ["00000000", "00000007", "00001234",
+                                                                          "99999999"]
+    assert bytes(ascii_digit_matrix(x[4:], 14)[0]).decode() == "12345678901234"
+    assert [bytes(r).decode() for r in ascii_digit_matrix(x[:3], 3)] == ["000", "007", "234"]
+    assert (digits_big_endian(x[:4], 10, 8) == ascii_digit_matrix(x[:4], 8) - 0x30).all()
+
+
+def test_eg_id_calendar_and_compose():
+    rng = np.random.default_rng(3)
+    year, month, day = rng.integers(1900, 2100, 50_000), rng.integers(0, 14, 50_000), rng.integers(0, 33, 50_000)
+    dates, ok = _dates(year, month, day)
+    days, ok2 = _day_numbers(year, month, day)
+    assert (ok == ok2).all()
+    assert (days[ok] == (dates[ok] - EPOCH).astype(np.int64)).all()
+    n = 20_000
+    days = rng.integers(0, 73_000, n)
+    gov, serial, check = rng.choice([1, 2, 21, 88], n), rng.integers(0, 10_000, n), rng.integers(0, 10, n)
+    want = compose_arrow(EPOCH + days.astype("timedelta64[D]"), gov, serial, check)
+    assert _compose_days(days, gov, serial, check).equals(want)
+
+
+def test_luhn_of_matches_luhn_digit():
+    rng = np.random.default_rng(5)
+    for width in (1, 9, 13):
+        x = rng.integers(0, 10**width, 20_000)
+        digits = (x[:, None] // 10 ** np.arange(width - 1, -1, -1)[None, :]) % 10
+        assert (luhn_of(x, width) == luhn_digit(digits)).all()
+
+
+def test_table_prechecks():
+    values = pa.array([*EMPTY_MARKERS, "x", "NA ", "غير", "12345678901234", "", "none"])
+    want = pc.is_in(values, value_set=pa.array(EMPTY_MARKERS)).to_numpy(zero_copy_only=False)
+    assert (_empty_markers(values) == want).all()
+    assert _ends_printable_ascii(pa.array(["0101", "x", ""]))
+    for padded in (["0101 "], ["\t1"], ["١"], ["a\u00a0"]):
+        assert not _ends_printable_ascii(pa.array(padded))
+
+
+def _csv(path, rows):
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write("national_id,mobile,notes,other\n")
+        for r in rows:
+            fh.write(",".join(r) + "\n")
+
+
+def _job(tmp_path, src, out, env=None, batch_size=None):
+    args = [sys.executable, "-m", "tokenize_kit", "tokenize", str(src), str(out), "--policy",
+            str(tmp_path / "p.yaml"), "-q", "--force"]
+    if batch_size:
+        args += ["--batch-size", str(batch_size)]
+    subprocess.run(args, check=True, env={**os.environ, "TOKENIZE_KIT_KEYSET": str(tmp_path / "k.json"), **(env or {})},
+                   capture_output=True)
+    return out.read_bytes()
+
+
+def test_pipeline_same_bytes_whatever_the_threads_and_batches(tmp_path):
+    Keyset.generate().save(tmp_path / "k.json")
+    (tmp_path / "p.yaml").write_text("columns:\n  national_id: {type: eg_national_id}\n  mobile: {type: phone}\n"
+                                     "  notes: {type: free_text}\n")
+    rng = np.random.default_rng(11)
+    n = 90_000
+    ids = compose_arrow(np.datetime64("1960-01-01") + rng.integers(0, 20000, n).astype("timedelta64[D]"),
+                        rng.choice([1, 2, 21], n), rng.integers(0, 10000, n), rng.integers(0, 10, n)).to_pylist()
+    rows = []
+    for i in range(n):
+        mob = f"01{rng.choice(['0', '1', '2', '5'])}{rng.integers(0, 10**8):08d}"
+        note = '"call, maybe ' + mob + '"' if i % 7 == 0 else ("N/A" if i % 11 == 0 else f"رقم {mob}")
+        rows.append([ids[i] if i % 13 else " ", mob if i % 17 else "bad", note, str(i)])
+    src = tmp_path / "in.csv"
+    _csv(src, rows)
+    default = _job(tmp_path, src, tmp_path / "a.csv")
+    assert _job(tmp_path, src, tmp_path / "b.csv", {"TOKENIZE_KIT_THREADS": "1"}) == default
+    assert _job(tmp_path, src, tmp_path / "c.csv", {"TOKENIZE_KIT_OPENSSL": "0"}, batch_size=7000) == default
+    manifest = json.loads((tmp_path / "a.csv.manifest.json").read_text())
+    assert manifest["output"]["sha256"] == hashlib.sha256(default).hexdigest()
+    assert manifest["input"]["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
+    assert manifest["columns"]["national_id"]["empty"] == sum(1 for i in range(n) if i % 13 == 0)
+
+
+def test_csv_record_longer_than_a_block(tmp_path, monkeypatch):
+    monkeypatch.setattr(tkio, "CSV_BLOCK", 1 << 12)
+    long_note = "x" * 20_000 + "\n" + "y" * 10_000
+    rows = [[f"row{i}", f'"{long_note}"' if i == 3000 else "note"] for i in range(6000)]
+    src = tmp_path / "in.csv"
+    with open(src, "w", encoding="utf-8", newline="") as fh:
+        fh.write("a,b\n")
+        for r in rows:
+            fh.write(",".join(r) + "\n")
+    batches, _ = tkio.read_batches(src, batch_size=2048)
+    table = pa.Table.from_batches(list(batches))
+    assert table.num_rows == 6000
+    assert table.column("a").to_pylist() == [f"row{i}" for i in range(6000)]
+    assert table.column("b")[3000].as_py() == long_note
