@@ -228,3 +228,36 @@ def test_policy_file_errors(tmp_path):
         Policy.load(bad)
     with pytest.raises(PolicyError, match="does not exist"):
         Policy.load(tmp_path / "missing.yaml")
+
+
+def test_tokens_identical_across_processes(tmp_path):
+    """Same input + same keyset -> the same token in a fresh interpreter, for every PII type."""
+    import json
+    import subprocess
+    import sys
+
+    values = {
+        "eg_national_id": ["29801010123456"], "sa_national_id": ["1000000008"], "eg_phone": ["01012345678"],
+        "sa_phone": ["0551234567"], "phone": ["+966 55 123 4567"], "email": ["sara.ali@gmail.com"],
+        "person_name": ["محمد أحمد علي"], "eg_address": ["12 شارع التحرير، الدقي، الجيزة"],
+        "sa_address": ["1234 طريق الملك فهد، العليا، الرياض"], "iban": ["SA0380000000608010167519"],
+        "free_text": ["اتصل على 01012345678"],
+    }
+    ks_path = tmp_path / "k.json"
+    KS.save(ks_path)
+    policy = {"columns": {t: {"type": t} for t in values}}
+    table = pa.table({t: v for t, v in values.items()})
+    here = tokenize_table(table, policy, KS).to_pydict()
+    code = (
+        "import json, sys, pyarrow as pa\n"
+        "from tokenize_kit import tokenize_table\nfrom tokenize_kit.keys import Keyset\n"
+        f"values = json.loads({json.dumps(json.dumps(values))})\n"
+        f"ks = Keyset.load({str(ks_path)!r})\n"
+        "policy = {'columns': {t: {'type': t} for t in values}}\n"
+        "print(json.dumps(tokenize_table(pa.table(values), policy, ks).to_pydict(), ensure_ascii=False))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "PYTHONHASHSEED": "123"})
+    there = json.loads(out.stdout)
+    assert there == here
+    assert all(here[t] != values[t] for t in values)
