@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.test_pii_identifiers import shape as digit_shape
 from tokenize_kit import detokenize_table, tokenize_table
 from tokenize_kit.keys import Keyset
 from tokenize_kit.pii import iban, registry
@@ -53,23 +54,12 @@ def compact(value: str) -> str:
     return re.sub(r"[\s\-.]", "", value.translate(PLAIN)).upper()
 
 
+_LETTER_SHAPE = str.maketrans({**{chr(c): "A" for c in range(65, 91)}, **{chr(c): "a" for c in range(97, 123)}})
+
+
 def shape(s: str) -> str:
     """Layout: digits -> the zero of their script, letters -> A/a, everything else as is."""
-    out = []
-    for ch in s:
-        if "0" <= ch <= "9":
-            out.append("0")
-        elif "٠" <= ch <= "٩":
-            out.append("٠")
-        elif "۰" <= ch <= "۹":
-            out.append("۰")
-        elif "A" <= ch <= "Z":
-            out.append("A")
-        elif "a" <= ch <= "z":
-            out.append("a")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return digit_shape(s.translate(_LETTER_SHAPE))
 
 
 def run(values, crypto=CRYPTO, **options):

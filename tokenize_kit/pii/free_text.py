@@ -33,6 +33,7 @@ from .base import ColumnSpec, Crypto, PIIType
 from .eg_national_id import EgNationalId
 from .phone import Phone
 from .sa_national_id import SaNationalId
+from .text import CharClass
 
 _D = "0-9\u0660-\u0669\u06f0-\u06f9"
 CANDIDATE = re.compile(rf"(?<![{_D}\w])\+?[{_D}](?:[{_D}]|[ \-.()](?=[{_D}(]))*[{_D}](?![{_D}])")
@@ -94,27 +95,13 @@ def _text(values: pa.Array) -> pa.Array:
     return pc.fill_null(values, "") if values.null_count else values
 
 
-#: \w (Python's definition: str.isalnum() or "_") of each BMP code point: 0 no, 1 yes, 2 not looked up yet
-_WORD_LUT = np.full(0x10000, 2, dtype=np.uint8)
-_WORD_RE = re.compile(r"\w")
+#: \w (Python's definition: str.isalnum() or "_"), per code point
+_WORD = CharClass(re.compile(r"\w").match)
 _DIGIT_RANGES = ((0x30, 0x39), (0x660, 0x669), (0x6F0, 0x6F9))
 
 
 def _is_word(cps: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(cps), dtype=bool)
-    bmp = cps < 0x10000
-    idx = cps[bmp]
-    state = _WORD_LUT[idx]
-    unknown = idx[state == 2]
-    if len(unknown):
-        for c in np.unique(unknown).tolist():
-            _WORD_LUT[c] = 1 if _WORD_RE.match(chr(c)) else 0
-        state = _WORD_LUT[idx]
-    out[bmp] = state == 1
-    astral = np.flatnonzero(~bmp)
-    if len(astral):
-        out[astral] = [bool(_WORD_RE.match(chr(c))) for c in cps[astral].tolist()]
-    return out
+    return _WORD.mask(cps)
 
 
 class _Scan:

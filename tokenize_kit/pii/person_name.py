@@ -36,6 +36,7 @@ from .base import ColumnSpec, Crypto, PIIType, stdnum_api
 from .charclass import charclass
 from .exceptions import InvalidFormat
 from .intdomain import crypt_ints
+from .text import CharClass
 
 _SPLIT = re.compile(r"(\s+)")
 _COMPOUND_HEADS = {"عبد", "أبو", "ابو"}
@@ -146,8 +147,8 @@ def _columnar_parts(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return parts, kept_before[offsets]
 
 
-#: str.isdigit of each BMP code point: 0 no, 1 yes, 2 not looked up yet
-_DIGIT_LUT = np.full(0x10000, 2, dtype=np.uint8)
+#: str.isdigit, per code point
+_DIGIT = CharClass(str.isdigit)
 
 
 def _has_digit(values: pa.Array) -> np.ndarray:
@@ -155,20 +156,7 @@ def _has_digit(values: pa.Array) -> np.ndarray:
     from .text import decode
 
     cps, row_off = decode(values)
-    bmp = cps < 0x10000
-    idx = cps[bmp]
-    state = _DIGIT_LUT[idx]
-    unknown = idx[state == 2]
-    if len(unknown):
-        for c in np.unique(unknown).tolist():
-            _DIGIT_LUT[c] = 1 if chr(c).isdigit() else 0
-        state = _DIGIT_LUT[idx]
-    digit = np.zeros(len(cps), dtype=bool)
-    digit[bmp] = state == 1
-    astral = np.flatnonzero(~bmp)
-    if len(astral):
-        digit[astral] = [chr(c).isdigit() for c in cps[astral].tolist()]
-    counts = np.concatenate([[0], np.cumsum(digit)])
+    counts = np.concatenate([[0], np.cumsum(_DIGIT.mask(cps))])
     return counts[row_off[1:]] > counts[row_off[:-1]]
 
 

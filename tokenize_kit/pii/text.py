@@ -145,3 +145,32 @@ def render_digits(values: pa.Array, plain: pa.Array, new_digits: pa.Array) -> pa
     idx = np.flatnonzero(odd.to_numpy(zero_copy_only=False))
     slow = replace_trailing_digits(values.take(pa.array(idx)), new_digits.take(pa.array(idx)))
     return pc.replace_with_mask(new_digits, odd, slow)
+
+
+class CharClass:
+    """A character predicate applied to whole code-point arrays through a lazily filled lookup table.
+
+    Each BMP code point is classified once per process (``predicate(chr(c))``) and then read from a
+    table; characters outside the BMP (rare) are classified one by one.
+    """
+
+    def __init__(self, predicate) -> None:
+        self.predicate = predicate
+        self._lut = np.full(0x10000, 2, dtype=np.uint8)  # 0 no, 1 yes, 2 not looked up yet
+
+    def mask(self, cps: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(cps), dtype=bool)
+        bmp = cps < 0x10000
+        idx = cps[bmp]
+        state = self._lut[idx]
+        unknown = idx[state == 2]
+        if len(unknown):
+            for c in np.unique(unknown).tolist():
+                self._lut[c] = 1 if self.predicate(chr(c)) else 0
+            state = self._lut[idx]
+        out[bmp] = state == 1
+        astral = np.flatnonzero(~bmp)
+        if len(astral):
+            out[astral] = [bool(self.predicate(chr(c))) for c in cps[astral].tolist()]
+        return out
+
