@@ -422,7 +422,8 @@ def sa_national_id(b: Batch, name: str, residency: str, citizen: str) -> pa.Arra
 
 
 def _name_indices(b: Batch, stream: str, gender: str, parts: int, family: str, male_label: str,
-                  exclude: tuple[str, ...], christian_share: float) -> tuple[np.ndarray, np.ndarray]:
+                  exclude: tuple[str, ...], christian_share: float,
+                  origins: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(first-name index into male+female names, ancestors' indices) - identical for one stream.
 
     Each row's family draws from the names of one tradition (names marked ``any`` in the dictionaries
@@ -438,8 +439,8 @@ def _name_indices(b: Batch, stream: str, gender: str, parts: int, family: str, m
         sel = np.flatnonzero(rows)
         if not len(sel):
             continue
-        ok_m = _allowed("eg_male", exclude, tradition)
-        ok_f = _allowed("eg_female", exclude, tradition) + n_male
+        ok_m = _allowed("eg_male", exclude, tradition, origins)
+        ok_f = _allowed("eg_female", exclude, tradition, origins) + n_male
         m = male[sel]
         first[sel] = np.where(m, ok_m[rng.integers(0, len(ok_m), len(sel))], ok_f[rng.integers(0, len(ok_f), len(sel))])
         for j in range(parts - 1):
@@ -453,11 +454,12 @@ def _name_indices(b: Batch, stream: str, gender: str, parts: int, family: str, m
 
 
 @cache
-def _allowed(table: str, exclude: tuple[str, ...], tradition: str) -> np.ndarray:
+def _allowed(table: str, exclude: tuple[str, ...], tradition: str, origins: tuple[str, ...]) -> np.ndarray:
+    """Indices of the names a row may draw: not excluded, of the row's tradition, of the allowed origins."""
     t = refdata.table(f"names_{table}")
-    en, trad = t.column("name_en").to_pylist(), t.column("tradition").to_pylist()
-    return np.array([i for i, (v, tr) in enumerate(zip(en, trad, strict=True))
-                     if v not in exclude and tr in ("any", tradition)], dtype=np.int64)
+    en, trad, origin = (t.column(c).to_pylist() for c in ("name_en", "tradition", "origin"))
+    return np.array([i for i, (v, tr, o) in enumerate(zip(en, trad, origin, strict=True))
+                     if v not in exclude and tr in ("any", tradition) and o in origins], dtype=np.int64)
 
 
 def _email_safe(arr: pa.Array) -> pa.Array:
@@ -479,16 +481,17 @@ def _family_names(family: str, col: str, lower: bool = False) -> pa.Array:
 
 @kind("person_name", required=("gender",),
       optional={"script": "ar", "parts": 4, "family": "eg", "stream": "person_name", "male": "M", "exclude": [],
-                "christian_share": 0.0},
+                "christian_share": 0.0, "origins": ["eg", "gulf"]},
       columns=("gender",))
 def person_name(b: Batch, name: str, gender: str, script: str, parts: int, family: str, stream: str, male: str,
-                exclude: list, christian_share: float) -> pa.Array:
+                exclude: list, christian_share: float, origins: list) -> pa.Array:
     """A full name matching ``gender``: own first name, then father's, grandfather's (male) and family name.
 
     Egyptian names chain male given names; Saudi names (``family: sa``) end with a family/tribal name.
     Arabic and English columns with the same ``stream`` are transliterations of the same person.
     """
-    first, anc = _name_indices(b, stream, gender, parts, family, male, tuple(exclude), christian_share)
+    first, anc = _name_indices(b, stream, gender, parts, family, male, tuple(exclude), christian_share,
+                               tuple(origins))
     b.extra[name] = {"first": first, "last": anc[-1] if len(anc) else None, "family": family}
     col = "ar" if script == "ar" else "en"
     male_arr = getattr(ref.names("eg_male"), col)

@@ -81,6 +81,7 @@ def test_eg_names_match_gender_and_transliterate_consistently(eg):
     known = set(male) | set(female) | set(male.values()) | set(female.values())
     tradition = {**_ref_map("names_eg_male", "name_en", "tradition"), **_ref_map("names_eg_female", "name_en",
                                                                                   "tradition")}
+    origin = {**_ref_map("names_eg_male", "name_en", "origin"), **_ref_map("names_eg_female", "name_en", "origin")}
     for r in _rows(eg["customers"])[:5000]:
         ar, en = _parts(r["full_name_ar"], known), _parts(r["full_name_en"], known)
         assert len(ar) == 4
@@ -89,6 +90,7 @@ def test_eg_names_match_gender_and_transliterate_consistently(eg):
         assert all(male[a] == e for a, e in zip(ar[1:], en[1:], strict=True))  # father ... are male names
         if r["gender"] == "M":
             assert ar[0] != ar[1]
+        assert all(origin[x] == "eg" for x in en)  # no Gulf names (Fahad, Turki ...) in an Egyptian dataset
         trads = {tradition[x] for x in en} - {"any"}
         assert len(trads) <= 1, en  # one family, one naming tradition
         if r["email"] is not None:
