@@ -29,14 +29,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tokenize_kit import refdata
-from tokenize_kit.fpe._utf8 import encode_fixed, group_bytes
+from tokenize_kit.fpe._utf8 import encode_fixed
 from tokenize_kit.pii.eg_national_id import compose_arrow as compose_eg_id
+from tokenize_kit.pii.iban import COUNTRIES as IBAN_COUNTRIES
+from tokenize_kit.pii.iban import set_check_digits
 from tokenize_kit.pii.sa_national_id import compose as compose_sa_id
+from tokenize_kit.pii.text import ascii_digit_matrix
 
 from . import reference as ref
 
 
 # --------------------------------------------------------------------------------------------- batches
+def stream_rng(seed: int, scope: str, index: int, stream: str) -> np.random.Generator:
+    """The random stream ``stream`` of batch ``index`` of ``scope`` (a table) for any integer seed."""
+    s = seed & (2**64 - 1)
+    return np.random.default_rng(np.random.SeedSequence(
+        [s & 0xFFFFFFFF, s >> 32, zlib.crc32(scope.encode()), index, zlib.crc32(stream.encode())]))
+
+
+
 @dataclass
 class Batch:
     """One batch of one table while it is being generated."""
@@ -60,11 +71,7 @@ class Batch:
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def rng(self, stream: str) -> np.random.Generator:
-        s = self.seed & (2**64 - 1)
-        tag = zlib.crc32(f"{self.dataset}/{self.table}".encode())
-        return np.random.default_rng(
-            np.random.SeedSequence([s & 0xFFFFFFFF, s >> 32, tag, self.index, zlib.crc32(stream.encode())])
-        )
+        return stream_rng(self.seed, f"{self.dataset}/{self.table}", self.index, stream)
 
     def col(self, ref_name: str) -> pa.Array:
         """``"x"``: this table's column; ``"parent.x"``: the parent row's value repeated per child row."""
@@ -94,7 +101,6 @@ class Kind:
     optional: Mapping[str, Any]
     columns: tuple[str, ...]
     root_only: bool
-    doc: str
 
 
 KINDS: dict[str, Kind] = {}
@@ -105,8 +111,7 @@ def kind(name: str, *, required: tuple[str, ...] = (), optional: Mapping[str, An
     """Register a column generator (plug-in).  ``columns`` lists the parameters that name columns."""
 
     def deco(fn: Callable[..., pa.Array]) -> Callable[..., pa.Array]:
-        KINDS[name] = Kind(name, fn, required, dict(optional or {}), columns, root_only,
-                           (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "")
+        KINDS[name] = Kind(name, fn, required, dict(optional or {}), columns, root_only)
         return fn
 
     return deco
@@ -139,6 +144,13 @@ def _add_months(dates: np.ndarray, months: np.ndarray) -> np.ndarray:
     return target.astype("datetime64[D]") + np.minimum(day, length - 1).astype("timedelta64[D]")
 
 
+def _birth_window(ref_date: np.datetime64, min_age: int, max_age: int) -> tuple[np.datetime64, int]:
+    """(first birth date, number of dates) giving an age in [min_age, max_age) on ``ref_date``."""
+    lo = _add_months(np.array([ref_date]), np.array([-12 * max_age]))[0] + np.timedelta64(1, "D")
+    hi = _add_months(np.array([ref_date]), np.array([-12 * min_age]))[0]
+    return lo, int((hi - lo).astype(np.int64)) + 1
+
+
 def _eq(arr: pa.Array, value: Any) -> np.ndarray:
     """Boolean mask of ``arr == value`` (Arrow kernel: no Python string objects per row)."""
     return pc.fill_null(pc.equal(arr, pa.scalar(value, arr.type)), False).to_numpy(zero_copy_only=False)
@@ -152,8 +164,7 @@ def _digits(values: np.ndarray, width: int, prefix: str = "") -> pa.Array:
     head = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)
     out = np.empty((len(v), len(head) + width), dtype=np.uint8)
     out[:, : len(head)] = head
-    for j in range(width):
-        out[:, len(head) + width - 1 - j] = 48 + v // 10**j % 10
+    out[:, len(head):] = ascii_digit_matrix(v, width)
     return encode_fixed(out)
 
 
@@ -161,7 +172,7 @@ def _concat(*parts: pa.Array | str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
 
-def _weights(values: list, weights: list | None) -> np.ndarray | None:
+def _weights(weights: list | None) -> np.ndarray | None:
     if weights is None:
         return None
     w = np.asarray(weights, dtype=np.float64)
@@ -259,10 +270,10 @@ def choice(b: Batch, name: str, values: list, weights: list | None, stream: str 
         idx = np.zeros(b.n, dtype=np.int64)
         for key, w in (weights_by or {}).items():
             sel = _eq(keys, key)
-            p = np.cumsum(_weights(values, w))
+            p = np.cumsum(_weights(w))
             idx[sel] = np.minimum(np.searchsorted(p, u[sel], side="right"), len(values) - 1)
     else:
-        idx = _choose(rng, len(values), b.n, _weights(values, weights))
+        idx = _choose(rng, len(values), b.n, _weights(weights))
     b.index_of[name] = idx
     return pa.array(values).take(pa.array(idx))
 
@@ -297,10 +308,8 @@ def date_between(b: Batch, name: str, start: Any, end: Any, stream: str | None) 
 @kind("age_date", required=("min_age", "max_age"))
 def age_date(b: Batch, name: str, min_age: int, max_age: int) -> pa.Array:
     """A birth date giving an age in [min_age, max_age) on the reference date."""
-    lo = _add_months(np.array([b.reference_date]), np.array([-12 * max_age]))[0] + np.timedelta64(1, "D")
-    hi = _add_months(np.array([b.reference_date]), np.array([-12 * min_age]))[0]
-    days = b.rng(name).integers(0, int((hi - lo).astype(np.int64)) + 1, b.n)
-    return pa.array(lo + days.astype("timedelta64[D]"))
+    lo, dates = _birth_window(b.reference_date, min_age, max_age)
+    return pa.array(lo + b.rng(name).integers(0, dates, b.n).astype("timedelta64[D]"))
 
 
 @kind("offset_date", required=("column",), optional={"min_days": 0, "max_days": 30, "not_after_reference": True},
@@ -355,9 +364,7 @@ def eg_national_id(b: Batch, name: str, min_age: int, max_age: int, male_share: 
     cap = np.maximum(1, np.floor(5000 * w / w.max()).astype(np.int64))
     cum = np.cumsum(cap)
     per_date = int(cum[-1])
-    lo = _add_months(np.array([b.reference_date]), np.array([-12 * max_age]))[0] + np.timedelta64(1, "D")
-    hi = _add_months(np.array([b.reference_date]), np.array([-12 * min_age]))[0]
-    dates = int((hi - lo).astype(np.int64)) + 1
+    lo, dates = _birth_window(b.reference_date, min_age, max_age)
     size = dates * per_date
     rows = b.global_rows()
     if len(rows) and rows[-1] >= size:
@@ -377,31 +384,18 @@ def eg_national_id(b: Batch, name: str, min_age: int, max_age: int, male_share: 
 
 @kind("eg_id_part", required=("id", "part"), optional={"labels": ["M", "F"]}, columns=("id",))
 def eg_id_part(b: Batch, name: str, id: str, part: str, labels: list) -> pa.Array:
-    """A field read back from an Egyptian ID: ``birth_date``, ``gender`` or ``governorate_code``."""
-    known = b.extra.get(id)
-    if known is not None and not id.startswith("parent."):  # drawn in this batch: no need to re-parse
-        if part == "gender":
-            return pa.array(labels, pa.string()).take(pa.array((~known["male"]).astype(np.int8)))
-        if part == "governorate_code":
-            b.index_of[name] = known["governorate"]
-            return pa.array(ref.eg_governorates().codes[known["governorate"]])
-        if part == "birth_date":
-            return pa.array(known["birth_date"])
-    ids = b.col(id)
-    digits = group_bytes(ids).reshape(len(ids), 14).astype(np.int64) - 48
+    """A field of the row's Egyptian ID (an ``eg_national_id`` column of this table): ``birth_date``,
+    ``gender`` (``labels`` for male, female) or ``governorate_code``; taken from the ID's own draw."""
+    drawn = b.extra.get(id)
+    if drawn is None or "male" not in drawn:
+        raise ValueError(f"eg_id_part needs id to be an eg_national_id column of this table, not {id!r}")
     if part == "gender":
-        male = digits[:, 12] % 2 == 1
-        return pa.array(np.where(male, labels[0], labels[1]))
+        return pa.array(labels, pa.string()).take(pa.array((~drawn["male"]).astype(np.int8)))
     if part == "governorate_code":
-        codes = digits[:, 7] * 10 + digits[:, 8]
-        b.index_of[name] = ref.eg_governorates().index_of(codes)
-        return pa.array(codes)
+        b.index_of[name] = drawn["governorate"]
+        return pa.array(ref.eg_governorates().codes[drawn["governorate"]])
     if part == "birth_date":
-        year = np.where(digits[:, 0] == 3, 2000, 1900) + digits[:, 1] * 10 + digits[:, 2]
-        month = digits[:, 3] * 10 + digits[:, 4]
-        day = digits[:, 5] * 10 + digits[:, 6]
-        ym = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
-        return pa.array(ym.astype("datetime64[D]") + (day - 1).astype("timedelta64[D]"))
+        return pa.array(drawn["birth_date"])
     raise ValueError(f"unknown part {part!r}; choose birth_date, gender or governorate_code")
 
 
@@ -514,7 +508,7 @@ def email(b: Batch, name: str, from_name: str, domains: list, weights: list | No
     local = _concat(_given_names("en", lower=True).take(pa.array(drawn["first"])), ".",
                     _family_names(drawn["family"], "en", lower=True).take(pa.array(drawn["last"])))
     dom = pa.array(["@" + d for d in domains]).take(
-        pa.array(_choose(rng, len(domains), b.n, _weights(domains, weights))))
+        pa.array(_choose(rng, len(domains), b.n, _weights(weights))))
     return _concat(local, _digits(rng.integers(1, 100, b.n), 2), dom)
 
 
@@ -556,12 +550,15 @@ def eg_governorate(b: Batch, name: str, code: str, script: str) -> pa.Array:
     return (gov.ar if script == "ar" else gov.en).take(pa.array(idx))
 
 
-@kind("eg_city", required=("governorate",), optional={"script": "ar", "stream": "eg_city"},
-      columns=("governorate",))
-def eg_city(b: Batch, name: str, governorate: str, script: str, stream: str) -> pa.Array:
-    """A city / district of the row's governorate (uniform within it)."""
-    cities = ref.eg_cities()
-    idx = cities.draw(b.idx(governorate), b.rng(stream).random(b.n))
+#: where each country's cities come from, grouped by the parent place (governorate / region) index
+_CITIES = {"eg": ref.eg_cities, "sa": ref.sa_cities}
+
+
+@kind("city", required=("country", "within"), optional={"script": "ar", "stream": None}, columns=("within",))
+def city(b: Batch, name: str, country: str, within: str, script: str, stream: str | None) -> pa.Array:
+    """A city / district of the row's governorate (``country: eg``) or region (``sa``), uniform within it."""
+    cities = _CITIES[country]()
+    idx = cities.draw(b.idx(within), b.rng(stream or f"{country}_city").random(b.n))
     b.index_of[name] = idx
     return (cities.ar if script == "ar" else cities.en).take(pa.array(idx))
 
@@ -612,15 +609,6 @@ def sa_region(b: Batch, name: str, script: str, stream: str) -> pa.Array:
     idx = _choose(b.rng(stream), len(regions.weights), b.n, regions.weights)
     b.index_of[name] = idx
     return (regions.ar if script == "ar" else regions.en).take(pa.array(idx))
-
-
-@kind("sa_city", required=("region",), optional={"script": "ar", "stream": "sa_city"}, columns=("region",))
-def sa_city(b: Batch, name: str, region: str, script: str, stream: str) -> pa.Array:
-    """A city of the row's region: its capital or another major city listed for it."""
-    cities = ref.sa_cities()
-    idx = cities.draw(b.idx(region), b.rng(stream).random(b.n))
-    b.index_of[name] = idx
-    return (cities.ar if script == "ar" else cities.en).take(pa.array(idx))
 
 
 @cache
@@ -861,18 +849,15 @@ def copy_if(b: Batch, name: str, value: str, present: str) -> pa.Array:
 def iban(b: Batch, name: str, country: str, banks: list) -> pa.Array:
     """A valid IBAN: one of ``banks`` (bank codes), random branch/account digits, MOD 97-10 check digits.
 
-    Egypt: EG + check + 4-digit bank + 4-digit branch + 17-digit account (29 characters); Saudi
-    Arabia: SA + check + 2-digit bank + 18-digit account (24), as in the SWIFT IBAN registry.
+    Lengths and bank positions come from the IBAN type's registry table (``tokenize_kit.pii.iban``); the
+    account part is all digits (Saudi accounts may also hold letters, but are usually numeric).
     """
-    from tokenize_kit.pii.iban import set_check_digits
-
     rng = b.rng(name)
-    code = country.upper()
-    length = {"EG": 29, "SA": 24}[code]
-    bank_len = {"EG": 4, "SA": 2}[code]
-    chars = np.empty((b.n, length), dtype=np.uint8)
-    chars[:, 0:2] = np.frombuffer(code.encode(), dtype=np.uint8)
-    bank = np.array([np.frombuffer(str(x).zfill(bank_len).encode(), dtype=np.uint8) for x in banks])
-    chars[:, 4:4 + bank_len] = bank[rng.integers(0, len(banks), b.n)]
-    chars[:, 4 + bank_len:] = rng.integers(0x30, 0x3A, (b.n, length - 4 - bank_len), dtype=np.uint8)
+    fmt = IBAN_COUNTRIES[country.upper()]  # the registry entry the tokenizer validates against
+    lo, hi = fmt.bank
+    chars = np.empty((b.n, fmt.length), dtype=np.uint8)
+    chars[:, 0:2] = np.frombuffer(fmt.code.encode(), dtype=np.uint8)
+    bank = np.array([np.frombuffer(str(x).zfill(hi - lo).encode(), dtype=np.uint8) for x in banks])
+    chars[:, lo:hi] = bank[rng.integers(0, len(banks), b.n)]
+    chars[:, hi:] = rng.integers(0x30, 0x3A, (b.n, fmt.length - hi), dtype=np.uint8)
     return encode_fixed(set_check_digits(chars))

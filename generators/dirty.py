@@ -20,13 +20,11 @@ addresses); a schema column can opt in or out with ``dirty: true|false``.
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columns import to_arabic_indic
+from .columns import stream_rng, to_arabic_indic
 from .schema import TableDef
 
 DEFECTS = ("arabic_digits", "lost_leading_zero", "stray_spaces", "not_available", "scientific", "wrong_column")
@@ -59,8 +57,7 @@ def inject(table: TableDef, batch: pa.RecordBatch, rate: float, seed: int, batch
     arrays = {name: batch.column(name) for name in batch.schema.names}
     truth = []
     for name in cols:
-        rng = np.random.default_rng(np.random.SeedSequence(
-            [seed & 0xFFFFFFFF, zlib.crc32(f"dirty/{table.name}/{name}".encode()), batch_index]))
+        rng = stream_rng(seed, f"dirty/{table.name}", batch_index, name)
         clean = batch.column(name)
         valid = pc.is_valid(clean).to_numpy(zero_copy_only=False)
         hit = (rng.random(n) < rate) & valid
@@ -82,7 +79,7 @@ def inject(table: TableDef, batch: pa.RecordBatch, rate: float, seed: int, batch
             1: pc.utf8_slice_codeunits(filled, 1),
             2: pc.binary_join_element_wise(" ", pc.replace_substring(filled, " ", "  ", max_replacements=1), " ",
                                            ""),
-            3: pa.array(["N/A"] * n, pa.string()),
+            3: pa.repeat(pa.scalar("N/A"), n),
             4: _scientific(filled),
         }
         if others:
@@ -97,9 +94,9 @@ def inject(table: TableDef, batch: pa.RecordBatch, rate: float, seed: int, batch
                 out = pc.if_else(pa.array(sel), variant, out)
         rows = np.flatnonzero(defect >= 0)
         truth.append(pa.RecordBatch.from_arrays([
-            pa.array([table.name] * len(rows), pa.string()),
+            pa.repeat(pa.scalar(table.name), len(rows)),
             pa.array(rows + row_offset, pa.int64()),
-            pa.array([name] * len(rows), pa.string()),
+            pa.repeat(pa.scalar(name), len(rows)),
             pa.array(np.array(DEFECTS)[defect[rows]], pa.string()),
             clean.take(pa.array(rows)),
         ], schema=TRUTH_SCHEMA))

@@ -179,7 +179,7 @@ class _Sink:
     def __init__(self, fh, fmt: str, encoding) -> None:
         from tokenize_kit.io import BatchWriter
 
-        self.fh, self.fmt = fh, fmt
+        self.fh = fh
         self._impl = None if fmt == "parquet" else BatchWriter(fh, fmt, encoding)
 
     def write(self, batch: pa.RecordBatch) -> None:

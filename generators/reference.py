@@ -48,11 +48,6 @@ class Governorates:
     en: pa.Array
     weights: np.ndarray
 
-    def index_of(self, codes: np.ndarray) -> np.ndarray:
-        lookup = np.full(100, -1, dtype=np.int64)
-        lookup[self.codes] = np.arange(len(self.codes))
-        return lookup[np.asarray(codes, dtype=np.int64)]
-
 
 @cache
 def eg_governorates() -> Governorates:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,13 @@ def load(name_or_path: str | Path) -> Schema:
     if str(name_or_path) not in builtin_names():
         raise SchemaError(f"unknown dataset {str(name_or_path)!r}; available: {', '.join(builtin_names())} "
                           "(or pass the path of a schema .yaml file)")
-    p = builtin_path(str(name_or_path))
+    return _builtin(str(name_or_path))
+
+
+@cache
+def _builtin(name: str) -> Schema:
+    """A shipped schema, parsed once per process (Faker providers and fixtures load it per call)."""
+    p = builtin_path(name)
     return parse(p.read_text(encoding="utf-8"), source=p.name)
 
 
@@ -232,7 +239,7 @@ def _column(source: str, tname: str, cname: str, cdoc: Any, before: set[str], pa
     dirty = cdoc.get("dirty")
     if dirty is not None and not isinstance(dirty, bool):
         raise _fail(source, where, "dirty must be true or false")
-    return ColumnDef(cname, k.name, {**{p: v for p, v in k.optional.items()}, **params}, float(null_rate), when,
+    return ColumnDef(cname, k.name, {**k.optional, **params}, float(null_rate), when,
                      dirty, str(cdoc.get("description", "")))
 
 

@@ -427,3 +427,12 @@ def test_generated_ids_valid_for_independent_numpy_check():
     ids = np.array(t.column("national_id").to_pylist())
     assert len(np.unique(ids)) == len(ids)
     assert all(independent_eg_id_ok(x, REF) for x in ids[::97])
+
+
+def test_kind_misuse_fails_with_table_and_column(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("dataset: x\ntables:\n  t:\n    columns:\n      a: {kind: sequence}\n"
+                 "      g: {kind: eg_id_part, id: a, part: gender}\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["schemas", "validate", str(p)])
+    assert res.exit_code == 1
+    assert "table 't', column 'g': eg_id_part needs id to be an eg_national_id column" in res.output
