@@ -1,6 +1,7 @@
 """End-to-end CSV tokenization: rows/s and peak RSS of the CLI job on 1,000,000 and 5,000,000-row files
 (national ID, phone, address text and notes), next to the naive job a data engineer would write
-(pandas ``apply`` with the ``ff3`` package per cell) measured in the same run on a sample.
+(pandas ``read_csv``, ``apply`` with the ``ff3`` package per cell, ``to_csv``) measured in the same run on a
+sample.
 
 Targets (issue 4): >= 200,000 rows/s end to end, >= 100x the naive job, peak RSS < 500 MB for 5M rows.
 """
@@ -70,16 +71,31 @@ def _run_job(src: Path, out: Path, policy: Path) -> tuple[float, float]:
     return secs, peak_kb / 1024
 
 
-def _naive_rate(src: Path, sample: int = 20_000) -> float:
+def _naive_rates(src: Path, sample: int = 20_000) -> tuple[float, float]:
+    """The same job written without us, on the first ``sample`` rows: read the CSV with pandas, encrypt the
+    national ID, the mobile's subscriber digits and every mobile number inside the notes with the ``ff3``
+    package per cell (``apply``), write the CSV.  The address is left as it is: ``ff3`` cannot take Arabic text
+    and its house numbers are shorter than FF3-1's minimum length, so the naive job does less than ours.
+
+    Returns (rows/s of the whole naive job, rows/s of its two ``apply`` calls on ID and mobile alone); the
+    second is the figure earlier benches compared against, kept for continuity."""
+    import re
+
     import pandas as pd
     from ff3 import FF3Cipher
 
-    df = pd.read_csv(src, nrows=sample, dtype=str)
     c = FF3Cipher.withCustomAlphabet("00" * 32, "00" * 7, "0123456789")
+    mobile_in_text = re.compile(r"01[0125][0-9]{8}")
     t = time.perf_counter()
+    df = pd.read_csv(src, nrows=sample, dtype=str, keep_default_na=False)
+    t_apply = time.perf_counter()
     df["national_id"] = df["national_id"].apply(c.encrypt)
     df["mobile"] = df["mobile"].apply(lambda v: v[:3] + c.encrypt(v[3:]))
-    return sample / (time.perf_counter() - t)
+    apply_secs = time.perf_counter() - t_apply
+    df["notes"] = df["notes"].apply(lambda s: mobile_in_text.sub(lambda m: m[0][:3] + c.encrypt(m[0][3:]), s))
+    with tempfile.TemporaryDirectory() as d:
+        df.to_csv(Path(d) / "naive.csv", index=False)
+    return sample / (time.perf_counter() - t), sample / apply_secs
 
 
 def main() -> None:
@@ -95,14 +111,18 @@ def main() -> None:
             src = d / f"in_{rows}.csv"
             _write_csv(src, rows)
             if naive is None:
-                naive = _naive_rate(src)
-                print(f"   naive pandas.apply + ff3 per cell: {naive:,.0f} rows/s (20,000-row sample, extrapolated)")
+                naive, apply_only = _naive_rates(src)
+                print("   naive job (pandas read_csv, apply + ff3 per cell on ID, mobile, mobiles in notes, to_csv): "
+                      f"{naive:,.0f} rows/s; its ID + mobile apply calls alone {apply_only:,.0f} rows/s "
+                      "(20,000-row sample, extrapolated)")
             secs, rss = _run_job(src, d / "out.csv", d / "policy.yaml")
             rate = rows / secs
             met = rate >= 200_000 and rate / naive >= 100 and (rows < 5_000_000 or rss < 500)
-            print(f"   tokenize {rows:>9,} rows CSV: {rate:>9,.0f} rows/s end to end ({rate / naive:,.0f}x naive), "
+            print(f"   tokenize {rows:>9,} rows CSV: {rate:>9,.0f} rows/s end to end "
+                  f"({rate / naive:,.0f}x the naive job; "
+                  f"{rate / apply_only:,.0f}x its apply calls), "
                   f"peak RSS {rss:,.0f} MB  [{'target met' if met else 'TARGET MISSED'}: >= 200,000 rows/s, "
-                  f">= 100x naive{', RSS < 500 MB' if rows >= 5_000_000 else ''}]")
+                  f">= 100x the naive job{', RSS < 500 MB' if rows >= 5_000_000 else ''}]")
             src.unlink()
 
 
