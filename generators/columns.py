@@ -172,6 +172,56 @@ def _concat(*parts: pa.Array | str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
 
+#: largest combined vocabulary :func:`join_drawn` precomputes (all pairs of two parts' strings)
+PAIR_LIMIT = 250_000
+_PAIRS: dict[tuple[int, int, str], tuple[pa.Array, pa.Array, pa.Array]] = {}
+
+
+def _pairs(a: pa.Array, b: pa.Array, sep: str) -> pa.Array:
+    """Every ``a[i] + sep + b[j]`` at index ``i * len(b) + j`` (cached per pair of reference arrays)."""
+    key = (id(a), id(b), sep)
+    hit = _PAIRS.get(key)
+    if hit is None or hit[0] is not a or hit[1] is not b:
+        if len(_PAIRS) >= 64:
+            _PAIRS.clear()
+        ia = pa.array(np.repeat(np.arange(len(a)), len(b)))
+        ib = pa.array(np.tile(np.arange(len(b)), len(a)))
+        hit = (a, b, pc.binary_join_element_wise(a.take(ia), b.take(ib), sep))
+        _PAIRS[key] = hit
+    return hit[2]
+
+
+@cache
+def _literal(text: str) -> pa.Array:
+    return pa.array([text], pa.string())
+
+
+def join_drawn(parts: list[str | tuple[pa.Array, np.ndarray]], sep: str = "") -> pa.Array:
+    """Strings built from drawn parts: each part a literal or (reference strings, each row's index into them).
+
+    Arrow's element-wise join costs a pass per part while ``take`` from a small table is cheap, so adjacent
+    parts whose combined table stays under :data:`PAIR_LIMIT` strings are first merged into one table of all
+    their pairs (e.g. house number + street name); the result is the same as joining the parts one by one.
+    """
+    merged: list[tuple[pa.Array, np.ndarray | None]] = []
+    for part in parts:
+        vocab, idx = (_literal(part), None) if isinstance(part, str) else part
+        if merged and len(merged[-1][0]) * len(vocab) <= PAIR_LIMIT:
+            prev, prev_idx = merged.pop()
+            if prev_idx is None and idx is None:
+                vocab, idx = _literal(prev[0].as_py() + sep + vocab[0].as_py()), None
+            else:
+                n = len(prev_idx) if prev_idx is not None else len(idx)
+                pi = prev_idx if prev_idx is not None else np.zeros(n, np.int64)
+                ci = idx if idx is not None else np.zeros(n, np.int64)
+                vocab, idx = _pairs(prev, vocab, sep), pi * len(vocab) + ci
+        merged.append((vocab, idx))
+    arrays = [v[0] if i is None else v.take(pa.array(i)) for v, i in merged]
+    if len(arrays) == 1:
+        return arrays[0]
+    return pc.binary_join_element_wise(*arrays, sep)
+
+
 def _weights(weights: list | None) -> np.ndarray | None:
     if weights is None:
         return None
@@ -484,16 +534,20 @@ def person_name(b: Batch, name: str, gender: str, script: str, parts: int, famil
     Egyptian names chain male given names; Saudi names (``family: sa``) end with a family/tribal name.
     Arabic and English columns with the same ``stream`` are transliterations of the same person.
     """
-    first, anc = _name_indices(b, stream, gender, parts, family, male, tuple(exclude), christian_share,
-                               tuple(origins))
+    args = (stream, gender, parts, family, male, tuple(exclude), christian_share, tuple(origins))
+    cached = b.extra.get(f"#names:{stream}")
+    if cached is not None and cached["args"] == args:  # the other script's column of the same people
+        first, anc = cached["first"], cached["anc"]
+    else:
+        first, anc = _name_indices(b, *args)
+        b.extra[f"#names:{stream}"] = {"args": args, "first": first, "anc": anc}
     b.extra[name] = {"first": first, "last": anc[-1] if len(anc) else None, "family": family}
     col = "ar" if script == "ar" else "en"
     male_arr = getattr(ref.names("eg_male"), col)
-    pieces = [_given_names(col).take(pa.array(first))]
+    pieces = [(_given_names(col), first)]
     for j in range(anc.shape[0]):
-        source = _family_names(family, col) if j == anc.shape[0] - 1 else male_arr
-        pieces.append(source.take(pa.array(anc[j])))
-    return pc.binary_join_element_wise(*pieces, " ")
+        pieces.append((_family_names(family, col) if j == anc.shape[0] - 1 else male_arr, anc[j]))
+    return join_drawn(pieces, " ")
 
 
 @kind("email", required=("from_name",),
@@ -505,11 +559,15 @@ def email(b: Batch, name: str, from_name: str, domains: list, weights: list | No
     drawn = b.extra.get(from_name)
     if drawn is None or drawn["last"] is None:
         raise ValueError("email needs from_name to be a person_name column (2+ parts) of this table")
-    local = _concat(_given_names("en", lower=True).take(pa.array(drawn["first"])), ".",
-                    _family_names(drawn["family"], "en", lower=True).take(pa.array(drawn["last"])))
-    dom = pa.array(["@" + d for d in domains]).take(
-        pa.array(_choose(rng, len(domains), b.n, _weights(weights))))
-    return _concat(local, _digits(rng.integers(1, 100, b.n), 2), dom)
+    dom = _choose(rng, len(domains), b.n, _weights(weights))
+    return join_drawn([(_given_names("en", lower=True), drawn["first"]), ".",
+                       (_family_names(drawn["family"], "en", lower=True), drawn["last"]),
+                       (_small_numbers(2), rng.integers(1, 100, b.n)), (_domains(tuple(domains)), dom)])
+
+
+@cache
+def _domains(domains: tuple[str, ...]) -> pa.Array:
+    return pa.array(["@" + d for d in domains], pa.string())
 
 
 @cache
@@ -573,9 +631,16 @@ def street(b: Batch, name: str, country: str, script: str, stream: str) -> pa.Ar
 
 
 @cache
-def _small_numbers() -> pa.Array:
-    """"0" .. "999" as strings: a ``take`` is much cheaper than casting each batch's integers."""
-    return pa.array([str(i) for i in range(1000)], pa.string())
+def _small_numbers(width: int = 0) -> pa.Array:
+    """"0" .. "999" as strings, zero-padded to ``width``: a ``take`` is much cheaper than formatting each
+    batch's integers."""
+    return pa.array([str(i).zfill(width) for i in range(1000)], pa.string())
+
+
+@cache
+def _optional_part(label: str) -> pa.Array:
+    """``""``, then ``label + "1"`` .. ``label + "999"``: index 0 leaves the part out (e.g. no apartment)."""
+    return pa.array([""] + [f"{label}{i}" for i in range(1, 1000)], pa.string())
 
 
 @kind("eg_address", required=("governorate", "city"),
@@ -585,21 +650,17 @@ def eg_address(b: Batch, name: str, governorate: str, city: str, script: str, st
     """A street address in the row's city and governorate, e.g. ``12 شارع التحرير، شقة 5، الدقي، الجيزة``."""
     rng = b.rng(stream)
     streets = ref.strings("eg_streets")
-    st_idx = pa.array(rng.integers(0, len(streets), b.n))
-    number = _small_numbers().take(pa.array(rng.integers(1, 250, b.n)))
-    apt = _small_numbers().take(pa.array(rng.integers(1, 40, b.n)))
-    has_apt = pa.array(rng.random(b.n) < apartment_share)
-    gov = ref.eg_governorates()
-    cities = ref.eg_cities()
-    g = pa.array(b.idx(governorate))
-    c = pa.array(b.idx(city))
+    st = rng.integers(0, len(streets), b.n)
+    number = (_small_numbers(), rng.integers(1, 250, b.n))
+    apt = rng.integers(1, 40, b.n)
+    apt[rng.random(b.n) >= apartment_share] = 0  # 0: no apartment part
+    gov, cities = ref.eg_governorates(), ref.eg_cities()
+    g, c = b.idx(governorate), b.idx(city)
     if script == "ar":
-        head = _concat(number, " شارع ", streets.ar.take(st_idx))
-        head = pc.if_else(has_apt, _concat(head, "، شقة ", apt), head)
-        return pc.binary_join_element_wise(head, cities.ar.take(c), gov.ar.take(g), "، ")
-    head = _concat(number, " ", streets.en.take(st_idx), " St.")
-    head = pc.if_else(has_apt, _concat(head, ", Apt ", apt), head)
-    return pc.binary_join_element_wise(head, cities.en.take(c), gov.en.take(g), ", ")
+        return join_drawn([number, " شارع ", (streets.ar, st), (_optional_part("، شقة "), apt),
+                           "، ", (cities.ar, c), "، ", (gov.ar, g)])
+    return join_drawn([number, " ", (streets.en, st), " St.", (_optional_part(", Apt "), apt),
+                       ", ", (cities.en, c), ", ", (gov.en, g)])
 
 
 @kind("sa_region", optional={"script": "ar", "stream": "sa_region"})

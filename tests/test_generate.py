@@ -436,3 +436,22 @@ def test_kind_misuse_fails_with_table_and_column(tmp_path):
     res = CliRunner().invoke(cli, ["schemas", "validate", str(p)])
     assert res.exit_code == 1
     assert "table 't', column 'g': eg_id_part needs id to be an eg_national_id column" in res.output
+
+
+@pytest.mark.parametrize("limit", [1, 50, 250_000])
+def test_join_drawn_equals_joining_part_by_part(monkeypatch, limit):
+    """Merging adjacent parts into tables of all their pairs must not change a single string, whatever gets
+    merged (literal + literal, literal + table, table + table) and with merging off (limit 1)."""
+    from generators import columns
+
+    monkeypatch.setattr(columns, "PAIR_LIMIT", limit)
+    rng = np.random.default_rng(5)
+    a = pa.array(["أحمد", "Sara", "", "محمد علي"], pa.string())
+    b = pa.array([str(i) for i in range(30)], pa.string())
+    n = 500
+    ia, ib, ia2 = rng.integers(0, len(a), n), rng.integers(0, len(b), n), rng.integers(0, len(a), n)
+    for sep in ("", " ", "، "):
+        parts = ["x", "y", (a, ia), "-", (b, ib), (a, ia2), "z"]
+        got = columns.join_drawn(parts, sep).to_pylist()
+        pieces = [[p] * n if isinstance(p, str) else p[0].take(pa.array(p[1])).to_pylist() for p in parts]
+        assert got == [sep.join(row) for row in zip(*pieces, strict=True)]
