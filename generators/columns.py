@@ -173,7 +173,7 @@ def _concat(*parts: pa.Array | str) -> pa.Array:
 
 
 #: largest combined vocabulary :func:`join_drawn` precomputes (all pairs of two parts' strings)
-PAIR_LIMIT = 250_000
+PAIR_LIMIT = 100_000
 _PAIRS: dict[tuple[int, int, str], tuple[pa.Array, pa.Array, pa.Array]] = {}
 
 
@@ -203,6 +203,8 @@ def join_drawn(parts: list[str | tuple[pa.Array, np.ndarray]], sep: str = "") ->
     parts whose combined table stays under :data:`PAIR_LIMIT` strings are first merged into one table of all
     their pairs (e.g. house number + street name); the result is the same as joining the parts one by one.
     """
+    if all(isinstance(p, str) for p in parts):
+        raise ValueError("join_drawn needs at least one drawn part (it gives the number of rows)")
     merged: list[tuple[pa.Array, np.ndarray | None]] = []
     for part in parts:
         vocab, idx = (_literal(part), None) if isinstance(part, str) else part
@@ -562,7 +564,7 @@ def email(b: Batch, name: str, from_name: str, domains: list, weights: list | No
     dom = _choose(rng, len(domains), b.n, _weights(weights))
     return join_drawn([(_given_names("en", lower=True), drawn["first"]), ".",
                        (_family_names(drawn["family"], "en", lower=True), drawn["last"]),
-                       (_small_numbers(2), rng.integers(1, 100, b.n)), (_domains(tuple(domains)), dom)])
+                       (_small_numbers(100, 2), rng.integers(1, 100, b.n)), (_domains(tuple(domains)), dom)])
 
 
 @cache
@@ -631,16 +633,16 @@ def street(b: Batch, name: str, country: str, script: str, stream: str) -> pa.Ar
 
 
 @cache
-def _small_numbers(width: int = 0) -> pa.Array:
-    """"0" .. "999" as strings, zero-padded to ``width``: a ``take`` is much cheaper than formatting each
-    batch's integers."""
-    return pa.array([str(i).zfill(width) for i in range(1000)], pa.string())
+def _small_numbers(count: int, width: int = 0) -> pa.Array:
+    """"0" .. ``count - 1`` as strings, zero-padded to ``width``: a ``take`` is much cheaper than formatting
+    each batch's integers (and a small table keeps :func:`join_drawn`'s pair tables small)."""
+    return pa.array([str(i).zfill(width) for i in range(count)], pa.string())
 
 
 @cache
-def _optional_part(label: str) -> pa.Array:
-    """``""``, then ``label + "1"`` .. ``label + "999"``: index 0 leaves the part out (e.g. no apartment)."""
-    return pa.array([""] + [f"{label}{i}" for i in range(1, 1000)], pa.string())
+def _optional_part(label: str, count: int) -> pa.Array:
+    """``""``, then ``label + "1"`` .. ``label + str(count - 1)``: index 0 leaves the part out (no apartment)."""
+    return pa.array([""] + [f"{label}{i}" for i in range(1, count)], pa.string())
 
 
 @kind("eg_address", required=("governorate", "city"),
@@ -651,15 +653,15 @@ def eg_address(b: Batch, name: str, governorate: str, city: str, script: str, st
     rng = b.rng(stream)
     streets = ref.strings("eg_streets")
     st = rng.integers(0, len(streets), b.n)
-    number = (_small_numbers(), rng.integers(1, 250, b.n))
+    number = (_small_numbers(250), rng.integers(1, 250, b.n))
     apt = rng.integers(1, 40, b.n)
     apt[rng.random(b.n) >= apartment_share] = 0  # 0: no apartment part
     gov, cities = ref.eg_governorates(), ref.eg_cities()
     g, c = b.idx(governorate), b.idx(city)
     if script == "ar":
-        return join_drawn([number, " شارع ", (streets.ar, st), (_optional_part("، شقة "), apt),
+        return join_drawn([number, " شارع ", (streets.ar, st), (_optional_part("، شقة ", 40), apt),
                            "، ", (cities.ar, c), "، ", (gov.ar, g)])
-    return join_drawn([number, " ", (streets.en, st), " St.", (_optional_part(", Apt "), apt),
+    return join_drawn([number, " ", (streets.en, st), " St.", (_optional_part(", Apt ", 40), apt),
                        ", ", (cities.en, c), ", ", (gov.en, g)])
 
 

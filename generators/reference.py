@@ -39,6 +39,19 @@ def names(kind: str) -> Names:
     return Names(_strings(t, "name_ar"), _strings(t, "name_en"))
 
 
+def _lookup(table: str, key: str, value: str, keys: list, dtype: type = np.float64) -> np.ndarray:
+    """Column ``value`` of reference table ``table`` for each of ``keys`` (matched on column ``key``).
+
+    Every key must have a row: a governorate or region missing from a population table is a data error,
+    not a zero weight."""
+    t = refdata.table(table)
+    by_key = dict(zip(t.column(key).to_pylist(), t.column(value).to_pylist(), strict=True))
+    missing = [k for k in keys if k not in by_key]
+    if missing:
+        raise ValueError(f"{table}.csv has no row for {key} {missing}")
+    return np.array([by_key[k] for k in keys], dtype=dtype)
+
+
 @dataclass(frozen=True)
 class Governorates:
     """Egyptian governorates of residence (code 88, born abroad, excluded) with population weights."""
@@ -54,12 +67,7 @@ def eg_governorates() -> Governorates:
     t = refdata.table("eg_governorates")
     codes = np.asarray(t.column("code").to_numpy(), dtype=np.int64)
     home = codes != 88
-    pop = refdata.table("eg_governorate_population")
-    by_code = dict(zip(pop.column("code").to_pylist(), pop.column("population").to_pylist(), strict=True))
-    missing = [int(c) for c in codes[home] if int(c) not in by_code]
-    if missing:
-        raise ValueError(f"eg_governorate_population.csv has no row for governorate codes {missing}")
-    w = np.array([by_code[int(c)] for c in codes[home]], dtype=np.float64)
+    w = _lookup("eg_governorate_population", "code", "population", [int(c) for c in codes[home]])
     take = pa.array(np.flatnonzero(home))
     return Governorates(codes[home], _strings("eg_governorates", "name_ar").take(take),
                         _strings("eg_governorates", "name_en").take(take), w / w.sum())
@@ -114,16 +122,9 @@ class Regions:
 def sa_regions() -> Regions:
     t = refdata.table("sa_regions")
     en = t.column("name_en").to_pylist()
-    pop = refdata.table("sa_region_population")
-    by_name = dict(zip(pop.column("region_en").to_pylist(), pop.column("population").to_pylist(), strict=True))
-    post = refdata.table("sa_postal_regions")
-    digit = dict(zip(post.column("region_en").to_pylist(), post.column("first_digit").to_pylist(), strict=True))
-    missing = [r for r in en if r not in by_name or r not in digit]
-    if missing:
-        raise ValueError(f"no population or postal region for Saudi regions {missing}")
-    w = np.array([by_name[r] for r in en], dtype=np.float64)
-    return Regions(_strings("sa_regions", "name_ar"), _strings("sa_regions", "name_en"), w / w.sum(),
-                   np.array([digit[r] for r in en], dtype=np.int64))
+    w = _lookup("sa_region_population", "region_en", "population", en)
+    digit = _lookup("sa_postal_regions", "region_en", "first_digit", en, np.int64)
+    return Regions(_strings("sa_regions", "name_ar"), _strings("sa_regions", "name_en"), w / w.sum(), digit)
 
 
 @cache

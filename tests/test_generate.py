@@ -438,7 +438,7 @@ def test_kind_misuse_fails_with_table_and_column(tmp_path):
     assert "table 't', column 'g': eg_id_part needs id to be an eg_national_id column" in res.output
 
 
-@pytest.mark.parametrize("limit", [1, 50, 250_000])
+@pytest.mark.parametrize("limit", [1, 50, 100_000])
 def test_join_drawn_equals_joining_part_by_part(monkeypatch, limit):
     """Merging adjacent parts into tables of all their pairs must not change a single string, whatever gets
     merged (literal + literal, literal + table, table + table) and with merging off (limit 1)."""
@@ -455,3 +455,10 @@ def test_join_drawn_equals_joining_part_by_part(monkeypatch, limit):
         got = columns.join_drawn(parts, sep).to_pylist()
         pieces = [[p] * n if isinstance(p, str) else p[0].take(pa.array(p[1])).to_pylist() for p in parts]
         assert got == [sep.join(row) for row in zip(*pieces, strict=True)]
+
+
+def test_join_drawn_refuses_literals_only():
+    from generators import columns
+
+    with pytest.raises(ValueError, match="drawn part"):
+        columns.join_drawn(["a", "b"], " ")
