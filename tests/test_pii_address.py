@@ -77,3 +77,61 @@ def test_cities_and_districts_kept_but_streets_named_after_people_encrypted():
     assert eg[0].endswith("، الهرم، الجيزة") and "فيصل" not in eg[0]  # Faisal: a district name, but a person here
     assert "Nasr City, Cairo" in eg[1]
     assert "العليا" in sa[0] and "الرياض" in sa[0] and sa[1] == "Al Olaya, Riyadh"
+
+
+def _reference_spans(value: str, country: str, keep_places: bool) -> list[tuple[int, int]]:
+    """The rule, one value at a time in plain Python: runs of ``[\\w.]`` are words; at each word take the
+    longest kept tuple starting there (then go on after it)."""
+    import re
+
+    from tokenize_kit.pii.address import _place_index, normalize
+
+    places, longest, _ = _place_index(country, keep_places)
+    matches = list(re.finditer(r"[\w.]+", value))
+    words = [normalize(m.group()) for m in matches]
+    spans, i = [], 0
+    while i < len(words):
+        for n in range(min(longest, len(words) - i), 0, -1):
+            if tuple(words[i : i + n]) in places:
+                spans.append((matches[i].start(), matches[i + n - 1].end()))
+                i += n
+                break
+        else:
+            i += 1
+    return spans
+
+
+@pytest.mark.parametrize("country", ["eg", "sa"])
+@pytest.mark.parametrize("keep_places", [True, False])
+def test_vectorised_kept_chars_match_the_rule(country, keep_places):
+    """kept_chars (whole arrays) marks exactly the characters of the spans the per-value rule finds: multi-word
+    places, overlapping candidates, words at row boundaries, empty rows, mixed scripts and separators."""
+    import numpy as np
+
+    from tokenize_kit.pii.address import _place_index, kept_chars
+    from tokenize_kit.pii.text import decode
+
+    places, _, _ = _place_index(country, True)
+    pool = [*sorted(" ".join(t) for t in places), "Street", "الشارع", "12", "١٢", "فيصل", "x.y", "_", "أحمد"]
+    seps = [" ", "، ", ", ", "-", "", "  ", "/"]
+    rng = np.random.default_rng(11)
+    values = [""]
+    for _ in range(3000):
+        k = int(rng.integers(0, 9))
+        parts = [pool[int(j)] for j in rng.integers(0, len(pool), k)]
+        values.append("".join(p + seps[int(s)] for p, s in zip(parts, rng.integers(0, len(seps), k), strict=True)))
+    values += ["", "القاهرة", "Cairo", ""]
+    # two places that overlap ("Kafr El Sheikh" + "Sheikh Zayed"): only the first one found may be kept
+    for a in places:
+        for b in places:
+            for k in range(1, len(a)):
+                if len(b) > len(a) - k and b[: len(a) - k] == a[k:]:
+                    values.append(" ".join(a + b[len(a) - k :]))
+    assert country == "sa" or len(values) > 3005  # the Egyptian gazetteer has such pairs
+    cps, off = decode(pa.array(values, pa.string()))
+    got = kept_chars(cps, off, country, keep_places)
+    for r, v in enumerate(values):
+        want = np.zeros(len(v), dtype=bool)
+        for s, e in _reference_spans(v, country, keep_places):
+            want[s:e] = True
+        assert got[off[r] : off[r + 1]].tolist() == want.tolist(), r

@@ -22,18 +22,21 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tokenize_kit import refdata
+from tokenize_kit.fpe._utf8 import encode_codepoints
 
 from .base import ColumnSpec, Crypto, PIIType, stdnum_api
 from .charclass import charclass_cps
 from .exceptions import InvalidFormat
-from .text import decode, encode
+from .text import CharClass, decode, encode, row_ids
 
 #: words that describe an address's structure, not a person: kept to keep tokens readable
 STRUCTURAL = (
@@ -94,30 +97,124 @@ def _place_index(country: str, keep_places: bool) -> tuple[frozenset[tuple[str, 
     return places, longest, frozenset(t[0] for t in places)
 
 
-def kept_mask(values: list[str], country: str, keep_places: bool = True) -> list[list[tuple[int, int]]]:
-    """Per value, the (start, end) character spans of kept words."""
-    places, longest, firsts = _place_index(country, keep_places)
-    out = []
-    norm = _normalize_cached
-    for v in values:
-        matches = list(_WORD.finditer(v))
-        words = [norm(m.group()) for m in matches]
-        spans = []
-        i = 0
-        count = len(words)
-        while i < count:
-            if words[i] in firsts:  # only a place's first word can start one
-                for n in range(min(longest, count - i), 0, -1):
-                    if tuple(words[i : i + n]) in places:
-                        spans.append((matches[i].start(), matches[i + n - 1].end()))
-                        i += n
-                        break
-                else:
-                    i += 1
-            else:
-                i += 1
-        out.append(spans)
-    return out
+#: characters of a word: what ``[\w.]`` matches in Python (letters and digits of any script, ``_``, ``.``)
+_WORD_CHAR = CharClass(lambda ch: ch.isalnum() or ch in "_.")
+_ALNUM = CharClass(str.isalnum)
+
+
+@dataclass(frozen=True)
+class _Trie:
+    """The kept word tuples as a prefix table, for matching whole arrays of words level by level.
+
+    ``words`` numbers every normalised word that occurs in a place.  A prefix of length 1 is its word's
+    number (``first[w]``: some place starts with it); a longer prefix gets its own number, found by
+    looking up ``parent * len(words) + word`` in the sorted ``codes[n]`` (``ids[n]`` holds the numbers).
+    ``complete[n][p]`` says whether prefix ``p`` of length ``n + 1`` is a whole place.
+    """
+
+    words: dict[str, int]
+    first: np.ndarray
+    codes: list[np.ndarray]
+    ids: list[np.ndarray]
+    complete: list[np.ndarray]
+
+
+@cache
+def _trie(country: str, keep_places: bool) -> _Trie:
+    places, longest, _ = _place_index(country, keep_places)
+    words: dict[str, int] = {}
+    for t in sorted(places):
+        for w in t:
+            words.setdefault(w, len(words))
+    first = np.zeros(len(words), dtype=bool)
+    first[[words[t[0]] for t in places]] = True
+    prefix = {(w,): i for w, i in words.items()}
+    codes, ids, complete = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [
+        np.array([(w,) in places for w in words], dtype=bool)]
+    for n in range(2, longest + 1):
+        level = sorted({t[:n] for t in places if len(t) >= n})
+        code = np.array([prefix[t[:-1]] * len(words) + words[t[-1]] for t in level], dtype=np.int64)
+        order = np.argsort(code)
+        codes.append(code[order])
+        ids.append(np.arange(len(level), dtype=np.int64)[order])
+        complete.append(np.array([t in places for t in level], dtype=bool))
+        prefix = {t: i for i, t in enumerate(level)}
+    return _Trie(words, first, codes, ids, complete)
+
+
+def kept_chars(cps: np.ndarray, row_off: np.ndarray, country: str, keep_places: bool = True) -> np.ndarray:
+    r"""Which code points of each value belong to a kept word (a place or a structure word), vectorised.
+
+    Words are the runs of ``[\w.]`` of each value, compared after :func:`normalize`; scanning each value
+    left to right, the longest kept word tuple starting at a word is taken and the scan goes on after it
+    (a later match never overlaps an earlier one).  A kept tuple covers its words and what lies between
+    them.  Python work is per distinct word of the batch, not per value.
+    """
+    n = len(cps)
+    keep = np.zeros(n, dtype=bool)
+    if n == 0:
+        return keep
+    wc = _WORD_CHAR.mask(cps)
+    starts_row = np.zeros(n + 1, dtype=bool)
+    starts_row[row_off[:-1]] = True
+    before = np.concatenate([[False], wc[:-1]]) & ~starts_row[:n]
+    after = np.concatenate([wc[1:], [False]]) & ~starts_row[1:]
+    w_start = np.flatnonzero(wc & ~before)
+    w_end = np.flatnonzero(wc & ~after) + 1
+    if len(w_start) == 0:
+        return keep
+    w_row = np.searchsorted(row_off, w_start, side="right") - 1
+    # each word as a string (the runs between words are dropped), then its number in the trie (-1: no place)
+    data, char_byte = encode_codepoints(cps)
+    bounds = np.empty(2 * len(w_start), dtype=np.int64)
+    bounds[0::2], bounds[1::2] = char_byte[w_start], char_byte[w_end]
+    runs = pa.StringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds.astype(np.int32)), pa.py_buffer(data))
+    encoded = pc.dictionary_encode(runs.take(pa.array(np.arange(0, len(bounds), 2))))
+    trie = _trie(country, keep_places)
+    number = np.array([trie.words.get(_normalize_cached(w), -1) for w in encoded.dictionary.to_pylist()],
+                      dtype=np.int64)
+    wid = number[encoded.indices.to_numpy(zero_copy_only=False)]
+    # the longest kept tuple starting at each word (0: none), one tuple length at a time
+    prefix = np.where((wid >= 0) & trie.first[np.maximum(wid, 0)], wid, -1)
+    length = np.where((prefix >= 0) & trie.complete[0][np.maximum(prefix, 0)], 1, 0)
+    count = len(wid)
+    for k in range(1, len(trie.codes)):
+        nxt = np.arange(count) + k
+        ok = (prefix >= 0) & (nxt < count)
+        ok[ok] &= (w_row[nxt[ok]] == w_row[ok]) & (wid[nxt[ok]] >= 0)
+        if not ok.any():
+            break
+        code = prefix[ok] * len(trie.words) + wid[nxt[ok]]
+        pos = np.minimum(np.searchsorted(trie.codes[k], code), len(trie.codes[k]) - 1)
+        hit = trie.codes[k][pos] == code
+        prefix = np.full(count, -1, dtype=np.int64)
+        prefix[np.flatnonzero(ok)[hit]] = trie.ids[k][pos[hit]]
+        length = np.where((prefix >= 0) & trie.complete[k][np.maximum(prefix, 0)], k + 1, length)
+    cand = np.flatnonzero(length > 0)
+    if len(cand) == 0:
+        return keep
+    # left to right within each value: a candidate is taken unless an earlier taken one covers it; the
+    # loop runs once per candidate rank (the most candidates any one value has), each step over all values
+    c_row = w_row[cand]
+    new_row = np.concatenate([[True], c_row[1:] != c_row[:-1]])
+    rank = np.arange(len(cand)) - np.maximum.accumulate(np.where(new_row, np.arange(len(cand)), 0))
+    free = np.zeros(len(row_off) - 1, dtype=np.int64)  # first word each value's next match may start at
+    taken = np.zeros(len(cand), dtype=bool)
+    for r in range(int(rank.max()) + 1):
+        sel = np.flatnonzero(rank == r)
+        ok = cand[sel] >= free[c_row[sel]]
+        taken[sel[ok]] = True
+        free[c_row[sel[ok]]] = cand[sel[ok]] + length[cand[sel[ok]]]
+    first_word = cand[taken]
+    spans = np.bincount(w_start[first_word], minlength=n + 1) - np.bincount(
+        w_end[first_word + length[first_word] - 1], minlength=n + 1)
+    return np.cumsum(spans[:n]) > 0
+
+
+def _rows_differing(a: np.ndarray, b: np.ndarray, row_off: np.ndarray) -> np.ndarray:
+    """Indices of the rows where the per-character masks ``a`` and ``b`` differ."""
+    diff = np.flatnonzero(a != b)
+    return np.unique(np.searchsorted(row_off, diff, side="right") - 1)
 
 
 class _Address(PIIType):
@@ -134,36 +231,28 @@ class _Address(PIIType):
         return v
 
     def valid_mask(self, values: pa.Array, spec: ColumnSpec | None = None) -> np.ndarray:
-        return np.fromiter((v is not None and self.is_valid(v) for v in values.to_pylist()), bool, len(values))
+        """Valid = has a letter or digit (what :meth:`validate` checks), for the whole column at once."""
+        present = pc.is_valid(values).to_numpy(zero_copy_only=False)
+        cps, off = decode(pc.fill_null(values, "") if values.null_count else values)
+        has = np.bincount(row_ids(off)[_ALNUM.mask(cps)], minlength=len(values)) > 0
+        return present & has
 
     def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec, decrypt: bool) -> pa.Array:
         keep_places = bool(spec.options.get("keep_places", True)) if spec is not None else True
-        texts = values.to_pylist()
-        target = kept_mask(texts, self.country, keep_places)
         cps, off = decode(values)
-        protect = np.zeros(len(cps), dtype=bool)
-        for r, spans in enumerate(target):
-            for s, e in spans:
-                protect[off[r] + s : off[r] + e] = True
-        out = charclass_cps(cps, off, crypto, self.domain, decrypt=decrypt, protect=protect)
-        result = encode(out, off).to_pylist()
-        found = kept_mask(result, self.country, keep_places)
-        todo = [r for r in range(len(texts)) if found[r] != target[r]]
+        target = kept_chars(cps, off, self.country, keep_places)
+        out = charclass_cps(cps, off, crypto, self.domain, decrypt=decrypt, protect=target)
+        todo = _rows_differing(kept_chars(out, off, self.country, keep_places), target, off)
         for _ in range(MAX_WALKS):
-            if not todo:
-                return pa.array(result, pa.string())
-            sub = pa.array([result[r] for r in todo], pa.string())
-            scps, soff = decode(sub)
-            sprot = np.zeros(len(scps), dtype=bool)
-            for k, r in enumerate(todo):
-                for s, e in target[r]:
-                    sprot[soff[k] + s : soff[k] + e] = True
-            walked = encode(charclass_cps(scps, soff, crypto, self.domain, decrypt=decrypt, protect=sprot),
-                            soff).to_pylist()
-            for k, r in enumerate(todo):
-                result[r] = walked[k]
-            found = kept_mask([result[r] for r in todo], self.country, keep_places)
-            todo = [r for r, f in zip(todo, found, strict=True) if f != target[r]]
+            if not len(todo):
+                return encode(out, off)
+            # cycle-walk the rows whose token gained or lost a kept word, with the input's kept characters
+            lengths = off[todo + 1] - off[todo]
+            sub_off = np.concatenate([[0], np.cumsum(lengths)])
+            at = np.repeat(off[todo] - sub_off[:-1], lengths) + np.arange(sub_off[-1])
+            walked = charclass_cps(out[at], sub_off, crypto, self.domain, decrypt=decrypt, protect=target[at])
+            out[at] = walked
+            todo = todo[_rows_differing(kept_chars(walked, sub_off, self.country, keep_places), target[at], sub_off)]
         raise RuntimeError("cycle walking did not terminate")  # pragma: no cover
 
     def tokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
