@@ -40,7 +40,7 @@ def demo(rows: int, out_dir: Path) -> None:
     from tokenize_kit.manifest import create_signing_key, verify
     from tokenize_kit.pipeline import run
     from tokenize_kit.policy import Policy
-    from tokenize_kit.scan import ScanResult, leaks_in, raw_values, scan_batch
+    from tokenize_kit.scan import RawIndex, ScanResult, leaks_in, scan_batch
 
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -67,15 +67,12 @@ def demo(rows: int, out_dir: Path) -> None:
     click.echo(f"   -> {delivery}: {res.rows:,} rows in {res.seconds:.2f}s ({res.rows / res.seconds:,.0f} rows/s)")
     click.echo("4. scan      the delivery against the raw extract")
     result = ScanResult()
-    raw_set: set[tuple[int, str]] = set()
-    offset = 0
-    for b in read_batches(raw)[0]:
-        raw_set |= raw_values(b, policy.columns, (), offset)
-        offset += b.num_rows
+    text_cols = [c for c, spec in policy.columns.items() if spec.type == "free_text"]
+    raw_index = RawIndex(lambda: read_batches(raw)[0], policy.columns, text_cols)
     offset = 0
     for b in read_batches(delivery)[0]:
         scan_batch(b, result, policy.columns)
-        leaks_in(b, raw_set, result, offset)
+        leaks_in(b, raw_index, result, offset)
         offset += b.num_rows
     leaked = sum(result.leaks.values())
     click.echo(f"   -> raw values of covered columns found in the delivery: {leaked}")

@@ -154,21 +154,17 @@ def scan(input_path, out_format, sample, policy, against, suggest_policy, input_
     """
     from tokenize_kit.io import read_batches
     from tokenize_kit.policy import Policy
-    from tokenize_kit.scan import ScanResult, leaks_in, raw_values, scan_batch
+    from tokenize_kit.scan import RawIndex, ScanResult, leaks_in, scan_batch
 
     try:
         pol = Policy.load(policy) if policy else None
         if against and pol is None:
             raise UsageProblem("--against needs --policy (the covered columns of the raw input)")
         covered = list(pol.columns) if pol else []
-        raw: set[tuple[int, str]] = set()
+        raw = None
         if against:
-            batches, _ = read_batches(against)
             text_cols = [c for c, spec in pol.columns.items() if spec.type == "free_text"]
-            offset = 0
-            for b in batches:
-                raw |= raw_values(b, covered, text_cols, offset)
-                offset += b.num_rows
+            raw = RawIndex(lambda: read_batches(against)[0], covered, text_cols)
         result = ScanResult()
         batches, _ = read_batches(input_path, input_format, encoding=encoding)
         seen = 0
@@ -179,7 +175,7 @@ def scan(input_path, out_format, sample, policy, against, suggest_policy, input_
                 b = b.slice(0, sample - seen)
             seen += b.num_rows
             scan_batch(b, result, covered)
-            if against:
+            if raw is not None:
                 leaks_in(b, raw, result, seen - b.num_rows)
     except click.ClickException:
         raise

@@ -86,6 +86,14 @@ def find(values: pa.Array) -> list[tuple[int, int, int, str]]:
                                                               (ends - base).tolist(), kinds.tolist(), strict=True)]
 
 
+def find_spans(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """The PII spans of :func:`find` as arrays: each span's row and its text (one Arrow string per span)."""
+    scan = _Scan(_text(values))
+    starts, ends, _, _ = _choose(scan)
+    rows = np.searchsorted(scan.row_off, starts, "right") - 1
+    return rows.astype(np.int64), scan.strings(starts, ends)
+
+
 def _text(values: pa.Array) -> pa.Array:
     """A plain string array without nulls (a null reads as "")."""
     if isinstance(values, pa.ChunkedArray):
