@@ -222,10 +222,14 @@ class RawIndex:
             _, values = raw_pairs(batch, self._columns, self._text_columns)
             if len(values):
                 parts.append(pc.unique(values))
-        distinct = pc.unique(pa.concat_arrays(parts)) if parts else _EMPTY
+        everything = pa.concat_arrays(parts) if parts else _EMPTY
+        parts.clear()
+        distinct = pc.unique(everything)
+        del everything
         hashes = _hash64(distinct)
         order = np.argsort(hashes, kind="stable")
         self._hashes, self._values = hashes[order], distinct.take(pa.array(order))
+        del distinct, order
         self._cursor = iter(open_input())
         self._buffered: list[tuple[int, pa.RecordBatch]] = []  # (first row, batch) of the input, in order
         self._read_to = 0
@@ -236,7 +240,13 @@ class RawIndex:
         if not len(values) or not len(self._hashes):
             return hit
         h = _hash64(values)
-        lo, hi = np.searchsorted(self._hashes, h, "left"), np.searchsorted(self._hashes, h, "right")
+        # searched in sorted order: consecutive probes land near each other in the (large) sorted table
+        order = np.argsort(h)
+        lo = np.empty(len(h), dtype=np.int64)
+        lo[order] = np.searchsorted(self._hashes, h[order], "left")
+        hi = lo.copy()
+        maybe = np.flatnonzero(self._hashes[np.minimum(lo, len(self._hashes) - 1)] == h)
+        hi[maybe] = np.searchsorted(self._hashes, h[maybe], "right")
         one = np.flatnonzero(hi - lo == 1)  # the usual case: one raw value with this hash, compare with it
         if len(one):
             same = pc.equal(values.take(pa.array(one)), self._values.take(pa.array(lo[one])))
