@@ -21,7 +21,6 @@ True
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
@@ -36,7 +35,7 @@ from tokenize_kit.fpe._utf8 import encode_codepoints
 from .base import ColumnSpec, Crypto, PIIType, stdnum_api
 from .charclass import charclass_cps
 from .exceptions import InvalidFormat
-from .text import CharClass, decode, encode, row_ids
+from .text import WORD_CHARS, CharClass, decode, encode, row_ids
 
 #: words that describe an address's structure, not a person: kept to keep tokens readable
 STRUCTURAL = (
@@ -44,7 +43,6 @@ STRUCTURAL = (
     "street st road rd avenue ave square building bldg tower apartment apt flat floor district city "
     "governorate region province village po box p.o.box postal code zip"
 ).split()
-_WORD = re.compile(r"[\w.]+", re.UNICODE)
 _ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ة": "ه", "ى": "ي"})
 MAX_WALKS = 200
 
@@ -89,16 +87,14 @@ def gazetteer(country: str) -> tuple[frozenset[tuple[str, ...]], int]:
 
 
 @cache
-def _place_index(country: str, keep_places: bool) -> tuple[frozenset[tuple[str, ...]], int, frozenset[str]]:
-    """The kept word tuples, the longest length, and the set of their first words."""
+def _place_index(country: str, keep_places: bool) -> tuple[frozenset[tuple[str, ...]], int]:
+    """The kept word tuples and the longest length."""
     places, longest = gazetteer(country)
     if not keep_places:
         places, longest = frozenset((normalize(w),) for w in STRUCTURAL), 1
-    return places, longest, frozenset(t[0] for t in places)
+    return places, longest
 
 
-#: characters of a word: what ``[\w.]`` matches in Python (letters and digits of any script, ``_``, ``.``)
-_WORD_CHAR = CharClass(lambda ch: ch.isalnum() or ch in "_.")
 _ALNUM = CharClass(str.isalnum)
 
 
@@ -121,7 +117,7 @@ class _Trie:
 
 @cache
 def _trie(country: str, keep_places: bool) -> _Trie:
-    places, longest, _ = _place_index(country, keep_places)
+    places, longest = _place_index(country, keep_places)
     words: dict[str, int] = {}
     for t in sorted(places):
         for w in t:
@@ -154,7 +150,7 @@ def kept_chars(cps: np.ndarray, row_off: np.ndarray, country: str, keep_places: 
     keep = np.zeros(n, dtype=bool)
     if n == 0:
         return keep
-    wc = _WORD_CHAR.mask(cps)
+    wc = WORD_CHARS.mask(cps) | (cps == 0x2E)  # a word: a run of [\w.] (letters, digits, "_", ".")
     starts_row = np.zeros(n + 1, dtype=bool)
     starts_row[row_off[:-1]] = True
     before = np.concatenate([[False], wc[:-1]]) & ~starts_row[:n]

@@ -33,7 +33,7 @@ from .base import ColumnSpec, Crypto, PIIType
 from .eg_national_id import EgNationalId
 from .phone import Phone
 from .sa_national_id import SaNationalId
-from .text import CharClass
+from .text import WORD_CHARS
 
 _D = "0-9\u0660-\u0669\u06f0-\u06f9"
 CANDIDATE = re.compile(rf"(?<![{_D}\w])\+?[{_D}](?:[{_D}]|[ \-.()](?=[{_D}(]))*[{_D}](?![{_D}])")
@@ -103,13 +103,11 @@ def _text(values: pa.Array) -> pa.Array:
     return pc.fill_null(values, "") if values.null_count else values
 
 
-#: \w (Python's definition: str.isalnum() or "_"), per code point
-_WORD = CharClass(re.compile(r"\w").match)
 _DIGIT_RANGES = ((0x30, 0x39), (0x660, 0x669), (0x6F0, 0x6F9))
 
 
 def _is_word(cps: np.ndarray) -> np.ndarray:
-    return _WORD.mask(cps)
+    return WORD_CHARS.mask(cps)
 
 
 class _Scan:

@@ -9,6 +9,8 @@ digit for digit, in each digit's own script.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -174,3 +176,7 @@ class CharClass:
             out[astral] = [bool(self.predicate(chr(c))) for c in cps[astral].tolist()]
         return out
 
+
+
+#: ``\w`` as Python's ``re`` defines it (``str.isalnum()`` or ``_``), per code point
+WORD_CHARS = CharClass(re.compile(r"\w").match)
