@@ -216,7 +216,7 @@ class RawIndex:
 
     def __init__(self, open_input: Callable[[], Iterable[pa.RecordBatch]], columns: Iterable[str],
                  text_columns: Iterable[str] = ()) -> None:
-        self._open, self._columns, self._text_columns = open_input, list(columns), list(text_columns)
+        self._columns, self._text_columns = list(columns), list(text_columns)
         parts = []
         for batch in open_input():
             _, values = raw_pairs(batch, self._columns, self._text_columns)
