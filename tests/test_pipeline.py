@@ -263,3 +263,60 @@ def test_scan_against_catches_a_value_that_passed_through(env):
     (env / "leaky.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     res = tk("scan", "leaky.csv", "--against", str(src), "--policy", str(pol), code=1)
     assert "RAW VALUES OF THE INPUT" in res.output and data[0][0] not in res.output
+
+
+def _command(*args: str, code: int = 0) -> subprocess.CompletedProcess:
+    """The installed command's own process (``main()``: pandas hidden from pyarrow, gc frozen at exit)."""
+    proc = subprocess.run([sys.executable, "-m", "tokenize_kit", *args], capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items() if k != "TOKENIZE_KIT_ALLOW_PANDAS"})
+    assert proc.returncode == code, proc.stderr
+    return proc
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl", "xlsx"])
+def test_command_process_needs_no_pandas(env, fmt):
+    """Every format's round trip and gate in the real command process, where ``import pandas`` fails as if pandas
+    were not installed: a code path that still needed pandas would fail here."""
+    src = write_csv(env / "in.csv", rows(40))
+    pol = write_policy(env / "policy.yaml")
+    _command("tokenize", str(src), f"out.{fmt}", "--policy", str(pol), "-q")
+    _command("scan", f"out.{fmt}", "--against", str(src), "--policy", str(pol))
+    _command("detokenize", f"out.{fmt}", "back.csv", "--policy", str(pol), "-q", "--output-encoding", "utf-8-sig")
+    assert (env / "back.csv").read_bytes() == src.read_bytes()
+    assert _command("verify", f"out.{fmt}").stdout.startswith("OK")
+    if fmt == "csv":
+        _command("scan", str(src), code=1)
+        probe = ("import sys; from tokenize_kit.cli import _NoPandas; sys.meta_path.insert(0, _NoPandas()); "
+                 "import pandas")
+        failed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+        assert "ModuleNotFoundError" in failed.stderr  # the guard itself works
+
+
+def test_jsonl_writer_escapes_and_types(tmp_path):
+    import datetime
+
+    import pyarrow.json as pajson
+
+    from tokenize_kit.io import jsonl_lines
+
+    batch = pa.record_batch({
+        "نص": pa.array(['a"b\\c', "x\ny\x01\t\r", None, "عربي ٠١٢", "a/b"]),
+        "n": pa.array([1, None, -3, 2**62, 0]),
+        "f": pa.array([1.0, 2.5, float("nan"), None, float("inf")]),
+        "b": pa.array([True, False, None, True, False]),
+        "d": pa.array([datetime.date(2024, 1, 2), None, None, None, None]),
+        "c": pa.array(["x", "y", "x", None, "y"]).dictionary_encode(),
+    })
+    lines = jsonl_lines(batch).to_pylist()
+    assert all(line.endswith("}\n") and line.count("\n") == 1 for line in lines)
+    assert [json.loads(line) for line in lines] == [
+        {"نص": 'a"b\\c', "n": 1, "f": 1.0, "b": True, "d": "2024-01-02", "c": "x"},
+        {"نص": "x\ny\x01\t\r", "n": None, "f": 2.5, "b": False, "d": None, "c": "y"},
+        {"نص": None, "n": -3, "f": None, "b": None, "d": None, "c": "x"},
+        {"نص": "عربي ٠١٢", "n": 2**62, "f": None, "b": True, "d": None, "c": None},
+        {"نص": "a/b", "n": 0, "f": None, "b": False, "d": None, "c": "y"},
+    ]
+    assert "عربي" in lines[3] and '"f":1.0' in lines[0]  # text as it is; a whole float stays a float
+    (tmp_path / "x.jsonl").write_text("".join(lines), encoding="utf-8")
+    back = pajson.read_json(tmp_path / "x.jsonl")
+    assert back.schema.field("f").type == pa.float64() and back.column("n").to_pylist()[3] == 2**62

@@ -413,11 +413,8 @@ class BatchWriter:
                 self.fh.write(piece)
 
     def _write_jsonl(self, batch: pa.RecordBatch) -> None:
-        df = batch.to_pandas()
-        text = df.to_json(orient="records", lines=True, force_ascii=False)
-        if text and not text.endswith("\n"):
-            text += "\n"
-        self.fh.write(text.encode("utf-8"))
+        if batch.num_rows:
+            self.fh.write(_string_payload(jsonl_lines(batch)))
 
     def _write_xlsx(self, batch: pa.RecordBatch) -> None:
         if self._xlsx is None:
@@ -471,6 +468,61 @@ def _string_payload(arr: pa.Array) -> np.ndarray:
 
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     return group_bytes(arr)
+
+
+#: JSON's two-character escapes; every other control character becomes \\u00XX (RFC 8259, section 7)
+_JSON_SHORT_ESCAPES = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
+
+
+def jsonl_lines(batch: pa.RecordBatch) -> pa.Array:
+    """One JSON object per row, each line ending in ``\\n``, built column by column in Arrow.
+
+    Text is written as it is (no ``\\u`` escapes for Arabic), with only what RFC 8259 requires escaped;
+    integers and booleans as JSON numbers and literals; floats keep a decimal point (so they read back as
+    floats) and NaN/infinity become ``null``; nulls are ``null``.  Other types (dates, decimals, nested
+    values) are rare in extracts and go through :func:`json.dumps` value by value, dates as ISO text."""
+    parts: list[Any] = []
+    for i, (name, col) in enumerate(zip(batch.schema.names, batch.columns, strict=True)):
+        parts += [("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":", _json_values(col)]
+    parts.append("}\n")
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _json_values(col: pa.Array) -> pa.Array:
+    t = col.type
+    if pa.types.is_dictionary(t):
+        return _json_values(col.cast(t.value_type))
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        text = col.cast(pa.string()) if pa.types.is_large_string(t) else col
+        out = pc.binary_join_element_wise('"', _json_escape(text), '"', "")  # (null stays null)
+    elif pa.types.is_integer(t):
+        out = pc.cast(col, pa.string())
+    elif pa.types.is_boolean(t):
+        out = pc.if_else(col, "true", "false")
+    elif pa.types.is_floating(t):
+        text = pc.cast(col, pa.string())
+        whole = pc.invert(pc.match_substring_regex(text, "[.eEna]"))  # 100 -> 100.0 (nan/inf are nulled below)
+        text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
+        out = pc.if_else(pc.is_finite(col), text, pa.scalar(None, pa.string()))
+    else:
+        out = pa.array([json.dumps(v, ensure_ascii=False, default=str) for v in col.to_pylist()], pa.string())
+    return pc.fill_null(out, "null") if out.null_count else out
+
+
+def _json_escape(text: pa.Array) -> pa.Array:
+    """Escape backslashes, quotes and control characters for a JSON string (whole column at once)."""
+    from .fpe._utf8 import group_bytes
+
+    data = group_bytes(text)
+    if not len(data):
+        return text
+    if np.any(data == 0x5C):
+        text = pc.replace_substring(text, "\\", "\\\\")
+    if np.any(data == 0x22):
+        text = pc.replace_substring(text, '"', '\\"')
+    for code in np.unique(data[data < 0x20]).tolist():
+        text = pc.replace_substring(text, chr(code), _JSON_SHORT_ESCAPES.get(code, f"\\u{code:04x}"))
+    return text
 
 
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
