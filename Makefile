@@ -11,8 +11,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# An editable install leaves our own modules uncompiled, and where PYTHONDONTWRITEBYTECODE is set (as on these
+# machines) every command would compile them again (0.14 s of each run): compile them once, as pip does for a
+# regular install.  `bench` compiles again, so it always measures what an installed user runs.
+COMPILE := $(BIN)/python -m compileall -q tokenize_kit generators schemas bench
+
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	$(COMPILE)
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -27,10 +33,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check tokenize_kit generators tests bench
 
 bench: $(STAMP)
+	$(COMPILE)
 	$(BIN)/python -m bench
 
 bench-spark: $(STAMP)
+	$(COMPILE)
 	$(BIN)/python -m bench spark
 
 clean:
+	find tokenize_kit generators schemas bench tests -name __pycache__ -prune -exec rm -rf {} +
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache demo-out bench-out
