@@ -5,11 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tokenize_kit import Policy, detokenize_table, tokenize_table
 from tokenize_kit.keys import Keyset
 from tokenize_kit.policy import PolicyError
-from tokenize_kit.table import EMPTY_MARKERS, TableReport, TokenizeError
+from tokenize_kit.table import EMPTY_MARKERS, TableReport, TokenizeError, _digit_keys, distinct
 
 KS = Keyset.generate()
 POLICY = {
@@ -261,3 +263,32 @@ def test_tokens_identical_across_processes(tmp_path):
     there = json.loads(out.stdout)
     assert there == here
     assert all(here[t] != values[t] for t in values)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.text("0123456789", min_size=1, max_size=18), st.sampled_from(["0", "00", "007", "7"]),
+                          st.text(min_size=1, max_size=4)), min_size=0, max_size=60))
+def test_distinct_gives_every_row_back_and_no_value_twice(values):
+    """Both paths of :func:`distinct` (integer keys for digit strings, hashing otherwise): equal strings share
+    an index, different strings (``7``, ``07``, ``007``) never do."""
+    arr = pa.array(values, pa.string())
+    uniq, pos = distinct(arr)
+    assert uniq.take(pa.array(pos, pa.int64())).to_pylist() == values
+    assert len(set(uniq.to_pylist())) == len(uniq) == len(set(values))
+    if len(set(values)) == len(values):
+        assert uniq.to_pylist() == values and pos.tolist() == list(range(len(values)))
+
+
+def test_distinct_digit_keys_cover_only_plain_digit_columns():
+    assert _digit_keys(pa.array(["01012345678", "0101234567", "29801010123456"])) is not None
+    for other in (["0101 234"], ["١٢٣"], [""], ["1" * 18], ["12", None], ["+20100"]):
+        assert _digit_keys(pa.array(other, pa.string())) is None
+
+
+def test_distinct_order_matches_dictionary_encode():
+    import pyarrow.compute as pc
+
+    values = pa.array(["0101", "77", "0101", "5", "77", "077", "5", "9"])
+    uniq, pos = distinct(values)
+    encoded = pc.dictionary_encode(values)
+    assert uniq.equals(encoded.dictionary) and pos.tolist() == encoded.indices.to_pylist()

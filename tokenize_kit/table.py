@@ -228,10 +228,7 @@ def transform_column(
         rep.output_type = str(col.type)
         return col, rep
     work = core if every_row else core.take(pa.array(work_idx))
-    # one hash pass: the distinct values (first-occurrence order) and each row's index into them
-    encoded = pc.dictionary_encode(work)
-    uniq = encoded.dictionary
-    pos = encoded.indices.to_numpy(zero_copy_only=False)
+    uniq, pos = distinct(work)
     if pii_type.has_invalid and not decrypt and _has_e(uniq):
         sci_u = pc.match_substring_regex(uniq, SCIENTIFIC).to_numpy(zero_copy_only=False)
         if sci_u.any():
@@ -295,6 +292,52 @@ def transform_column(
     out = _restore_type(full, origin, col, spec)
     rep.output_type = str(out.type)
     return out, rep
+
+
+def distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values of a null-free string array in first-occurrence order, and each row's index into
+    them (``uniq.take(pos)`` is ``values``), as ``dictionary_encode`` gives them.  When every value is distinct,
+    ``uniq`` is ``values`` itself and ``pos`` is ``0..n-1``.
+
+    A column of plain digit strings (IDs and phones as most extracts hold them, nearly all distinct within a
+    batch) is de-duplicated on integer keys: a string of 1-17 ASCII digits is exactly identified by its value
+    and its length, so ``value * 32 + length`` is a key that two strings share only when they are equal.
+    One sort of the keys finds the repeated ones, and only the rows holding those are grouped, which costs
+    about a third of hashing the strings (pyarrow's hash table grows and rehashes as it meets 100,000 new
+    values).  Any other column goes through one hash pass (``dictionary_encode``)."""
+    n = len(values)
+    keys = _digit_keys(values)
+    if keys is None:
+        encoded = pc.dictionary_encode(values)
+        return encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
+    ordered = np.sort(keys)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if not len(repeated):
+        return values, np.arange(n)
+    rows = np.flatnonzero(np.isin(keys, repeated))  # the rows whose value occurs more than once
+    _, first, group = np.unique(keys[rows], return_index=True, return_inverse=True)
+    first_rows = rows[first]
+    keep = np.ones(n, dtype=bool)
+    keep[rows] = False
+    keep[first_rows] = True  # every value's first row
+    pos = np.cumsum(keep) - 1
+    pos[rows] = pos[first_rows][group.ravel()]
+    return values.filter(pa.array(keep)), pos
+
+
+def _digit_keys(values: pa.Array) -> np.ndarray | None:
+    """``int(v) * 32 + len(v)`` per value when every value is 1 to 17 ASCII digits, else None."""
+    if not len(values) or values.null_count or not pa.types.is_string(values.type):
+        return None
+    from .fpe._utf8 import group_bytes
+
+    lengths = np.diff(_byte_offsets(values))
+    if lengths.min() < 1 or lengths.max() > 17:
+        return None
+    data = group_bytes(values)
+    if data.min() < 0x30 or data.max() > 0x39:
+        return None
+    return pc.cast(values, pa.int64()).to_numpy(zero_copy_only=False) * 32 + lengths
 
 
 @functools.cache
