@@ -80,7 +80,7 @@ ALLOW_PANDAS_ENV = "TOKENIZE_KIT_ALLOW_PANDAS"
 def main() -> None:
     """Entry point of the ``tokenize-kit`` command.
 
-    Two start/stop costs of a short job are avoided here, in the command's own process only (the Python API
+    Three costs that are not the job's own are avoided here, in the command's own process only (the Python API
     is untouched):
 
     * pyarrow imports pandas on its first array conversion if pandas is installed, about 0.4 s with pandas 3,
@@ -90,9 +90,13 @@ def main() -> None:
     * At exit the interpreter's last garbage collections walk every object of the loaded libraries
       (about 0.3 s); :func:`gc.freeze` moves them out of the collector's reach first.  The output file and
       its manifest are already written and synced by then.
+    * numpy's OpenBLAS starts a thread pool whose idle threads spin on a core the job's own threads need
+      (about 5% of the CPU time of the 1M-row bench job), although no command does floating-point linear
+      algebra: it gets one thread unless ``OPENBLAS_NUM_THREADS`` is set.
     """
     if os.environ.get(ALLOW_PANDAS_ENV) != "1" and "pandas" not in sys.modules:
         sys.meta_path.insert(0, _NoPandas())
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # (read when numpy loads, after this)
     try:
         cli(prog_name="tokenize-kit")
     finally:
