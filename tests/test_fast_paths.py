@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from tokenize_kit import detokenize_table, tokenize_table
 from tokenize_kit import io as tkio
 from tokenize_kit.fpe import _aes
 from tokenize_kit.fpe._base import digits_big_endian
@@ -25,7 +26,7 @@ from tokenize_kit.pii.base import ColumnSpec, Crypto
 from tokenize_kit.pii.eg_national_id import EPOCH, _compose_days, _dates, _day_numbers, compose_arrow, luhn_digit
 from tokenize_kit.pii.sa_national_id import luhn_of
 from tokenize_kit.pii.text import ascii_digit_matrix
-from tokenize_kit.table import EMPTY_MARKERS, _empty_markers, _ends_printable_ascii
+from tokenize_kit.table import EMPTY_MARKERS, _empty_markers
 
 warnings.filterwarnings("ignore", message="keyset .* is not passphrase-protected")
 
@@ -151,9 +152,23 @@ def test_table_prechecks():
     values = pa.array([*EMPTY_MARKERS, "x", "NA ", "غير", "12345678901234", "", "none"])
     want = pc.is_in(values, value_set=pa.array(EMPTY_MARKERS)).to_numpy(zero_copy_only=False)
     assert (_empty_markers(values) == want).all()
-    assert _ends_printable_ascii(pa.array(["0101", "x", ""]))
-    for padded in (["0101 "], ["\t1"], ["١"], ["a\u00a0"]):
-        assert not _ends_printable_ascii(pa.array(padded))
+
+
+def test_every_trimmed_whitespace_is_kept_around_the_token():
+    """Padded cells are found by the trimmed column's byte count: every character Arrow trims, before or after
+    an ID, stays in place around the token, and the cell comes back exactly."""
+    chars = [chr(c) for c in range(1, 0x10000) if not 0xD800 <= c < 0xE000]
+    lead = pa.array([c + "a" for c in chars])
+    spaces = [c for c, t in zip(chars, pc.not_equal(pc.utf8_trim_whitespace(lead), lead).to_pylist(), strict=True) if t]
+    assert {" ", "\t", "\u00a0", "\u0085", "\u2029", "\u3000"} <= set(spaces)
+    ks = Keyset.generate()
+    policy = {"columns": {"id": {"type": "eg_national_id"}}}
+    cells = [sp + "29801010123456" for sp in spaces] + ["29801010123456" + sp for sp in spaces] + ["29801010123456"]
+    out = tokenize_table(pa.table({"id": cells}), policy, ks).column("id").to_pylist()
+    token = out[-1]
+    assert token != cells[-1]
+    assert out == [sp + token for sp in spaces] + [token + sp for sp in spaces] + [token]
+    assert detokenize_table(pa.table({"id": out}), policy, ks).column("id").to_pylist() == cells
 
 
 def _csv(path, rows):

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .fpe._utf8 import group_bytes
 from .pii import registry
 from .pii.base import ColumnSpec, Crypto, PIIType
 from .pii.charclass import charclass
@@ -40,6 +41,10 @@ IRREVERSIBLE = ("mask", "hash", "redact", "surrogate")
 #: what Excel makes of a long number: 2.9001011234567E+13 (its last digits are gone)
 SCIENTIFIC = r"^[0-9](\.[0-9]+)?[eE]\+?[0-9]+$"
 DEFAULT_MARKER = "[REDACTED]"
+#: the characters ``utf8_trim_whitespace`` trims (Unicode Zs and bidi classes WS, B, S), as an RE2 class: the
+#: lead and trail kept around a token are exactly what the trim took off (RE2's ``\s`` is ASCII-only and would
+#: drop, say, an Excel export's leading no-break space from the token)
+TRIMMED = r"[\t-\r\x{1C}-\x{20}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]"
 
 
 class TokenizeError(ValueError):
@@ -209,14 +214,12 @@ def transform_column(
     if spec.domain:
         crypto = _ScopedCrypto(crypto, pii_type.domain, spec.domain)  # type: ignore[assignment]
     filled = pc.fill_null(text, "") if text.null_count else text
-    if _ends_printable_ascii(filled):  # nothing to trim (the usual ID/phone column)
-        core, any_padded = filled, False
-    else:
-        core = pc.utf8_trim_whitespace(filled)
-        padded = pc.not_equal(core, filled)  # rows with surrounding whitespace (kept around the token)
-        any_padded = bool(pc.any(padded).as_py())
+    core = pc.utf8_trim_whitespace(filled)
+    # trimming only removes bytes: some value is padded (its whitespace is kept around its token) exactly when
+    # the trimmed column is shorter
+    any_padded = len(group_bytes(core)) != len(group_bytes(filled))
     if any_padded:
-        parts = pc.extract_regex(filled, r"^(?P<lead>\s*)(?P<core>(?s:.*?))(?P<trail>\s*)$")
+        parts = pc.extract_regex(filled, rf"^(?P<lead>{TRIMMED}*)(?P<core>(?s:.*?))(?P<trail>{TRIMMED}*)$")
         lead, trail = pc.struct_field(parts, "lead"), pc.struct_field(parts, "trail")
     empty_np = _empty_markers(core)
     if text.null_count:
@@ -329,8 +332,6 @@ def _digit_keys(values: pa.Array) -> np.ndarray | None:
     """``int(v) * 32 + len(v)`` per value when every value is 1 to 17 ASCII digits, else None."""
     if not len(values) or values.null_count or not pa.types.is_string(values.type):
         return None
-    from .fpe._utf8 import group_bytes
-
     lengths = np.diff(_byte_offsets(values))
     if lengths.min() < 1 or lengths.max() > 17:
         return None
@@ -350,30 +351,21 @@ def _byte_offsets(values: pa.Array) -> np.ndarray:
     return off.astype(np.int64) - int(off[0])
 
 
-def _ends_printable_ascii(values: pa.Array) -> bool:
-    """Whether every non-empty value starts and ends with a printable ASCII character (no null, string type):
-    then no value has surrounding whitespace to trim."""
-    from .fpe._utf8 import group_bytes
-
-    if values.null_count or not pa.types.is_string(values.type) or len(values) == 0:
-        return False
-    data = group_bytes(values)
-    off = _byte_offsets(values)
-    nonempty = off[1:] > off[:-1]
-    ends = np.concatenate([data[off[:-1][nonempty]], data[off[1:][nonempty] - 1]])
-    return bool(np.all((ends > 0x20) & (ends < 0x7F)))
-
-
 @functools.cache
-def _marker_lengths() -> np.ndarray:
-    return np.unique([len(m.encode("utf-8")) for m in EMPTY_MARKERS])
+def _marker_length_table() -> np.ndarray:
+    """``table[min(n, len(table) - 1)]``: whether some empty marker is ``n`` bytes long."""
+    lengths = [len(m.encode("utf-8")) for m in EMPTY_MARKERS]
+    table = np.zeros(max(lengths) + 2, dtype=bool)
+    table[lengths] = True
+    return table
 
 
 def _empty_markers(core: pa.Array) -> np.ndarray:
     """Which values are one of :data:`EMPTY_MARKERS` (compared only where the byte length can match)."""
     if not pa.types.is_string(core.type) or core.null_count:
         return pc.fill_null(pc.is_in(core, value_set=_empty_set()), False).to_numpy(zero_copy_only=False)
-    maybe = np.isin(np.diff(_byte_offsets(core)), _marker_lengths())
+    table = _marker_length_table()
+    maybe = table[np.minimum(np.diff(_byte_offsets(core)), len(table) - 1)]
     if not maybe.any():
         return maybe
     rows = np.flatnonzero(maybe)
@@ -385,8 +377,6 @@ def _empty_markers(core: pa.Array) -> np.ndarray:
 
 def _has_e(values: pa.Array) -> bool:
     """Whether any value contains an ``e`` or ``E`` (a cheap pre-check for scientific notation)."""
-    from .fpe._utf8 import group_bytes
-
     data = group_bytes(values)
     return bool(len(data)) and bool(np.any((data | 0x20) == 0x65))
 
