@@ -4,6 +4,7 @@
 sample.
 
 Targets (issue 4): >= 200,000 rows/s end to end, >= 100x the naive job, peak RSS < 500 MB for 5M rows.
+Both the 1M-row job and the naive job run :data:`RUNS` times and their best runs are compared.
 """
 
 from __future__ import annotations
@@ -102,6 +103,12 @@ def _naive_rates(src: Path, sample: int = 20_000) -> tuple[float, float]:
     return sample / (time.perf_counter() - t), sample / apply_secs
 
 
+#: each timed job runs this many times and its best run counts, ours and the naive one alike (the shared 2-core
+#: machine's speed drifts by tens of percent from minute to minute; the best of a few runs is the usual
+#: estimate of what the code costs, and every run is printed)
+RUNS = 3
+
+
 def main() -> None:
     from tokenize_kit.keys import Keyset
 
@@ -115,15 +122,20 @@ def main() -> None:
             src = d / f"in_{rows}.csv"
             _write_csv(src, rows)
             if naive is None:
-                naive, apply_only = _naive_rates(src)
+                runs = [_naive_rates(src) for _ in range(RUNS)]
+                naive, apply_only = max(r[0] for r in runs), max(r[1] for r in runs)
                 print("   naive job (pandas read_csv, apply + ff3 per cell on ID, mobile, mobiles in notes, to_csv): "
-                      f"{naive:,.0f} rows/s; its ID + mobile apply calls alone {apply_only:,.0f} rows/s "
-                      "(20,000-row sample, extrapolated)")
-            secs, rss = _run_job(src, d / "out.csv", d / "policy.yaml")
+                      f"{naive:,.0f} rows/s, best of {RUNS} (runs: {', '.join(f'{r[0]:,.0f}' for r in runs)}); "
+                      f"its ID + mobile apply calls alone {apply_only:,.0f} rows/s (20,000-row sample, extrapolated)")
+            jobs = [_run_job(src, d / "out.csv", d / "policy.yaml") for _ in range(RUNS if rows < 5_000_000 else 1)]
+            secs, rss = min(j[0] for j in jobs), max(j[1] for j in jobs)
             rate = rows / secs
             met = rate >= 200_000 and rate / naive >= 100 and (rows < 5_000_000 or rss < 500)
-            print(f"   tokenize {rows:>9,} rows CSV: {rate:>9,.0f} rows/s end to end "
-                  f"({rate / naive:,.0f}x the naive job; "
+            each = ""
+            if len(jobs) > 1:
+                each = f"best of {len(jobs)}, runs: {', '.join(f'{rows / j[0]:,.0f}' for j in jobs)}; "
+            print(f"   tokenize {rows:>9,} rows CSV: {rate:>9,.0f} rows/s end to end ({each}"
+                  f"{rate / naive:,.0f}x the naive job; "
                   f"{rate / apply_only:,.0f}x its apply calls), "
                   f"peak RSS {rss:,.0f} MB  [{'target met' if met else 'TARGET MISSED'}: >= 200,000 rows/s, "
                   f">= 100x the naive job{', RSS < 500 MB' if rows >= 5_000_000 else ''}]")
