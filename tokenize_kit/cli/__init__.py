@@ -94,7 +94,8 @@ def main() -> None:
       (about 5% of the CPU time of the 1M-row bench job), although no command does floating-point linear
       algebra: it gets one thread unless ``OPENBLAS_NUM_THREADS`` is set.
     """
-    if os.environ.get(ALLOW_PANDAS_ENV) != "1" and "pandas" not in sys.modules:
+    if (os.environ.get(ALLOW_PANDAS_ENV) != "1" and "pandas" not in sys.modules
+            and not any(isinstance(f, _NoPandas) for f in sys.meta_path)):
         sys.meta_path.insert(0, _NoPandas())
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # (read when numpy loads, after this)
     try:
