@@ -320,3 +320,22 @@ def test_jsonl_writer_escapes_and_types(tmp_path):
     (tmp_path / "x.jsonl").write_text("".join(lines), encoding="utf-8")
     back = pajson.read_json(tmp_path / "x.jsonl")
     assert back.schema.field("f").type == pa.float64() and back.column("n").to_pylist()[3] == 2**62
+
+
+def test_progress_estimates_csv_rows(tmp_path):
+    """A CSV does not say how many rows it has: the progress line's % and ETA come from its size and the first
+    batch's bytes per row."""
+    from tokenize_kit.io import read_batches
+    from tokenize_kit.pipeline import estimated_rows
+
+    src = write_csv(tmp_path / "in.csv", rows(3000))
+    batches, _ = read_batches(src, batch_size=1000)
+    estimate = estimated_rows(src, next(iter(batches)))
+    assert 2700 <= estimate <= 3300
+    seen = []
+    from tokenize_kit.pipeline import run
+
+    ks = Keyset.generate()
+    run(src, tmp_path / "out.csv", write_policy(tmp_path / "p.yaml"), ks, batch_size=1000,
+        progress=lambda done, total: seen.append((done, total)))
+    assert [d for d, _ in seen] == [1000, 2000, 3000] and all(t and abs(t - 3000) <= 300 for _, t in seen)

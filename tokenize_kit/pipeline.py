@@ -92,9 +92,10 @@ def run(
                 del table
                 _release_memory()
                 if progress:
-                    progress(job.row_offset + job.table.num_rows, info.get("rows"))
+                    progress(job.row_offset + job.table.num_rows, info.get("rows") or total_hint)
 
             first = True
+            total_hint: int | None = None  # a CSV's row count, estimated for the progress line's ETA
             pending: _BatchJob | None = None
             # a batch is transformed by the worker threads while the next one is read and parsed here
             source = iter(batches)
@@ -110,6 +111,8 @@ def run(
                 if first:
                     check_columns(policy, batch.schema.names)
                     first = False
+                    if progress and info["format"] in ("csv", "tsv"):
+                        total_hint = estimated_rows(input_path, batch)
                 job = _BatchJob(pa.Table.from_batches([batch]), policy, crypto, detokenize, rows)
                 rows += batch.num_rows
                 del batch
@@ -153,6 +156,19 @@ def run(
         output_path.unlink(missing_ok=True)  # no delivery without its manifest
         raise
     return JobResult(rows, seconds, report, manifest)
+
+
+def estimated_rows(path: Path, first_batch: pa.RecordBatch) -> int | None:
+    """About how many rows an uncompressed CSV/TSV holds, from its size and the first batch's bytes per row
+    (the cells' text plus one delimiter or newline each; quotes and a CRLF make it a slight overestimate of the
+    bytes, so an underestimate of the rows).  Only the progress line's % and ETA use it."""
+    if str(path).lower().endswith(".gz") or not first_batch.num_rows:
+        return None
+    from .fpe._utf8 import group_bytes
+
+    text = sum(len(group_bytes(c)) for c in first_batch.columns if pa.types.is_string(c.type))
+    per_row = (text + first_batch.num_columns) / first_batch.num_rows
+    return max(first_batch.num_rows, int(path.stat().st_size / per_row))
 
 
 class _HashingFile:
