@@ -306,17 +306,24 @@ def test_jsonl_writer_escapes_and_types(tmp_path):
         "b": pa.array([True, False, None, True, False]),
         "d": pa.array([datetime.date(2024, 1, 2), None, None, None, None]),
         "c": pa.array(["x", "y", "x", None, "y"]).dictionary_encode(),
+        "l": pa.array([[1], None, [], [2, 3], None]),
     })
     lines = jsonl_lines(batch).to_pylist()
     assert all(line.endswith("}\n") and line.count("\n") == 1 for line in lines)
     assert [json.loads(line) for line in lines] == [
-        {"نص": 'a"b\\c', "n": 1, "f": 1.0, "b": True, "d": "2024-01-02", "c": "x"},
-        {"نص": "x\ny\x01\t\r", "n": None, "f": 2.5, "b": False, "d": None, "c": "y"},
-        {"نص": None, "n": -3, "f": None, "b": None, "d": None, "c": "x"},
-        {"نص": "عربي ٠١٢", "n": 2**62, "f": None, "b": True, "d": None, "c": None},
-        {"نص": "a/b", "n": 0, "f": None, "b": False, "d": None, "c": "y"},
+        {"نص": 'a"b\\c', "n": 1, "f": 1.0, "b": True, "d": "2024-01-02", "c": "x", "l": [1]},
+        {"نص": "x\ny\x01\t\r", "n": None, "f": 2.5, "b": False, "d": None, "c": "y", "l": None},
+        {"نص": None, "n": -3, "f": None, "b": None, "d": None, "c": "x", "l": []},
+        {"نص": "عربي ٠١٢", "n": 2**62, "f": None, "b": True, "d": None, "c": None, "l": [2, 3]},
+        {"نص": "a/b", "n": 0, "f": None, "b": False, "d": None, "c": "y", "l": None},
     ]
     assert "عربي" in lines[3] and '"f":1.0' in lines[0]  # text as it is; a whole float stays a float
+    import decimal
+
+    more = jsonl_lines(pa.record_batch({"t": pa.array([datetime.datetime(2024, 1, 2, 3, 4, 5), None]),
+                                        "m": pa.array([decimal.Decimal("12.50"), None])})).to_pylist()
+    assert [json.loads(line) for line in more] == [{"t": "2024-01-02 03:04:05.000000", "m": "12.50"},
+                                                   {"t": None, "m": None}]
     (tmp_path / "x.jsonl").write_text("".join(lines), encoding="utf-8")
     back = pajson.read_json(tmp_path / "x.jsonl")
     assert back.schema.field("f").type == pa.float64() and back.column("n").to_pylist()[3] == 2**62

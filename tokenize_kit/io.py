@@ -479,8 +479,8 @@ def jsonl_lines(batch: pa.RecordBatch) -> pa.Array:
 
     Text is written as it is (no ``\\u`` escapes for Arabic), with only what RFC 8259 requires escaped;
     integers and booleans as JSON numbers and literals; floats keep a decimal point (so they read back as
-    floats) and NaN/infinity become ``null``; nulls are ``null``.  Other types (dates, decimals, nested
-    values) are rare in extracts and go through :func:`json.dumps` value by value, dates as ISO text."""
+    floats) and NaN/infinity become ``null``; nulls are ``null``; dates, times and decimals as their ISO or
+    exact text.  Nested values (rare in extracts) go through :func:`json.dumps` value by value."""
     parts: list[Any] = []
     for i, (name, col) in enumerate(zip(batch.schema.names, batch.columns, strict=True)):
         parts += [("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":", _json_values(col)]
@@ -504,7 +504,9 @@ def _json_values(col: pa.Array) -> pa.Array:
         whole = pc.invert(pc.match_substring_regex(text, "[.eEna]"))  # 100 -> 100.0 (nan/inf are nulled below)
         text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
         out = pc.if_else(pc.is_finite(col), text, pa.scalar(None, pa.string()))
-    else:
+    elif pa.types.is_temporal(t) or pa.types.is_decimal(t):  # ISO dates and times, exact decimals: as text
+        out = pc.binary_join_element_wise('"', pc.cast(col, pa.string()), '"', "")
+    else:  # nested or binary values (rare in extracts): one json.dumps per value
         out = pa.array([json.dumps(v, ensure_ascii=False, default=str) for v in col.to_pylist()], pa.string())
     return pc.fill_null(out, "null") if out.null_count else out
 
