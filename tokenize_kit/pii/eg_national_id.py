@@ -53,7 +53,7 @@ from tokenize_kit.fpe._utf8 import encode_fixed, group_bytes
 from .base import ColumnSpec, Crypto, LastParse, PIIType
 from .exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 from .intdomain import crypt_ints
-from .text import ascii_digits, render_digits
+from .text import ascii_digit_matrix, ascii_digits, render_digits
 
 #: Governorate codes of the national ID (code -> English name); 88 = born outside Egypt.
 GOVERNORATE_CODES: dict[int, str] = {
@@ -147,7 +147,8 @@ def _compose_days(days: np.ndarray, gov: np.ndarray, serial: np.ndarray, check: 
         return pa.array([], pa.string())
     codes = _ymd_codes(max(int(days.max()) + 1, _DAYS_TO_2100))[days]
     ids = ((codes * 100 + gov) * 10**4 + serial) * 10 + check
-    return pc.cast(pa.array(ids, pa.int64()), pa.string())
+    # always 14 digits (the century digit is 2 or 3): digits by table lookup, no integer-to-text cast
+    return encode_fixed(ascii_digit_matrix(ids, 14))
 
 
 def luhn_digit(first: np.ndarray) -> np.ndarray:
