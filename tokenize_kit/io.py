@@ -26,6 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from .fpe._utf8 import group_bytes
+
 FORMATS = ("csv", "tsv", "parquet", "jsonl", "xlsx")
 DEFAULT_BATCH = 200_000
 
@@ -449,8 +451,6 @@ _QUOTE_BYTES = (b'"', b"\r", b"\n")
 
 def _csv_quote(col: pa.Array, delimiter: str) -> pa.Array:
     """Quote the fields that need it (delimiter, quote, CR or LF inside), doubling inner quotes."""
-    from .fpe._utf8 import group_bytes
-
     data = group_bytes(col).tobytes()  # a fast pre-check on the whole column (memchr): most need no quotes
     if all(data.find(b) < 0 for b in (delimiter.encode(), *_QUOTE_BYTES)):
         return col
@@ -464,8 +464,6 @@ def _csv_quote(col: pa.Array, delimiter: str) -> pa.Array:
 
 def _string_payload(arr: pa.Array) -> np.ndarray:
     """The concatenated UTF-8 bytes of a string array (a view of its data buffer, no per-row copy)."""
-    from .fpe._utf8 import group_bytes
-
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     return group_bytes(arr)
 
@@ -513,8 +511,6 @@ def _json_values(col: pa.Array) -> pa.Array:
 
 def _json_escape(text: pa.Array) -> pa.Array:
     """Escape backslashes, quotes and control characters for a JSON string (whole column at once)."""
-    from .fpe._utf8 import group_bytes
-
     data = group_bytes(text)
     if not len(data):
         return text

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from . import __version__
 from .fpe._base import _threads
+from .fpe._utf8 import group_bytes
 from .io import DEFAULT_BATCH, BatchWriter, InputError, TextEncoding, atomic_output, detect_format, read_batches
 from .keys import Keyset
 from .manifest import manifest_path, sha256_file, sign
@@ -164,8 +165,6 @@ def estimated_rows(path: Path, first_batch: pa.RecordBatch) -> int | None:
     bytes, so an underestimate of the rows).  Only the progress line's % and ETA use it."""
     if str(path).lower().endswith(".gz") or not first_batch.num_rows:
         return None
-    from .fpe._utf8 import group_bytes
-
     text = sum(len(group_bytes(c)) for c in first_batch.columns if pa.types.is_string(c.type))
     per_row = (text + first_batch.num_columns) / first_batch.num_rows
     return max(first_batch.num_rows, int(path.stat().st_size / per_row))
