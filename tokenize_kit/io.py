@@ -115,29 +115,68 @@ def _line_of_bad_bytes(path: Path, enc: TextEncoding) -> int | None:
 # -- readers -------------------------------------------------------------------------------------------
 def read_batches(
     path: str | os.PathLike[str], fmt: str | None = None, *, encoding: str | None = None,
-    batch_size: int = DEFAULT_BATCH,
+    batch_size: int = DEFAULT_BATCH, columns: list[str] | None = None,
 ) -> tuple[Iterator[pa.RecordBatch], dict[str, Any]]:
-    """Open ``path``; return (batch iterator, info) where info has the format, encoding and total rows if known."""
+    """Open ``path``; return (batch iterator, info) where info has the format, encoding and total rows if known.
+
+    ``columns``: read only these (CSV and Parquet skip the others' conversion and decoding); a name that is not
+    in the file raises InputError listing the file's columns."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"input file {path} does not exist")
     fmt = detect_format(path, fmt)
+    if columns is not None:
+        return _projected(path, fmt, encoding, batch_size, list(dict.fromkeys(columns)))
     if fmt in ("csv", "tsv"):
         enc = detect_encoding(path, encoding)
         return _csv_batches(path, enc, "\t" if fmt == "tsv" else ",", batch_size), {
             "format": fmt, "encoding": enc, "rows": None}
     if fmt == "parquet":
-        try:
-            import pyarrow.parquet as pq  # (imported when needed: it is slow to import)
-
-            pf = pq.ParquetFile(path)
-        except (pa.ArrowInvalid, OSError):
-            raise InputError(f"{path} is not a readable Parquet file (corrupt or not Parquet)") from None
+        pf = _open_parquet(path)
         return _parquet_batches(pf, path, batch_size), {"format": fmt, "rows": pf.metadata.num_rows,
                                                          "schema": pf.schema_arrow}
     if fmt == "jsonl":
         return _jsonl_batches(path, batch_size), {"format": fmt, "rows": None}
     return _xlsx_batches(path, batch_size), {"format": fmt, "rows": None}
+
+
+def _projected(path: Path, fmt: str, encoding: str | None, batch_size: int, columns: list[str]
+               ) -> tuple[Iterator[pa.RecordBatch], dict[str, Any]]:
+    """:func:`read_batches` of some columns only."""
+
+    def check(names: list[str]) -> None:
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise InputError(f"column(s) {missing} not in {path.name}; its columns are: {', '.join(names)}")
+
+    if fmt in ("csv", "tsv"):
+        enc = detect_encoding(path, encoding)
+        delimiter = "\t" if fmt == "tsv" else ","
+        check(_csv_header(path, enc, delimiter))
+        return _csv_batches(path, enc, delimiter, batch_size, columns), {"format": fmt, "encoding": enc,
+                                                                        "rows": None}
+    if fmt == "parquet":
+        pf = _open_parquet(path)
+        check(pf.schema_arrow.names)
+        return _parquet_batches(pf, path, batch_size, columns), {
+            "format": fmt, "rows": pf.metadata.num_rows,
+            "schema": pa.schema([pf.schema_arrow.field(c) for c in columns])}
+    batches, info = read_batches(path, fmt, encoding=encoding, batch_size=batch_size)
+
+    def select() -> Iterator[pa.RecordBatch]:
+        for b in batches:
+            check(b.schema.names)
+            yield b.select(columns)
+    return select(), info
+
+
+def _open_parquet(path: Path) -> Any:
+    try:
+        import pyarrow.parquet as pq  # (imported when needed: it is slow to import)
+
+        return pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError):
+        raise InputError(f"{path} is not a readable Parquet file (corrupt or not Parquet)") from None
 
 
 def _csv_header(path: Path, enc: TextEncoding, delimiter: str) -> list[str]:
@@ -182,7 +221,8 @@ FIRST_CSV_BATCH = 1 << 16
 CSV_MAX_BLOCK = 1 << 30
 
 
-def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, batch_size: int) -> Iterator[pa.RecordBatch]:
+def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, batch_size: int, columns: list[str] | None = None
+                 ) -> Iterator[pa.RecordBatch]:
     header = _csv_header(path, enc, delimiter)
 
     ragged_seen: list[int] = []
@@ -193,7 +233,7 @@ def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, batch_size: int)
 
     parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=ragged)
     conv = pacsv.ConvertOptions(column_types={h: pa.string() for h in header}, strings_can_be_null=False,
-                                quoted_strings_can_be_null=False)
+                                quoted_strings_can_be_null=False, include_columns=columns)
     block = CSV_BLOCK
     # the first batch is smaller, so the work starts sooner (the output does not depend on batch boundaries)
     target = min(batch_size, FIRST_CSV_BATCH)
@@ -261,9 +301,10 @@ def _rebatch(batch: pa.RecordBatch, size: int) -> Iterator[pa.RecordBatch]:
         yield batch.slice(start, size)
 
 
-def _parquet_batches(pf: Any, path: Path, batch_size: int) -> Iterator[pa.RecordBatch]:
+def _parquet_batches(pf: Any, path: Path, batch_size: int, columns: list[str] | None = None
+                     ) -> Iterator[pa.RecordBatch]:
     try:
-        yield from pf.iter_batches(batch_size=batch_size)
+        yield from pf.iter_batches(batch_size=batch_size, columns=columns)
     except (pa.ArrowInvalid, OSError):
         raise InputError(f"{path}: Parquet data is corrupt or unreadable") from None
 

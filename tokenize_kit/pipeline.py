@@ -9,7 +9,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +24,8 @@ from .io import DEFAULT_BATCH, BatchWriter, InputError, TextEncoding, atomic_out
 from .keys import Keyset
 from .manifest import manifest_path, sha256_file, sign
 from .policy import Policy
-from .table import ColumnReport, TableReport, check_columns, crypto_for, transform_column
+from .risk import RiskGate
+from .table import ColumnReport, TableReport, check_columns, crypto_for, transform_table
 
 
 @dataclass
@@ -50,14 +51,24 @@ def run(
     sign_key: Any = None,
     progress: Callable[[int, int | None], None] | None = None,
     overwrite: bool = False,
+    max_risk: int | None = None,
+    quasi: Sequence[str] = (),
 ) -> JobResult:
-    """Tokenize (or detokenize) INPUT into OUTPUT; OUTPUT and its manifest appear only on success."""
+    """Tokenize (or detokenize) INPUT into OUTPUT; OUTPUT and its manifest appear only on success.
+
+    ``max_risk``: refuse (:class:`~tokenize_kit.risk.RiskRefused`, nothing written) unless the delivery is
+    ``max_risk``-anonymous over the policy's quasi-identifiers plus ``quasi``; a policy's ``suppress:`` reads
+    the input's quasi-identifier columns once ahead (see :class:`~tokenize_kit.risk.RiskGate`)."""
     input_path, output_path = Path(input_path), Path(output_path)
     if input_path.resolve() == output_path.resolve():
         raise InputError("the output path is the input path; write the delivery to a new file")
     if output_path.exists() and not overwrite:
         raise InputError(f"{output_path} already exists; choose another path or pass --force")
     policy = Policy.load(policy)
+    gate = None if detokenize else RiskGate.for_job(policy, quasi, max_risk)
+    if gate is not None:
+        gate.prepare(lambda: read_batches(input_path, input_format, encoding=encoding, batch_size=batch_size,
+                                          columns=gate.columns)[0])
     _tune_malloc()
     start = time.perf_counter()
     batches, info = read_batches(input_path, input_format, encoding=encoding, batch_size=batch_size)
@@ -87,6 +98,8 @@ def run(
                     i = table.column_names.index(name)
                     local.columns[name] = col_rep
                     table = table.set_column(i, pa.field(name, new.type), new)
+                if gate is not None:
+                    table = gate.apply(job.table, table, job.row_offset)
                 report.add(local)
                 for out_batch in table.to_batches():
                     write(out_batch)
@@ -111,6 +124,8 @@ def run(
                     raise
                 if first:
                     check_columns(policy, batch.schema.names)
+                    if gate is not None:
+                        gate.check(batch.schema.names)
                     first = False
                     if progress and info["format"] in ("csv", "tsv"):
                         total_hint = estimated_rows(input_path, batch)
@@ -127,6 +142,7 @@ def run(
                 schema = info.get("schema")
                 if schema is not None:
                     check_columns(policy, schema.names)
+        risk = gate.finish() if gate is not None else None  # (a refusal here leaves no OUTPUT)
         writer.close()
         fh.flush()
     output_sha256 = sink.hexdigest() if hashing else sha256_file(output_path)
@@ -145,6 +161,7 @@ def run(
         "rows": rows,
         "columns": {k: vars(v) for k, v in report.columns.items()},
         "seconds": round(seconds, 3),
+        **({"risk": risk} if risk is not None else {}),
         "python": sys.version.split()[0],
     }
     if sign_key is not None:
@@ -337,15 +354,6 @@ def _work_pool() -> ThreadPoolExecutor:
     return _WORK_POOL
 
 
-def _transform_serial(table: pa.Table, policy: Policy, crypto: Any, detokenize: bool, row_offset: int
-                      ) -> dict[str, tuple[pa.Array, ColumnReport]]:
-    out = {}
-    for name, spec in policy.columns.items():
-        col = table.column(table.column_names.index(name)).combine_chunks()
-        out[name] = transform_column(col, spec, crypto, detokenize, row_offset=row_offset)
-    return out
-
-
 class _BatchJob:
     """The policy columns of one batch, started in the worker threads; :meth:`result` waits for them.
 
@@ -362,13 +370,13 @@ class _BatchJob:
         parts = max(1, min(_threads(), n // MIN_SPLIT_ROWS))
         bounds = [n * k // parts for k in range(parts + 1)]
         self.futures = [
-            _work_pool().submit(_transform_serial, table.slice(lo, hi - lo), policy, crypto, detokenize,
+            _work_pool().submit(transform_table, table.slice(lo, hi - lo), policy, crypto, detokenize,
                                 row_offset + lo)
             for lo, hi in itertools.pairwise(bounds)
         ] if _threads() > 1 else []
 
     def _whole(self) -> dict[str, tuple[pa.Array, ColumnReport]]:
-        return _transform_serial(self.table, self.policy, self.crypto, self.detokenize, self.row_offset)
+        return transform_table(self.table, self.policy, self.crypto, self.detokenize, self.row_offset)
 
     def result(self) -> dict[str, tuple[pa.Array, ColumnReport]]:
         if not self.futures:
@@ -381,11 +389,12 @@ class _BatchJob:
         if len(results) == 1:
             return results[0]
         out = {}
+        whole: dict[str, tuple[pa.Array, ColumnReport]] | None = None
         for name, spec in self.policy.columns.items():
             arrays = [r[name][0] for r in results]
             if any(a.type != arrays[0].type for a in arrays):
-                col = self.table.column(self.table.column_names.index(name)).combine_chunks()
-                out[name] = transform_column(col, spec, self.crypto, self.detokenize, row_offset=self.row_offset)
+                whole = whole or self._whole()
+                out[name] = whole[name]
                 continue
             rep = ColumnReport(spec.method, spec.type)
             for r in results:

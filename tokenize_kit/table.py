@@ -28,6 +28,7 @@ from .pii import registry
 from .pii.base import ColumnSpec, Crypto, PIIType
 from .pii.charclass import charclass
 from .policy import Policy
+from .quasi import TYPES as QUASI_TYPES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -140,6 +141,38 @@ def check_columns(policy: Policy, column_names: list[str]) -> None:
         raise TokenizeError(
             f"policy column(s) {missing} not in the data; its columns are: {', '.join(map(str, column_names))}"
         )
+    for name, spec in policy.columns.items():
+        entity = _entity_of(spec)
+        if entity is not None and entity not in column_names:
+            raise TokenizeError(f"column {name!r}: its entity column {entity!r} is not in the data; its columns "
+                                f"are: {', '.join(map(str, column_names))}")
+
+
+def _entity_of(spec: ColumnSpec) -> str | None:
+    """The column a transform reads besides its own (a date shift's entity), if any."""
+    return spec.options.get("entity") if spec.method == "date_shift" else None
+
+
+def transform_table(table: pa.Table, policy: Policy, crypto: Crypto, decrypt: bool, row_offset: int = 0
+                    ) -> dict[str, tuple[pa.Array, ColumnReport]]:
+    """Every policy column of one table: {name: (new column, counts)}.
+
+    A column whose transform reads another column (a date shift keyed by its entity) gets that column's raw
+    values: as they came in when tokenizing (read before the entity column is tokenized), as they come out when
+    detokenizing (after it is detokenized)."""
+    out: dict[str, tuple[pa.Array, ColumnReport]] = {}
+    for name in sorted(policy.columns, key=lambda n: _entity_of(policy.columns[n]) is not None):
+        spec = policy.columns[name]
+        entity_name = _entity_of(spec)
+        entity = None
+        if entity_name is not None:
+            if decrypt and entity_name in out:
+                entity = out[entity_name][0]
+            else:
+                entity = table.column(table.column_names.index(entity_name)).combine_chunks()
+        col = table.column(table.column_names.index(name)).combine_chunks()
+        out[name] = transform_column(col, spec, crypto, decrypt, row_offset, entity=entity)
+    return {name: out[name] for name in policy.columns}
 
 
 def _run(table, policy, keyset, report, row_offset, decrypt):
@@ -148,11 +181,8 @@ def _run(table, policy, keyset, report, row_offset, decrypt):
     check_columns(policy, arrow.column_names)
     crypto = crypto_for(policy, keyset)
     local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, arrow.num_rows)
-    for name, spec in policy.columns.items():
+    for name, (new, col_report) in transform_table(arrow, policy, crypto, decrypt, row_offset).items():
         i = arrow.column_names.index(name)
-        col = arrow.column(i)
-        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-        new, col_report = transform_column(col, spec, crypto, decrypt, row_offset)
         local.columns[name] = col_report
         arrow = arrow.set_column(i, pa.field(name, new.type, nullable=True), new)
     if report is not None:
@@ -205,9 +235,15 @@ def _as_text(col: pa.Array, spec: ColumnSpec) -> tuple[pa.Array, str]:
 
 
 def transform_column(
-    col: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool, row_offset: int = 0
+    col: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool, row_offset: int = 0,
+    entity: pa.Array | None = None,
 ) -> tuple[pa.Array, ColumnReport]:
-    """Tokenize (or detokenize) one column; returns the new column and its counts."""
+    """Tokenize (or detokenize) one column; returns the new column and its counts.  ``entity``: the raw entity
+    column of a date shift (see :func:`transform_table`)."""
+    if spec.type in QUASI_TYPES:  # generalize / date_shift: see tokenize_kit.transforms
+        from .transforms import transform_column as transform_quasi
+
+        return transform_quasi(col, spec, crypto, decrypt, row_offset, entity)
     pii_type = registry.get(spec.type)
     rep = ColumnReport(spec.method, spec.type)
     text, origin = _as_text(col, spec)

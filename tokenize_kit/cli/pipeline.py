@@ -25,9 +25,10 @@ def _errors():
     from tokenize_kit.keys import KeysetError
     from tokenize_kit.manifest import VerifyError
     from tokenize_kit.policy import PolicyError
+    from tokenize_kit.risk import RiskError
     from tokenize_kit.table import TokenizeError
 
-    return (InputError, KeysetError, PolicyError, TokenizeError, VerifyError)
+    return (InputError, KeysetError, PolicyError, TokenizeError, VerifyError, RiskError)
 
 
 def _progress(quiet: bool, label: str):
@@ -39,6 +40,7 @@ def _progress(quiet: bool, label: str):
 def _job(input_path, output_path, policy, keyset_path, detok, opts):
     from tokenize_kit.manifest import load_private
     from tokenize_kit.pipeline import run
+    from tokenize_kit.risk import RiskRefused
 
     if keyset_path is None:
         raise UsageProblem(f"no keyset: pass --keyset PATH or set {KEYSET_ENV}")
@@ -50,12 +52,16 @@ def _job(input_path, output_path, policy, keyset_path, detok, opts):
             input_path, output_path, policy, ks, detokenize=detok,
             input_format=opts["input_format"], output_format=opts["output_format"], encoding=opts["encoding"],
             output_encoding=opts["output_encoding"], batch_size=opts["batch_size"], sign_key=sign_key,
-            progress=update, overwrite=opts["force"],
+            progress=update, overwrite=opts["force"], max_risk=opts.get("max_risk"),
+            quasi=[c.strip() for q in opts.get("quasi", ()) for c in q.split(",") if c.strip()],
         )
         done()
     except click.ClickException as exc:
         exc.exit_code = EXIT_ERROR
         raise
+    except RiskRefused as exc:
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(EXIT_FOUND)
     except _errors() as exc:
         raise UsageProblem(str(exc)) from None
     except KeyboardInterrupt:
@@ -70,6 +76,10 @@ def _job(input_path, output_path, policy, keyset_path, detok, opts):
         invalid = ", ".join(f"{k} {v:,}" for k, v in col.invalid.items()) or "none"
         click.echo(f"  {name}: {col.type}/{col.method}: {col.tokenized:,} done, {col.empty:,} empty, "
                    f"invalid: {invalid}", err=True)
+    risk = result.manifest.get("risk")
+    if risk is not None:
+        k = f", smallest class {risk['min_k']} (target {risk['max_risk']})" if "min_k" in risk else ""
+        click.echo(f"  risk: {risk['suppressed_rows']:,} row(s) suppressed{k}", err=True)
 
 
 def _job_options(f):
@@ -100,12 +110,18 @@ def _job_options(f):
 @_job_options
 @click.option("--sign", type=click.Path(exists=True, dir_okay=False),
               help="Ed25519 private key (from `keys create-signing`) to sign the manifest.")
+@click.option("--max-risk", type=click.IntRange(min=2), metavar="K",
+              help="Refuse (exit 1, nothing written) unless the delivery is K-anonymous over the policy's "
+                   "quasi-identifiers (and --quasi).")
+@click.option("--quasi", multiple=True, metavar="COLS", help="More quasi-identifier columns for --max-risk.")
 def tokenize(input_path, output_path, policy, keyset_path, **opts):
     """Tokenize the policy's columns of INPUT into OUTPUT (+ OUTPUT.manifest.json).
 
     \b
     Columns not in the policy pass through unchanged.  OUTPUT appears only when the whole job
     succeeded (temp file + fsync + rename); on any error, Ctrl-C or kill there is no OUTPUT.
+    With --max-risk K a delivery whose smallest equivalence class (see `tokenize-kit risk`) is
+    below K is refused: exit 1, nothing written.
     \b
     Example:
       export TOKENIZE_KIT_KEYSET=keys.json TOKENIZE_KIT_PASSPHRASE=...
