@@ -119,7 +119,10 @@ class _ScopedCrypto:
 
 
 def tokenize_table(table, policy, keyset: Keyset, *, report: TableReport | None = None, row_offset: int = 0):
-    """Tokenize the policy's columns of a pyarrow Table/RecordBatch or pandas DataFrame (same kind back)."""
+    """Tokenize the policy's columns of a pyarrow Table/RecordBatch or pandas DataFrame (same kind back).
+
+    A policy's ``suppress:`` counts the equivalence classes of the table it is given: call it with the whole
+    table (the ``tokenize`` command and :func:`tokenize_kit.spark.tokenize` count over the whole input)."""
     return _run(table, policy, keyset, report, row_offset, decrypt=False)
 
 
@@ -181,10 +184,17 @@ def _run(table, policy, keyset, report, row_offset, decrypt):
     check_columns(policy, arrow.column_names)
     crypto = crypto_for(policy, keyset)
     local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, arrow.num_rows)
+    source = arrow
     for name, (new, col_report) in transform_table(arrow, policy, crypto, decrypt, row_offset).items():
         i = arrow.column_names.index(name)
         local.columns[name] = col_report
         arrow = arrow.set_column(i, pa.field(name, new.type, nullable=True), new)
+    if policy.suppress is not None and not decrypt:  # over this table: call it with the whole table
+        from .risk import RiskGate
+
+        gate = RiskGate(policy)
+        gate.prepare(lambda: [source])
+        arrow = gate.apply(source, arrow, row_offset)
     if report is not None:
         report.add(local)
     return _from_arrow(arrow, kind, index)
