@@ -58,8 +58,8 @@ class DerivedKeyset:
         for spec in policy.columns.values():
             if spec.type in QUASI_TYPES:  # keyless, except a date shift's keyed hash
                 if spec.method == "date_shift" and spec.options.get("reversible", True):
-                    extra[(SHIFT_DOMAIN, "hmac")] = keyset.subkey(SHIFT_DOMAIN, name=crypto.key_name,
-                                                                  version=crypto.version, purpose="hmac")
+                    extra[(SHIFT_DOMAIN, "prp")] = keyset.subkey(SHIFT_DOMAIN, name=crypto.key_name,
+                                                                 version=crypto.version, purpose="prp")
                 elif spec.method == "date_shift":
                     run_secret = os.urandom(32)
                 continue

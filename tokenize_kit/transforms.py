@@ -7,12 +7,13 @@ policy syntax, :mod:`tokenize_kit.generalize` for the hierarchies).
 ``date_shift`` moves every date of one entity (a person, named by an entity column such as the national ID) by the
 same number of days, drawn from ``[-max_days, -1]`` and ``[1, max_days]`` (never 0, so no date is delivered as it
 was), so intervals between one person's dates (birth to loan, due date to payment) are kept exactly while the
-calendar dates are not.  The shift is a keyed hash of the entity's raw value (trimmed text):
+calendar dates are not.  The shift is a keyed pseudo-random function of the entity's raw value (trimmed text; the
+AES-based PRF of :mod:`tokenize_kit.primitives`, one evaluation per distinct entity):
 
-* ``reversible: true`` (the default): the hash is keyed by the keyset's date-shift subkey, so the key holder
+* ``reversible: true`` (the default): the PRF is keyed by the keyset's date-shift subkey, so the key holder
   reverses the shift with the entity's raw value (detokenize does it, reading the entity column after it has
   been detokenized; the same entity gets the same shift in every file and every run).
-* ``reversible: false``: the hash is keyed by a random secret made for the run and never stored, so nobody, the
+* ``reversible: false``: the PRF is keyed by a random secret made for the run and never stored, so nobody, the
   key holder included, can reverse it; shifts are consistent within one run (one pipeline job, one
   ``tokenize_table`` call, one Spark job) but differ between runs.
 
@@ -22,7 +23,7 @@ gets no date (null): a shift cannot be derived for it, and the raw date must not
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 import os
 import threading
 import weakref
@@ -33,7 +34,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import generalize as gen
+from .primitives import prf_u16x32
 from .table import DEFAULT_MARKER, ColumnReport, TokenizeError, distinct
+from .utf8 import group_bytes
 
 #: subkey domain of reversible date shifts (one subkey for every policy of a key: shifts join across files)
 SHIFT_DOMAIN = "date_shift"
@@ -118,18 +121,41 @@ def _run_secret(crypto: Any) -> bytes:
         return secret
 
 
-def _keyed_hash64(key: bytes, values: pa.Array) -> np.ndarray:
-    """HMAC-SHA256 of each distinct value, first 8 bytes as unsigned integers (the one place this module calls
-    a MAC: it moves to the shared crypto module with the rest)."""
-    return np.frombuffer(b"".join(hmac.digest(key, v.encode("utf-8"), "sha256")[:8] for v in values.to_pylist()),
-                         dtype=">u8").astype(np.uint64)
+#: entity texts up to this many UTF-8 bytes are the PRF's message as they are (after a length byte)
+_SHORT = 31
+
+
+def entity_prf(key: bytes, values: pa.Array) -> np.ndarray:
+    """A keyed pseudo-random uint64 per null-free string: :func:`~tokenize_kit.primitives.prf_u16x32` of the
+    32-byte message ``length || UTF-8 bytes`` (zero-padded), or, for a text longer than 31 bytes,
+    ``0xFF || SHA-256(text)[:31]``.  Distinct texts give distinct messages (up to a SHA-256 collision)."""
+    n = len(values)
+    off = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1 + values.offset)[values.offset:].astype(
+        np.int64)
+    off -= off[0]
+    lengths = np.diff(off)
+    data = group_bytes(values)
+    msgs = np.zeros((n, _SHORT + 1), dtype=np.uint8)
+    short = lengths <= _SHORT
+    msgs[:, 0] = np.where(short, lengths, 0xFF)
+    lens = np.where(short, lengths, 0)
+    rows = np.repeat(np.arange(n), lens)  # one entry per byte of the short texts
+    pos = np.arange(len(rows)) - np.repeat(np.cumsum(lens) - lens, lens)  # the byte's place in its text
+    msgs[rows, pos + 1] = data[np.repeat(off[:-1], lens) + pos]
+    for i in np.flatnonzero(~short).tolist():  # rare: long entity texts are digested first (keyless)
+        msgs[i, 1:] = np.frombuffer(hashlib.sha256(bytes(data[off[i]:off[i + 1]])).digest()[:_SHORT], np.uint8)
+    words = prf_u16x32(key, msgs)[:, :4].astype(np.uint64)
+    out = words[:, 0]
+    for j in (1, 2, 3):
+        out = (out << np.uint64(16)) | words[:, j]
+    return out
 
 
 def shifts(entities: pa.Array, key: bytes, max_days: int) -> np.ndarray:
     """Days of shift per row for null-free, trimmed entity texts: in ``[-max_days, -1]`` or ``[1, max_days]``,
-    equal for equal entities.  Each distinct entity is hashed once."""
+    equal for equal entities.  The PRF runs once per distinct entity."""
     uniq, pos = distinct(entities)
-    r = (_keyed_hash64(key, uniq) % np.uint64(2 * max_days)).astype(np.int64) - max_days
+    r = (entity_prf(key, uniq) % np.uint64(2 * max_days)).astype(np.int64) - max_days
     r[r >= 0] += 1
     return r[pos]
 
@@ -151,7 +177,7 @@ def _date_shift(col: pa.Array, spec: Any, crypto: Any, decrypt: bool, row_offset
     handling = _invalid(spec, p.invalid, f"a date in the format {fmt or gen.ISO_DATE}", row_offset, rep)
     ent, no_entity = entity_text(entity)
     work = ~p.missing & ~p.invalid & ~no_entity
-    key = crypto.hmac_key(SHIFT_DOMAIN) if opts.get("reversible", True) else _run_secret(crypto)
+    key = crypto.prp_key(SHIFT_DOMAIN) if opts.get("reversible", True) else _run_secret(crypto)
     delta = np.zeros(len(col), dtype=np.int64)
     idx = np.flatnonzero(work)
     if len(idx):
