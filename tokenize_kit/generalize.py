@@ -54,9 +54,8 @@ def _missing_set() -> pa.Array:
 def missing_mask(col: pa.Array) -> np.ndarray:
     """Rows that hold no value: null, or (text) an empty marker after trimming."""
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-        trimmed = pc.utf8_trim_whitespace(col)
-        out = pc.fill_null(pc.is_in(trimmed, value_set=_missing_set()), True)
-        return out.to_numpy(zero_copy_only=False)
+        trimmed = pc.utf8_trim_whitespace(pc.fill_null(col, ""))
+        return pc.is_in(trimmed, value_set=_missing_set()).to_numpy(zero_copy_only=False)
     if col.null_count:
         return pc.is_null(col).to_numpy(zero_copy_only=False)
     return np.zeros(len(col), dtype=bool)
@@ -218,13 +217,23 @@ def age_years(days: np.ndarray, reference: np.datetime64) -> np.ndarray:
     return ry - y - before.astype(np.int64)
 
 
+def _decimals(width: float) -> int:
+    """Decimal places of a bucket width as written (0.25 -> 2)."""
+    text = repr(float(width))
+    if "e" in text or "E" in text:
+        return max(0, -int(text.lower().split("e")[1])) + 6
+    return len(text.split(".")[1].rstrip("0")) if "." in text else 0
+
+
 def band_class(values: np.ndarray, width: float, bottom: float | None = None, top: float | None = None
                ) -> np.ndarray:
-    """Class id per value: ``floor(value / width)`` (exact at the bucket edges), :data:`BOTTOM_ID` below
+    """Class id per value: ``floor(value / width)`` in decimal arithmetic (0.3 with width 0.1 is in
+    ``[0.3, 0.4)``, as written, not where binary floating point would put it), :data:`BOTTOM_ID` below
     ``bottom`` and :data:`TOP_ID` at or above ``top``."""
     x = np.asarray(values, dtype=np.float64)
-    ids = np.floor(x / width)
-    ids = ids + ((ids + 1) * width <= x) - (ids * width > x)  # float rounding at an edge
+    scale = 10.0 ** min(_decimals(width), 12)
+    units = round(width * scale)  # the width in units of its last decimal place
+    ids = np.floor(np.round(x * scale, 6) / units)
     out = ids.astype(np.int64)
     if bottom is not None:
         out[x < bottom] = BOTTOM_ID
@@ -245,12 +254,19 @@ def fmt_number(v: float) -> str:
     return str(int(f)) if f.is_integer() and abs(f) < 1e18 else repr(f)
 
 
+def _bound(cid: int, width: float) -> float:
+    """``cid * width`` as the decimal number it is written as (3 * 0.1 = 0.3, not 0.30000000000000004)."""
+    from decimal import Decimal
+
+    return float(Decimal(int(cid)) * Decimal(repr(float(width))))
+
+
 def band_label(cid: int, width: float, bottom: float | None, top: float | None) -> str:
     if cid == BOTTOM_ID:
         return f"<{fmt_number(bottom)}"  # type: ignore[arg-type]
     if cid == TOP_ID:
         return f">={fmt_number(top)}"  # type: ignore[arg-type]
-    lo, hi = cid * width, (cid + 1) * width
+    lo, hi = _bound(cid, width), _bound(cid + 1, width)
     if bottom is not None:
         lo = max(lo, bottom)
     if top is not None:

@@ -85,6 +85,16 @@ class Chain:
             self.levels.extend([*[f"width:{x:g}" for x in _widths(float(self.detail["opts"]["width"]), span)], "*"])
 
 
+#: a text column is read as dates (or numbers) when at least this share of its first batch's values are; its
+#: other values are then errors, reported with their row, not a reason to treat the column as categories
+DETECT_SHARE = 0.9
+
+
+def _mostly(missing: np.ndarray, invalid: np.ndarray) -> bool:
+    present = int((~missing).sum())
+    return present > 0 and int((~missing & ~invalid).sum()) >= DETECT_SHARE * present
+
+
 def _is_date(col: pa.Array) -> bool:
     t = col.type
     if pa.types.is_date(t) or pa.types.is_timestamp(t):
@@ -92,7 +102,7 @@ def _is_date(col: pa.Array) -> bool:
     if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
         return False
     p = gen.parse_dates(col, "")
-    return bool((~p.missing).any()) and not p.invalid.any()
+    return _mostly(p.missing, p.invalid)
 
 
 def _is_number(col: pa.Array) -> bool:
@@ -102,7 +112,7 @@ def _is_number(col: pa.Array) -> bool:
     if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
         return False
     _, missing, invalid = gen.parse_numbers(col, "")
-    return bool((~missing).any()) and not invalid.any()
+    return _mostly(missing, invalid)
 
 
 def _place_level(col: pa.Array) -> tuple[str, str] | None:
