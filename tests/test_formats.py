@@ -112,7 +112,7 @@ def test_utf16_unicode_text_round_trip(env, codec):
 
 
 def test_utf16_override_does_not_loop_its_advice(env):
-    (env / "in.csv").write_bytes("id,mobile\n1,2\n".encode("utf-8") + b"\xff\xfe\xfa\n")
+    (env / "in.csv").write_bytes(b"id,mobile\n1,2\n\xff\xfe\xfa\n")
     proc = tk(env, "tokenize", "in.csv", "out.csv", "--policy", "p.yaml", "--encoding", "utf-8", code=2)
     message = err(proc)
     assert "line 3" in message and "--encoding" in message and "utf-16" in message and "cp1256" in message
@@ -311,8 +311,8 @@ def test_xlsx_keeps_types_sheet_name_and_never_writes_a_formula(env):
     types = [[c.data_type for c in row] for row in ws.iter_rows()]
     assert got[0] == XLSX_ROWS[0]
     for r in (1, 2):
-        assert got[r][2:8] == XLSX_ROWS[r][2:4] + [datetime.datetime.combine(XLSX_ROWS[r][4], datetime.time()),
-                                                    XLSX_ROWS[r][5], XLSX_ROWS[r][6], XLSX_ROWS[r][7]]
+        due = datetime.datetime.combine(XLSX_ROWS[r][4], datetime.time())
+        assert got[r][2:8] == [*XLSX_ROWS[r][2:4], due, *XLSX_ROWS[r][5:8]]
         assert got[r][0] != XLSX_ROWS[r][0] and str(got[r][1]) != str(XLSX_ROWS[r][1])
     assert types[1][7] == "s" and types[2][7] == "s"  # text, never a formula ('f')
     assert got[1][8] == 12 and types[1][8] == "n" and got[2][8] == "N/A"  # a mixed column keeps each cell's kind

@@ -33,8 +33,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .fpe._utf8 import group_bytes
 from .limits import LIMIT_OPTIONS, Limits
+from .utf8 import group_bytes
 
 FORMATS = ("csv", "tsv", "parquet", "jsonl", "xlsx")
 #: formats that may be gzipped (Parquet and .xlsx compress their own content)

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,6 @@ from typing import Any
 import pyarrow as pa
 
 from . import __version__
-from .fpe._base import _threads
-from .fpe._utf8 import group_bytes
 from .io import (
     DEFAULT_BATCH,
     STDIO,
@@ -39,8 +37,10 @@ from .io import (
 from .keys import Keyset
 from .limits import Limits
 from .manifest import manifest_path, sha256_file, sign
+from .parallel import resolve_threads, worker_pool
 from .policy import Policy
 from .table import ColumnReport, TableReport, check_columns, crypto_for, transform_column
+from .utf8 import group_bytes
 
 
 @dataclass
@@ -69,11 +69,15 @@ def run(
     manifest: str | os.PathLike[str] | None = None,
     delimiter: str | None = None,
     limits: Limits | None = None,
+    threads: int | None = None,
 ) -> JobResult:
     """Tokenize (or detokenize) INPUT into OUTPUT; OUTPUT and its manifest appear only on success.
 
-    ``-`` reads standard input or writes standard output (which then needs ``manifest``, the manifest's path:
-    it cannot sit beside standard output; what goes to standard output is written only once the job succeeded)."""
+    Each batch's rows are split over ``threads`` worker threads (``None``: one per CPU), which exist for
+    the duration of the call.  ``-`` reads standard input or writes standard output (which then needs
+    ``manifest``, the manifest's path: it cannot sit beside standard output; what goes to standard output is
+    written only once the job succeeded).
+    """
     from_stdin, to_stdout = str(input_path) == STDIO, str(output_path) == STDIO
     input_path, output_path = Path(input_path), Path(output_path)
     if to_stdout and manifest is None:
@@ -90,7 +94,7 @@ def run(
     if not to_stdout and output_path.exists() and not overwrite:
         raise InputError(f"{output_path} already exists; choose another path or pass --force")
     policy = Policy.load(policy)
-    _tune_malloc()
+    threads = resolve_threads(threads)
     start = time.perf_counter()
     input_data = input_file(input_path)  # (standard input: copied once to an anonymous temporary file)
     batches, info = read_batches(input_path, input_format, encoding=encoding, batch_size=batch_size,
@@ -105,7 +109,7 @@ def run(
     rows = 0
     input_hash = _Background(sha256_file, input_data)  # read once more, on the other core, while we work
     spool = SpooledOutput() if to_stdout else None
-    with spool or atomic_output(output_path) as fh:
+    with spool or atomic_output(output_path) as fh, worker_pool(threads, "rows") as pool:
         hashing = out_fmt in ("csv", "tsv", "jsonl")  # written by us, sequentially: hash as we write
         sink = _HashingFile(fh) if hashing else fh
         writer = BatchWriter(sink, out_fmt, out_enc if out_fmt in ("csv", "tsv") else None,
@@ -126,7 +130,8 @@ def run(
                 for out_batch in table.to_batches() or [pa.RecordBatch.from_pylist([], schema=table.schema)]:
                     write(out_batch)  # (a header-only input: one empty batch, so the output has its header)
                 del table
-                _release_memory()
+                # Arrow's pool keeps freed pages for reuse; hand them back so the peak stays flat over the file
+                pa.default_memory_pool().release_unused()
                 if progress:
                     progress(job.row_offset + job.table.num_rows, info.get("rows") or total_hint)
 
@@ -149,7 +154,7 @@ def run(
                     first = False
                     if progress and info["format"] in ("csv", "tsv"):
                         total_hint = estimated_rows(input_data, batch)
-                job = _BatchJob(pa.Table.from_batches([batch]), policy, crypto, detokenize, rows)
+                job = _BatchJob(pa.Table.from_batches([batch]), policy, crypto, detokenize, rows, pool, threads)
                 rows += batch.num_rows
                 del batch
                 if pending is not None:
@@ -322,62 +327,8 @@ class _WriterThread:
             raise self._error
 
 
-def _libc() -> Any:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim, libc.mallopt  # noqa: B018  (glibc only: musl has neither)
-        return libc
-    except (OSError, AttributeError):
-        return None
-
-
-_LIBC = _libc()
-#: glibc mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_TUNED = False
-
-
-def _tune_malloc() -> None:
-    """Let glibc reuse freed heap memory within a batch instead of faulting fresh pages in for every temporary.
-
-    A batch allocates and frees dozens of column-sized numpy temporaries (megabytes each).  With glibc's
-    defaults each one larger than the (adaptive) mmap threshold is a fresh ``mmap`` whose pages the kernel
-    zeroes on first touch, and a large free at the top of the heap is trimmed straight back to the OS: on the
-    1M-row bench file that was 110k page faults, zeroing fresh pages alone 11% of the CPU time (68k and 6% now;
-    ``perf`` profiles of the command).  Allocations up to
-    32 MiB (glibc's maximum threshold) now come from the heap and freed memory stays there until
-    :func:`_release_memory` trims it after each batch, so memory stays as flat as before (peak RSS measured in
-    ``make bench``).  Process-wide and done once, like the trim itself."""
-    global _TUNED
-    if _TUNED or _LIBC is None:
-        return
-    _TUNED = True
-    _LIBC.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
-    _LIBC.mallopt(_M_TRIM_THRESHOLD, 256 << 20)
-
-
-def _release_memory() -> None:
-    """Hand memory freed by the last batch back to the OS, so the peak stays flat over the whole file: glibc keeps
-    freed numpy temporaries in its heap (see :func:`_tune_malloc`), Arrow's pool keeps freed pages."""
-    pa.default_memory_pool().release_unused()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-_WORK_POOL: ThreadPoolExecutor | None = None
 #: below this many rows per thread a batch is not split
 MIN_SPLIT_ROWS = 16_384
-
-
-def _work_pool() -> ThreadPoolExecutor:
-    global _WORK_POOL
-    if _WORK_POOL is None:
-        _WORK_POOL = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="tokenize-kit-rows")
-    return _WORK_POOL
 
 
 def _transform_serial(table: pa.Table, policy: Policy, crypto: Any, detokenize: bool, row_offset: int
@@ -398,17 +349,17 @@ class _BatchJob:
     parts disagree on a column's output type (integer columns), the batch is done again as a whole, so errors and
     types are exactly those of the whole batch."""
 
-    def __init__(self, table: pa.Table, policy: Policy, crypto: Any, detokenize: bool, row_offset: int) -> None:
+    def __init__(self, table: pa.Table, policy: Policy, crypto: Any, detokenize: bool, row_offset: int,
+                 pool: Executor, threads: int) -> None:
         self.table, self.policy, self.crypto, self.detokenize, self.row_offset = (
             table, policy, crypto, detokenize, row_offset)
         n = table.num_rows
-        parts = max(1, min(_threads(), n // MIN_SPLIT_ROWS))
+        parts = max(1, min(threads, n // MIN_SPLIT_ROWS))
         bounds = [n * k // parts for k in range(parts + 1)]
         self.futures = [
-            _work_pool().submit(_transform_serial, table.slice(lo, hi - lo), policy, crypto, detokenize,
-                                row_offset + lo)
+            pool.submit(_transform_serial, table.slice(lo, hi - lo), policy, crypto, detokenize, row_offset + lo)
             for lo, hi in itertools.pairwise(bounds)
-        ] if _threads() > 1 else []
+        ] if threads > 1 else []
 
     def _whole(self) -> dict[str, tuple[pa.Array, ColumnReport]]:
         return _transform_serial(self.table, self.policy, self.crypto, self.detokenize, self.row_offset)

@@ -940,7 +940,7 @@ _XML_ILLEGAL = [c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)]
 def _xml_text(text: pa.Array) -> pa.Array:
     """Text for an XML element, whole column at once: &, <, > escaped; CR as a character reference (parsers turn a
     raw CR into LF); characters XML cannot hold, and a literal ``_xHHHH_``, as OOXML escapes."""
-    from .fpe._utf8 import group_bytes
+    from .utf8 import group_bytes
 
     filled = pc.fill_null(text, "") if text.null_count else text
     data = group_bytes(filled)
