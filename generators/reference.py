@@ -171,3 +171,64 @@ def sa_districts() -> tuple[dict[str, tuple[int, int]], pa.Array, pa.Array]:
 def strings(table: str) -> Names:
     """Any two-column (``name_ar``, ``name_en``) table: streets, nationalities ..."""
     return Names(_strings(table, "name_ar"), _strings(table, "name_en"))
+
+
+# --------------------------------------------------------------------------------------------- ages
+#: most units of the ID layout one birth date can own (its weight's resolution, see ``eg_national_id``)
+MAX_UNITS = 20
+
+
+def _age_of_days(ref_date: str, min_age: int, max_age: int) -> tuple[np.ndarray, np.ndarray]:
+    """(birth dates, age on ``ref_date``) of every birth date giving an age in [min_age, max_age)."""
+    from .columns import _birth_window
+
+    lo, dates = _birth_window(np.datetime64(ref_date, "D"), min_age, max_age)
+    birth = lo + np.arange(dates).astype("timedelta64[D]")
+    r = np.datetime64(ref_date, "D").astype(object)
+    b = birth.astype(object)
+    age = np.array([r.year - d.year - ((r.month, r.day) < (d.month, d.day)) for d in b], dtype=np.int64)
+    return birth, age
+
+
+def age_weights(table: str, group: str | None, column: str) -> dict[int, float]:
+    """Weight of each single year of age from an age table (``age_from``, ``age_to`` and either ``share_pct``
+    or per-sex counts; optionally a ``group`` column): a band's weight is spread evenly over its years,
+    as no finer table is published (see ``refdata/SOURCES.md``)."""
+    t = refdata.table(table).to_pylist()
+    out: dict[int, float] = {}
+    for r in t:
+        if group is not None and r.get("group") != group:
+            continue
+        years = range(int(r["age_from"]), int(r["age_to"]) + 1)
+        value = float(r[column] if column in r else r["share_pct"])
+        for y in years:
+            out[y] = out.get(y, 0.0) + value / len(years)
+    return out
+
+
+@cache
+def birth_day_cdf(table: str, group: str | None, column: str, ref_date: str, min_age: int,
+                  max_age: int) -> np.ndarray:
+    """Cumulative probability over the birth dates of [min_age, max_age), following the age table."""
+    _, age = _age_of_days(ref_date, min_age, max_age)
+    w = age_weights(table, group, column)
+    p = np.array([w.get(int(a), 0.0) for a in age], dtype=np.float64)
+    if p.sum() <= 0:
+        raise ValueError(f"{table}.csv has no weight for ages {min_age}-{max_age - 1}")
+    return np.cumsum(p) / p.sum()
+
+
+@cache
+def birth_day_units(table: str | None, ref_date: str, min_age: int, max_age: int) -> tuple[np.ndarray, np.ndarray]:
+    """(cumulative units, units per date) over the birth dates of [min_age, max_age): one unit each without
+    a table, else 1..MAX_UNITS in proportion to the weight of the date's age (``share_pct`` column)."""
+    _, age = _age_of_days(ref_date, min_age, max_age)
+    if table is None:
+        k = np.ones(len(age), dtype=np.int64)
+    else:
+        w = age_weights(table, None, "share_pct")
+        p = np.array([w.get(int(a), 0.0) for a in age], dtype=np.float64)
+        if p.max() <= 0:
+            raise ValueError(f"{table}.csv has no weight for ages {min_age}-{max_age - 1}")
+        k = np.maximum(1, np.rint(MAX_UNITS * p / p.max())).astype(np.int64)
+    return np.cumsum(k), k
