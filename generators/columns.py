@@ -567,20 +567,51 @@ def eg_governorate(b: Batch, name: str, code: str, script: str) -> pa.Array:
 _CITIES = {"eg": ref.eg_cities, "sa": ref.sa_cities}
 
 
-@kind("city", required=("country", "within"), optional={"script": "ar", "stream": None}, columns=("within",))
-def city(b: Batch, name: str, country: str, within: str, script: str, stream: str | None) -> pa.Array:
-    """A city / district of the row's governorate (``country: eg``) or region (``sa``), uniform within it."""
+@kind("city", required=("country", "within"), optional={"script": "ar", "stream": None, "rural_share": 0.0},
+      columns=("within",))
+def city(b: Batch, name: str, country: str, within: str, script: str, stream: str | None,
+         rural_share: float) -> pa.Array:
+    """A city / district of the row's governorate (``country: eg``) or region (``sa``), by population where
+    the reference tables give it (Saudi cities), else uniform within the parent.
+
+    Egypt: ``rural_share`` of rows live in a village (``eg_villages.csv``); their city is the village's
+    markaz (rural district) and ``eg_address`` writes a village-style address.  The share is applied within
+    the governorates that have villages, scaled so the national share matches.
+    """
+    rng = b.rng(stream or f"{country}_city")
     cities = _CITIES[country]()
-    idx = cities.draw(b.idx(within), b.rng(stream or f"{country}_city").random(b.n))
+    parent = b.idx(within)
+    idx = cities.draw(parent, rng.random(b.n))
     b.index_of[name] = idx
-    return (cities.ar if script == "ar" else cities.en).take(pa.array(idx))
+    out = (cities.ar if script == "ar" else cities.en).take(pa.array(idx))
+    if country != "eg" or rural_share <= 0:
+        return out
+    vil = ref.eg_villages()
+    gov = ref.eg_governorates()
+    has = vil.groups.count > 0
+    p_rural = min(1.0, rural_share / float(gov.weights[has].sum()))
+    rural = has[parent] & (rng.random(b.n) < p_rural)
+    v = np.zeros(b.n, dtype=np.int64)
+    if rural.any():
+        v[rural] = vil.groups.draw(parent[rural], rng.random(int(rural.sum())))
+    b.extra[name] = {"rural": rural, "village": v}
+    markaz = (vil.markaz_ar if script == "ar" else vil.markaz_en).take(pa.array(v))
+    return pc.if_else(pa.array(rural), markaz, out)
 
 
-@kind("street", required=("country",), optional={"script": "ar", "stream": "street"})
-def street(b: Batch, name: str, country: str, script: str, stream: str) -> pa.Array:
-    """A street name (Egyptian or Saudi list)."""
-    names = ref.strings(f"{country}_streets")
-    idx = b.rng(stream).integers(0, len(names), b.n)
+@kind("street", required=("country",), optional={"script": "ar", "stream": "street", "city": None},
+      columns=("city",))
+def street(b: Batch, name: str, country: str, script: str, stream: str, city: str | None) -> pa.Array:
+    """A street of the row's ``city`` (each city has its own list of STREETS_PER_CITY streets, so no street
+    takes more than about 1% of a city's rows), or of the whole vocabulary without ``city``."""
+    names = ref.street_vocabulary(country)
+    u = b.rng(stream).random(b.n)
+    if city is None:
+        idx = np.minimum((u * len(names.ar)).astype(np.int64), len(names.ar) - 1)
+    else:
+        c = b.idx(city)
+        lists = ref.city_streets(country, len(_CITIES[country]().ar))
+        idx = lists[c, np.minimum((u * lists.shape[1]).astype(np.int64), lists.shape[1] - 1)]
     b.index_of[name] = idx
     return (names.ar if script == "ar" else names.en).take(pa.array(idx))
 
@@ -602,20 +633,33 @@ def _optional_part(label: str, count: int) -> pa.Array:
       optional={"script": "ar", "stream": "eg_address", "apartment_share": 0.6}, columns=("governorate", "city"))
 def eg_address(b: Batch, name: str, governorate: str, city: str, script: str, stream: str,
                apartment_share: float) -> pa.Array:
-    """A street address in the row's city and governorate, e.g. ``12 شارع التحرير، شقة 5، الدقي، الجيزة``."""
+    """A street address in the row's city and governorate, e.g. ``12 شارع التحرير، شقة 5، الدقي، الجيزة``;
+    for a row the ``city`` column placed in a village: ``قرية ميت بدر حلاوة، مركز سمنود، الغربية``."""
     rng = b.rng(stream)
-    streets = ref.strings("eg_streets")
-    st = rng.integers(0, len(streets), b.n)
+    streets = ref.street_vocabulary("eg")
+    g, c = b.idx(governorate), b.idx(city)
+    lists = ref.city_streets("eg", len(ref.eg_cities().ar))
+    st = lists[c, rng.integers(0, lists.shape[1], b.n)]
     number = (_small_numbers(250), rng.integers(1, 250, b.n))
     apt = rng.integers(1, 40, b.n)
     apt[rng.random(b.n) >= apartment_share] = 0  # 0: no apartment part
     gov, cities = ref.eg_governorates(), ref.eg_cities()
-    g, c = b.idx(governorate), b.idx(city)
     if script == "ar":
-        return join_drawn([number, " شارع ", (streets.ar, st), (_optional_part("، شقة ", 40), apt),
-                           "، ", (cities.ar, c), "، ", (gov.ar, g)])
-    return join_drawn([number, " ", (streets.en, st), " St.", (_optional_part(", Apt ", 40), apt),
-                       ", ", (cities.en, c), ", ", (gov.en, g)])
+        urban = join_drawn([number, " شارع ", (streets.ar, st), (_optional_part("، شقة ", 40), apt),
+                            "، ", (cities.ar, c), "، ", (gov.ar, g)])
+    else:
+        urban = join_drawn([number, " ", (streets.en, st), " St.", (_optional_part(", Apt ", 40), apt),
+                            ", ", (cities.en, c), ", ", (gov.en, g)])
+    drawn = b.extra.get(city)
+    if not drawn or "rural" not in drawn or not drawn["rural"].any():
+        return urban
+    vil = ref.eg_villages()
+    v = drawn["village"]
+    if script == "ar":
+        village = join_drawn(["قرية ", (vil.ar, v), "، مركز ", (vil.markaz_ar, v), "، ", (gov.ar, g)])
+    else:
+        village = join_drawn([(vil.ar, v), " village, ", (vil.markaz_en, v), " markaz, ", (gov.en, g)])
+    return pc.if_else(pa.array(drawn["rural"]), village, urban)
 
 
 @kind("sa_region", optional={"script": "ar", "stream": "sa_region"})
@@ -642,18 +686,15 @@ def _sa_city_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 @kind("sa_district", required=("city",), optional={"script": "ar", "stream": "sa_district"}, columns=("city",))
 def sa_district(b: Batch, name: str, city: str, script: str, stream: str) -> pa.Array:
-    """A district (حي) of the row's city where the reference table lists the city's districts.
-
-    For other cities a district name is drawn from the whole list (names such as Al Aziziyah or
-    Ar Rawdah recur across Saudi cities); the reference table says which cities are covered.
-    """
+    """A district (حي) of the row's own city (``sa_city_districts.csv``), uniform within the city: no
+    district populations are published.  Every city the generator draws has a district list."""
     start, count, _, _ = _sa_city_tables()
     _, ar, en = ref.sa_districts()
     c = b.idx(city)
+    if (count[c] == 0).any():
+        raise ValueError("a city without a district list was drawn (sa_city_districts.csv)")
     u = b.rng(stream).random(b.n)
-    has = count[c] > 0
-    idx = np.where(has, start[c] + np.minimum((u * count[c]).astype(np.int64), np.maximum(count[c] - 1, 0)),
-                   np.minimum((u * len(ar)).astype(np.int64), len(ar) - 1))
+    idx = start[c] + np.minimum((u * count[c]).astype(np.int64), count[c] - 1)
     return (ar if script == "ar" else en).take(pa.array(idx))
 
 
@@ -775,12 +816,14 @@ def payment_date(b: Batch, name: str, due_date: str, instalment_no: str, due: st
     return pa.array(paid, mask=unpaid)
 
 
-@kind("overdue_amount", required=("instalment", "overdue"), columns=("instalment", "overdue"))
-def overdue_amount(b: Batch, name: str, instalment: str, overdue: str) -> pa.Array:
-    """Arrears: the instalment times the number of unpaid instalments."""
+@kind("overdue_amount", required=("instalment", "overdue"), optional={"partial": None},
+      columns=("instalment", "overdue", "partial"))
+def overdue_amount(b: Batch, name: str, instalment: str, overdue: str, partial: str | None) -> pa.Array:
+    """Arrears: the instalment times the number of unpaid instalments, less what was paid towards them."""
     inst = np.asarray(b.col(instalment).to_numpy(zero_copy_only=False), dtype=np.float64)
     k = np.asarray(b.col(overdue).to_numpy(zero_copy_only=False))
-    return pa.array(np.round(inst * k, 2))
+    paid = 0.0 if partial is None else np.asarray(b.col(partial).to_numpy(zero_copy_only=False), dtype=np.float64)
+    return pa.array(np.round(inst * k - paid, 2))
 
 
 @kind("days_before_reference", required=("days",), optional={"min_offset": 0}, columns=("days",))
