@@ -7,7 +7,7 @@
 """
 
 from .columns import KINDS, kind
-from . import finance, people  # noqa: F401  (register their kinds)
+from . import finance, people, utility  # noqa: F401  (register their kinds)
 from .engine import BATCH_ROWS, generate_batch, generate_dataset, generate_table, iter_batches, iter_table, tables_of
 from .schema import Schema, SchemaError, builtin_names, load
 

@@ -655,10 +655,13 @@ def eg_address(b: Batch, name: str, governorate: str, city: str, script: str, st
         return urban
     vil = ref.eg_villages()
     v = drawn["village"]
+    # a village address names the lane or the household (منزل ...) before the village, as rural addresses do
+    lead = ref.village_leads(script)
+    li = rng.integers(0, len(lead), b.n)
     if script == "ar":
-        village = join_drawn(["قرية ", (vil.ar, v), "، مركز ", (vil.markaz_ar, v), "، ", (gov.ar, g)])
+        village = join_drawn([(lead, li), "قرية ", (vil.ar, v), "، مركز ", (vil.markaz_ar, v), "، ", (gov.ar, g)])
     else:
-        village = join_drawn([(vil.ar, v), " village, ", (vil.markaz_en, v), " markaz, ", (gov.en, g)])
+        village = join_drawn([(lead, li), (vil.ar, v), " village, ", (vil.markaz_en, v), " markaz, ", (gov.en, g)])
     return pc.if_else(pa.array(drawn["rural"]), village, urban)
 
 

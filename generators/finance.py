@@ -78,10 +78,12 @@ def _draw_loans(b: Batch, stream: str, income: str, birth_date: str, occupation:
     lo = _add_months(np.array([b.reference_date]), np.array([-window_months]))[0]
     span = int((b.reference_date - lo).astype(np.int64))
     disb = lo + rng.integers(0, span + 1, b.n).astype("timedelta64[D]")
-    adult = _add_months(birth, np.full(b.n, 12 * min_age))
+    adult = _add_months(birth, np.full(b.n, 12 * min_age)) + np.timedelta64(1, "D")  # 29 Feb births too
     disb = np.maximum(disb, adult)
     # months from disbursement until the borrower turns max_age_at_maturity (the last instalment's limit)
     limit = _add_months(birth, np.full(b.n, 12 * max_age_at_maturity))
+    shortest = min(min(int(t) for t in p["tenors"]) for p in products)
+    disb = np.minimum(disb, _add_months(limit, np.full(b.n, -(shortest + 1))))  # room for the shortest loan
     months_left = (limit.astype("datetime64[M]") - disb.astype("datetime64[M]")).astype(np.int64) - 1
     # debt-burden share of income for this loan: the borrower's total, split evenly over their loans
     dbr = rng.uniform(float(dbr_range[0]), min(float(dbr_range[1]), max_dbr), b.n) / n_sib
@@ -214,7 +216,8 @@ def instalment_payment(b: Batch, name: str, part: str, due_date: str, instalment
         paid_at = np.minimum(d + np.where(partial, partial_delay, delay).astype("timedelta64[D]"), b.reference_date)
         has_payment = paid_full | partial
         paid_amount = np.where(paid_full, amt, np.where(partial, part_amt, 0.0))
-        status = np.where(paid_full, np.where(delay > on_time_days, "late", "on_time"),
+        actual_delay = (paid_at - d).astype(np.int64)  # the reference date can cut a delay short
+        status = np.where(paid_full, np.where(actual_delay > on_time_days, "late", "on_time"),
                           np.where(partial, "partial", "unpaid"))
         cached = b.extra[key] = {"paid_at": pa.array(paid_at, mask=~has_payment),
                                  "paid_amount": pa.array(paid_amount, mask=~has_payment),

@@ -318,3 +318,21 @@ def city_streets(country: str, n_cities: int) -> np.ndarray:
         extra = curated + rng.choice(vocab - curated, STREETS_PER_CITY - curated, replace=False)
         out[c] = np.concatenate([np.arange(curated), extra])
     return out
+
+
+@cache
+def village_leads(script: str) -> pa.Array:
+    """What precedes the village in a rural address: a lane (شارع ...) or the household (منزل ...)."""
+    from .people import name_pools
+
+    streets = street_vocabulary("eg")
+    pools = name_pools()
+    given, _ = pools.groups[("eg", "given", "M", "muslim")]
+    fam, _ = pools.groups[("eg", "family", "U", "muslim")]
+    if script == "ar":
+        lanes = [f"شارع {x}، " for x in streets.ar.to_pylist()[:300]]
+        homes = [f"منزل {pools.ar[a].as_py()} {pools.ar[f].as_py()}، " for a in given[:30] for f in fam[:10]]
+    else:
+        lanes = [f"{x} St., " for x in streets.en.to_pylist()[:300]]
+        homes = [f"House of {pools.en[a].as_py()} {pools.en[f].as_py()}, " for a in given[:30] for f in fam[:10]]
+    return pa.array(lanes + homes, pa.string())
