@@ -6,8 +6,8 @@
 (3, ['customer_id', 'national_id', 'gender'])
 """
 
-from .columns import KINDS, kind
 from . import finance, people, utility  # noqa: F401  (register their kinds)
+from .columns import KINDS, kind
 from .engine import BATCH_ROWS, generate_batch, generate_dataset, generate_table, iter_batches, iter_table, tables_of
 from .schema import Schema, SchemaError, builtin_names, load
 

@@ -446,7 +446,7 @@ def eg_national_id(b: Batch, name: str, min_age: int, max_age: int, male_share: 
     cap = np.maximum(1, np.floor(5000 // ref.MAX_UNITS * w / w.max()).astype(np.int64))
     cum = np.cumsum(cap)
     per_date = int(cum[-1])
-    lo, dates = _birth_window(b.reference_date, min_age, max_age)
+    lo, _ = _birth_window(b.reference_date, min_age, max_age)
     # each birth date owns a number of units (proportional to its age's weight), each unit ``per_date`` slots
     units, per_day = ref.birth_day_units(table, str(b.reference_date), min_age, max_age)
     size = int(units[-1]) * per_date

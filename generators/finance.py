@@ -79,7 +79,7 @@ def _draw_loans(b: Batch, stream: str, income: str, birth_date: str, occupation:
     span = int((b.reference_date - lo).astype(np.int64))
     disb = lo + rng.integers(0, span + 1, b.n).astype("timedelta64[D]")
     adult = _add_months(birth, np.full(b.n, 12 * min_age)) + np.timedelta64(1, "D")  # 29 Feb births too
-    disb = np.maximum(disb, adult)
+    disb = np.minimum(np.maximum(disb, adult), b.reference_date)
     # months from disbursement until the borrower turns max_age_at_maturity (the last instalment's limit)
     limit = _add_months(birth, np.full(b.n, 12 * max_age_at_maturity))
     shortest = min(min(int(t) for t in p["tenors"]) for p in products)

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from tokenize_kit import refdata
 
-from .columns import Batch, _dates, _eq, _email_safe, join_drawn, kind
+from .columns import Batch, _dates, _email_safe, _eq, join_drawn, kind
 
 
 def draw_rows(p: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -121,7 +121,7 @@ def name_pools() -> NamePools:
     all_trads = sorted(set(trad) - {"any"})
     for p, r, g in keys:
         rows = np.array([i for i in range(len(pool)) if (pool[i], role[i], gender[i]) == (p, r, g)])
-        for tr in all_trads + ["any"]:
+        for tr in [*all_trads, "any"]:
             sel = np.array([i for i in rows if trad[i] in (tr, "any")], dtype=np.int64)
             if len(sel):
                 groups[(p, r, g, tr)] = (sel, np.cumsum(weight[sel]) / weight[sel].sum())

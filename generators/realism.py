@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
+import pyarrow.compute
 
 from tokenize_kit import refdata
 
@@ -133,8 +133,9 @@ def sa_checks(rows: int, seed: int = 1) -> list[Check]:
     n = refdata.table("nationalities").to_pylist()
     res_total = sum(r["population"] for r in n[1:])
     for r in n[1:6]:
-        out.append(Check(d, f"share of residents {r['name_en']}", float((nat[res == "resident"] == r["name_en"]).mean()),
-                         r["population"] / res_total, 0.015, "Saudi Census 2022 (nationalities.csv)"))
+        share = float((nat[res == "resident"] == r["name_en"]).mean())
+        out.append(Check(d, f"share of residents {r['name_en']}", share, r["population"] / res_total, 0.015,
+                         "Saudi Census 2022 (nationalities.csv)"))
     sexes = _np(c, "gender")
     for r in n[:3]:
         sel = nat == r["name_en"]

@@ -272,8 +272,8 @@ def eg_villages() -> Villages:
     count = np.bincount(key, minlength=len(codes))
     ar = _strings("eg_villages", "name_ar").take(take)
     grp = Grouped(ar, ar, np.concatenate([[0], np.cumsum(count)[:-1]]), count)
-    return Villages(ar, _strings("eg_villages", "markaz_ar").take(take), _strings("eg_villages", "markaz_en").take(take),
-                    grp)
+    return Villages(ar, _strings("eg_villages", "markaz_ar").take(take),
+                    _strings("eg_villages", "markaz_en").take(take), grp)
 
 
 # --------------------------------------------------------------------------------------------- streets
