@@ -29,12 +29,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tokenize_kit import refdata
-from tokenize_kit.fpe._utf8 import encode_fixed
 from tokenize_kit.pii.eg_national_id import compose_arrow as compose_eg_id
 from tokenize_kit.pii.iban import COUNTRIES as IBAN_COUNTRIES
 from tokenize_kit.pii.iban import set_check_digits
 from tokenize_kit.pii.sa_national_id import compose as compose_sa_id
 from tokenize_kit.pii.text import ascii_digit_matrix
+from tokenize_kit.utf8 import encode_fixed
 
 from . import reference as ref
 

@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from tokenize_kit import detokenize_table, tokenize_table
 from tokenize_kit import io as tkio
-from tokenize_kit.fpe import _aes
 from tokenize_kit.fpe._base import digits_big_endian
 from tokenize_kit.keys import Keyset
 from tokenize_kit.pii import free_text, phone
@@ -26,6 +25,7 @@ from tokenize_kit.pii.base import ColumnSpec, Crypto
 from tokenize_kit.pii.eg_national_id import EPOCH, _compose_days, _dates, _day_numbers, compose_arrow, luhn_digit
 from tokenize_kit.pii.sa_national_id import luhn_of
 from tokenize_kit.pii.text import ascii_digit_matrix
+from tokenize_kit.primitives import AesEcb
 from tokenize_kit.table import EMPTY_MARKERS, _empty_markers
 
 warnings.filterwarnings("ignore", message="keyset .* is not passphrase-protected")
@@ -110,11 +110,11 @@ def test_aes_matches_cryptography(size):
     key = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
     blocks = rng.integers(0, 256, (5000, 16), dtype=np.uint8)
     want = Cipher(algorithms.AES(key), modes.ECB()).encryptor().update(blocks.tobytes())
-    assert _aes.AesEcb(key).encrypt_blocks(blocks).tobytes() == want
-    assert _aes.AesEcb(key).encrypt_blocks(blocks[:1]).tobytes() == want[:16]  # the small-input path
-    lib = _aes._libcrypto()
-    if lib is not None:
-        assert _aes._openssl_ecb(lib, key, blocks.reshape(-1)).tobytes() == want
+    assert AesEcb(key).encrypt(blocks).tobytes() == want
+    assert AesEcb(key).encrypt(blocks[:1]).tobytes() == want[:16]
+    assert AesEcb(key).encrypt(blocks[:0]).shape == (0, 16)
+    with pytest.raises(ValueError, match="whole number"):
+        AesEcb(key).encrypt(blocks.reshape(-1)[:17])
 
 
 def test_ascii_digit_matrix():
@@ -205,7 +205,7 @@ def test_pipeline_same_bytes_whatever_the_threads_and_batches(tmp_path):
     _csv(src, rows)
     default = _job(tmp_path, src, tmp_path / "a.csv")
     assert _job(tmp_path, src, tmp_path / "b.csv", {"TOKENIZE_KIT_THREADS": "1"}) == default
-    assert _job(tmp_path, src, tmp_path / "c.csv", {"TOKENIZE_KIT_OPENSSL": "0"}, batch_size=7000) == default
+    assert _job(tmp_path, src, tmp_path / "c.csv", {"TOKENIZE_KIT_THREADS": "3"}, batch_size=7000) == default
     manifest = json.loads((tmp_path / "a.csv.manifest.json").read_text())
     assert manifest["output"]["sha256"] == hashlib.sha256(default).hexdigest()
     assert manifest["input"]["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()

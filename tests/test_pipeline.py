@@ -265,9 +265,23 @@ def test_scan_against_catches_a_value_that_passed_through(env):
     assert "RAW VALUES OF THE INPUT" in res.output and data[0][0] not in res.output
 
 
+#: runs the command's ``main()`` in a process where pandas cannot be imported at all, as where it is not installed
+_WITHOUT_PANDAS = """
+import sys
+class _NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError("pandas is not installed (test)", name=name)
+sys.meta_path.insert(0, _NotInstalled())
+from tokenize_kit.cli import main
+sys.argv = ["tokenize-kit", *sys.argv[1:]]
+main()
+"""
+
+
 def _command(*args: str, code: int = 0) -> subprocess.CompletedProcess:
-    """The installed command's own process (``main()``: pandas hidden from pyarrow, gc frozen at exit)."""
-    proc = subprocess.run([sys.executable, "-m", "tokenize_kit", *args], capture_output=True, text=True,
+    """The command's own process (``main()``), with pandas not importable."""
+    proc = subprocess.run([sys.executable, "-c", _WITHOUT_PANDAS, *args], capture_output=True, text=True,
                           env={k: v for k, v in os.environ.items() if k != "TOKENIZE_KIT_ALLOW_PANDAS"})
     assert proc.returncode == code, proc.stderr
     return proc
@@ -275,8 +289,8 @@ def _command(*args: str, code: int = 0) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl", "xlsx"])
 def test_command_process_needs_no_pandas(env, fmt):
-    """Every format's round trip and gate in the real command process, where ``import pandas`` fails as if pandas
-    were not installed: a code path that still needed pandas would fail here."""
+    """Every format's round trip and gate in the real command process where pandas is not installed (pandas is an
+    optional extra): a code path that still needed pandas would fail here."""
     src = write_csv(env / "in.csv", rows(40))
     pol = write_policy(env / "policy.yaml")
     _command("tokenize", str(src), f"out.{fmt}", "--policy", str(pol), "-q")
@@ -286,10 +300,30 @@ def test_command_process_needs_no_pandas(env, fmt):
     assert _command("verify", f"out.{fmt}").stdout.startswith("OK")
     if fmt == "csv":
         _command("scan", str(src), code=1)
-        probe = ("import sys; from tokenize_kit.cli import _NoPandas; sys.meta_path.insert(0, _NoPandas()); "
-                 "import pandas")
-        failed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-        assert "ModuleNotFoundError" in failed.stderr  # the guard itself works
+
+
+def test_command_loads_pyarrow_without_pandas_and_blocks_nothing(env):
+    """The command's process: pyarrow is loaded with pandas hidden (its probes answered "not installed"), so a job
+    never imports pandas, while an explicit ``import pandas`` afterwards works (no misleading "not installed")."""
+    pytest.importorskip("pandas")
+    src = write_csv(env / "in.csv", rows(20))
+    pol = write_policy(env / "policy.yaml")
+    probe = f"""
+import sys
+import tokenize_kit.cli as c
+c._PYARROW_WITHOUT_PANDAS = True  # as main() sets it
+finders = list(sys.meta_path)
+try:
+    c.cli(["tokenize", {str(src)!r}, "out.csv", "--policy", {str(pol)!r}, "-q"], prog_name="tokenize-kit")
+except SystemExit as exc:
+    assert not exc.code, exc.code
+assert sys.meta_path == finders
+print("pandas" in sys.modules)
+import pandas
+print(pandas.DataFrame({{"a": [1]}}).shape)
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=env)
+    assert out.stdout.split() == ["False", "(1,", "1)"], out.stderr
 
 
 def test_jsonl_writer_escapes_and_types(tmp_path):

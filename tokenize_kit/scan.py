@@ -20,10 +20,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .fpe._utf8 import group_bytes
 from .pii import registry
 from .pii.free_text import find, find_spans
 from .table import EMPTY_MARKERS
+from .utf8 import group_bytes
 
 #: a column is reported as holding a type when at least this share of its non-empty cells are valid
 MIN_CONFIDENCE = 0.05

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from tokenize_kit.cli.keys import keys, load_keyset
+from tokenize_kit.cli.keys import load_keyset
 
 KEYSET_ENV = "TOKENIZE_KIT_KEYSET"
+THREADS_ENV = "TOKENIZE_KIT_THREADS"
 EXIT_FOUND = 1
 EXIT_ERROR = 2
 
@@ -50,7 +50,7 @@ def _job(input_path, output_path, policy, keyset_path, detok, opts):
             input_path, output_path, policy, ks, detokenize=detok,
             input_format=opts["input_format"], output_format=opts["output_format"], encoding=opts["encoding"],
             output_encoding=opts["output_encoding"], batch_size=opts["batch_size"], sign_key=sign_key,
-            progress=update, overwrite=opts["force"],
+            progress=update, overwrite=opts["force"], threads=opts["threads"],
         )
         done()
     except click.ClickException as exc:
@@ -86,6 +86,8 @@ def _job_options(f):
         click.option("--output-encoding", help="CSV output encoding (default: the input's, BOM kept)."),
         click.option("--batch-size", default=200_000, show_default=True, type=click.IntRange(1000),
                      help="Rows per batch; memory stays flat whatever the file size."),
+        click.option("--threads", type=click.IntRange(1), envvar=THREADS_ENV,
+                     help=f"Worker threads (or ${THREADS_ENV}; default: one per CPU)."),
         click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
     ]
@@ -254,23 +256,3 @@ def verify(output_path, public_key):
                                                   else "not signed")
     click.echo(f"OK: {output_path} matches its manifest ({doc.get('rows', '?'):,} rows, {signed})")
 
-
-@keys.command("create-signing")
-@click.argument("private_path", metavar="PRIVATE", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("public_path", metavar="PUBLIC", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--protect", is_flag=True, help="Encrypt the private key with $TOKENIZE_KIT_PASSPHRASE.")
-def create_signing(private_path: Path, public_path: Path, protect: bool) -> None:
-    """Create an Ed25519 key pair for signing delivery manifests (private key file mode 0600).
-
-    Give PUBLIC to vendors so they can run `tokenize-kit verify DELIVERY --public-key PUBLIC`.
-    """
-    from tokenize_kit.manifest import create_signing_key
-
-    passphrase = os.environ.get("TOKENIZE_KIT_PASSPHRASE") if protect else None
-    if protect and not passphrase:
-        raise UsageProblem("--protect needs $TOKENIZE_KIT_PASSPHRASE")
-    try:
-        kid = create_signing_key(private_path, public_path, passphrase)
-    except FileExistsError as exc:
-        raise UsageProblem(str(exc)) from None
-    click.echo(f"created signing key {private_path} (0600) and public key {public_path} (key id {kid})")

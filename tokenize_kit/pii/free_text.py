@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tokenize_kit.fpe._utf8 import decode_at, group_bytes
+from tokenize_kit.utf8 import decode_at, group_bytes
 
 from .base import ColumnSpec, Crypto, PIIType
 from .eg_national_id import EgNationalId
