@@ -119,6 +119,20 @@ def test_figures_are_the_same_over_batches_and_after_merging(eg):
     assert COMPACT_ROWS >= 1 << 20 and ClassCounter(2).keys == ["q0", "q1"]
 
 
+def eg_city_governorate(cities: set[str]) -> dict[str, str]:
+    """English city or markaz name -> its governorate from the reference tables, written independently of the
+    library: every governorate listing a place so named, joined by " / " when there are several."""
+    from tokenize_kit.generalize import place_key  # (spelling variants are matched as the library folds them)
+
+    gov_en = {r["code"]: r["name_en"] for r in refdata.table("eg_governorates").to_pylist()}
+    govs_of: dict[str, set[str]] = {}
+    for table, en, ar in (("eg_cities", "name_en", "name_ar"), ("eg_villages", "markaz_en", "markaz_ar")):
+        for r in refdata.table(table).to_pylist():
+            for name in (r[en], r[ar]):
+                govs_of.setdefault(place_key(name), set()).add(gov_en[r["governorate_code"]])
+    return {c: " / ".join(sorted(govs_of[place_key(c)])) for c in cities}
+
+
 def _independent_id_parts(nid: str) -> dict:
     year = (1900 if nid[0] == "2" else 2000) + int(nid[1:3])
     dt.date(year, int(nid[3:5]), int(nid[5:7]))  # a real date (raises otherwise)
@@ -138,8 +152,7 @@ def test_policy_figures_count_what_id_tokens_keep_and_generalised_columns(eg):
                          "monthly_income_egp", "city_en", "occupation"]
     df = eg.to_pandas()
     parts = pd.DataFrame([_independent_id_parts(n) for n in df["national_id"]])
-    gov_en = {r["code"]: r["name_en"] for r in refdata.table("eg_governorates").to_pylist()}
-    city_gov = {r["name_en"]: gov_en[r["governorate_code"]] for r in refdata.table("eg_cities").to_pylist()}
+    city_gov = eg_city_governorate(set(df["city_en"]))
     inc = df["monthly_income_egp"].map(lambda v: ">=60000" if v >= 60000 else
                                        f"[{v // 10000 * 10000}, {v // 10000 * 10000 + 10000})")
     frame = pd.DataFrame({"a": parts["year5"], "b": parts["male"], "c": parts["gov"], "d": inc,

@@ -16,17 +16,12 @@ import pytest
 from click.testing import CliRunner
 
 from generators import generate_table
-from tokenize_kit import refdata
+from tests.test_risk import eg_city_governorate
 from tokenize_kit.cli import cli
 from tokenize_kit.keys import Keyset
 from tokenize_kit.policy import Policy
 from tokenize_kit.risk import measure_table, quasi_items
 from tokenize_kit.suggest import NoSuggestion, suggest
-
-
-def _gov_of_city() -> dict[str, str]:
-    gov = {r["code"]: r["name_en"] for r in refdata.table("eg_governorates").to_pylist()}
-    return {r["name_en"]: gov[r["governorate_code"]] for r in refdata.table("eg_cities").to_pylist()}
 
 
 def _date_level(d: dt.date, level: int) -> str:
@@ -59,7 +54,7 @@ def test_suggest_is_minimal_and_least_over_the_lattice_by_brute_force():
     s = suggest(t.to_batches(max_chunksize=150), quasi_items(None, ["birth_date", "gender", "city_en"]), k, share)
     assert [c.levels for c in s.chains] == [["day", "month", "year", "5y", "10y", "*"], ["as is", "*"],
                                            ["city", "governorate", "*"]]
-    gov = _gov_of_city()
+    gov = eg_city_governorate(set(t.column("city_en").to_pylist()))
     dates = t.column("birth_date").to_pylist()
     genders = t.column("gender").to_pylist()
     cities = t.column("city_en").to_pylist()

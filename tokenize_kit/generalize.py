@@ -7,9 +7,9 @@ a city, an exact income).  Generalising it replaces each value by the class it f
   (``1980-1989``) -> ``*``; or an age band relative to a reference date (``30-34``, completed years);
 * numbers: half-open buckets of a fixed ``width`` aligned at 0 (``[5000, 10000)``) or given ``edges``, with optional
   bottom and top coding (``<3000``, ``>=50000``);
-* places: district -> city -> region (Saudi Arabia) and city -> governorate (Egypt), from the reference tables in
-  :mod:`tokenize_kit.refdata` (a name listed under several parents generalises to ``*`` at the level where its
-  candidates disagree, so a label never claims more than the name itself says);
+* places: district -> city -> region (Saudi Arabia) and village -> city or markaz -> governorate (Egypt), from
+  the reference tables in :mod:`tokenize_kit.refdata` (a name listed under several places generalises to all of
+  them, ``Armant`` to ``Luxor / Qena``: a label never claims more than the name itself says);
 * categories: a value -> ``*``.
 
 Every function here works on whole columns (numpy/Arrow); the per-value Python work is on distinct values only.
@@ -358,13 +358,39 @@ class PlaceHierarchy:
 
     ``names[level][i]`` is the (English, Arabic) name of node i; ``parent[level][i]`` its node at the next level;
     ``lookup[level]`` maps a :func:`place_key` to the nodes of that level bearing the name (several when the
-    name is shared, e.g. a district name found in two cities)."""
+    name is shared, e.g. a district name found in two cities).
+
+    A name shared by several places generalises to all of them: its label at a level lists the candidates
+    there (``Al Aziziyah (Makkah) / Al Aziziyah (Madinah)`` at district level, ``Madinah / Makkah`` at city
+    level, ``Madinah / Makkah`` again at region level) until they meet in one place.  Labels name each place
+    unambiguously (a name two places share carries its parent's), so a label determines the labels above it
+    and the levels nest: generalising never splits a class."""
 
     country: str
     levels: tuple[str, ...]
     names: dict[str, list[tuple[str, str]]]
     parent: dict[str, list[int]]
     lookup: dict[str, dict[str, tuple[int, ...]]]
+
+    @functools.cached_property
+    def display(self) -> dict[str, list[tuple[str, str]]]:
+        """Per level, an unambiguous (English, Arabic) label per node: its name, followed by its parent's label in
+        parentheses when another node of the level has the same name."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        for i in range(len(self.levels) - 1, -1, -1):
+            level = self.levels[i]
+            names = self.names[level]
+            labels = []
+            for script in (0, 1):
+                counts: dict[str, int] = {}
+                for n in names:
+                    counts[n[script]] = counts.get(n[script], 0) + 1
+                up = out.get(self.levels[i + 1]) if i + 1 < len(self.levels) else None
+                labels.append([
+                    f"{n[script]} ({up[self.parent[level][j]][script]})" if counts[n[script]] > 1 and up else n[script]
+                    for j, n in enumerate(names)])
+            out[level] = list(zip(labels[0], labels[1], strict=True))
+        return out
 
     def ancestors(self, nodes: tuple[int, ...], level: str, to: str) -> tuple[int, ...]:
         """The distinct nodes at level ``to`` above ``nodes`` of ``level``."""
@@ -382,17 +408,15 @@ class PlaceHierarchy:
             return None
         if to == SUPPRESSED:
             return SUPPRESSED
-        up = self.ancestors(nodes, level, to)
-        if len(up) != 1:
-            return SUPPRESSED  # the name is shared by places with different parents at this level
-        en, ar = self.names[to][up[0]]
-        return ar if is_arabic(value) else en
+        script = 1 if is_arabic(value) else 0
+        return " / ".join(sorted({self.display[to][n][script] for n in self.ancestors(nodes, level, to)}))
 
 
-def _index(names: list[tuple[str, str]]) -> dict[str, tuple[int, ...]]:
+def _index(aliases: list[set[str]]) -> dict[str, tuple[int, ...]]:
+    """:func:`place_key` -> the nodes bearing a name with that key."""
     out: dict[str, list[int]] = {}
-    for i, (en, ar) in enumerate(names):
-        for n in {place_key(en), place_key(ar)}:
+    for i, names in enumerate(aliases):
+        for n in {place_key(a) for a in names}:
             if i not in out.setdefault(n, []):
                 out[n].append(i)
     return {k: tuple(v) for k, v in out.items()}
@@ -404,38 +428,70 @@ def _rows(table: str) -> list[dict[str, object]]:
     return refdata.table(table).to_pylist()
 
 
+def _nodes(rows: list[tuple[str, str, int]]) -> tuple[list[tuple[str, str]], list[int], list[set[str]]]:
+    """Distinct places: (English, Arabic) name, parent node and every spelling met, one node per Arabic name and
+    parent (two tables listing the same place, with another transliteration or Arabic letter variant, give one
+    node that answers to all its spellings)."""
+    names: list[tuple[str, str]] = []
+    parents: list[int] = []
+    aliases: list[set[str]] = []
+    seen: dict[tuple[int, str], int] = {}
+    for en, ar, parent in rows:
+        key = (parent, place_key(ar or en))
+        if key not in seen:
+            seen[key] = len(names)
+            names.append((en or ar, ar or en))
+            parents.append(parent)
+            aliases.append(set())
+        aliases[seen[key]].update(n for n in (en, ar) if n)
+    return names, parents, aliases
+
+
 @functools.cache
 def places(country: str) -> PlaceHierarchy:
-    """The place hierarchy of ``eg`` (city -> governorate) or ``sa`` (district -> city -> region)."""
+    """The place hierarchy of ``eg`` (village -> city or markaz -> governorate) or ``sa`` (district -> city ->
+    region), from every reference table that names such places."""
     if country == "eg":
         govs = [r for r in _rows("eg_governorates") if int(r["code"]) != 88]  # type: ignore[call-overload]
         gov_index = {int(r["code"]): i for i, r in enumerate(govs)}  # type: ignore[call-overload]
-        cities = _rows("eg_cities")
-        names = {"governorate": [(str(r["name_en"]), str(r["name_ar"])) for r in govs],
-                 "city": [(str(r["name_en"]), str(r["name_ar"])) for r in cities]}
-        parent = {"city": [gov_index[int(r["governorate_code"])] for r in cities],  # type: ignore[call-overload]
-                  "governorate": [0] * len(govs)}
-        levels: tuple[str, ...] = ("city", "governorate")
+        villages = _rows("eg_villages")
+        city_rows = [(str(r["name_en"]), str(r["name_ar"]), gov_index[int(r["governorate_code"])])  # type: ignore
+                     for r in _rows("eg_cities")]
+        city_rows += [(str(r["markaz_en"]), str(r["markaz_ar"]), gov_index[int(r["governorate_code"])])  # type: ignore
+                      for r in villages]
+        cities, city_parent, city_alias = _nodes(city_rows)
+        city_of = {(p, place_key(ar)): i for i, ((_, ar), p) in enumerate(zip(cities, city_parent, strict=True))}
+        village_rows = [("", str(r["name_ar"]),
+                         city_of[(gov_index[int(r["governorate_code"])], place_key(str(r["markaz_ar"])))])  # type: ignore
+                        for r in villages]
+        vill, vill_parent, vill_alias = _nodes(village_rows)
+        names = {"governorate": [(str(r["name_en"]), str(r["name_ar"])) for r in govs], "city": cities,
+                 "village": vill}
+        parent = {"village": vill_parent, "city": city_parent, "governorate": [0] * len(govs)}
+        aliases = {"governorate": [set(n) for n in names["governorate"]], "city": city_alias, "village": vill_alias}
     elif country == "sa":
         regions = _rows("sa_regions")
         region_index = {str(r["name_en"]): i for i, r in enumerate(regions)}
-        city_rows = [(str(r["capital_en"]), str(r["capital_ar"]), str(r["name_en"])) for r in regions]
-        city_rows += [(str(r["name_en"]), str(r["name_ar"]), str(r["region_en"])) for r in _rows("sa_cities")]
-        city_index = {en: i for i, (en, _, _) in enumerate(city_rows)}
-        districts = _rows("sa_districts")
-        names = {"region": [(str(r["name_en"]), str(r["name_ar"])) for r in regions],
-                 "city": [(en, ar) for en, ar, _ in city_rows],
-                 "district": [(str(r["name_en"]), str(r["name_ar"])) for r in districts]}
-        parent = {"district": [city_index[str(r["city_en"])] for r in districts],
-                  "city": [region_index[reg] for _, _, reg in city_rows],
-                  "region": [0] * len(regions)}
-        levels = ("district", "city", "region")
+        city_rows = [(str(r["capital_en"]), str(r["capital_ar"]), region_index[str(r["name_en"])]) for r in regions]
+        city_rows += [(str(r["name_en"]), str(r["name_ar"]), region_index[str(r["region_en"])])
+                      for r in _rows("sa_cities")]
+        cities, city_parent, city_alias = _nodes(city_rows)
+        city_index = {en: i for i, (en, _) in enumerate(cities)}
+        district_rows = [(str(r["name_en"]), str(r["name_ar"]), city_index[str(r["city_en"])])
+                         for table in ("sa_districts", "sa_city_districts") for r in _rows(table)]
+        districts, district_parent, district_alias = _nodes(district_rows)
+        names = {"region": [(str(r["name_en"]), str(r["name_ar"])) for r in regions], "city": cities,
+                 "district": districts}
+        parent = {"district": district_parent, "city": city_parent, "region": [0] * len(regions)}
+        aliases = {"region": [set(n) for n in names["region"]], "city": city_alias, "district": district_alias}
     else:
         raise ValueError(f"unknown country {country!r}; valid: eg, sa")
-    return PlaceHierarchy(country, levels, names, parent, {lv: _index(names[lv]) for lv in levels})
+    levels = PLACE_LEVELS[country]
+    return PlaceHierarchy(country, levels, names, parent, {lv: _index(aliases[lv]) for lv in levels})
 
 
-PLACE_LEVELS = {"eg": ("city", "governorate"), "sa": ("district", "city", "region")}
+#: each country's place levels, finest first
+PLACE_LEVELS = {"eg": ("village", "city", "governorate"), "sa": ("district", "city", "region")}
 
 
 def generalize_places(col: pa.Array, country: str, level: str, to: str) -> tuple[pa.Array, np.ndarray]:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .generalize import PLACE_LEVELS
 from .pii.base import ColumnSpec
 
 TYPES = ("date", "number", "place", "category")
@@ -36,7 +37,6 @@ METHODS = ("generalize", "date_shift")
 TYPE_METHODS = {"date": ("generalize", "date_shift"), "number": ("generalize",), "place": ("generalize",),
                 "category": ("generalize",)}
 DATE_TARGETS = ("day", "month", "year", "5y", "10y", "age_band", "*")
-PLACE_LEVELS = {"eg": ("city", "governorate"), "sa": ("district", "city", "region")}
 ON_INVALID = ("error", "null", "redact")
 #: at most this many days of date shift (ten years: beyond that a shift destroys more than it hides)
 MAX_SHIFT_DAYS = 3650
