@@ -85,6 +85,10 @@ def _text(col: pa.Array) -> pa.Array:
         return col
     if pa.types.is_large_string(col.type) or pa.types.is_integer(col.type) or pa.types.is_dictionary(col.type):
         return pc.cast(col, pa.string())
+    if pa.types.is_union(col.type):  # an .xlsx column mixing text and numbers
+        from .io import as_text
+
+        return as_text(col)
     return None
 
 

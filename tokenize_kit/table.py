@@ -135,8 +135,16 @@ def policy_subkeys(policy: Policy) -> set[tuple[str, str]]:
 def check_columns(policy: Policy, column_names: list[str]) -> None:
     missing = [c for c in policy.columns if c not in column_names]
     if missing:
+        hint = ""
+        if len(column_names) == 1:  # a file read as one column: delimited by something else?
+            found = [d for d in (";", "\t", "|", ",") if d in str(column_names[0])]
+            if found:
+                shown = {"\t": "tab"}.get(found[0], repr(found[0]))
+                hint = (f" (the file was read as one column whose name holds {shown}: if that is its delimiter, "
+                        f"pass --delimiter {shown})")
         raise TokenizeError(
             f"policy column(s) {missing} not in the data; its columns are: {', '.join(map(str, column_names))}"
+            + hint
         )
 
 
@@ -199,6 +207,10 @@ def _as_text(col: pa.Array, spec: ColumnSpec) -> tuple[pa.Array, str]:
         )
     if pa.types.is_dictionary(t):
         return pc.cast(col, pa.string()), "string"
+    if pa.types.is_union(t):  # an .xlsx column mixing text and numbers: every cell as its text
+        from .io import as_text
+
+        return as_text(col), "string"
     raise TokenizeError(f"column {spec.column!r} has type {t}; expected text or integers")
 
 
