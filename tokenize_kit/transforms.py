@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 
 from . import generalize as gen
 from .primitives import prf_u16x32
+from .subkeys import DATE_SHIFT
 from .table import DEFAULT_MARKER, ColumnReport, TokenizeError, distinct
 from .utf8 import group_bytes
 
@@ -110,14 +111,13 @@ def _generalize(col: pa.Array, spec: Any, row_offset: int, rep: ColumnReport) ->
 def _run_secret(crypto: Any) -> bytes:
     """The random secret of this run (irreversible shifts): made once per run's Crypto, never stored.  On Spark
     the driver makes it and ships it with the derived subkeys (``run_secret``), so every executor agrees."""
-    base = getattr(crypto, "_c", crypto)  # a policy `domain:` wraps the run's Crypto
-    shipped = getattr(getattr(base, "_keyset", None), "run_secret", None)
+    shipped = getattr(getattr(crypto, "_keyset", None), "run_secret", None)
     if shipped:
         return shipped
     with _LOCK:
-        secret = _RUN_SECRETS.get(base)
+        secret = _RUN_SECRETS.get(crypto)
         if secret is None:
-            secret = _RUN_SECRETS[base] = os.urandom(32)
+            secret = _RUN_SECRETS[crypto] = os.urandom(32)
         return secret
 
 
@@ -177,7 +177,7 @@ def _date_shift(col: pa.Array, spec: Any, crypto: Any, decrypt: bool, row_offset
     handling = _invalid(spec, p.invalid, f"a date in the format {fmt or gen.ISO_DATE}", row_offset, rep)
     ent, no_entity = entity_text(entity)
     work = ~p.missing & ~p.invalid & ~no_entity
-    key = crypto.prp_key(SHIFT_DOMAIN) if opts.get("reversible", True) else _run_secret(crypto)
+    key = crypto.key(DATE_SHIFT, SHIFT_DOMAIN) if opts.get("reversible", True) else _run_secret(crypto)
     delta = np.zeros(len(col), dtype=np.int64)
     idx = np.flatnonzero(work)
     if len(idx):
