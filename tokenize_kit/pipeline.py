@@ -115,7 +115,7 @@ def run(
     if output_encoding:
         out_enc = as_output_encoding(output_encoding, out_enc)
     crypto = crypto_for(policy, keyset)
-    report = TableReport(crypto.key_name, crypto.version, crypto.algorithm)
+    report = TableReport(crypto.key_name, crypto.version, crypto.algorithm, derivation=crypto.derivation)
     rows = 0
     input_hash = _Background(sha256_file, input_data)  # read once more, on the other core, while we work
     spool = SpooledOutput() if to_stdout else None
@@ -131,7 +131,8 @@ def run(
             def finish(job: _BatchJob) -> None:
                 """Collect a batch's columns (raising its error, if any), count them, hand the batch to the writer."""
                 table = job.table
-                local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, table.num_rows)
+                local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, table.num_rows,
+                                    derivation=crypto.derivation)
                 for name, (new, col_rep) in job.result().items():
                     i = table.column_names.index(name)
                     local.columns[name] = col_rep
@@ -192,7 +193,8 @@ def run(
         "operation": "detokenize" if detokenize else "tokenize",
         "policy": {"sha256": policy.sha256, "columns": policy.to_dict()["columns"]},
         "key": {"name": crypto.key_name, "version": crypto.version,
-                "fingerprint": keyset.fingerprint(crypto.key_name, crypto.version)},
+                "fingerprint": keyset.fingerprint(crypto.key_name, crypto.version),
+                "derivation": crypto.derivation},
         "algorithm": crypto.algorithm,
         "input": {"name": "<stdin>" if from_stdin else input_path.name, "sha256": input_hash.result(),
                   "format": info["format"]},

@@ -62,7 +62,7 @@ ALGORITHMS = ("ff1", "ff3-1")
 
 DERIVATIONS = (1, 2)
 #: the derivation of new work
-DEFAULT_DERIVATION = 1
+DEFAULT_DERIVATION = 2
 
 #: derivation 1: purpose -> (purpose label, domain suffix)
 _V1 = {FPE: ("fpe", ""), PERMUTATION: ("prp", ""), KEEP_SHIFT: ("prp", "/keep-shift"), SURROGATE: ("hmac", ""),

@@ -80,9 +80,12 @@ class TableReport:
     algorithm: str = ""
     rows: int = 0
     columns: dict[str, ColumnReport] = field(default_factory=dict)
+    #: the subkey derivation (:mod:`tokenize_kit.subkeys`)
+    derivation: int = 0
 
     def add(self, other: TableReport) -> None:
         self.key, self.key_version, self.algorithm = other.key, other.key_version, other.algorithm
+        self.derivation = other.derivation
         self.rows += other.rows
         for name, col in other.columns.items():
             if name in self.columns:
@@ -110,7 +113,8 @@ def detokenize_table(table, policy, keyset: Keyset, *, report: TableReport | Non
 
 def crypto_for(policy: Policy, keyset: Keyset) -> Crypto:
     try:
-        return Crypto(keyset, key_name=policy.key, version=policy.key_version, algorithm=policy.algorithm)
+        return Crypto(keyset, key_name=policy.key, version=policy.key_version, algorithm=policy.algorithm,
+                      derivation=policy.derivation)
     except ValueError as exc:
         raise TokenizeError(f"policy key: {exc}") from None
 
@@ -193,7 +197,8 @@ def _run(table, policy, keyset, report, row_offset, decrypt):
     kind, arrow, index = _to_arrow(table)
     check_columns(policy, arrow.column_names)
     crypto = crypto_for(policy, keyset)
-    local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, arrow.num_rows)
+    local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, arrow.num_rows,
+                        derivation=crypto.derivation)
     source = arrow
     for name, (new, col_report) in transform_table(arrow, policy, crypto, decrypt, row_offset).items():
         i = arrow.column_names.index(name)
