@@ -116,7 +116,31 @@ def test_figures_are_the_same_over_batches_and_after_merging(eg):
         risk.COMPACT_ROWS = old
     assert rep.class_sizes == whole.class_sizes and rep.l_counts == whole.l_counts
     assert rep.entropy_l == pytest.approx(whole.entropy_l)
-    assert COMPACT_ROWS >= 1 << 20 and ClassCounter(2).keys == ["q0", "q1"]
+    assert COMPACT_ROWS >= 1 << 20
+
+
+def test_wide_keys_and_growing_dictionaries_count_exactly():
+    """Columns needing more than 63 bits together (keys of two words), dictionaries growing batch after batch
+    (fields widened and the counted keys re-packed), nulls: the figures still equal pandas."""
+    rng = np.random.default_rng(5)
+    n = 60_000
+    cols = {f"c{i}": rng.integers(0, 20_000 * (i + 1), n) for i in range(4)}  # 15-17 bits each
+    cols["d"] = rng.integers(0, 40, n).astype(str)
+    t = pa.table({**{k: pa.array(v) for k, v in cols.items()}, "s": pa.array(rng.integers(0, 3, n))})
+    t = t.set_column(0, "c0", pa.array([None if i % 50 == 0 else v for i, v in enumerate(cols["c0"].tolist())]))
+    quasi = ["c0", "c1", "c2", "c3", "d"]
+    counter = ClassCounter(len(quasi), sensitive=True)
+    for b in t.to_batches(max_chunksize=7_000):  # sorted data so dictionaries keep growing
+        counter.add([b.column(c) for c in quasi], b.column("s"))
+    assert counter._words == 2
+    from tokenize_kit.risk import quasi_items, report_from_classes
+
+    rep, _ = report_from_classes(counter.classes(), counter.rows, quasi_items(None, quasi), "s")
+    want = pandas_figures(t.to_pandas(), quasi, 3, "s")
+    assert rep.class_sizes == want["histogram"] and rep.min_l == want["distinct_l"]
+    coarse = pa.table({"a": pa.array(np.arange(n) % 7), "b": pa.array(np.arange(n) % 11)})
+    assert measure_table(coarse, ["a", "b"], k=2).class_sizes == pandas_figures(coarse.to_pandas(), ["a", "b"],
+                                                                                2)["histogram"]
 
 
 def eg_city_governorate(cities: set[str]) -> dict[str, str]:

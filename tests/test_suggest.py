@@ -30,17 +30,28 @@ def _date_level(d: dt.date, level: int) -> str:
             f"{y - y % 10}-{y - y % 10 + 9}", "*"][level]
 
 
-def _brute_force(columns: list[list[list[str]]], rows: int, k: int, budget: int):
-    """Every node of the lattice: reaches k?, suppressed rows, discernibility.  ``columns[i][level]`` holds the
-    labels of quasi-identifier i at each level (one per row)."""
+def _lm(base: list[str], labels: list[str]) -> np.ndarray:
+    """Iyengar's LM per row: (distinct base values under the row's label - 1) / (distinct base values - 1)."""
+    frame = pd.DataFrame({"b": base, "l": labels})
+    covered = frame.groupby("l")["b"].transform("nunique").to_numpy()
+    distinct = frame["b"].nunique()
+    return (covered - 1) / (distinct - 1) if distinct > 1 else np.zeros(len(base))
+
+
+def _brute_force(columns: list[list[list[str]]], bases: list[list[str]], rows: int, k: int, budget: int):
+    """Every node of the lattice: (reaches k?, suppressed rows, discernibility, LM).  ``columns[i][level]`` holds
+    the labels of quasi-identifier i at each level (one per row), ``bases[i]`` its finest values (LM's leaves)."""
     tops = [len(c) - 1 for c in columns]
     out = {}
     for node in itertools.product(*(range(t + 1) for t in tops)):
         frame = pd.DataFrame({f"c{i}": columns[i][lv] for i, lv in enumerate(node)})
+        size = frame.groupby(list(frame.columns))["c0"].transform("size").to_numpy()
+        small = size < k
+        suppressed = int(small.sum())
         sizes = frame.groupby(list(frame.columns)).size().to_numpy()
-        suppressed = int(sizes[sizes < k].sum())
         dm = float((sizes[sizes >= k].astype(float) ** 2).sum()) + suppressed * float(rows)
-        loss = float(np.mean([lv / t for lv, t in zip(node, tops, strict=True) if t > 0]))
+        loss = float(np.mean([np.where(small, 1.0, _lm(bases[i], columns[i][lv])).mean()
+                              for i, lv in enumerate(node)]))
         out[node] = (suppressed <= budget, suppressed, dm, loss)
     minimal = {n for n, (ok, *_) in out.items() if ok and not any(
         out[m][0] for m in out if m != n and all(a <= b for a, b in zip(m, n, strict=True)))}
@@ -62,10 +73,12 @@ def test_suggest_is_minimal_and_least_over_the_lattice_by_brute_force():
                [genders, ["*"] * len(genders)],
                [cities, [gov[c] for c in cities], ["*"] * len(cities)]]
     budget = int(share * t.num_rows)
-    nodes, minimal, best = _brute_force(columns, t.num_rows, k, budget)
+    nodes, minimal, best = _brute_force(columns, [c[0] for c in columns], t.num_rows, k, budget)
     assert {n.levels for n in s.minimal} == minimal
     assert s.node.levels == best
     assert s.node.suppressed == nodes[best][1] and s.node.discernibility == nodes[best][2]
+    assert s.node.loss == pytest.approx(nodes[best][3], abs=1e-12)
+    assert all(n.loss == pytest.approx(nodes[n.levels][3], abs=1e-12) for n in s.minimal)
     assert s.evaluated < len(nodes)  # predictive tagging skipped nodes above the minimal ones
     assert s.lattice_size == len(nodes) == 36
 
@@ -95,7 +108,8 @@ def test_suggest_with_id_parts_and_numbers_by_brute_force():
     columns = [[[_date_level(d, lv + 2) for d in born] for lv in range(4)],
                [["M" if int(n[12]) % 2 else "F" for n in ids], ["*"] * len(ids)],
                [[inc(v, name) for v in income] for name in levels[2]]]
-    nodes, minimal, best = _brute_force(columns, t.num_rows, k, int(share * t.num_rows))
+    bases = [[d.isoformat() for d in born], columns[1][0], columns[2][0]]
+    nodes, minimal, best = _brute_force(columns, bases, t.num_rows, k, int(share * t.num_rows))
     assert {n.levels for n in s.minimal} == minimal and s.node.levels == best
     # the written policy says the same and reaches k when measured on its own
     rep = measure_table(t, policy=s.policy, k=k)

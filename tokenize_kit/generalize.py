@@ -494,6 +494,12 @@ def places(country: str) -> PlaceHierarchy:
 PLACE_LEVELS = {"eg": ("village", "city", "governorate"), "sa": ("district", "city", "region")}
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _place_label(country: str, value: str, level: str, to: str) -> str | None:
+    """:meth:`PlaceHierarchy.label`, remembered (a column's few distinct names recur in every batch)."""
+    return places(country).label(value, level, to)
+
+
 def generalize_places(col: pa.Array, country: str, level: str, to: str) -> tuple[pa.Array, np.ndarray]:
     """(labels, unknown): each place name of ``level`` generalised to ``to``; ``unknown`` marks the rows whose
     name is not in the reference data (their label is null).  Missing cells are null too."""
@@ -502,8 +508,7 @@ def generalize_places(col: pa.Array, country: str, level: str, to: str) -> tuple
     text = col.cast(pa.string()) if not pa.types.is_string(col.type) else col
     missing = missing_mask(text)
     enc = pc.dictionary_encode(pc.fill_null(text, ""))
-    h = places(country)
-    labels = [None if m else h.label(v, level, to) for v, m in
+    labels = [None if m else _place_label(country, v, level, to) for v, m in
               zip(enc.dictionary.to_pylist(), missing_mask(enc.dictionary), strict=True)]
     out = pa.array(labels, pa.string()).take(enc.indices)
     unknown = pc.is_null(out).to_numpy(zero_copy_only=False) & ~missing

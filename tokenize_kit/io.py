@@ -378,7 +378,9 @@ def read_batches(
         try:
             import pyarrow.parquet as pq  # (imported when needed: it is slow to import)
 
-            pf = pq.ParquetFile(path)
+            # pre_buffer off: with it, the buffered ranges of every row group read so far stayed allocated (390 MB
+            # after 20 M rows in 400 row groups); without it memory stays flat, at the same speed
+            pf = pq.ParquetFile(path, pre_buffer=False)
         except (pa.ArrowInvalid, OSError):
             raise InputError(f"{name} is not a readable Parquet file (corrupt or not Parquet)") from None
         schema = pf.schema_arrow

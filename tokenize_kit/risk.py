@@ -120,10 +120,14 @@ def as_delivered(col: pa.Array) -> pa.Array:
     return col.cast(pa.string())
 
 
-def _id_part(col: pa.Array, item: QuasiItem) -> pa.Array:
+def _id_parts(col: pa.Array, spec: ColumnSpec | None) -> dict[str, np.ndarray]:
     text = col if pa.types.is_string(col.type) else col.cast(pa.string())
-    text = pc.utf8_trim_whitespace(pc.fill_null(text, ""))
-    parts = kept_parts(text, item.spec)
+    return kept_parts(pc.utf8_trim_whitespace(pc.fill_null(text, "")), spec)
+
+
+def _id_part(col: pa.Array, item: QuasiItem, parts: dict[str, np.ndarray] | None = None) -> pa.Array:
+    """The label of one kept part of an ID column (``parts``: the column's :func:`kept_parts`, if already read)."""
+    parts = parts if parts is not None else _id_parts(col, item.spec)
     ok = parts["ok"]
     if item.part in DATE_KEEPS:
         level = DATE_KEEPS[item.part]
@@ -139,7 +143,8 @@ def _id_part(col: pa.Array, item: QuasiItem) -> pa.Array:
     return pc.replace_with_mask(out, pa.array(ok), labels) if ok.any() else out
 
 
-def item_key(batch: pa.Table | pa.RecordBatch, item: QuasiItem, simulate: bool, row_offset: int = 0) -> pa.Array:
+def item_key(batch: pa.Table | pa.RecordBatch, item: QuasiItem, simulate: bool, row_offset: int = 0,
+             parsed: dict[str, dict[str, np.ndarray]] | None = None) -> pa.Array:
     """The class-key column of one quasi-identifier for a batch.
 
     ``simulate``: the batch is the raw input of ``tokenize --policy``, and the key is what the delivery will hold
@@ -150,7 +155,11 @@ def item_key(batch: pa.Table | pa.RecordBatch, item: QuasiItem, simulate: bool, 
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
     if item.part is not None:
-        return _id_part(col, item)
+        if parsed is None:
+            return _id_part(col, item)
+        if item.column not in parsed:
+            parsed[item.column] = _id_parts(col, item.spec)
+        return _id_part(col, item, parsed[item.column])
     spec = item.spec
     if simulate and spec is not None and spec.type in QUASI_TYPES and spec.method == "generalize":
         try:
@@ -184,47 +193,163 @@ def item_key(batch: pa.Table | pa.RecordBatch, item: QuasiItem, simulate: bool, 
 
 def batch_keys(batch: pa.Table | pa.RecordBatch, items: Sequence[QuasiItem], simulate: bool,
                row_offset: int = 0) -> list[pa.Array]:
-    return [item_key(batch, item, simulate, row_offset) for item in items]
+    parsed: dict[str, dict[str, np.ndarray]] = {}  # an ID column read once for all its kept parts
+    return [item_key(batch, item, simulate, row_offset, parsed) for item in items]
 
 
 # --------------------------------------------------------------------------------------------- aggregation
-def _key_names(n: int) -> list[str]:
-    return [f"q{i}" for i in range(n)]
-
-
 class ClassCounter:
     """Streaming class counts: :meth:`add` the key columns of each batch (and its sensitive column), then
-    :meth:`table` gives one row per class (or per class and sensitive value) with its count ``n``.
+    :meth:`classes` gives each class's codes, values and count.
 
-    Each batch is grouped on its own and the partial tables are merged whenever they hold
-    :data:`COMPACT_ROWS` rows, so memory follows the number of classes, not of rows."""
+    Each key column's values get integer codes from a dictionary that grows over the batches (0 = missing; a
+    column's distinct values are few next to the rows and the classes), and a row's codes are packed into one
+    64-bit key (or a few, when the columns need more than 63 bits), field widths growing as the dictionaries do.
+    The sensitive column is the last, lowest field, so keys sort by class, then sensitive value.  Each batch's
+    keys are sorted and counted on their own (numpy), and the sorted runs are merged whenever the new ones hold
+    as many keys as the merged one: memory follows the number of classes, not of rows."""
 
     def __init__(self, width: int, sensitive: bool = False) -> None:
-        self.keys = _key_names(width) + (["s"] if sensitive else [])
+        self.width, self.sensitive = width + (1 if sensitive else 0), sensitive
         self.rows = 0
         self._types: list[pa.DataType] | None = None
-        self._parts: list[pa.Table] = []
+        self._dicts: list[_Dictionary] = []
+        self._bits = [1] * self.width
+        self._layout = self._place(self._bits)
+        self._counts = np.int32  # widened to int64 if the rows ever approach 2**31
+        self._big: tuple[np.ndarray, np.ndarray] | None = None  # (sorted distinct keys, counts) merged so far
+        self._new: list[tuple[np.ndarray, np.ndarray]] = []  # runs of the batches since, each sorted
         self._pending = 0
-        self._compacted = 0
+
+    # -- codes and keys
+    def codes(self, arrays: Sequence[pa.Array], learn: bool = True) -> list[np.ndarray]:
+        """Each column's codes per row (0 where missing), adding values met for the first time (``learn``; else
+        a value never met gets -1)."""
+        arrays = self._conform(list(arrays))
+        out = []
+        for a, known in zip(arrays, self._dicts, strict=True):
+            enc = pc.dictionary_encode(a)
+            mapped = known.codes(enc.dictionary, learn)
+            out.append(np.append(mapped, 0)[pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)])
+        return out
+
+    @staticmethod
+    def _place(bits: list[int]) -> list[tuple[int, int]]:
+        """(word, shift) of each field: fields fill 63-bit words in order, the last field lowest in the last word."""
+        words: list[list[int]] = [[]]
+        used = 0
+        for i, b in enumerate(bits):
+            if used + b > 63:
+                words.append([])
+                used = 0
+            words[-1].append(i)
+            used += b
+        layout = [(0, 0)] * len(bits)
+        for w, fields in enumerate(words):
+            shift = 0
+            for i in reversed(fields):
+                layout[i] = (w, shift)
+                shift += bits[i]
+        return layout
+
+    @property
+    def _words(self) -> int:
+        return self._layout[-1][0] + 1 if self._layout else 1
+
+    def _pack(self, codes: list[np.ndarray], layout: list[tuple[int, int]] | None = None) -> np.ndarray:
+        layout = layout or self._layout
+        words = layout[-1][0] + 1
+        keys = np.zeros((len(codes[0]), words), dtype=np.int64)
+        for c, (w, shift) in zip(codes, layout, strict=True):
+            keys[:, w] |= c << shift
+        return keys[:, 0] if words == 1 else keys
+
+    def _unpack(self, keys: np.ndarray) -> list[np.ndarray]:
+        keys2 = keys.reshape(len(keys), -1)
+        return [(keys2[:, w] >> shift) & ((1 << b) - 1) for (w, shift), b in zip(self._layout, self._bits, strict=True)]
+
+    def _grow(self) -> None:
+        """Widen the fields a dictionary outgrew (with room to double), re-packing what is counted so far."""
+        need = [max(1, len(d).bit_length()) for d in self._dicts]
+        if all(n <= b for n, b in zip(need, self._bits, strict=True)):
+            return
+        runs = ([self._big] if self._big is not None else []) + self._new
+        old = [(self._unpack(k), c) for k, c in runs]
+        self._bits = [max(b, n + 1) if n > b else b for n, b in zip(need, self._bits, strict=True)]
+        if max(self._bits) > 62:
+            raise RiskError("a quasi-identifier column has too many distinct values to count")
+        self._layout = self._place(self._bits)
+        self._big, self._new = None, [self._sorted(self._pack(codes), c) for codes, c in old]
+        self._merge()
+
+    @staticmethod
+    def _sorted(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct keys in order and their summed counts."""
+        if not len(keys):
+            return keys, counts
+        if keys.ndim == 1:
+            order = np.argsort(keys, kind="stable")
+            k = keys[order]
+            starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
+            return k[starts], np.add.reduceat(counts[order], starts).astype(counts.dtype)
+        uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+        return uniq, np.bincount(inv.ravel(), weights=counts, minlength=len(uniq)).astype(counts.dtype)
+
+    def _merge(self) -> None:
+        """Fold the new runs into the merged one: the new ones are sorted together, then inserted (one copy of the
+        merged run, no sort of it)."""
+        if self._new:
+            if len(self._new) == 1:
+                nk, nc = self._new[0]
+            else:
+                nk, nc = self._sorted(np.concatenate([k for k, _ in self._new]),
+                                      np.concatenate([c for _, c in self._new]))
+            self._new = []
+            if self._big is None or not len(self._big[0]):
+                self._big = (nk, nc)
+            elif nk.ndim == 1:
+                bk, bc = self._big
+                at = np.searchsorted(bk, nk)
+                match = at < len(bk)
+                match[match] = bk[at[match]] == nk[match]
+                bc[at[match]] += nc[match]
+                fresh = ~match
+                self._big = (np.insert(bk, at[fresh], nk[fresh]), np.insert(bc, at[fresh], nc[fresh]))
+            else:
+                self._big = self._sorted(np.concatenate([self._big[0], nk]), np.concatenate([self._big[1], nc]))
+        self._pending = 0
 
     def add(self, keys: Sequence[pa.Array], sensitive: pa.Array | None = None) -> None:
         arrays = [*keys, *([sensitive] if sensitive is not None else [])]
-        if len(arrays) != len(self.keys):
+        if len(arrays) != self.width:
             raise ValueError("key columns do not match the counter")
         if not len(arrays[0]):
             return
-        arrays = self._conform(arrays)
-        part = pa.table(arrays, names=self.keys).group_by(self.keys).aggregate([([], "count_all")])
-        self._parts.append(part.rename_columns([*self.keys, "n"]))
-        self.rows += len(arrays[0])
-        self._pending += part.num_rows
-        if self._pending > max(COMPACT_ROWS, 2 * self._compacted):
-            self._compact()
+        codes = self.codes(arrays)
+        self._grow()
+        n = len(codes[0])
+        if self._counts is np.int32 and self.rows + n >= 2**31 - 1:
+            self._counts = np.int64
+            self._big = None if self._big is None else (self._big[0], self._big[1].astype(np.int64))
+            self._new = [(k, c.astype(np.int64)) for k, c in self._new]
+        keys = self._pack(codes)
+        if keys.ndim == 1:
+            uniq, counts = np.unique(keys, return_counts=True)
+            run = (uniq, counts.astype(self._counts))
+        else:
+            run = self._sorted(keys, np.ones(n, dtype=self._counts))
+        self._new.append(run)
+        self.rows += n
+        self._pending += len(run[0])
+        merged = len(self._big[0]) if self._big is not None else 0
+        if self._pending > max(COMPACT_ROWS, merged // 4):
+            self._merge()
 
     def _conform(self, arrays: list[pa.Array]) -> list[pa.Array]:
         """Every batch's keys in the first batch's types (a JSON reader may infer another type per batch)."""
         if self._types is None:
             self._types = [a.type for a in arrays]
+            self._dicts = [_Dictionary(t) for t in self._types]
             return arrays
         out = []
         for a, t in zip(arrays, self._types, strict=True):
@@ -240,19 +365,103 @@ class ClassCounter:
             out.append(a)
         return out
 
-    def _compact(self) -> None:
-        merged = pa.concat_tables(self._parts)
-        self._parts = [merged.group_by(self.keys).aggregate([("n", "sum")]).rename_columns([*self.keys, "n"])]
-        self._compacted = self._pending = self._parts[0].num_rows
+    # -- results
+    def values(self, i: int) -> pa.Array:
+        """Column ``i``'s values in code order (code c is ``values(i)[c - 1]``)."""
+        return self._dicts[i].values() if self._dicts else pa.array([], pa.string())
 
-    def table(self) -> pa.Table:
-        if not self._parts:
-            schema = pa.schema([(k, t) for k, t in zip(self.keys, self._types or [pa.string()] * len(self.keys),
-                                                        strict=True)] + [("n", pa.int64())])
-            return schema.empty_table()
-        if len(self._parts) > 1:
-            self._compact()
-        return self._parts[0]
+    def classes(self) -> Classes:
+        """The counted keys (merged), with the layout to read them."""
+        self._merge()
+        keys, counts = self._big if self._big is not None else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        return Classes(self, keys, counts)
+
+    def key_of(self, codes: list[np.ndarray]) -> np.ndarray:
+        """Keys of rows given their codes (the sensitive field, if any, left 0)."""
+        if self.sensitive:
+            codes = [*codes, np.zeros(len(codes[0]), dtype=np.int64)]
+        return self._pack(codes)
+
+    def class_part(self, keys: np.ndarray) -> np.ndarray:
+        """The keys with the sensitive field cleared: one value per class."""
+        if not self.sensitive:
+            return keys
+        w, shift = self._layout[-1]
+        mask = ~(((1 << self._bits[-1]) - 1) << shift)
+        out = keys.copy()
+        if out.ndim == 1:
+            out &= mask
+        else:
+            out[:, w] &= mask
+        return out
+
+
+class _Dictionary:
+    """Codes 1, 2, ... for one column's distinct values, in the order met.  Numbers, dates and times are looked up
+    in a sorted numpy array of their integer form (no Python object per value); other values in a dict."""
+
+    def __init__(self, t: pa.DataType) -> None:
+        self.type = t
+        self.numeric = (pa.types.is_integer(t) or pa.types.is_date(t) or pa.types.is_timestamp(t)
+                        or pa.types.is_floating(t) or pa.types.is_boolean(t))
+        self._map: dict[Any, int] = {}
+        self._sorted = np.zeros(0, dtype=np.int64)  # numeric: known values (as int64) sorted, and their codes
+        self._sorted_codes = np.zeros(0, dtype=np.int64)
+        self._order: list[np.ndarray] = []  # numeric: values in code order, in chunks
+
+    def __len__(self) -> int:
+        return len(self._sorted) if self.numeric else len(self._map)
+
+    def _as_int(self, values: pa.Array) -> np.ndarray:
+        t = self.type
+        if pa.types.is_floating(t):
+            f = values.cast(pa.float64()).to_numpy(zero_copy_only=False) + 0.0  # -0.0 -> 0.0
+            return f.view(np.int64)
+        if pa.types.is_boolean(t):
+            return values.to_numpy(zero_copy_only=False).astype(np.int64)
+        if pa.types.is_date(t):
+            return values.cast(pa.date32()).cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
+        return values.cast(pa.int64()).to_numpy(zero_copy_only=False)
+
+    def codes(self, distinct: pa.Array, learn: bool) -> np.ndarray:
+        """Codes of distinct (non-null) values; -1 for unknown ones when not learning."""
+        if not self.numeric:
+            values = distinct.to_pylist()
+            get = self._map.setdefault if learn else (lambda v, _d: self._map.get(v, -1))
+            return np.fromiter((get(v, len(self._map) + 1) for v in values), dtype=np.int64, count=len(values))
+        x = self._as_int(distinct)
+        pos = np.searchsorted(self._sorted, x)
+        found = pos < len(self._sorted)
+        found[found] = self._sorted[pos[found]] == x[found]
+        out = np.full(len(x), -1, dtype=np.int64)
+        out[found] = self._sorted_codes[pos[found]]
+        if learn and not found.all():
+            new = x[~found]  # distinct already (a dictionary's values)
+            codes = np.arange(len(self._sorted) + 1, len(self._sorted) + 1 + len(new), dtype=np.int64)
+            out[~found] = codes
+            self._order.append(distinct.filter(pa.array(~found)))
+            merged = np.concatenate([self._sorted, new])
+            order = np.argsort(merged, kind="stable")
+            self._sorted, self._sorted_codes = merged[order], np.concatenate([self._sorted_codes, codes])[order]
+        return out
+
+    def values(self) -> pa.Array:
+        """The values in code order."""
+        if not self.numeric:
+            return pa.array(list(self._map), self.type)
+        return pa.concat_arrays(self._order) if self._order else pa.array([], self.type)
+
+
+@dataclass
+class Classes:
+    """A counter's merged keys (sorted) and counts: one row per class, or per class and sensitive value."""
+
+    counter: ClassCounter
+    keys: np.ndarray
+    counts: np.ndarray
+
+    def codes(self) -> list[np.ndarray]:
+        return self.counter._unpack(self.keys)
 
 
 # -------------------------------------------------------------------------------------------------- report
@@ -370,54 +579,96 @@ class RiskReport:
         return doc
 
 
-def _all_null(table: pa.Table, names: Sequence[str]) -> np.ndarray:
-    out = np.ones(table.num_rows, dtype=bool)
-    for name in names:
-        out &= pc.is_null(table.column(name)).to_numpy(zero_copy_only=False)
+@dataclass
+class Suppressed:
+    """The classes a ``suppress.k`` empties, as keys of the counter that counted them (it knows their codes)."""
+
+    counter: ClassCounter
+    keys: np.ndarray
+    rows: int
+
+    def flag(self, keys: Sequence[pa.Array]) -> np.ndarray:
+        """Which rows (given their class-key columns) fall in a suppressed class."""
+        n = len(keys[0]) if keys else 0
+        if not n or not len(self.keys):
+            return np.zeros(n, dtype=bool)
+        codes = self.counter.codes(keys, learn=False)
+        row_keys = self.counter.key_of(codes)
+        unknown = np.zeros(n, dtype=bool)
+        for c in codes:
+            unknown |= c < 0
+        if row_keys.ndim == 1:
+            hit = np.isin(row_keys, self.keys)
+        else:
+            void = np.dtype((np.void, row_keys.dtype.itemsize * row_keys.shape[1]))
+            hit = np.isin(np.ascontiguousarray(row_keys).view(void).ravel(),
+                          np.ascontiguousarray(self.keys).view(void).ravel())
+        return hit & ~unknown
+
+
+def _histogram(values: np.ndarray, weights: np.ndarray | None = None) -> dict[int, int]:
+    """{value: count (or summed weight)} of non-negative integers, by bincount over the small values and a sort of
+    the few large ones (a class of millions of rows would otherwise make a huge bincount)."""
+    out: dict[int, int] = {}
+    small = values < 1 << 16
+    counts = np.bincount(values[small], weights=None if weights is None else weights[small])
+    for v in np.flatnonzero(counts):
+        out[int(v)] = int(counts[v])
+    if not small.all():
+        big, inv = np.unique(values[~small], return_inverse=True)
+        sums = np.bincount(inv.ravel(), weights=None if weights is None else weights[~small])
+        out.update({int(v): int(c) for v, c in zip(big, sums, strict=True)})
     return out
 
 
-def report_from_classes(classes: pa.Table, rows: int, items: Sequence[QuasiItem], sensitive: str | None = None,
-                        suppress_k: int | None = None) -> tuple[RiskReport, pa.Table]:
-    """The report of a class table (:meth:`ClassCounter.table`), with classes smaller than ``suppress_k``
-    suppressed.  Also returns the suppressed classes' keys (one row per class, columns q0..)."""
-    names = _key_names(len(items))
-    with_s = "s" in classes.column_names
-    if with_s:  # one row per (class, sensitive value): fold into one row per class
-        n = classes.column("n").to_numpy(zero_copy_only=False).astype(np.float64)
-        folded = classes.append_column("nlogn", pa.array(n * np.log(n))).group_by(names).aggregate(
-            [("n", "sum"), ("n", "count"), ("nlogn", "sum")]).rename_columns([*names, "n", "l", "nlogn"])
+def report_from_classes(classes: Classes, rows: int, items: Sequence[QuasiItem], sensitive: str | None = None,
+                        suppress_k: int | None = None) -> tuple[RiskReport, Suppressed]:
+    """The report of counted classes, with classes smaller than ``suppress_k`` suppressed (returned too).
+
+    The keys are sorted by class, then sensitive value, so each class is one run of keys: sizes, distinct
+    sensitive values and entropies are sums over runs (no further sort)."""
+    counter = classes.counter
+    keys, counts = classes.keys, classes.counts
+    if sensitive and len(keys):  # runs of equal class keys: one per class
+        ck = counter.class_part(keys)
+        change = ck[1:] != ck[:-1] if ck.ndim == 1 else np.any(ck[1:] != ck[:-1], axis=1)
+        del ck
+        starts = np.flatnonzero(np.concatenate([[True], change]))
+        del change
+        sizes = np.add.reduceat(counts, starts)
     else:
-        folded = classes
-    empty = _all_null(folded, names)
-    no_quasi = int(pc.sum(folded.column("n").filter(pa.array(empty))).as_py() or 0)
-    folded = folded.filter(pa.array(~empty))
-    sizes = folded.column("n").to_numpy(zero_copy_only=False).astype(np.int64)
-    small = sizes < suppress_k if suppress_k else np.zeros(len(sizes), dtype=bool)
-    suppressed_keys = folded.filter(pa.array(small)).select(names)
+        starts, sizes = np.arange(len(keys)), counts
+    # the all-missing key is 0, the smallest: only the first class can be one with every quasi-identifier missing
+    empty_first = bool(len(keys)) and not counter.class_part(keys[:1]).any()
+    no_quasi = int(sizes[0]) if empty_first else 0
+    kept = np.ones(len(sizes), dtype=bool)
+    if empty_first:
+        kept[0] = False
+    small = (sizes < suppress_k) & kept if suppress_k else np.zeros(len(sizes), dtype=bool)
     suppressed = int(sizes[small].sum())
-    kept = folded.filter(pa.array(~small))
-    sizes = sizes[~small]
-    uniq, counts = np.unique(sizes, return_counts=True)
-    rep = RiskReport(rows, [i.name for i in items], {int(s): int(c) for s, c in zip(uniq, counts, strict=True)},
-                     no_quasi + suppressed, suppressed, sensitive)
-    if with_s:
-        lv = kept.column("l").to_numpy(zero_copy_only=False).astype(np.int64)
-        rep.l_counts = {}
-        for value in np.unique(lv):
-            sel = lv == value
-            rep.l_counts[int(value)] = [int(sel.sum()), int(sizes[sel].sum())]
-        if len(sizes):
-            nlogn = kept.column("nlogn").to_numpy(zero_copy_only=False)
-            entropy = np.log(sizes) - nlogn / sizes
+    kept &= ~small
+    rep = RiskReport(rows, [i.name for i in items], _histogram(sizes[kept]), no_quasi + suppressed, suppressed,
+                     sensitive)
+    if sensitive:
+        lv = np.diff(np.append(starts, len(keys)))[kept]  # distinct sensitive values per class
+        ksizes = sizes[kept]
+        if len(ksizes):
+            classes_by_l = _histogram(lv)
+            rows_by_l = _histogram(lv, ksizes.astype(np.float64))
+            rep.l_counts = {v: [n, rows_by_l[v]] for v, n in classes_by_l.items()}
+            nlogn = np.add.reduceat(counts * np.log(counts.astype(np.float64)), starts)[kept]
+            entropy = np.log(ksizes) - nlogn / ksizes
             rep.entropy_l = float(np.exp(max(float(entropy.min()), 0.0)))
-    return rep, suppressed_keys
+        else:
+            rep.l_counts = {}
+    suppressed_keys = counter.class_part(keys[starts[small]]) if small.any() else keys[:0]
+    return rep, Suppressed(counter, suppressed_keys, suppressed)
 
 
 def measure(batches: Iterable[pa.RecordBatch | pa.Table], items: Sequence[QuasiItem], sensitive: str | None = None,
-            *, simulate: bool = True, suppress_k: int | None = None) -> tuple[RiskReport, pa.Table]:
-    """Measure a stream of batches (see :func:`item_key` for ``simulate``); returns the report and the keys of
-    the classes ``suppress_k`` suppresses."""
+            *, simulate: bool = True, suppress_k: int | None = None) -> tuple[RiskReport, Suppressed]:
+    """Measure a stream of batches (see :func:`item_key` for ``simulate``); returns the report and the classes
+    ``suppress_k`` suppresses."""
     if not items:
         raise RiskError("no quasi-identifiers: name some with --quasi, or in the policy")
     counter = ClassCounter(len(items), sensitive is not None)
@@ -428,7 +679,7 @@ def measure(batches: Iterable[pa.RecordBatch | pa.Table], items: Sequence[QuasiI
             checked = True
         sens = as_delivered(batch.column(sensitive)) if sensitive else None
         counter.add(batch_keys(batch, items, simulate, counter.rows), sens)
-    return report_from_classes(counter.table(), counter.rows, items, sensitive, suppress_k)
+    return report_from_classes(counter.classes(), counter.rows, items, sensitive, suppress_k)
 
 
 def measure_table(table: Any, quasi: Sequence[str] = (), *, policy: Policy | str | dict | None = None,
@@ -451,25 +702,6 @@ def measure_table(table: Any, quasi: Sequence[str] = (), *, policy: Policy | str
 
 
 # ----------------------------------------------------------------------------------------------- suppression
-def _join_form(arrays: Sequence[pa.Array]) -> list[pa.Array]:
-    """Key columns in a form a hash join matches exactly, nulls included (text, null as a code no text has)."""
-    return [pc.fill_null(a.cast(pa.string()), "\x00") for a in arrays]
-
-
-def suppressed_rows(keys: Sequence[pa.Array], suppressed: pa.Table) -> np.ndarray:
-    """Which rows (given their class keys) fall in one of the ``suppressed`` classes."""
-    n = len(keys[0]) if keys else 0
-    hit = np.zeros(n, dtype=bool)
-    if not n or not suppressed.num_rows:
-        return hit
-    names = suppressed.column_names
-    left = pa.table([*_join_form(keys), pa.array(np.arange(n))], names=[*names, "__row"])
-    right = pa.table(_join_form([suppressed.column(c) for c in names]), names=names)
-    rows = left.join(right, keys=names, join_type="left semi").column("__row").to_numpy()
-    hit[rows] = True
-    return hit
-
-
 def empty_rows(table: pa.Table, columns: Iterable[str], rows: np.ndarray) -> pa.Table:
     """``table`` with the given columns set to null in the flagged rows."""
     if not rows.any():
@@ -498,7 +730,7 @@ class RiskGate:
         if (self.suppress or max_risk) and not self.items:
             raise RiskError("--max-risk and suppress need quasi-identifiers: list them under quasi: in the policy "
                             "or with --quasi")
-        self._suppressed: pa.Table | None = None
+        self._suppressed: Suppressed | None = None
         self._counter = ClassCounter(len(self.items)) if max_risk else None
         self.suppressed_rows = 0
         self.report: RiskReport | None = None
@@ -531,8 +763,8 @@ class RiskGate:
 
     def apply(self, source: pa.Table, out: pa.Table, row_offset: int = 0) -> pa.Table:
         """Suppress the rows of a transformed batch (``source`` is its input) and count the delivery's classes."""
-        if self._suppressed is not None and self._suppressed.num_rows:
-            rows = suppressed_rows(batch_keys(source, self.items, True, row_offset), self._suppressed)
+        if self._suppressed is not None and self._suppressed.rows:
+            rows = self._suppressed.flag(batch_keys(source, self.items, True, row_offset))
             self.suppressed_rows += int(rows.sum())
             out = empty_rows(out, [i.column for i in self.items], rows)
         if self._counter is not None:
@@ -546,7 +778,7 @@ class RiskGate:
         if self.suppress is not None:
             doc["suppress"] = self.suppress.to_dict()
         if self._counter is not None:
-            rep, _ = report_from_classes(self._counter.table(), self._counter.rows, self.items)
+            rep, _ = report_from_classes(self._counter.classes(), self._counter.rows, self.items)
             rep.k_target = self.max_risk
             rep.suppressed_rows = self.suppressed_rows
             self.report = rep

@@ -15,11 +15,13 @@ that reaches K reaches it too (monotonicity).
    bottom-up, level by level of height (the sum of the levels); a node above one that reaches K is known to reach
    it without being evaluated (predictive tagging, as in ARX's Flash and OLA), so every node evaluated either
    fails or is minimal, and every minimal node is found.
-2. **Smallest information loss among the minimal nodes**: the loss of a node is the mean over the
-   quasi-identifiers with more than one level of (level / top level) (Sweeney's precision metric, 0 = as given,
-   1 = all suppressed); ties go to fewer suppressed rows, then to the smaller discernibility (the sum over classes
-   of size squared, plus rows x suppressed rows: Bayardo and Agrawal 2005), then to the lexicographically
-   smallest level vector, so the answer is deterministic.
+2. **Smallest information loss among the minimal nodes**: the loss metric LM of Iyengar (2002), ARX's "Loss":
+   for each row and quasi-identifier, (the number of the column's distinct values that the row's generalised
+   value covers - 1) / (the number of the column's distinct values - 1), so 0 when the value is kept and 1 for
+   ``*`` or a suppressed row (a missing value loses nothing); averaged over rows and quasi-identifiers.  Ties go to
+   fewer suppressed rows, then to the smaller discernibility (the sum over classes of size squared, plus rows x
+   suppressed rows: Bayardo and Agrawal 2005), then to the lexicographically smallest level vector, so the answer
+   is deterministic.  Distinct values are those of the data (the hierarchy's leaves that occur).
 
 A node is evaluated on the bottom node's class table (one row per distinct combination of base values, with its
 count), rolled up from an already evaluated node below it where one is kept: the file is read once.
@@ -40,7 +42,7 @@ from . import generalize as gen
 from .pii.eg_national_id import DATE_KEEPS, kept_parts
 from .policy import Policy
 from .quasi import Suppress
-from .risk import ClassCounter, QuasiItem, RiskError, RiskReport, as_delivered, check_columns
+from .risk import ClassCounter, Classes, QuasiItem, RiskError, RiskReport, as_delivered, check_columns
 
 #: at most this many levels in an automatic number chain (widths double from a readable start)
 MAX_NUMBER_LEVELS = 12
@@ -313,20 +315,19 @@ class Suggestion:
 class Lattice:
     """The bottom class table and each quasi-identifier's codes per level, for evaluating nodes."""
 
-    def __init__(self, chains: list[Chain], bottom: pa.Table, rows: int) -> None:
+    def __init__(self, chains: list[Chain], bottom: Classes, rows: int) -> None:
         self.chains, self.rows = chains, rows
-        names = [f"q{i}" for i in range(len(chains))]
-        counts = bottom.column("n").to_numpy(zero_copy_only=False).astype(np.int64)
+        counts = bottom.counts
+        bottom_codes = bottom.codes()
         self.codes: list[list[np.ndarray]] = []  # per chain, per level: code per distinct base value
+        self.leaf_loss: list[list[np.ndarray]] = []  # per chain, per level: LM loss per distinct base value
         self.up: list[list[np.ndarray | None]] = []  # per chain, per level: level-l code -> level-l+1 code
         base_idx = []
         missing = np.ones(len(counts), dtype=bool)
-        for chain, name in zip(chains, names, strict=True):
-            col = bottom.column(name).combine_chunks()
-            enc = pc.dictionary_encode(col)
-            idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        for i, chain in enumerate(chains):
+            idx = bottom_codes[i] - 1  # index into the column's distinct base values; -1 where missing
             missing &= idx < 0
-            distinct = enc.dictionary
+            distinct = bottom.counter.values(i)
             chain.fit(distinct)
             per_level = []
             for lv in range(len(chain.levels)):
@@ -335,6 +336,14 @@ class Lattice:
                                              dtype=object), return_inverse=True)
                 per_level.append(np.append(code.ravel().astype(np.int64), -1))  # index -1: missing stays missing
             self.codes.append(per_level)
+            distinct_n = len(distinct)
+            losses = []
+            for lv in range(len(chain.levels)):
+                code = per_level[lv][:-1]
+                covered = np.bincount(code, minlength=int(code.max()) + 1 if len(code) else 0)[code]
+                loss = (covered - 1) / (distinct_n - 1) if distinct_n > 1 else np.zeros(len(code))
+                losses.append(np.append(loss, 0.0))  # a missing value loses nothing
+            self.leaf_loss.append(losses)
             ups: list[np.ndarray | None] = []
             for lv in range(len(chain.levels) - 1):
                 lo, hi = per_level[lv][:-1], per_level[lv + 1][:-1]
@@ -352,20 +361,26 @@ class Lattice:
         self._tables: dict[tuple[int, ...], tuple[list[np.ndarray], np.ndarray]] = {}
         self._kept = 0
 
+    @staticmethod
+    def _class_index(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(first row of each class, class of each row) for rows with codes ``cols`` (one int key per row when
+        the codes fit in 62 bits, else rows of codes)."""
+        radix = [int(c.max()) + 2 for c in cols]
+        if float(np.prod(np.array(radix, dtype=np.float64))) < 2**62:
+            key = np.zeros(len(cols[0]), dtype=np.int64)
+            for c, r in zip(cols, radix, strict=True):
+                key = key * r + (c + 1)
+            _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        else:
+            _, first, inv = np.unique(np.stack(cols, axis=1), axis=0, return_index=True, return_inverse=True)
+        return first, inv.ravel()
+
     def _group(self, cols: list[np.ndarray], counts: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Classes of rows with codes ``cols`` weighted by ``counts``: (codes per class, size per class)."""
         if not len(counts):
             return [c[:0] for c in cols], counts
-        radix = [int(c.max()) + 2 for c in cols]
-        if float(np.prod(np.array(radix, dtype=np.float64))) < 2**62:
-            key = np.zeros(len(counts), dtype=np.int64)
-            for c, r in zip(cols, radix, strict=True):
-                key = key * r + (c + 1)
-            uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
-        else:
-            stacked = np.stack(cols, axis=1)
-            uniq, first, inv = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
-        sizes = np.bincount(inv.ravel(), weights=counts, minlength=len(uniq)).astype(np.int64)
+        first, inv = self._class_index(cols)
+        sizes = np.bincount(inv, weights=counts, minlength=len(first)).astype(np.int64)
         return [c[first] for c in cols], sizes
 
     def classes(self, node: tuple[int, ...]) -> tuple[list[np.ndarray], np.ndarray]:
@@ -390,9 +405,16 @@ class Lattice:
         for node in [n for n in self._tables if sum(n) < height]:
             self._kept -= len(self._tables.pop(node)[1])
 
-    def loss(self, node: tuple[int, ...]) -> float:
-        parts = [lv / top for lv, top in zip(node, self.tops, strict=True) if top > 0]
-        return float(np.mean(parts)) if parts else 0.0
+    def loss(self, node: tuple[int, ...], k: int) -> float:
+        """Iyengar's LM of a node (see the module docstring), suppressed rows counting 1 for every column."""
+        rows = int(self.counts.sum())
+        if not rows or not self.chains:
+            return 0.0
+        _, inv = self._class_index([self.codes[i][lv][self.base[i]] for i, lv in enumerate(node)])
+        small = (np.bincount(inv, weights=self.counts) < k)[inv]
+        per_item = [float((np.where(small, 1.0, self.leaf_loss[i][lv][self.base[i]]) * self.counts).sum()) / rows
+                    for i, lv in enumerate(node)]
+        return float(np.mean(per_item))
 
 
 def search(lattice: Lattice, k: int, budget: int) -> tuple[Node | None, list[Node]]:
@@ -418,11 +440,13 @@ def search(lattice: Lattice, k: int, budget: int) -> tuple[Node | None, list[Nod
             reaches[node] = ok
             if ok:
                 dm = float((sizes[~small].astype(np.float64) ** 2).sum()) + suppressed * float(lattice.rows)
-                minimal.append(Node(node, suppressed, lattice.loss(node), dm))
+                minimal.append(Node(node, suppressed, 0.0, dm))
             else:
                 lattice.keep(node, table)
     if not minimal:
         return None, []
+    for n in minimal:
+        n.loss = lattice.loss(n.levels, k)
     best = min(minimal, key=lambda n: (round(n.loss, 12), n.suppressed, n.discernibility, n.levels))
     return best, minimal
 
@@ -531,7 +555,7 @@ def suggest(batches: Iterable[pa.RecordBatch | pa.Table], items: Sequence[QuasiI
                      for c, col in zip(chains, cols, strict=True)])
     if chains is None:
         raise RiskError("the file has no rows: nothing to generalise")
-    lattice = Lattice(chains, counter.table(), counter.rows)
+    lattice = Lattice(chains, counter.classes(), counter.rows)
     budget = int(np.floor(max_suppress * counter.rows + 1e-9))
     best, minimal = search(lattice, k, budget)
     size = int(np.prod([t + 1 for t in lattice.tops]))
