@@ -87,7 +87,7 @@ def _print(rep, suggestion=None) -> None:
 @click.argument("input_path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
 @click.option("--quasi", "quasi", multiple=True, metavar="COLS",
               help="Quasi-identifier columns, comma-separated or repeated (measured as they are in FILE).")
-@click.option("--policy", type=click.Path(exists=True, dir_okay=False),
+@click.option("--policy", type=click.Path(exists=True, dir_okay=False), metavar="POLICY",
               help="A tokenize policy: FILE is its input, and the figures are those of the delivery it makes "
                    "(its generalize columns, the parts its ID tokens keep, its quasi: list and suppress:).")
 @click.option("--delivered", is_flag=True, help="With --policy: FILE is a delivery made with it (measured as is).")
@@ -96,20 +96,21 @@ def _print(rep, suggestion=None) -> None:
 @click.option("--l", "l", type=click.IntRange(min=2), help="Target distinct l (>= 2, needs --sensitive): exit 1 "
               "if a class has fewer distinct sensitive values.")
 @click.option("--format", "out_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--chart", type=click.Path(dir_okay=False),
+@click.option("--chart", type=click.Path(dir_okay=False), metavar="PATH",
               help="Write the class-size distribution as a self-contained HTML page (or .svg) here.")
 @click.option("--suggest", "suggest_k", type=click.IntRange(min=2), metavar="K",
               help="Find the least generalisation (plus --max-suppress) reaching K and write it as a policy.")
 @click.option("--max-suppress", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
               help="With --suggest: the largest share of rows that may be suppressed (e.g. 0.01).")
-@click.option("--write-policy", type=click.Path(dir_okay=False),
+@click.option("--write-policy", type=click.Path(dir_okay=False), metavar="PATH",
               help="With --suggest: write the policy here (default: print it).")
 @click.option("--force", is_flag=True, help="Overwrite --chart / --write-policy files that exist.")
 @click.option("--input-format", type=click.Choice(FORMATS), help="Override the format (default: from the name).")
 @click.option("--encoding", help="CSV encoding (default: detected).")
+@click.option("--delimiter", help="CSV delimiter (one character, or 'tab'); default: detected.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line.")
 def risk(input_path, quasi, policy, delivered, sensitive, k, l, out_format, chart, suggest_k,  # noqa: E741
-         max_suppress, write_policy, force, input_format, encoding, quiet):
+         max_suppress, write_policy, force, input_format, encoding, delimiter, quiet):
     """Measure how well FILE's quasi-identifiers single people out (k-anonymity, l-diversity).
 
     \b
@@ -147,7 +148,7 @@ def risk(input_path, quasi, policy, delivered, sensitive, k, l, out_format, char
         items = quasi_items(pol, _split(quasi))
         if not items:
             raise RiskError("no quasi-identifiers: name them with --quasi COL,COL or give a --policy that has some")
-        batches, info = read_batches(input_path, input_format, encoding=encoding,
+        batches, info = read_batches(input_path, input_format, encoding=encoding, delimiter=delimiter,
                                      columns=needed_columns(items, sensitive))
 
         def counted():
