@@ -334,3 +334,27 @@ def test_suppression_empties_small_classes_and_the_gate_sees_it(files, env):
                       encoding="utf-8")
     res = tk("tokenize", str(d / "c.csv"), str(env / "o3.csv"), "--policy", str(policy), "-q", "--force", code=1)
     assert "max_share" in res.output and not (env / "o3.csv").exists()
+
+
+def test_the_scan_gate_accepts_generalised_columns(files, env):
+    """A generalised city holds its governorate, which may equal the row's raw governorate: by the policy's choice,
+    not a leak.  The gate still passes the delivery (and still fails one where a raw value passes through)."""
+    d, small = files
+    src = env / "in.csv"
+    pacsv.write_csv(small.select(["national_id", "city_en", "governorate_en", "birth_date"]), src)
+    policy = env / "p.yaml"
+    policy.write_text(
+        "columns:\n"
+        "  national_id: {type: eg_national_id, keep: [birth_5y]}\n"
+        "  city_en: {type: place, method: generalize, country: eg, level: city, to: governorate}\n"
+        "  governorate_en: {type: category, method: generalize, to: '*'}\n"
+        "  birth_date: {type: date, method: date_shift, entity: national_id, max_days: 10}\n", encoding="utf-8")
+    tk("tokenize", str(src), str(env / "out.csv"), "--policy", str(policy), "-q")
+    res = tk("scan", str(env / "out.csv"), "--against", str(src), "--policy", str(policy), code=0)
+    assert "RAW VALUES" not in res.output
+    leaky = env / "leaky.yaml"
+    leaky.write_text(policy.read_text(encoding="utf-8").replace(
+        "{type: eg_national_id, keep: [birth_5y]}", "{type: eg_national_id, method: keep}"), encoding="utf-8")
+    tk("tokenize", str(src), str(env / "leak.csv"), "--policy", str(leaky), "-q")
+    res = tk("scan", str(env / "leak.csv"), "--against", str(src), "--policy", str(leaky), code=1)
+    assert "RAW VALUES OF THE INPUT in column 'national_id'" in res.output

@@ -234,7 +234,10 @@ def scan(input_path, out_format, sample, policy, against, suggest_policy, input_
         raw = None
         if against:
             text_cols = [c for c, spec in pol.columns.items() if spec.type == "free_text"]
-            raw = RawIndex(lambda: read_batches(against, limits=_limits(opts))[0], covered, text_cols)
+            # a generalised column holds the class its raw value was put in, by the policy's choice (a city's
+            # governorate may equal the row's raw governorate): its raw values are not searched for
+            raw_cols = [c for c in covered if pol.columns[c].method != "generalize"]
+            raw = RawIndex(lambda: read_batches(against, limits=_limits(opts))[0], raw_cols, text_cols)
         result = ScanResult()
         batches, _ = read_batches(input_path, input_format, encoding=encoding, delimiter=opts["delimiter"],
                                   limits=_limits(opts))
