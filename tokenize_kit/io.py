@@ -18,10 +18,12 @@ import gzip
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -344,7 +346,40 @@ def read_batches(
     """Open ``path`` (``-``: standard input); return (batch iterator, info) where info has the format, the
     encoding (CSV/TSV), the schema and total rows when known.  Every input yields at least one batch, so a
     header-only or zero-row file still gives its columns."""
-    limits = limits or Limits()
+    try:
+        batches, info = _open_batches(path, fmt, encoding, batch_size, delimiter, limits or Limits())
+    except READ_ERRORS as exc:
+        failure = _unreadable(path, exc)
+    else:
+        return _guarded(batches, path), info
+    raise failure  # (outside the except block: the original error, which may quote data, is not chained)
+
+
+#: what reading a damaged or unreadable file may raise beyond our own errors: a damaged gzip or zip stream,
+#: a disk error, Python's CSV parser.  Their messages can quote the data (Arrow's CSV errors quote the row), so
+#: only their type is shown.
+READ_ERRORS = (OSError, EOFError, zlib.error, csv.Error, UnicodeError, pa.ArrowInvalid, pa.ArrowNotImplementedError)
+
+
+def _unreadable(path: str | os.PathLike[str], exc: BaseException) -> InputError:
+    return InputError(f"{path}: the file cannot be read ({type(exc).__name__}: a damaged or truncated file, or a "
+                      "disk error)")
+
+
+def _guarded(batches: Iterator[pa.RecordBatch], path: str | os.PathLike[str]) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from batches
+    except InputError:
+        raise
+    except READ_ERRORS as exc:
+        failure = _unreadable(path, exc)
+    else:
+        return
+    raise failure  # (outside the except block: the original error, which may quote data, is not chained)
+
+
+def _open_batches(path: str | os.PathLike[str], fmt: str | None, encoding: str | None, batch_size: int,
+                  delimiter: str | None, limits: Limits) -> tuple[Iterator[pa.RecordBatch], dict[str, Any]]:
     name = str(path)
     path = input_file(path)
     if not path.exists():
@@ -420,6 +455,31 @@ def check_cell_sizes(batch: pa.RecordBatch, limit: int, where: str, row_offset: 
             row = row_offset + int(np.argmax(sizes > limit)) + 1
             raise limit_error(f"{where}: column {name!r}, row {row}", f"a cell of {int(sizes.max()):,} bytes",
                               "max_cell_bytes", limit)
+
+
+def check_utf8(batch: pa.RecordBatch, where: str, row_offset: int) -> None:
+    """Refuse text columns holding bytes that are not UTF-8 (Arrow's JSON and Parquet readers do not check;
+    every later text kernel would fail on them), naming column and row."""
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            continue
+        try:
+            col.validate(full=True)
+            continue
+        except pa.ArrowInvalid:
+            pass
+        row = next((i for i, v in enumerate(col.cast(pa.binary()).to_pylist()) if v is not None and not _is_utf8(v)),
+                   None)
+        at = f", row {row_offset + row + 1}" if row is not None else ""
+        raise InputError(f"{where}: column {name!r}{at}: text that is not valid UTF-8")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def _csv_header(path: Path, enc: TextEncoding, delimiter: str, limits: Limits) -> list[str]:
@@ -518,13 +578,9 @@ def _has_line_break(col: pa.Array) -> bool:
 
 def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, header: list[str], batch_size: int,
                  limits: Limits) -> Iterator[pa.RecordBatch]:
-    ragged_seen: list[int] = []
-
-    def ragged(row: Any) -> str:
-        ragged_seen.append(row.actual_columns)
-        return "error"
-
-    parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=ragged)
+    # (no invalid_row_handler: pyarrow decodes the row's text to call it, and a row of undecodable bytes then
+    # prints an "Exception ignored" traceback; a ragged row is told from Arrow's error instead)
+    parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     names = header
     block = CSV_BLOCK
     max_block = CSV_BLOCK
@@ -574,14 +630,15 @@ def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, header: list[str
         except InputError:
             raise
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            if "straddl" in str(exc) and not ragged_seen:
+            ragged = re.search(r"Expected \d+ columns, got (\d+)", str(exc))
+            if "straddl" in str(exc) and not ragged:
                 if block < max_block:
                     block *= 8  # a record longer than a block: read again with larger blocks
                     continue
                 raise _long_record(path, enc, delimiter, limits, block) from None
-            if ragged_seen:
+            if ragged:
                 found = _first_ragged_line(path, enc, delimiter, len(header), limits.max_cell_bytes)
-                where = f"line {found[0]} has {found[1]} fields" if found else f"a row has {ragged_seen[0]} fields"
+                where = f"line {found[0]} has {found[1]} fields" if found else f"a row has {ragged[1]} fields"
                 raise InputError(
                     f"{path}: {where}, the header has {len(header)} (a ragged row; check quoting or the delimiter: "
                     f"it was read with {delimiter_name(delimiter)}, --delimiter sets another)"
@@ -618,6 +675,7 @@ def _parquet_batches(pf: Any, name: str, batch_size: int, limits: Limits) -> Ite
     try:
         for batch in pf.iter_batches(batch_size=batch_size):
             check_cell_sizes(batch, limits.max_cell_bytes, name, rows)
+            check_utf8(batch, name, rows)
             rows += batch.num_rows
             yield batch
     except (pa.ArrowInvalid, OSError):
@@ -646,6 +704,12 @@ def _jsonl_batches(path: Path, name: str, batch_size: int, limits: Limits) -> It
                         continue
                     batch, skip = batch.slice(skip), 0
                 check_cell_sizes(batch, limits.max_cell_bytes, name, rows)
+                try:
+                    batch.validate(full=True)
+                except pa.ArrowException:  # text that is not UTF-8: the line-by-line reading below names the line
+                    _diagnose_jsonl(path, name, block, limits)
+                    check_utf8(batch, name, rows)
+                    _check_valid(batch, name, rows)
                 for part in _rebatch(batch, batch_size):
                     rows += part.num_rows
                     yield part
@@ -684,7 +748,9 @@ def _diagnose_jsonl(path: Path, name: str, block: int, limits: Limits) -> pa.Sch
             if not line.strip():
                 continue
             try:
-                doc = json.loads(line.decode("utf-8"))
+                doc = json.loads(line.decode("utf-8"), object_pairs_hook=_unique_keys)
+            except _DuplicateKey as exc:
+                raise InputError(f"{name}: line {line_no}: key {exc.args[0]!r} given twice in one object") from None
             except UnicodeDecodeError:
                 raise InputError(f"{name}: line {line_no}: bytes that are not UTF-8 (JSON Lines are UTF-8)") from None
             except json.JSONDecodeError as exc:  # its message names the problem and column, never the text
@@ -709,6 +775,33 @@ def _diagnose_jsonl(path: Path, name: str, block: int, limits: Limits) -> pa.Sch
     if not top:
         return None
     return pa.schema([pa.field(p, pa.float64()) for p in top])
+
+
+def _check_valid(batch: pa.RecordBatch, name: str, rows: int) -> None:
+    """Columns Arrow's JSON reader built but could not make valid (seen: arrays that hold only nulls)."""
+    for col_name, col in zip(batch.schema.names, batch.columns, strict=True):
+        try:
+            col.validate(full=True)
+        except pa.ArrowException:
+            bad = col_name
+            break
+    else:
+        return
+    raise InputError(f"{name}: column {bad!r}, rows {rows + 1}-{rows + batch.num_rows}: values the JSON reader cannot "
+                     "hold (e.g. arrays holding only nulls); give the column values of one type")
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in doc:
+            raise _DuplicateKey(key)
+        doc[key] = value
+    return doc
 
 
 def _json_leaves(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:

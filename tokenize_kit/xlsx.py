@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -68,6 +70,11 @@ _ELAPSED = re.compile(r"\[hh?\]|\[mm?\]|\[ss?\]", re.I)
 _ESCAPED_CHAR = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
+#: what reading a damaged zip raises (a bad header, a damaged deflate stream, a wrong CRC, an unknown method)
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError,
+              struct.error, OverflowError)
+
+
 class _Serial(float):
     """A number shown as a date and time (its cell's number format)."""
 
@@ -94,7 +101,7 @@ def _open_zip(path: Path, name: str, limits: Limits) -> zipfile.ZipFile:
     try:
         zf = zipfile.ZipFile(path)
         infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except ZIP_ERRORS:
         raise InputError(f"{name} is not a readable .xlsx workbook (not a zip, or a damaged one)") from None
     total = sum(i.file_size for i in infos)
     if total > limits.max_xlsx_bytes:
@@ -150,7 +157,7 @@ class _Parser:
         except expat.ExpatError as exc:
             raise InputError(f"{self.name}: part {self.part} is not well-formed XML (line {exc.lineno}, column "
                              f"{exc.offset}: {expat.ErrorString(exc.code)})") from None
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+        except ZIP_ERRORS as exc:
             if isinstance(exc, InputError):
                 raise
             raise InputError(f"{self.name}: part {self.part} cannot be unzipped (a damaged workbook: "
@@ -168,7 +175,7 @@ def _small_part(zf: zipfile.ZipFile, part: str, name: str) -> ElementTree.Elemen
         data = zf.read(part)
     except KeyError:
         return None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+    except ZIP_ERRORS as exc:
         raise InputError(f"{name}: part {part} cannot be unzipped (a damaged workbook: {type(exc).__name__})") from None
     _check_no_dtd(data, part, name)
     try:
@@ -351,9 +358,12 @@ class _SheetReader:
         self.header_row = 0
         self.width = 0
         self.rows_per_batch = batch_size
-        self.out: list[pa.RecordBatch] = []
+        #: finished batches, not yet built: (per column with cells, its (row, value) pairs; rows; first row).
+        #: Arrow arrays are built one batch at a time as they are handed on, so a jump over many empty rows
+        #: queues only small descriptors
+        self.out: list[tuple[dict[int, list], int, int]] = []
         # the batch being filled: per column, (row index within the batch, value) pairs
-        self.cols: list[list[Any]] = []
+        self.cols: dict[int, list[tuple[int, Any]]] = {}
         self.rows_in_batch = 0
         self.batch_first_row = 0
         self.last_row = 0
@@ -425,14 +435,15 @@ class _SheetReader:
         try:
             for _ in parser.feed():
                 while self.out:
-                    yield self.out.pop(0)
+                    yield self._build(*self.out.pop(0))
             if self.row_cells:  # cells after the last row element
                 self._end_row()
             if self.header is None:
                 raise InputError(f"{self.name}: the first sheet is empty: expected a header row")
             if self.rows_in_batch or not self.yielded:  # the last rows, or a header-only sheet's empty batch
                 self._flush()
-            yield from self.out
+            while self.out:
+                yield self._build(*self.out.pop(0))
         finally:
             book.zf.close()
 
@@ -541,8 +552,7 @@ class _SheetReader:
             if dupes:
                 raise InputError(f"{self.name}: duplicate column name(s) in the header: {dupes}")
             self.header_row = row
-            self.rows_per_batch = max(1, min(self.batch_size, CELLS_PER_BATCH // self.width))
-            self.cols = [[] for _ in range(self.width)]
+            self.rows_per_batch = max(64, min(self.batch_size, CELLS_PER_BATCH // self.width))
             self.batch_first_row = row + 1
             self.last_row = row
             return
@@ -559,22 +569,21 @@ class _SheetReader:
             self._flush()
         at = row - self.batch_first_row
         for col, value in cells.items():
-            self.cols[col - 1].append((at, value))
+            self.cols.setdefault(col - 1, []).append((at, value))
         self.rows_in_batch = at + 1
         self.last_row = row
 
     def _flush(self) -> None:
-        n = self.rows_in_batch
-        arrays = [_column(cells, n, self.epoch_of(), self.header[i], self.batch_first_row, self.name)
-                  for i, cells in enumerate(self.cols)]
-        self.out.append(pa.RecordBatch.from_arrays(arrays, names=self.header))
+        self.out.append((self.cols, self.rows_in_batch, self.batch_first_row))
         self.yielded = True
-        self.cols = [[] for _ in range(self.width)]
-        self.batch_first_row += n
+        self.cols = {}
+        self.batch_first_row += self.rows_in_batch
         self.rows_in_batch = 0
 
-    def epoch_of(self) -> np.datetime64:
-        return self.book.epoch
+    def _build(self, cols: dict[int, list[tuple[int, Any]]], n: int, first_row: int) -> pa.RecordBatch:
+        assert self.header is not None
+        arrays = [_column(cols.get(i, []), n, self.book.epoch) for i in range(self.width)]
+        return pa.RecordBatch.from_arrays(arrays, names=self.header)
 
 
 def _number(v: str) -> int | float:
@@ -613,8 +622,7 @@ def _kind_of(value: Any) -> type:
     return float if t is int else _Serial if t is _Date else t
 
 
-def _column(cells: list[tuple[int, Any]], n: int, epoch: np.datetime64, column: str, first_row: int, name: str
-            ) -> pa.Array:
+def _column(cells: list[tuple[int, Any]], n: int, epoch: np.datetime64) -> pa.Array:
     """One batch column from its (row, value) pairs: one Arrow type when every value has one kind, else a dense
     union of the kinds present (text, number, boolean, date, ...)."""
     if not cells:
