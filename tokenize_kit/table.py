@@ -25,10 +25,11 @@ import pyarrow.compute as pc
 
 from .io import InputError
 from .pii import registry
-from .pii.base import ColumnSpec, Crypto, PIIType
+from .pii.base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, scoped_domain
 from .pii.charclass import charclass
 from .policy import Policy, PolicyError
 from .primitives import hmac_sha256_hex
+from .subkeys import HASH, SURROGATE
 from .utf8 import group_bytes
 
 if TYPE_CHECKING:
@@ -96,29 +97,6 @@ class TableReport:
         return asdict(self)
 
 
-class _ScopedCrypto:
-    """A Crypto whose subkey domains are renamed (policy ``domain:`` override)."""
-
-    def __init__(self, crypto: Crypto, old: str, new: str) -> None:
-        self._c, self._old, self._new = crypto, old, new
-        self.key_name, self.version, self.algorithm = crypto.key_name, crypto.version, crypto.algorithm
-
-    def _d(self, domain: str) -> str:
-        return self._new + domain[len(self._old) :] if domain.startswith(self._old) else f"{self._new}/{domain}"
-
-    def cipher(self, domain: str, alphabet: str):
-        return self._c.cipher(self._d(domain), alphabet)
-
-    def tweak(self, *parts: str | bytes) -> bytes:
-        return self._c.tweak(*parts)
-
-    def hmac_key(self, domain: str) -> bytes:
-        return self._c.hmac_key(self._d(domain))
-
-    def prp_key(self, domain: str) -> bytes:
-        return self._c.prp_key(self._d(domain))
-
-
 def tokenize_table(table, policy, keyset: Keyset, *, report: TableReport | None = None, row_offset: int = 0):
     """Tokenize the policy's columns of a pyarrow Table/RecordBatch or pandas DataFrame (same kind back)."""
     return _run(table, policy, keyset, report, row_offset, decrypt=False)
@@ -134,6 +112,27 @@ def crypto_for(policy: Policy, keyset: Keyset) -> Crypto:
         return Crypto(keyset, key_name=policy.key, version=policy.key_version, algorithm=policy.algorithm)
     except ValueError as exc:
         raise TokenizeError(f"policy key: {exc}") from None
+
+
+def policy_subkeys(policy: Policy) -> set[tuple[str, str]]:
+    """The (purpose, domain) pairs of every subkey that tokenizing or detokenizing ``policy``'s columns can use:
+    each type's declared :attr:`~tokenize_kit.pii.base.PIIType.subkeys` (method ``fpe``), its ``surrogate`` or
+    ``hash`` key, and the generic tokens' keys for invalid values, under the column's ``domain:`` setting."""
+    out: set[tuple[str, str]] = set()
+    for spec in policy.columns.values():
+        t = registry.get(spec.type)
+        needed: list[tuple[str, str]] = []
+        if spec.method == "fpe":
+            needed += t.subkeys
+        elif spec.method == "surrogate":
+            needed.append((SURROGATE, t.domain))
+        elif spec.method == "hash":
+            needed.append((HASH, t.domain))
+        if spec.method in ("fpe", "surrogate") and spec.on_invalid == "generic" and t.has_invalid:
+            needed += int_domain_subkeys(t.domain + "/generic")
+        out.update((purpose, scoped_domain(domain, t.domain, spec.domain) if spec.domain else domain)
+                   for purpose, domain in needed)
+    return out
 
 
 def check_columns(policy: Policy, column_names: list[str]) -> None:
@@ -285,7 +284,7 @@ def _transform_column(
     rep = ColumnReport(spec.method, spec.type)
     text, origin = _as_text(col, spec)
     if spec.domain:
-        crypto = _ScopedCrypto(crypto, pii_type.domain, spec.domain)  # type: ignore[assignment]
+        crypto = crypto.scoped(pii_type.domain, spec.domain)
     filled = pc.fill_null(text, "") if text.null_count else text
     core = pc.utf8_trim_whitespace(filled)
     # trimming only removes bytes: some value is padded (its whitespace is kept around its token) exactly when
@@ -323,13 +322,16 @@ def _transform_column(
         rep.left_as_is = len(work_idx)
         rep.output_type = str(col.type)
         return col, rep
-    valid = _valid(pii_type, uniq, spec)
+    parsed = pii_type.parse(uniq, spec) if pii_type.has_invalid else None
+    valid = parsed.ok if parsed is not None else np.ones(len(uniq), dtype=bool)
     counts_valid = np.bincount(pos, minlength=len(uniq))
     vi = np.flatnonzero(valid)
     pieces: list[tuple[np.ndarray, pa.Array]] = []  # (distinct-value indices, their outputs)
     if len(vi):
-        vals = uniq if len(vi) == len(uniq) else uniq.take(pa.array(vi))  # same object: types reuse their parse
-        pieces.append((vi, _apply(pii_type, vals, spec, crypto, decrypt)))
+        if len(vi) == len(uniq):  # every value valid: the type reuses this parse
+            pieces.append((vi, _apply(pii_type, uniq, spec, crypto, decrypt, parsed)))
+        else:
+            pieces.append((vi, _apply(pii_type, uniq.take(pa.array(vi)), spec, crypto, decrypt)))
     rep.tokenized = int(counts_valid[vi].sum())
     ii = np.flatnonzero(~valid)
     if len(ii):
@@ -478,23 +480,23 @@ def _scatter(pieces: list[tuple[np.ndarray, pa.Array]], pos: np.ndarray) -> pa.A
 def _valid(pii_type: PIIType, values: pa.Array, spec: ColumnSpec) -> np.ndarray:
     if not pii_type.has_invalid:
         return np.ones(len(values), dtype=bool)
-    try:
-        return pii_type.valid_mask(values, spec)
-    except TypeError:
-        return pii_type.valid_mask(values)
+    return pii_type.valid_mask(values, spec)
 
 
-def _apply(pii_type: PIIType, values: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool) -> pa.Array:
+def _apply(pii_type: PIIType, values: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool,
+           parsed: Parse | None = None) -> pa.Array:
     method = spec.method
     if method == "fpe":
-        return pii_type.detokenize(values, crypto, spec) if decrypt else pii_type.tokenize(values, crypto, spec)
+        if decrypt:
+            return pii_type.detokenize(values, crypto, spec, parsed)
+        return pii_type.tokenize(values, crypto, spec, parsed)
     if method == "surrogate":
         return pii_type.surrogate(values, crypto, spec)
     if method == "mask":
         return mask(values, int(spec.options.get("keep_last", 4)), int(spec.options.get("keep_first", 0)),
                     str(spec.options.get("mask_char", "*")))
     if method == "hash":
-        return pa.array(hmac_sha256_hex(crypto.hmac_key(pii_type.domain), values.to_pylist()), pa.string())
+        return pa.array(hmac_sha256_hex(crypto.key(HASH, pii_type.domain), values.to_pylist()), pa.string())
     if method == "redact":
         return pa.array([spec.options.get("marker", DEFAULT_MARKER)] * len(values), pa.string())
     raise TokenizeError(f"column {spec.column!r}: unknown method {method!r}")  # pragma: no cover

@@ -29,9 +29,9 @@ import pyarrow.compute as pc
 
 from tokenize_kit.utf8 import decode_at, group_bytes
 
-from .base import ColumnSpec, Crypto, PIIType
+from .base import ColumnSpec, Crypto, Parse, PIIType
 from .eg_national_id import EgNationalId
-from .phone import Phone
+from .phone import Parsed, Phone
 from .sa_national_id import SaNationalId
 from .text import WORD_CHARS
 
@@ -45,14 +45,15 @@ MIN_DIGITS = 7
 class _PhoneInText(Phone):
     """Phones as written in text: international, national-0 or country-code forms only."""
 
-    def valid_mask(self, values: pa.Array, spec: ColumnSpec | None = None) -> np.ndarray:
-        ok = self.parse(values, spec).ok
-        if not ok.any():
-            return ok
+    def parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> Parsed:
+        p = super().parse(values, spec)
+        if not p.ok.any():
+            return p
         # the digits in their own scripts (a prefix must be written in one script to count)
         digits = pc.replace_substring_regex(values, _NOT_DIGIT, "")
         prefixed = pc.or_(pc.starts_with(pc.utf8_ltrim_whitespace(values), "+"), _starts_with_any(digits, _PREFIXES))
-        return ok & pc.fill_null(prefixed, False).to_numpy(zero_copy_only=False)
+        p.ok = p.ok & pc.fill_null(prefixed, False).to_numpy(zero_copy_only=False)
+        return p
 
 
 #: the first digit "0" (national form) or a country code, in any one digit script
@@ -362,6 +363,8 @@ class FreeText(PIIType):
     description: ClassVar[str] = "Free text (Arabic or English): national IDs and phones inside are tokenized in place"
     domain: ClassVar[str] = "free_text"
     has_invalid: ClassVar[bool] = False
+    #: the tokens in text are the column types' own (same subkeys, same domains)
+    subkeys: ClassVar[tuple[tuple[str, str], ...]] = tuple(k for _, det in DETECTORS for k in det.subkeys)
 
     def compact(self, value: str) -> str:
         return value
@@ -369,11 +372,9 @@ class FreeText(PIIType):
     def validate(self, value: str) -> str:
         return value
 
-    def valid_mask(self, values: pa.Array, spec: ColumnSpec | None = None) -> np.ndarray:
-        return np.ones(len(values), dtype=bool)
+    def parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> Parse:
+        return Parse(np.ones(len(values), dtype=bool))
 
-    def tokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return transform(values, crypto, decrypt=False)
-
-    def detokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return transform(values, crypto, decrypt=True)
+    def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool,
+               parsed: Parse | None) -> pa.Array:
+        return transform(values, crypto, decrypt)
