@@ -62,7 +62,19 @@ def workbook_parts(shared: bool = False) -> list[tuple[str, bytes, int, int]]:
                if shared else "") + "</Relationships>")
     book = (f'<?xml version="1.0"?><workbook xmlns="{MAIN}" xmlns:r="{DOC_RELS}"><sheets>'
             '<sheet name="Data" sheetId="1" r:id="rId1"/></sheets></workbook>')
-    return [_entry("xl/workbook.xml", book), _entry("xl/_rels/workbook.xml.rels", rels)]
+    types = ('<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+             '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+             '<Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" '
+             'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+             '<Override PartName="/xl/worksheets/sheet1.xml" '
+             'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+             + ('<Override PartName="/xl/sharedStrings.xml" '
+                'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+                if shared else "") + "</Types>")
+    root = (f'<?xml version="1.0"?><Relationships xmlns="{RELS}"><Relationship Id="rId1" '
+            f'Type="{DOC_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+    return [_entry("[Content_Types].xml", types), _entry("_rels/.rels", root), _entry("xl/workbook.xml", book),
+            _entry("xl/_rels/workbook.xml.rels", rels)]
 
 
 def sheet_xml(rows: str, dimension: str | None = None) -> str:

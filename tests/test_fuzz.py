@@ -172,12 +172,12 @@ def _corpus(folder: Path) -> list[Path]:
     out = []
     for src in sources:
         data = src.read_bytes()
-        for k in range(3):
+        for k in range(2):
             bad = bytearray(data)
             if k == 0:
                 bad = bad[: rng.randrange(1, len(bad))]  # truncated
             else:
-                for _ in range(1 + 4 * k):  # bytes overwritten
+                for _ in range(8):  # bytes overwritten
                     bad[rng.randrange(len(bad))] = rng.randrange(256)
             path = folder / f"bad{k}{src.suffix}"
             path.write_bytes(bytes(bad))

@@ -24,6 +24,7 @@ import signal
 import sys
 import tempfile
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -457,6 +458,11 @@ def check_cell_sizes(batch: pa.RecordBatch, limit: int, where: str, row_offset: 
                               "max_cell_bytes", limit)
 
 
+def duplicates(names: list[str]) -> list[str]:
+    """The names that occur more than once (a header of many thousand columns too: one pass)."""
+    return sorted(name for name, n in Counter(names).items() if n > 1)
+
+
 def check_utf8(batch: pa.RecordBatch, where: str, row_offset: int) -> None:
     """Refuse text columns holding bytes that are not UTF-8 (Arrow's JSON and Parquet readers do not check;
     every later text kernel would fail on them), naming column and row."""
@@ -494,7 +500,7 @@ def _csv_header(path: Path, enc: TextEncoding, delimiter: str, limits: Limits) -
                          f"over the limit ({LIMIT_OPTIONS['max_cell_bytes']})") from None
     if not header or header == [""]:
         raise InputError(f"{path} is empty: expected a header row")
-    dupes = sorted({h for h in header if header.count(h) > 1})
+    dupes = duplicates(header)
     if dupes:
         raise InputError(f"{path}: duplicate column name(s) in the header: {dupes}")
     return header

@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .io import InputError, Limits, as_text, limit_error
+from .io import InputError, Limits, as_text, duplicates, limit_error
 
 MAIN_NS = ("http://schemas.openxmlformats.org/spreadsheetml/2006/main", "http://purl.oclc.org/ooxml/spreadsheetml/main")
 REL_NS = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships",
@@ -346,6 +346,8 @@ def _column_index(letters: str) -> int:
 
 
 _LETTERS = re.compile(r"[A-Z]{1,3}")
+#: the sheet elements the reader acts on
+_SHEET_TAGS = ("c", "v", "t", "f", "rPh", "row", "dimension", "is")
 
 
 class _SheetReader:
@@ -373,60 +375,65 @@ class _SheetReader:
         self.cols_cache: dict[str, int] = {}
         self.yielded = False
 
-    # expat callbacks: one cell's state
     def batches(self) -> Iterator[pa.RecordBatch]:
         book = self.book
         strings, kinds, limit = book.strings, book.kinds, self.limits.max_cell_bytes
-        state: dict[str, Any] = {"t": "n", "s": 0, "r": None, "f": False, "collect": False, "size": 0, "rph": 0}
+        # one cell's state, as closure variables (the callbacks run once or twice per XML element: they are kept
+        # as short as can be)
+        t, s, r, v = "n", None, None, None
+        formula = collect = False
+        size = rph = 0
         text: list[str] = []
+        codes = {f"{ns} {local}": i for ns in MAIN_NS for i, local in enumerate(_SHEET_TAGS)}
+        C, V, T, F, RPH, ROW, DIM, IS = (_SHEET_TAGS.index(x) for x in ("c", "v", "t", "f", "rPh", "row", "dimension",
+                                                                       "is"))
 
         def start(tag: str, attrs: dict) -> None:
-            local = tag[tag.rfind(" ") + 1:]
-            if local == "c":
-                state["t"] = attrs.get("t", "n")
-                state["s"] = attrs.get("s")
-                state["r"] = attrs.get("r")
-                state["f"] = False
-                state["v"] = None
-                state["size"] = 0
+            nonlocal t, s, r, v, formula, collect, size, rph
+            code = codes.get(tag)
+            if code == C:
+                t, s, r, v = attrs.get("t", "n"), attrs.get("s"), attrs.get("r"), None
+                formula = False
+                size = 0
                 text.clear()
-            elif local == "v":
-                state["collect"] = True
-                state["size"] = 0
+            elif code == V:
+                collect = True
+                size = 0
                 text.clear()
-            elif local == "t":
-                if not state["rph"]:
-                    state["collect"] = True
-            elif local == "f":
-                state["f"] = True
-            elif local == "rPh":
-                state["rph"] += 1
-            elif local == "row":
+            elif code == T:
+                collect = not rph
+            elif code == F:
+                formula = True
+            elif code == RPH:
+                rph += 1
+            elif code == ROW:
                 self._start_row(attrs.get("r"))
-            elif local == "dimension":
+            elif code == DIM:
                 self._check_dimension(attrs.get("ref", ""))
 
         def end(tag: str) -> None:
-            local = tag[tag.rfind(" ") + 1:]
-            if local == "v":
-                state["collect"] = False
-                state["v"] = "".join(text)
-            elif local == "t":
-                state["collect"] = False
-            elif local == "rPh":
-                state["rph"] -= 1
-            elif local == "is":
-                state["v"] = "".join(text)
-            elif local == "c":
-                self._cell(state, strings, kinds)
-            elif local == "row":
+            nonlocal v, collect, rph
+            code = codes.get(tag)
+            if code == C:
+                self._cell(t, s, r, v, formula, strings, kinds)
+            elif code == V:
+                collect = False
+                v = "".join(text)
+            elif code == T:
+                collect = False
+            elif code == IS:
+                v = "".join(text)
+            elif code == RPH:
+                rph -= 1
+            elif code == ROW:
                 self._end_row()
 
         def data(chunk: str) -> None:
-            if state["collect"]:
+            nonlocal size
+            if collect:
                 text.append(chunk)
-                state["size"] += len(chunk)
-                if state["size"] > limit:
+                size += len(chunk)
+                if size > limit:
                     raise limit_error(f"{self.name}: row {max(self.row_no, 1)}", "a cell's text", "max_cell_bytes",
                                       limit)
 
@@ -460,15 +467,17 @@ class _SheetReader:
                               "max_xlsx_cells", self.limits.max_xlsx_cells)
 
     def _ref(self, ref: str) -> tuple[int, int]:
-        m = _LETTERS.match(ref)
-        if not m or not ref[m.end():].isdigit():
-            raise InputError(f"{self.name}: a cell reference that is not one (row {self.row_no})")
-        letters = m.group()
+        letters = ref.rstrip("0123456789")
         col = self.cols_cache.get(letters)
         if col is None:
+            if not _LETTERS.fullmatch(letters):
+                raise InputError(f"{self.name}: a cell reference that is not one (row {self.row_no})")
             col = self.cols_cache.setdefault(letters, _column_index(letters))
-        row = int(ref[m.end():])
-        if not (1 <= row <= EXCEL_ROWS and 1 <= col <= EXCEL_COLUMNS):
+        digits = ref[len(letters):]
+        if not digits.isdigit():
+            raise InputError(f"{self.name}: a cell reference that is not one (row {self.row_no})")
+        row = int(digits)
+        if not (1 <= row <= EXCEL_ROWS and col <= EXCEL_COLUMNS):
             raise InputError(f"{self.name}: a cell reference beyond Excel's sheet ({EXCEL_ROWS:,} rows x "
                              f"{EXCEL_COLUMNS:,} columns): a damaged or hostile workbook")
         return row, col
@@ -487,8 +496,8 @@ class _SheetReader:
         self.col_cursor = 0
         self.row_cells = {}
 
-    def _cell(self, state: dict, strings: list[str], kinds: list) -> None:
-        ref = state["r"]
+    def _cell(self, t: str, s: str | None, ref: str | None, v: str | None, formula: bool, strings: list[str],
+              kinds: list) -> None:
         if ref is not None:
             row, col = self._ref(ref)
             if row != self.row_no:  # a cell outside its row element (or no row element)
@@ -498,9 +507,7 @@ class _SheetReader:
         else:
             row, col = self.row_no, self.col_cursor + 1
         self.col_cursor = col
-        v = state["v"]
-        t = state["t"]
-        if state["f"] and (v is None or v == ""):
+        if formula and not v:
             raise InputError(f"{self.name}: column {self._column_name(col)!r}, row {row}: a formula without a cached "
                              "value (its result was never computed and saved); open the file in Excel and save it, "
                              "or replace the formulas by their values")
@@ -519,7 +526,6 @@ class _SheetReader:
                 value = _iso_serial(v, self.book.epoch)
             else:
                 value = _number(v)
-                s = state["s"]
                 if s is not None and kinds:
                     kind = kinds[int(s)] if int(s) < len(kinds) else None
                     if kind is not None and 0 <= value < 2_958_466:  # (Excel's last date: 9999-12-31)
@@ -548,11 +554,11 @@ class _SheetReader:
         if self.header is None:
             self.width = max(cells)
             self.header = [str(cells[i]) if i in cells else f"column_{i}" for i in range(1, self.width + 1)]
-            dupes = sorted({h for h in self.header if self.header.count(h) > 1})
+            dupes = duplicates(self.header)
             if dupes:
                 raise InputError(f"{self.name}: duplicate column name(s) in the header: {dupes}")
             self.header_row = row
-            self.rows_per_batch = max(64, min(self.batch_size, CELLS_PER_BATCH // self.width))
+            self.rows_per_batch = max(256, min(self.batch_size, CELLS_PER_BATCH // self.width))
             self.batch_first_row = row + 1
             self.last_row = row
             return
