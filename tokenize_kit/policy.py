@@ -6,12 +6,16 @@
     key: default          # key name in the keyset (default: default)
     key_version: 2        # optional; default: the key's primary version
     algorithm: ff1        # ff1 (default) or ff3-1
+    derivation: 2         # how subkeys are derived: 2 (default) or 1 (tokens made before derivation 2)
     columns:
       الرقم القومي: {type: eg_national_id, keep: [governorate]}
       mobile:       {type: phone}
       notes:        {type: free_text}
       email:        {type: email, method: fpe, keep_domain: false}
       card_last4:   {type: sa_national_id, method: mask, keep_last: 4}
+      birth_date:   {type: date, method: generalize, to: year}     # quasi-identifiers: see quasi.py
+    quasi: [occupation]                 # optional: more quasi-identifiers (risk, suppress, --max-risk)
+    suppress: {k: 5, max_share: 0.01}   # optional: empty the quasi-identifiers of rows in classes below k
 
 Validation is strict: an unknown key, type, method, keep option or on_invalid value is an error that
 names the column and lists what is valid, because a typo must never silently weaken protection.
@@ -29,10 +33,12 @@ from typing import Any
 
 import yaml
 
+from . import quasi as quasi_ids
 from .pii import registry
 from .pii.base import ALGORITHMS, METHODS, ON_INVALID, ColumnSpec, PIIType
+from .subkeys import DEFAULT_DERIVATION, DERIVATIONS
 
-TOP_LEVEL = {"version", "key", "key_version", "algorithm", "columns"}
+TOP_LEVEL = {"version", "key", "key_version", "algorithm", "derivation", "columns", "quasi", "suppress"}
 COLUMN_KEYS = {"type", "method", "keep", "on_invalid", "domain"}
 #: type- and method-specific options a column entry may carry
 OPTION_KEYS = {
@@ -66,6 +72,11 @@ class Policy:
     algorithm: str = "ff1"
     version: int = 1
     source: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: how subkeys are derived (:mod:`tokenize_kit.subkeys`): 2 for new work, 1 to reverse older tokens
+    derivation: int = DEFAULT_DERIVATION
+    #: more quasi-identifier columns, delivered as they are (see :mod:`tokenize_kit.quasi`)
+    quasi: tuple[str, ...] = ()
+    suppress: quasi_ids.Suppress | None = None
 
     @classmethod
     def load(cls, src: Policy | Mapping[str, Any] | str | os.PathLike[str]) -> Policy:
@@ -101,14 +112,25 @@ class Policy:
         algorithm = str(doc.get("algorithm", "ff1")).lower()
         if algorithm not in ALGORITHMS:
             raise PolicyError(f"algorithm must be one of: {', '.join(ALGORITHMS)}")
+        derivation = doc.get("derivation", DEFAULT_DERIVATION)
+        if isinstance(derivation, bool) or derivation not in DERIVATIONS:
+            raise PolicyError(
+                f"derivation must be one of: {', '.join(map(str, DERIVATIONS))} (1 reverses tokens made before "
+                f"derivation 2; a delivery's manifest records its derivation under key.derivation)")
         key_version = doc.get("key_version")
         if key_version is not None and (not isinstance(key_version, int) or key_version < 1):
             raise PolicyError("key_version must be a positive integer")
-        cols = doc.get("columns")
-        if not isinstance(cols, Mapping) or not cols:
+        try:
+            quasi = quasi_ids.parse_quasi(doc["quasi"]) if "quasi" in doc else ()
+            suppress = quasi_ids.parse_suppress(doc["suppress"]) if "suppress" in doc else None
+        except ValueError as exc:
+            raise PolicyError(str(exc)) from None
+        cols = doc.get("columns", {} if quasi else None)
+        if not isinstance(cols, Mapping) or not (cols or quasi):
             raise PolicyError("the policy needs a non-empty 'columns' mapping (column name -> {type: ...})")
         columns = {str(name): cls._column(str(name), entry) for name, entry in cols.items()}
-        return cls(columns, str(doc.get("key", "default")), key_version, algorithm, 1, dict(doc))
+        return cls(columns, str(doc.get("key", "default")), key_version, algorithm, 1, dict(doc), derivation,
+                   quasi, suppress)
 
     @staticmethod
     def _column(name: str, entry: Any) -> ColumnSpec:
@@ -116,6 +138,11 @@ class Policy:
             entry = {"type": entry}
         if not isinstance(entry, Mapping) or "type" not in entry:
             raise PolicyError(f"column {name!r}: give at least a type, e.g. {{type: phone}}")
+        if str(entry["type"]) in quasi_ids.TYPES:
+            try:
+                return quasi_ids.column_spec(name, entry)
+            except ValueError as exc:
+                raise PolicyError(f"column {name!r}: {exc}") from None
         unknown = set(entry) - COLUMN_KEYS - OPTION_KEYS
         if unknown:
             raise PolicyError(
@@ -124,8 +151,12 @@ class Policy:
         try:
             pii_type = registry.get(str(entry["type"]))
         except ValueError as exc:
-            raise PolicyError(f"column {name!r}: {exc}") from None
+            raise PolicyError(f"column {name!r}: {exc}; quasi-identifier types: {', '.join(quasi_ids.TYPES)}"
+                              ) from None
         method = str(entry.get("method", "fpe"))
+        if method in quasi_ids.METHODS:
+            raise PolicyError(f"column {name!r}: method {method} is for the types {', '.join(quasi_ids.TYPES)} "
+                              f"(e.g. {{type: date, method: {method}, ...}}), not for {pii_type.name}")
         if method not in METHODS:
             raise PolicyError(f"column {name!r}: unknown method {method!r}; valid methods: {', '.join(METHODS)}")
         if method == "surrogate" and not _supports_surrogate(pii_type):
@@ -158,9 +189,14 @@ class Policy:
                 entry["domain"] = spec.domain
             entry.update(spec.options)
             cols[name] = entry
-        doc: dict[str, Any] = {"version": 1, "key": self.key, "algorithm": self.algorithm, "columns": cols}
+        doc: dict[str, Any] = {"version": 1, "key": self.key, "algorithm": self.algorithm,
+                               "derivation": self.derivation, "columns": cols}
         if self.key_version is not None:
             doc["key_version"] = self.key_version
+        if self.quasi:
+            doc["quasi"] = list(self.quasi)
+        if self.suppress is not None:
+            doc["suppress"] = self.suppress.to_dict()
         return doc
 
     def to_yaml(self) -> str:
@@ -168,6 +204,12 @@ class Policy:
 
     @property
     def sha256(self) -> str:
-        """Hash of the canonical form: two policies with the same meaning have the same hash."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        """Hash of the canonical form: two policies with the same meaning have the same hash.
+
+        Derivation 1 is left out of the canonical form, which is then exactly that of the same policy before the
+        ``derivation`` setting existed, so the hashes in older manifests still match."""
+        doc = self.to_dict()
+        if doc["derivation"] == 1:
+            del doc["derivation"]
+        canonical = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
