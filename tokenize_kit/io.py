@@ -1138,6 +1138,8 @@ class _Terminated(Exception):
 @contextmanager
 def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A temp file beside ``path``; fsync + rename on success, deleted on any error, Ctrl-C or SIGTERM."""
+    if str(path) == STDIO:  # (standard output is written through SpooledOutput; no file named '-' is created)
+        raise InputError("'-' stands for standard input or output, not a file to write here; give a file path")
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=directory)

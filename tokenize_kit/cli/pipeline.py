@@ -253,7 +253,10 @@ def scan(input_path, out_format, sample, policy, against, suggest_policy, input_
     except _errors() as exc:
         raise UsageProblem(str(exc)) from None
     if suggest_policy:
-        _suggest(result, Path(suggest_policy))
+        try:
+            _suggest(result, Path(suggest_policy))
+        except _errors() as exc:
+            raise UsageProblem(str(exc)) from None
     if out_format == "json":
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
