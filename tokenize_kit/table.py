@@ -9,6 +9,17 @@ raw unless the policy says ``method: keep``.
 Detokenization dispatches on validity: the type's tokens are always valid, and the generic token of
 an invalid value is cycle-walked until it is invalid too (see :mod:`tokenize_kit.pii.charclass`), so
 each token is reversed by the map that made it.
+
+>>> import pyarrow as pa
+>>> from tokenize_kit.keys import Keyset
+>>> keyset = Keyset.generate()
+>>> policy = {"columns": {"mobile": {"type": "phone"}}}
+>>> extract = pa.table({"mobile": ["01012345678", "N/A", "+966 50 123 4567"], "amount": [10, 20, 30]})
+>>> tokens = tokenize_table(extract, policy, keyset)
+>>> [t[:3] for t in tokens["mobile"].to_pylist()], tokens["amount"].to_pylist()
+(['010', 'N/A', '+96'], [10, 20, 30])
+>>> detokenize_table(tokens, policy, keyset).equals(extract)
+True
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .pii import registry
-from .pii.base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, scoped_domain
+from .pii.base import ColumnSpec, Crypto, Parse, PIIType, SubkeySource, int_domain_subkeys, scoped_domain
 from .pii.charclass import charclass
 from .policy import Policy
 from .primitives import hmac_sha256_hex
@@ -107,7 +118,7 @@ def detokenize_table(table, policy, keyset: Keyset, *, report: TableReport | Non
     return _run(table, policy, keyset, report, row_offset, decrypt=True)
 
 
-def crypto_for(policy: Policy, keyset: Keyset) -> Crypto:
+def crypto_for(policy: Policy, keyset: SubkeySource) -> Crypto:
     try:
         return Crypto(keyset, key_name=policy.key, version=policy.key_version, algorithm=policy.algorithm,
                       derivation=policy.derivation)
