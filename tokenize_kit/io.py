@@ -340,10 +340,14 @@ def _decode_error(path: Path, enc: TextEncoding) -> InputError:
 def read_batches(
     path: str | os.PathLike[str], fmt: str | None = None, *, encoding: str | None = None,
     batch_size: int = DEFAULT_BATCH, delimiter: str | None = None, limits: Limits | None = None,
+    columns: list[str] | None = None,
 ) -> tuple[Iterator[pa.RecordBatch], dict[str, Any]]:
     """Open ``path`` (``-``: standard input); return (batch iterator, info) where info has the format, the
     encoding (CSV/TSV), the schema and total rows when known.  Every input yields at least one batch, so a
-    header-only or zero-row file still gives its columns."""
+    header-only or zero-row file still gives its columns.
+
+    ``columns``: read only these (CSV skips the other columns' conversion, Parquet their decoding); a name not
+    in the file raises InputError listing the file's columns."""
     limits = limits or Limits()
     name = str(path)
     path = input_file(path)
@@ -365,8 +369,10 @@ def read_batches(
             delim = detect_delimiter(path, enc)
         enc = replace(enc, delimiter=delim if fmt == "csv" else None)
         header = _csv_header(path, enc, delim, limits)
-        schema = pa.schema([pa.field(h, pa.string()) for h in header])
-        return _at_least_one(_csv_batches(path, enc, delim, header, batch_size, limits), schema), {
+        if columns is not None:
+            _check_wanted(columns, header, name)
+        schema = pa.schema([pa.field(h, pa.string()) for h in (header if columns is None else columns)])
+        return _at_least_one(_csv_batches(path, enc, delim, header, batch_size, limits, columns), schema), {
             "format": fmt, "encoding": enc, "rows": None, "schema": schema, "delimiter": delim}
     if fmt == "parquet":
         try:
@@ -376,14 +382,31 @@ def read_batches(
         except (pa.ArrowInvalid, OSError):
             raise InputError(f"{name} is not a readable Parquet file (corrupt or not Parquet)") from None
         schema = pf.schema_arrow
-        return _at_least_one(_parquet_batches(pf, name, batch_size, limits), schema), {
+        if columns is not None:
+            _check_wanted(columns, schema.names, name)
+            schema = pa.schema([schema.field(c) for c in columns])
+        return _at_least_one(_parquet_batches(pf, name, batch_size, limits, columns), schema), {
             "format": fmt, "rows": pf.metadata.num_rows, "schema": schema}
     if fmt == "jsonl":
-        return _jsonl_batches(path, name, batch_size, limits), {"format": fmt, "rows": None}
-    from .xlsx import read_xlsx
+        batches, info = _jsonl_batches(path, name, batch_size, limits), {"format": fmt, "rows": None}
+    else:
+        from .xlsx import read_xlsx
 
-    batches, info = read_xlsx(path, batch_size, limits, name=name)
-    return _at_least_one(batches, None), {"format": fmt, "rows": None, **info}
+        batches, info = read_xlsx(path, batch_size, limits, name=name)
+        batches, info = _at_least_one(batches, None), {"format": fmt, "rows": None, **info}
+    return (batches if columns is None else _selected(batches, columns, name)), info
+
+
+def _check_wanted(columns: list[str], names: list[str], name: str) -> None:
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise InputError(f"column(s) {missing} not in {name}; its columns are: {', '.join(map(str, names))}")
+
+
+def _selected(batches: Iterator[pa.RecordBatch], columns: list[str], name: str) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        _check_wanted(columns, batch.schema.names, name)
+        yield batch.select(columns)
 
 
 def _at_least_one(batches: Iterator[pa.RecordBatch], schema: pa.Schema | None) -> Iterator[pa.RecordBatch]:
@@ -517,7 +540,7 @@ def _has_line_break(col: pa.Array) -> bool:
 
 
 def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, header: list[str], batch_size: int,
-                 limits: Limits) -> Iterator[pa.RecordBatch]:
+                 limits: Limits, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
     ragged_seen: list[int] = []
 
     def ragged(row: Any) -> str:
@@ -539,7 +562,7 @@ def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, header: list[str
     while True:
         read_opts = pacsv.ReadOptions(encoding=enc.arrow_encoding, block_size=block, use_threads=True)
         conv = pacsv.ConvertOptions(column_types={h: pa.string() for h in names}, strings_can_be_null=False,
-                                    quoted_strings_can_be_null=False)
+                                    quoted_strings_can_be_null=False, include_columns=columns)
         try:
             reader = pacsv.open_csv(_open_arrow(path), read_options=read_opts, parse_options=parse_opts,
                                     convert_options=conv)
@@ -613,10 +636,11 @@ def _rebatch(batch: pa.RecordBatch, size: int) -> Iterator[pa.RecordBatch]:
         yield batch.slice(start, size)
 
 
-def _parquet_batches(pf: Any, name: str, batch_size: int, limits: Limits) -> Iterator[pa.RecordBatch]:
+def _parquet_batches(pf: Any, name: str, batch_size: int, limits: Limits, columns: list[str] | None = None
+                     ) -> Iterator[pa.RecordBatch]:
     rows = 0
     try:
-        for batch in pf.iter_batches(batch_size=batch_size):
+        for batch in pf.iter_batches(batch_size=batch_size, columns=columns):
             check_cell_sizes(batch, limits.max_cell_bytes, name, rows)
             rows += batch.num_rows
             yield batch

@@ -37,7 +37,8 @@ from .pii.base import ColumnSpec, Crypto, Parse, PIIType, SubkeySource, int_doma
 from .pii.charclass import charclass
 from .policy import Policy
 from .primitives import hmac_sha256_hex
-from .subkeys import HASH, SURROGATE
+from .quasi import TYPES as QUASI_TYPES
+from .subkeys import DATE_SHIFT, HASH, SURROGATE
 from .utf8 import group_bytes
 
 if TYPE_CHECKING:
@@ -109,7 +110,10 @@ class TableReport:
 
 
 def tokenize_table(table, policy, keyset: Keyset, *, report: TableReport | None = None, row_offset: int = 0):
-    """Tokenize the policy's columns of a pyarrow Table/RecordBatch or pandas DataFrame (same kind back)."""
+    """Tokenize the policy's columns of a pyarrow Table/RecordBatch or pandas DataFrame (same kind back).
+
+    A policy's ``suppress:`` counts the equivalence classes of the table it is given: call it with the whole
+    table (the ``tokenize`` command and :func:`tokenize_kit.spark.tokenize` count over the whole input)."""
     return _run(table, policy, keyset, report, row_offset, decrypt=False)
 
 
@@ -132,6 +136,10 @@ def policy_subkeys(policy: Policy) -> set[tuple[str, str]]:
     ``hash`` key, and the generic tokens' keys for invalid values, under the column's ``domain:`` setting."""
     out: set[tuple[str, str]] = set()
     for spec in policy.columns.values():
+        if spec.type in QUASI_TYPES:  # keyless, except a reversible date shift's PRF
+            if spec.method == "date_shift" and spec.options.get("reversible", True):
+                out.add((DATE_SHIFT, "date_shift"))
+            continue
         t = registry.get(spec.type)
         needed: list[tuple[str, str]] = []
         if spec.method == "fpe":
@@ -161,6 +169,38 @@ def check_columns(policy: Policy, column_names: list[str]) -> None:
             f"policy column(s) {missing} not in the data; its columns are: {', '.join(map(str, column_names))}"
             + hint
         )
+    for name, spec in policy.columns.items():
+        entity = _entity_of(spec)
+        if entity is not None and entity not in column_names:
+            raise TokenizeError(f"column {name!r}: its entity column {entity!r} is not in the data; its columns "
+                                f"are: {', '.join(map(str, column_names))}")
+
+
+def _entity_of(spec: ColumnSpec) -> str | None:
+    """The column a transform reads besides its own (a date shift's entity), if any."""
+    return spec.options.get("entity") if spec.method == "date_shift" else None
+
+
+def transform_table(table: pa.Table, policy: Policy, crypto: Crypto, decrypt: bool, row_offset: int = 0
+                    ) -> dict[str, tuple[pa.Array, ColumnReport]]:
+    """Every policy column of one table: {name: (new column, counts)}.
+
+    A column whose transform reads another column (a date shift keyed by its entity) gets that column's raw
+    values: as they came in when tokenizing (read before the entity column is tokenized), as they come out when
+    detokenizing (after it is detokenized)."""
+    out: dict[str, tuple[pa.Array, ColumnReport]] = {}
+    for name in sorted(policy.columns, key=lambda n: _entity_of(policy.columns[n]) is not None):
+        spec = policy.columns[name]
+        entity_name = _entity_of(spec)
+        entity = None
+        if entity_name is not None:
+            if decrypt and entity_name in out:
+                entity = out[entity_name][0]
+            else:
+                entity = table.column(table.column_names.index(entity_name)).combine_chunks()
+        col = table.column(table.column_names.index(name)).combine_chunks()
+        out[name] = transform_column(col, spec, crypto, decrypt, row_offset, entity=entity)
+    return {name: out[name] for name in policy.columns}
 
 
 def _run(table, policy, keyset, report, row_offset, decrypt):
@@ -170,13 +210,17 @@ def _run(table, policy, keyset, report, row_offset, decrypt):
     crypto = crypto_for(policy, keyset)
     local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, arrow.num_rows,
                         derivation=crypto.derivation)
-    for name, spec in policy.columns.items():
+    source = arrow
+    for name, (new, col_report) in transform_table(arrow, policy, crypto, decrypt, row_offset).items():
         i = arrow.column_names.index(name)
-        col = arrow.column(i)
-        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-        new, col_report = transform_column(col, spec, crypto, decrypt, row_offset)
         local.columns[name] = col_report
         arrow = arrow.set_column(i, pa.field(name, new.type, nullable=True), new)
+    if policy.suppress is not None and not decrypt:  # over this table: call it with the whole table
+        from .risk import RiskGate
+
+        gate = RiskGate(policy)
+        gate.prepare(lambda: [source])
+        arrow = gate.apply(source, arrow, row_offset)
     if report is not None:
         report.add(local)
     return _from_arrow(arrow, kind, index)
@@ -231,9 +275,15 @@ def _as_text(col: pa.Array, spec: ColumnSpec) -> tuple[pa.Array, str]:
 
 
 def transform_column(
-    col: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool, row_offset: int = 0
+    col: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool, row_offset: int = 0,
+    entity: pa.Array | None = None,
 ) -> tuple[pa.Array, ColumnReport]:
-    """Tokenize (or detokenize) one column; returns the new column and its counts."""
+    """Tokenize (or detokenize) one column; returns the new column and its counts.  ``entity``: the raw entity
+    column of a date shift (see :func:`transform_table`)."""
+    if spec.type in QUASI_TYPES:  # generalize / date_shift: see tokenize_kit.transforms
+        from .transforms import transform_column as transform_quasi
+
+        return transform_quasi(col, spec, crypto, decrypt, row_offset, entity)
     pii_type = registry.get(spec.type)
     rep = ColumnReport(spec.method, spec.type)
     text, origin = _as_text(col, spec)
