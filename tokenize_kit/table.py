@@ -448,7 +448,8 @@ def distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     batch) is de-duplicated on integer keys: a string of 1-17 ASCII digits is exactly identified by its value
     and its length, so ``value * 32 + length`` is a key that two strings share only when they are equal.
     One sort of the keys finds the repeated ones, and only the rows holding those are grouped, which is cheaper
-    than hashing the strings (pyarrow's hash table grows and rehashes as it meets a batch of new values).  Any other column goes through one hash pass (``dictionary_encode``)."""
+    than hashing the strings (pyarrow's hash table grows and rehashes as it meets a batch of new values).  Any
+    other column goes through one hash pass (``dictionary_encode``)."""
     n = len(values)
     keys = _digit_keys(values)
     if keys is None:
