@@ -88,7 +88,9 @@ def is_gzip(path: str | os.PathLike[str]) -> bool:
 
 
 def _open_binary(path: Path) -> BinaryIO:
-    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+    if is_gzip(path):
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]  # (a binary file; typeshed does not say so)
+    return open(path, "rb")
 
 
 def _open_arrow(path: Path) -> pa.NativeFile:
