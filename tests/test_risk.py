@@ -339,7 +339,7 @@ def test_suppression_empties_small_classes_and_the_gate_sees_it(files, env):
 def test_the_scan_gate_accepts_generalised_columns(files, env):
     """A generalised city holds its governorate, which may equal the row's raw governorate: by the policy's choice,
     not a leak.  The gate still passes the delivery (and still fails one where a raw value passes through)."""
-    d, small = files
+    _, small = files
     src = env / "in.csv"
     pacsv.write_csv(small.select(["national_id", "city_en", "governorate_en", "birth_date"]), src)
     policy = env / "p.yaml"

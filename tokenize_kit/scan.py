@@ -157,8 +157,8 @@ def _hash64(values: pa.Array) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=np.uint64)
     data = group_bytes(values)
-    off = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1 + values.offset)[values.offset :]
-    off = off.astype(np.int64) - int(off[0])
+    off32 = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1 + values.offset)[values.offset :]
+    off = off32.astype(np.int64) - int(off32[0])
     lengths = np.diff(off)
     pos = np.arange(len(data), dtype=np.int64) - np.repeat(off[:-1], lengths)
     powers = _hash_powers(1 << max(int(lengths.max()), 1).bit_length())

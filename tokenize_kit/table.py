@@ -9,22 +9,36 @@ raw unless the policy says ``method: keep``.
 Detokenization dispatches on validity: the type's tokens are always valid, and the generic token of
 an invalid value is cycle-walked until it is invalid too (see :mod:`tokenize_kit.pii.charclass`), so
 each token is reversed by the map that made it.
+
+>>> import pyarrow as pa
+>>> from tokenize_kit.keys import Keyset
+>>> keyset = Keyset.generate()
+>>> policy = {"columns": {"mobile": {"type": "phone"}}}
+>>> extract = pa.table({"mobile": ["01012345678", "N/A", "+966 50 123 4567"], "amount": [10, 20, 30]})
+>>> tokens = tokenize_table(extract, policy, keyset)
+>>> [t[:3] for t in tokens["mobile"].to_pylist()], tokens["amount"].to_pylist()
+(['010', 'N/A', '+96'], [10, 20, 30])
+>>> detokenize_table(tokens, policy, keyset).equals(extract)
+True
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .io import InputError
 from .pii import registry
-from .pii.base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, scoped_domain
+from .pii.base import ColumnSpec, Crypto, Parse, PIIType, SubkeySource, int_domain_subkeys, scoped_domain
 from .pii.charclass import charclass
-from .policy import Policy
+from .policy import Policy, PolicyError
 from .primitives import hmac_sha256_hex
 from .quasi import TYPES as QUASI_TYPES
 from .subkeys import DATE_SHIFT, HASH, SURROGATE
@@ -111,7 +125,7 @@ def detokenize_table(table, policy, keyset: Keyset, *, report: TableReport | Non
     return _run(table, policy, keyset, report, row_offset, decrypt=True)
 
 
-def crypto_for(policy: Policy, keyset: Keyset) -> Crypto:
+def crypto_for(policy: Policy, keyset: SubkeySource) -> Crypto:
     try:
         return Crypto(keyset, key_name=policy.key, version=policy.key_version, algorithm=policy.algorithm,
                       derivation=policy.derivation)
@@ -225,8 +239,33 @@ def _to_arrow(table) -> tuple[str, pa.Table, Any]:
     except ImportError:  # pragma: no cover
         pd = None
     if pd is not None and isinstance(table, pd.DataFrame):
-        return "pandas", pa.Table.from_pandas(table, preserve_index=False), table.index
+        return "pandas", _from_pandas(table), table.index
     raise TypeError("expected a pyarrow.Table, pyarrow.RecordBatch or pandas.DataFrame")
+
+
+def _from_pandas(df: pd.DataFrame) -> pa.Table:
+    """``pa.Table.from_pandas``, whose errors quote the cell they failed on (``Could not convert '2850615...'``):
+    on failure the column and row are found and named instead, and the message is not passed on."""
+    try:
+        return pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        pass
+    for position, name in enumerate(df.columns):
+        try:
+            pa.Table.from_pandas(df.iloc[:, [position]], preserve_index=False)
+            continue
+        except (pa.ArrowException, ValueError, TypeError, OverflowError):
+            pass  # (raised below, outside this block, so Arrow's message is not kept as the error's context)
+        values = df.iloc[:, position].tolist()
+        kinds = [type(v) for v in values if v is not None and v == v]  # (NaN != NaN: a missing value)
+        first = kinds[0] if kinds else object
+        row = next((i + 1 for i, v in enumerate(values) if v is not None and v == v and type(v) is not first), None)
+        where = f"column {name!r}" + (f", row {row}" if row else "")
+        odd = type(values[row - 1]).__name__ if row else "value"
+        raise TokenizeError(
+            f"{where}: a {odd} among {first.__name__} values, which Arrow cannot hold in one column; give the "
+            f"column one type (e.g. df[{name!r}] = df[{name!r}].astype('string'))")
+    raise TokenizeError("the DataFrame cannot be converted to Arrow (the error is not shown: it may quote a cell)")
 
 
 def _from_arrow(arrow: pa.Table, kind: str, index) -> pa.Table | pa.RecordBatch | pd.DataFrame:
@@ -263,12 +302,47 @@ def _as_text(col: pa.Array, spec: ColumnSpec) -> tuple[pa.Array, str]:
     raise TokenizeError(f"column {spec.column!r} has type {t}; expected text or integers")
 
 
+#: errors of Arrow, numpy and the PII types whose messages may quote a cell (``Could not convert '2850...'``,
+#: ``Failed to parse string: '...'``): re-raised by :func:`transform_column` without their message
+_QUOTING_ERRORS = (pa.ArrowException, ValueError, TypeError, ArithmeticError, IndexError, KeyError, UnicodeError,
+                   AttributeError, AssertionError)
+
+
 def transform_column(
     col: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool, row_offset: int = 0,
     entity: pa.Array | None = None,
 ) -> tuple[pa.Array, ColumnReport]:
     """Tokenize (or detokenize) one column; returns the new column and its counts.  ``entity``: the raw entity
-    column of a date shift (see :func:`transform_table`)."""
+    column of a date shift (see :func:`transform_table`).
+
+    Our own errors (:class:`TokenizeError`) name the column and row and never a value.  Any other error from
+    Arrow, numpy or a PII type may quote a cell, so it is replaced by one that names the column, the batch's
+    rows, the error's type and where it was raised, and nothing of its message (raised outside the ``except``,
+    so not even the exception chain keeps the original)."""
+    try:
+        return _transform_column(col, spec, crypto, decrypt, row_offset, entity)
+    except (TokenizeError, PolicyError, InputError):  # ours: written never to hold a value
+        raise
+    except _QUOTING_ERRORS as exc:
+        failure = _failure_site(exc)
+    raise TokenizeError(f"column {spec.column!r}, rows {row_offset + 1}-{row_offset + len(col)}: {failure} (its "
+                        "message is withheld because it may quote a cell; please report it)")
+
+
+def _failure_site(exc: BaseException) -> str:
+    """'ArrowInvalid in _apply (table.py:490)': the error's type and the innermost of our functions it came from."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if f"{os.sep}tokenize_kit{os.sep}" in f.filename] or frames
+    where = f" in {ours[-1].name} ({Path(ours[-1].filename).name}:{ours[-1].lineno})" if ours else ""
+    return f"{type(exc).__name__}{where}"
+
+
+def _transform_column(
+    col: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool, row_offset: int = 0,
+    entity: pa.Array | None = None,
+) -> tuple[pa.Array, ColumnReport]:
     if spec.type in QUASI_TYPES:  # generalize / date_shift: see tokenize_kit.transforms
         from .transforms import transform_column as transform_quasi
 
@@ -373,9 +447,9 @@ def distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     A column of plain digit strings (IDs and phones as most extracts hold them, nearly all distinct within a
     batch) is de-duplicated on integer keys: a string of 1-17 ASCII digits is exactly identified by its value
     and its length, so ``value * 32 + length`` is a key that two strings share only when they are equal.
-    One sort of the keys finds the repeated ones, and only the rows holding those are grouped, which costs
-    about a third of hashing the strings (pyarrow's hash table grows and rehashes as it meets 100,000 new
-    values).  Any other column goes through one hash pass (``dictionary_encode``)."""
+    One sort of the keys finds the repeated ones, and only the rows holding those are grouped, which is cheaper
+    than hashing the strings (pyarrow's hash table grows and rehashes as it meets a batch of new values).  Any
+    other column goes through one hash pass (``dictionary_encode``)."""
     n = len(values)
     keys = _digit_keys(values)
     if keys is None:
@@ -523,5 +597,9 @@ def _restore_type(full: pa.Array, origin: str, col: pa.Array, spec: ColumnSpec) 
         return full
     ok = pc.fill_null(pc.match_substring_regex(full, r"^[1-9][0-9]{0,17}$|^0$"), True)
     if pc.all(ok).as_py():
-        return pc.cast(full, col.type)
-    return full  # some token cannot be an integer (e.g. a leading zero): the column becomes text
+        wide = pc.cast(full, pa.int64())  # (at most 18 digits: every one fits)
+        lo, hi = pc.min_max(wide).values()
+        info = np.iinfo(col.type.to_pandas_dtype())
+        if lo.as_py() is None or (info.min <= lo.as_py() and hi.as_py() <= info.max):
+            return wide.cast(col.type)
+    return full  # some token cannot be this integer type (a leading zero, or too large): the column becomes text
