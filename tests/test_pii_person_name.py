@@ -1,5 +1,7 @@
-"""person_name: tokens are dictionary names of the same gender, script and position; unknown parts are
-letter-encrypted and never become dictionary names; everything round-trips."""
+"""person_name: tokens are lexicon names of the same role (female, male, family), script and position, written
+the way the original was (alef forms, final ة/ه and ي/ى, case, a glued compound, diacritics); unknown parts are
+letter-encrypted and never become lexicon names; everything round-trips exactly.  Token scheme 1 (before the
+lexicon) still reverses its own tokens."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from hypothesis import strategies as st
 
 from tokenize_kit import refdata
 from tokenize_kit.keys import Keyset
+from tokenize_kit.pii import name_lexicon
 from tokenize_kit.pii.base import ColumnSpec, Crypto
 from tokenize_kit.pii.person_name import PersonName, _parts
 
@@ -28,11 +31,37 @@ def names(draw):
     return script, female, " ".join([first, *rest])
 
 
+def _scheme1() -> Crypto:
+    c = Crypto(KS)
+    c.derivation = 1  # type: ignore[attr-defined]
+    return c
+
+
+def _role(part: str) -> str:
+    parsed = name_lexicon.parse(part)
+    assert parsed is not None, "a token part is a lexicon name"
+    return name_lexicon.ROLES[int(name_lexicon.lexicon().role[parsed.entry])]
+
+
 @settings(max_examples=80, deadline=None)
 @given(st.lists(names(), min_size=1, max_size=20))
-def test_dictionary_names_keep_gender_script_and_round_trip(items):
+def test_lexicon_names_keep_role_script_and_round_trip(items):
     values = [v for _, _, v in items]
     c = Crypto(KS)
+    tok = T.tokenize(pa.array(values), c, SPEC).to_pylist()
+    assert T.detokenize(pa.array(tok), c, SPEC).to_pylist() == values
+    for (_script, female, v), t in zip(items, tok, strict=True):
+        parts, tparts = _parts(v)[::2], _parts(t)[::2]
+        assert len(tparts) == len(parts)
+        assert _role(tparts[0]) == ("female" if female else "male") and tparts[0] != parts[0]
+        assert all(_role(p) == "male" for p in tparts[1:])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(names(), min_size=1, max_size=20))
+def test_scheme_1_still_reverses_its_tokens(items):
+    values = [v for _, _, v in items]
+    c = _scheme1()
     tok = T.tokenize(pa.array(values), c, SPEC).to_pylist()
     assert T.detokenize(pa.array(tok), c, SPEC).to_pylist() == values
     for (script, female, v), t in zip(items, tok, strict=True):
@@ -40,7 +69,23 @@ def test_dictionary_names_keep_gender_script_and_round_trip(items):
         first_names = FEMALE[script] if female else MALE[script]
         assert tparts[0] in first_names and tparts[0] != parts[0]
         assert all(p in MALE[script] for p in tparts[1:])
-        assert len(tparts) == len(parts)
+
+
+WRITTEN = ["احمد على", "أحمد علي", "إبراهيم فاطمه", "عبدالرحمن محمد", "عبد الرحمن محمد", "مُحمّد حسن",
+           "AHMED ALI", "ahmed ali", "Ahmed Ali", "فهد القحطاني", "Fahad Al-Qahtani", "محمد  أحمد\tعلي"]
+
+
+def test_the_way_a_name_is_written_is_carried_and_undone():
+    c = Crypto(KS)
+    tok = T.tokenize(pa.array(WRITTEN), c, SPEC).to_pylist()
+    assert T.detokenize(pa.array(tok), c, SPEC).to_pylist() == WRITTEN
+    by = dict(zip(WRITTEN, tok, strict=True))
+    assert by["احمد على"].split(" ")[0][0] == "ا" and by["احمد على"][-1] == "ى"  # bare alef, final ى kept
+    assert name_lexicon.fold(by["احمد على"]) == name_lexicon.fold(by["أحمد علي"])  # one token, two spellings
+    assert " " not in by["عبدالرحمن محمد"].split(" ")[0] and by["عبد الرحمن محمد"].count(" ") == 2
+    assert by["AHMED ALI"] == by["Ahmed Ali"].upper() and by["ahmed ali"] == by["Ahmed Ali"].lower()
+    assert "ُ" in by["مُحمّد حسن"] and "ّ" in by["مُحمّد حسن"]
+    assert "  " in by["محمد  أحمد\tعلي"] and "\t" in by["محمد  أحمد\tعلي"]
 
 
 def _split(name: str) -> list[str]:
@@ -65,10 +110,10 @@ def test_unknown_parts_are_letter_encrypted_and_reversible():
 
 
 def test_transliterations_stay_consistent():
-    c = Crypto(KS)
-    tok = T.tokenize(pa.array(["محمد أحمد", "Mohamed Ahmed"]), c, SPEC).to_pylist()
-    ar, en = _split(tok[0]), _split(tok[1])
-    assert [MALE["ar"].index(x) for x in ar] == [MALE["en"].index(x) for x in en]
+    for c in (Crypto(KS), _scheme1()):
+        tok = T.tokenize(pa.array(["محمد أحمد", "Mohamed Ahmed"]), c, SPEC).to_pylist()
+        ar, en = _split(tok[0]), _split(tok[1])
+        assert [MALE["ar"].index(x) for x in ar] == [MALE["en"].index(x) for x in en]
 
 
 def test_table_api_and_validity():
