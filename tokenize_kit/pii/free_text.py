@@ -35,6 +35,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import find_numbers as fn
+from . import find_words as fw
+from . import name_lexicon as nl
+from .address import EgAddress, SaAddress, kept_chars
 from .base import ColumnSpec, Crypto, PIIType
 from .email import Email
 from .find_codes import find_emails, find_ibans, spans_mask
@@ -57,6 +60,8 @@ MASK = "#"
 
 _EMAIL = Email()
 _IBAN = Iban()
+_EG_ADDRESS = EgAddress()
+_SA_ADDRESS = SaAddress()
 _Z = np.zeros(0, dtype=np.int64)
 
 
@@ -90,7 +95,8 @@ class Detection:
     emails: Found | None = None
     ibans: Found | None = None
     numbers: fn.Numbers | None = None
-    words: list[Found] = field(default_factory=list)  # names and addresses (with their own tokenizers)
+    addresses: fw.AddressSpans | None = None
+    names: fw.NameSpans | None = None
     taken: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def all_spans(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -99,7 +105,11 @@ class Detection:
         parts += [f for f in (self.emails, self.ibans) if f is not None]
         if self.numbers is not None and len(self.numbers.chosen):
             parts.append(Found(self.numbers.starts, self.numbers.ends, self.numbers.kinds.astype(np.int8)))
-        parts += self.words
+        if self.addresses is not None and len(self.addresses.starts):
+            a = self.addresses
+            parts.append(Found(a.starts, a.ends, np.where(a.country == 1, K_SA_ADDRESS, K_EG_ADDRESS).astype(np.int8)))
+        if self.names is not None and len(self.names.starts):
+            parts.append(Found(self.names.starts, self.names.ends, np.full(len(self.names.starts), K_NAME, np.int8)))
         if not parts:
             return _Z, _Z, np.zeros(0, np.int8)
         s = np.concatenate([p.starts for p in parts])
@@ -157,6 +167,13 @@ def detect(values: pa.Array, spec: ColumnSpec | None = None, context: Sequence[R
         det.numbers = nums
         if len(nums.chosen):
             det.taken |= spans_mask(len(view), nums.starts, nums.ends)
+    cue_set = frozenset(nl.fold(c) for c in _cues)
+    if "address" in kinds:
+        det.addresses = fw.find_addresses(view, det.taken)
+        det.taken |= spans_mask(len(view), det.addresses.starts, det.addresses.ends)
+    if "name" in kinds:
+        det.names = fw.find_names(view, det.taken, cue_set)
+        det.taken |= spans_mask(len(view), det.names.starts, det.names.ends)
     return det
 
 
@@ -424,6 +441,22 @@ def transform(values: pa.Array, crypto: Crypto, spec: ColumnSpec | None = None, 
             irreversible += int(failed.sum())
             new = pc.if_else(pa.array(failed), _masked(view.strings(nums.starts, nums.ends)), new)
         add(nums.starts, nums.ends, nums.kinds.astype(np.int8), new)
+    adr = det.addresses
+    if adr is not None and len(adr.starts):
+        texts = view.strings(adr.starts, adr.ends)
+        new, failed = _address_tokens(texts, adr.country, crypto, decrypt)
+        if failed.any():
+            irreversible += int(failed.sum())
+            new = pc.if_else(pa.array(failed), _masked(texts), new)
+        add(adr.starts, adr.ends, np.where(adr.country == 1, K_SA_ADDRESS, K_EG_ADDRESS).astype(np.int8), new)
+    names = det.names
+    if names is not None and len(names.starts):
+        parts = view.strings(names.part_start, names.part_end)
+        new = nl.crypt_part_array(parts, names.part_pos, crypto, decrypt=decrypt, contexts=names.part_context)
+        starts_l.append(names.part_start)
+        ends_l.append(names.part_end)
+        texts_l.append(new)
+        counts["person_name"] = counts.get("person_name", 0) + len(names.starts)
     if not starts_l:
         return Outcome(original if isinstance(original, pa.Array) and pa.types.is_string(original.type)
                        and not original.null_count else view.values, counts, irreversible)
@@ -431,9 +464,91 @@ def transform(values: pa.Array, crypto: Crypto, spec: ColumnSpec | None = None, 
     e = np.concatenate(ends_l)
     t = pa.concat_arrays(texts_l)
     order = np.argsort(s, kind="stable")
-    return Outcome(view.replace(s[order], e[order], t.take(pa.array(order))), counts, irreversible)
+    out = view.replace(s[order], e[order], t.take(pa.array(order)))
+    if not decrypt:
+        out, masked = _verified(det, out, spec, [RowColumn(c.spec, c.after, c.before) for c in context])
+        irreversible += masked
+    return Outcome(out, counts, irreversible)
 
 
+def _skeleton(det: Detection) -> pa.Array:
+    """Each value with every span replaced by a marker of its kind: what must read the same in a token text."""
+    s, e, k = det.all_spans()
+    view = det.view
+    if not len(s):
+        return view.values
+    marks = pa.array([f"\x00{SPAN_KINDS[i]}\x00" for i in range(len(SPAN_KINDS))], pa.string())
+    return view.replace(s, e, marks.take(pa.array(k.astype(np.int64))))
+
+
+def _verified(det: Detection, out: pa.Array, spec: ColumnSpec | None, context: Sequence[RowColumn]
+              ) -> tuple[pa.Array, int]:
+    """The tokenized column, checked: where a token text does not read exactly as the original (the spans, their
+    kinds and everything between them), every span of that row is masked instead (irreversible, never raw)."""
+    again = detect(out, spec, context)
+    bad = np.flatnonzero(~pc.fill_null(pc.equal(_skeleton(det), _skeleton(again)), False).to_numpy(
+        zero_copy_only=False))
+    if not len(bad):
+        return out, 0
+    s, e, _ = again.all_spans()
+    rows = again.view.row[s] if len(s) else np.zeros(0, np.int64)
+    sel = np.isin(rows, bad)
+    view = again.view
+    masked = view.replace(s[sel], e[sel], _masked(view.strings(s[sel], e[sel])))
+    # the masked rows' original spans, all masked too (a span the token text lost is still raw there)
+    s0, e0, _ = det.all_spans()
+    rows0 = det.view.row[s0]
+    sel0 = np.isin(rows0, bad)
+    orig_masked = det.view.replace(s0[sel0], e0[sel0], _masked(det.view.strings(s0[sel0], e0[sel0])))
+    fixed = pc.replace_with_mask(out, pa.array(np.isin(np.arange(len(out)), bad)), orig_masked.take(pa.array(bad)))
+    return fixed, int(sel0.sum()) + 0 * len(masked)
+
+
+def _address_tokens(texts: pa.Array, country: np.ndarray, crypto: Crypto, decrypt: bool) -> tuple[pa.Array,
+                                                                                                 np.ndarray]:
+    """Address tokens as ``eg_address`` / ``sa_address`` make them (place names of both countries and structure
+    words kept, every other letter and digit encrypted class by class under the country's subkey), walked until
+    the kept words are the input's, no encrypted word takes a role that would change how the address reads
+    (see find_words.address_roles) and its digits show no new phone or ID; returns the tokens and which spans
+    did not settle (masked by the caller)."""
+    from .charclass import charclass_cps
+    from .text import decode, encode
+
+    cps, off = decode(texts)
+    kept = kept_chars(cps, off, "eg") | kept_chars(cps, off, "sa")
+    target = fw.address_roles(TextView(texts), kept)
+    out = cps.copy()
+    failed = np.zeros(len(texts), dtype=bool)
+    for c, domain in ((0, _EG_ADDRESS.domain), (1, _SA_ADDRESS.domain)):
+        rows = np.flatnonzero(country == c)
+        if not len(rows):
+            continue
+        lengths = off[rows + 1] - off[rows]
+        sub_off = np.concatenate([[0], np.cumsum(lengths)])
+        at = np.repeat(off[rows] - sub_off[:-1], lengths) + np.arange(sub_off[-1])
+        cur, keep = cps[at], kept[at]
+        todo = np.arange(len(rows))
+        for _ in range(MAX_WALKS):
+            t_len = sub_off[todo + 1] - sub_off[todo]
+            t_off = np.concatenate([[0], np.cumsum(t_len)])
+            t_at = np.repeat(sub_off[todo] - t_off[:-1], t_len) + np.arange(t_off[-1])
+            new = charclass_cps(cur[t_at], t_off, crypto, domain, decrypt=decrypt, protect=keep[t_at])
+            cur[t_at] = new
+            new_text = encode(new, t_off)
+            same_kept = ~_rows_differ(kept_chars(new, t_off, "eg") | kept_chars(new, t_off, "sa"), keep[t_at], t_off)
+            ok = same_kept & (fw.address_roles(TextView(new_text), keep[t_at]) == target[rows[todo]])
+            todo = todo[~ok]
+            if not len(todo):
+                break
+        failed[rows[todo]] = True
+        out[at] = cur
+    return encode(out, off), failed
+
+
+def _rows_differ(a: np.ndarray, b: np.ndarray, row_off: np.ndarray) -> np.ndarray:
+    """Per row: whether the per-character masks differ."""
+    diff = np.concatenate([[0], np.cumsum(a != b)])
+    return diff[row_off[1:]] > diff[row_off[:-1]]
 def find(values: pa.Array, spec: ColumnSpec | None = None) -> list[tuple[int, int, int, str]]:
     """All PII spans of the column: (row, start, end, kind), positions in characters of the row."""
     det = detect(values, spec)

@@ -241,7 +241,8 @@ def parse(word: str) -> Part | None:
     else:  # a mixed group: every letter written differently is a variant the token must be able to carry
         first = last = ""
         lo, hi = 0, len(base)
-    inner = tuple((i, base[i]) for i in range(lo, hi) if base[i] != ref[i])
+    # a variant in the last letter is counted from the end (-1), so a token of another length can carry it
+    inner = tuple((i if i < len(base) - 1 else -1, base[i]) for i in range(lo, hi) if base[i] != ref[i])
     layout = Layout("", first, last, inner, marks, glued)
     if layout.needs_walk and not _carried(entry, layout):
         return None  # no other name of its group can carry this spelling: not read as a lexicon name
@@ -273,7 +274,8 @@ def fits(canon: str, layout: Layout) -> bool:
     ref = canon.replace(" ", "") if layout.glued else canon
     lo, hi = _bounds(canon, ref)
     for i, ch in layout.inner:
-        if not (lo <= i < hi) or ref[i] == ch or fold(ref[i]) != fold(ch):
+        j = len(ref) - 1 if i == -1 else i
+        if not (lo <= j < hi) or (i != -1 and j == len(ref) - 1) or ref[j] == ch or fold(ref[j]) != fold(ch):
             return False
     return all(i <= len(ref) for i, _ in layout.marks)
 
@@ -292,17 +294,18 @@ def write(canon: str, layout: Layout) -> str:
     if layout.last:
         chars[-1] = layout.last
     for i, ch in layout.inner:
-        chars[i] = ch
+        chars[i] = ch  # (-1: the last letter)
     for i, ms in sorted(layout.marks, reverse=True):
         chars.insert(i, ms)
     return "".join(chars)
 
 
 def crypt_parts(crypto: Crypto, parts: list[Part], positions: np.ndarray, *, decrypt: bool = False,
-                domain: str = "person_name") -> list[str]:
+                domain: str = "person_name", contexts: list[str] | None = None) -> list[str]:
     """Tokens (or, with ``decrypt``, values) of name parts: each part's entry is encrypted within its group under
-    a tweak naming the group and the part's position in the name, walked on while the layout does not fit, and
-    written with its layout."""
+    a tweak naming the group and the part's position in the name, walked on while the layout does not fit (or,
+    with ``contexts``, while the context written before it and the token would read as one lexicon name: a glued
+    ``و`` or a compound head before the part), and written with its layout."""
     lex = lexicon()
     entries = np.array([p.entry for p in parts], dtype=np.int64)
     groups = lex.group[entries] if len(parts) else np.zeros(0, np.int64)
@@ -319,8 +322,15 @@ def crypt_parts(crypto: Crypto, parts: list[Part], positions: np.ndarray, *, dec
             tweak = ("name", lex.tweak[g], str(pos))
             new = crypt_ints(crypto, domain, idx, len(lex.members[g]), tweak, decrypt=decrypt)
             out[sel] = lex.members[g][new]
-        todo = np.array([i for i in todo.tolist() if not fits(lex.canon[out[i]], parts[i].layout)], dtype=np.int64)
+        todo = np.array([i for i in todo.tolist() if not _settles(lex.canon[out[i]], parts[i].layout,
+                                                                   contexts[i] if contexts else "")], dtype=np.int64)
     return [write(lex.canon[e], p.layout) for e, p in zip(out.tolist(), parts, strict=True)]
+
+
+def _settles(canon: str, layout: Layout, context: str) -> bool:
+    if not fits(canon, layout):
+        return False
+    return not context or parse(context + write(canon, layout)) is None
 
 
 def is_head(word: str) -> bool:
@@ -379,8 +389,23 @@ def crypt_names(values: pa.Array, crypto: Crypto, *, decrypt: bool = False, doma
 
 
 def crypt_part_array(parts: pa.Array, pos: np.ndarray, crypto: Crypto, *, decrypt: bool = False,
-                     domain: str = "person_name", generic: Callable[[pa.Array], pa.Array] | None = None) -> pa.Array:
-    """Tokens of name parts at the given positions (lexicon parts within their group, others by ``generic``)."""
+                     domain: str = "person_name", generic: Callable[[pa.Array], pa.Array] | None = None,
+                     contexts: pa.Array | None = None) -> pa.Array:
+    """Tokens of name parts at the given positions (lexicon parts within their group, others by ``generic``);
+    ``contexts``: what is written right before each part (see :func:`crypt_parts`)."""
+    if contexts is not None and pc.any(pc.not_equal(contexts, "")).as_py():
+        # parts with a context: one by one (rare); the others through the shared path
+        has = pc.not_equal(contexts, "").to_numpy(zero_copy_only=False)
+        hi = np.flatnonzero(has)
+        items = [_parse_cached(w) for w in parts.take(pa.array(hi)).to_pylist()]
+        ctx = contexts.take(pa.array(hi)).to_pylist()
+        new = crypt_parts(crypto, items, pos[hi], decrypt=decrypt, domain=domain, contexts=ctx)  # type: ignore
+        lo = np.flatnonzero(~has)
+        rest = crypt_part_array(parts.take(pa.array(lo)), pos[lo], crypto, decrypt=decrypt, domain=domain,
+                                generic=generic)
+        back = np.empty(len(parts), dtype=np.int64)
+        back[np.concatenate([hi, lo])] = np.arange(len(parts))
+        return pa.concat_arrays([pa.array(new, pa.string()), rest.cast(pa.string())]).take(pa.array(back))
     enc = pc.dictionary_encode(parts)
     parsed = [_parse_cached(w) for w in enc.dictionary.to_pylist()]
     pidx = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
