@@ -24,7 +24,7 @@ from .io import DEFAULT_BATCH, BatchWriter, InputError, TextEncoding, atomic_out
 from .keys import Keyset
 from .manifest import manifest_path, sha256_file, sign
 from .policy import Policy
-from .table import ColumnReport, TableReport, check_columns, crypto_for, transform_column
+from .table import ColumnReport, TableReport, check_columns, crypto_for, transform_column, transform_columns
 
 
 @dataclass
@@ -339,11 +339,7 @@ def _work_pool() -> ThreadPoolExecutor:
 
 def _transform_serial(table: pa.Table, policy: Policy, crypto: Any, detokenize: bool, row_offset: int
                       ) -> dict[str, tuple[pa.Array, ColumnReport]]:
-    out = {}
-    for name, spec in policy.columns.items():
-        col = table.column(table.column_names.index(name)).combine_chunks()
-        out[name] = transform_column(col, spec, crypto, detokenize, row_offset=row_offset)
-    return out
+    return transform_columns(table, policy, crypto, detokenize, row_offset)
 
 
 class _BatchJob:

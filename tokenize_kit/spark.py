@@ -1,6 +1,6 @@
 """tokenize-kit on Apache Spark: the same engine, the same tokens, for extracts that outgrow one machine.
 
-``tokenize(df, policy, keyset)`` / ``detokenize(...)`` run :func:`tokenize_kit.table.transform_column`
+``tokenize(df, policy, keyset)`` / ``detokenize(...)`` run :func:`tokenize_kit.table.transform_columns`
 inside ``DataFrame.mapInArrow``: each Arrow batch of each partition goes straight into the vectorised
 engine (no per-row Python UDF), so a file tokenized on a laptop and a table tokenized on a cluster join.
 
@@ -22,7 +22,7 @@ import pyarrow as pa
 from .keys import Keyset, KeysetError
 from .pii import registry
 from .policy import Policy
-from .table import TableReport, TokenizeError, check_columns, crypto_for, transform_column
+from .table import TableReport, TokenizeError, check_columns, crypto_for, transform_columns
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
@@ -114,9 +114,9 @@ def _transform(df: DataFrame, policy: Any, keyset: Keyset | DerivedKeyset, decry
                 yield batch
                 continue
             arrays = list(batch.columns)
-            for name, spec in pol.columns.items():
+            done = transform_columns(pa.Table.from_batches([batch]), pol, crypto, decrypt)
+            for name, (new, _) in done.items():
                 i = batch.schema.get_field_index(name)
-                new, _ = transform_column(arrays[i], spec, crypto, decrypt)
                 target = batch.schema.field(i).type
                 if new.type != target:
                     try:

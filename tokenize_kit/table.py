@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .keys import Keyset
+    from .pii.free_text import RowColumn
 
 #: cells treated as empty: kept as they are, never tokenized, counted as "empty" (compared after trimming)
 EMPTY_MARKERS = ("", "N/A", "n/a", "NA", "na", "#N/A", "null", "NULL", "Null", "None", "none", "NaN", "nan",
@@ -60,6 +62,10 @@ class ColumnReport:
     invalid: dict[str, int] = field(default_factory=dict)
     left_as_is: int = 0
     output_type: str = ""
+    #: free text: spans found per kind (IDs, phones, names ...), and spans masked because no reversible token
+    #: could be written for them
+    found: dict[str, int] = field(default_factory=dict)
+    irreversible: int = 0
 
     def add(self, other: ColumnReport) -> None:
         self.tokenized += other.tokenized
@@ -67,6 +73,9 @@ class ColumnReport:
         self.left_as_is += other.left_as_is
         for k, v in other.invalid.items():
             self.invalid[k] = self.invalid.get(k, 0) + v
+        for k, v in other.found.items():
+            self.found[k] = self.found.get(k, 0) + v
+        self.irreversible += other.irreversible
         self.output_type = other.output_type or self.output_type
 
 
@@ -148,16 +157,46 @@ def _run(table, policy, keyset, report, row_offset, decrypt):
     check_columns(policy, arrow.column_names)
     crypto = crypto_for(policy, keyset)
     local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, arrow.num_rows)
-    for name, spec in policy.columns.items():
+    for name, (new, col_report) in transform_columns(arrow, policy, crypto, decrypt, row_offset).items():
         i = arrow.column_names.index(name)
-        col = arrow.column(i)
-        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-        new, col_report = transform_column(col, spec, crypto, decrypt, row_offset)
         local.columns[name] = col_report
         arrow = arrow.set_column(i, pa.field(name, new.type, nullable=True), new)
     if report is not None:
         report.add(local)
     return _from_arrow(arrow, kind, index)
+
+
+#: column types whose values are looked for in the same row's free text (row-aware text)
+LINKED_TYPES = ("eg_national_id", "sa_national_id", "phone", "eg_phone", "sa_phone", "email", "iban",
+                "person_name", "eg_address", "sa_address")
+
+
+def transform_columns(table: pa.Table, policy: Policy, crypto: Crypto, decrypt: bool, row_offset: int = 0
+                      ) -> dict[str, tuple[pa.Array, ColumnReport]]:
+    """Every policy column of ``table``, transformed; free-text columns last, with the row's own values of the
+    other policy columns (method fpe), so a customer's phone, ID or name in the notes gets the column's token
+    whatever way the note writes it (see :mod:`tokenize_kit.pii.free_text`)."""
+    from .pii.free_text import RowColumn
+
+    out: dict[str, tuple[pa.Array, ColumnReport]] = {}
+    context: list[RowColumn] = []
+    text_cols = [n for n, s in policy.columns.items() if s.type == "free_text"]
+    for name, spec in policy.columns.items():
+        if spec.type == "free_text":
+            continue
+        col = table.column(table.column_names.index(name)).combine_chunks()
+        new, rep = transform_column(col, spec, crypto, decrypt, row_offset)
+        out[name] = (new, rep)
+        if text_cols and spec.method == "fpe" and spec.type in LINKED_TYPES:
+            before, after = _as_text(col, spec)[0], _as_text(new, spec)[0] if not pa.types.is_floating(new.type) \
+                else None
+            if after is not None:
+                context.append(RowColumn(spec, before, after))
+    for name in text_cols:
+        spec = policy.columns[name]
+        col = table.column(table.column_names.index(name)).combine_chunks()
+        out[name] = transform_column(col, spec, crypto, decrypt, row_offset, context=context)
+    return {name: out[name] for name in policy.columns}
 
 
 def _to_arrow(table) -> tuple[str, pa.Table, Any]:
@@ -205,14 +244,18 @@ def _as_text(col: pa.Array, spec: ColumnSpec) -> tuple[pa.Array, str]:
 
 
 def transform_column(
-    col: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool, row_offset: int = 0
+    col: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool, row_offset: int = 0,
+    context: Sequence[RowColumn] = (),
 ) -> tuple[pa.Array, ColumnReport]:
-    """Tokenize (or detokenize) one column; returns the new column and its counts."""
+    """Tokenize (or detokenize) one column; returns the new column and its counts.  ``context``: for a free-text
+    column, the same rows' other policy columns (row-aware text)."""
     pii_type = registry.get(spec.type)
     rep = ColumnReport(spec.method, spec.type)
     text, origin = _as_text(col, spec)
     if spec.domain:
         crypto = _ScopedCrypto(crypto, pii_type.domain, spec.domain)  # type: ignore[assignment]
+    if spec.type == "free_text" and spec.method == "fpe":
+        return _free_text_column(col, text, spec, crypto, decrypt, context, rep)
     filled = pc.fill_null(text, "") if text.null_count else text
     core = pc.utf8_trim_whitespace(filled)
     # trimming only removes bytes: some value is padded (its whitespace is kept around its token) exactly when
@@ -293,6 +336,36 @@ def transform_column(
         wrapped = pc.if_else(pc.is_null(tokens), pa.nulls(len(tokens), pa.string()), wrapped)
     full = wrapped if every_row else pc.replace_with_mask(text, pa.array(~empty_np), wrapped)
     out = _restore_type(full, origin, col, spec)
+    rep.output_type = str(out.type)
+    return out, rep
+
+
+def _free_text_column(col: pa.Array, text: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool,
+                      context: Sequence[RowColumn], rep: ColumnReport) -> tuple[pa.Array, ColumnReport]:
+    """A free-text column: every row through the free-text layer (with the row's own column values); notes are
+    nearly all distinct and their tokens depend on their row, so they are not de-duplicated.  Empty cells and
+    placeholders are left as they are."""
+    from .pii import free_text
+
+    filled = pc.fill_null(text, "") if text.null_count else text
+    empty = _empty_markers(pc.utf8_trim_whitespace(filled))
+    if text.null_count:
+        empty |= pc.is_null(text).to_numpy(zero_copy_only=False)
+    rep.empty = int(empty.sum())
+    work = np.flatnonzero(~empty)
+    rep.tokenized = len(work)
+    if not len(work):
+        rep.output_type = str(col.type)
+        return col, rep
+    every = len(work) == len(text)
+    sub = filled if every else filled.take(pa.array(work))
+    ctx = context if every else [free_text.RowColumn(c.spec, c.before.take(pa.array(work)), c.after.take(
+        pa.array(work))) for c in context]
+    outcome = free_text.transform(sub, crypto, spec, decrypt=decrypt, context=ctx)
+    rep.found = dict(outcome.counts)
+    rep.irreversible = outcome.irreversible
+    new = outcome.values if every else pc.replace_with_mask(text, pa.array(~empty), outcome.values)
+    out = _restore_type(new, _as_text(col, spec)[1], col, spec)
     rep.output_type = str(out.type)
     return out, rep
 

@@ -78,12 +78,14 @@ class RowColumn:
 @dataclass
 class Found:
     """Spans of one kind group: positions in the column's :class:`TextView` and kind (index into
-    :data:`SPAN_KINDS`); ``text`` holds their replacement when it is already known (row-aware spans)."""
+    :data:`SPAN_KINDS`); ``text`` holds their replacement when it is already known (row-aware spans), for the
+    pieces ``pieces`` (start, end) when only some of a span's words are replaced (names, addresses)."""
 
     starts: np.ndarray
     ends: np.ndarray
     kinds: np.ndarray
     text: pa.Array | None = None
+    pieces: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass
@@ -151,6 +153,12 @@ def detect(values: pa.Array, spec: ColumnSpec | None = None, context: Sequence[R
         for found in _own_numbers(view, digit_cols, det.taken):
             det.own.append(found)
             det.taken |= spans_mask(len(view), found.starts, found.ends)
+    for col in context:
+        if col.spec.type in ("person_name", "eg_address", "sa_address"):
+            found = _own_words(view, col, det.taken)
+            if found is not None:
+                det.own.append(found)
+                det.taken |= spans_mask(len(view), found.starts, found.ends)
     if "email" in kinds:
         s, e = find_emails(view, det.taken)
         det.emails = Found(s, e, np.full(len(s), K_EMAIL, np.int8))
@@ -287,6 +295,124 @@ def _own_numbers(view: TextView, cols: Sequence[RowColumn], taken: np.ndarray) -
         kind = _DIGIT_TYPES[col.spec.type]
         out.append(Found(s, e, np.full(len(s), kind, np.int8), new))
     return out
+
+
+def _own_words(view: TextView, col: RowColumn, taken: np.ndarray) -> Found | None:
+    """The rows' own names or addresses in their text: runs of the text's words that are consecutive words of the
+    row's column value (two or more, or the whole value), compared after folding letter variants, diacritics,
+    tatweel and case where the token can carry the text's spelling (lexicon name parts, kept place and structure
+    words) and exactly elsewhere.  Each matching word gets the column token's word at the same position, written
+    the text's way, so the text joins to the column and comes back exactly."""
+    is_name = col.spec.type == "person_name"
+    before, after, usable = _usable(col)
+    bview, aview = TextView(before), TextView(after)
+    if is_name:
+        bs, be = nl.name_parts(bview)
+        a_s, a_e = nl.name_parts(aview)
+        ts, te = nl.name_parts(view, taken)
+    else:
+        bw = fw.words(bview, np.zeros(len(bview), dtype=bool))
+        aw = fw.words(aview, np.zeros(len(aview), dtype=bool))
+        bs, be, a_s, a_e = bw.start, bw.end, aw.start, aw.end
+        tw = fw.words(view, taken)
+        ts, te = tw.start, tw.end
+    if not len(ts) or not len(bs):
+        return None
+    b_row, a_row, t_row = bview.row[bs], aview.row[a_s], view.row[ts]
+    if len(bs) != len(a_s) or not np.array_equal(b_row, a_row):
+        # a value whose token splits differently (it cannot, for these types): link only rows that agree
+        nb = np.bincount(b_row, minlength=len(before))
+        na = np.bincount(a_row, minlength=len(after))
+        usable = usable & (nb == na)
+    b_text, a_text, t_text = bview.strings(bs, be), aview.strings(a_s, a_e), view.strings(ts, te)
+    # compare: folded keys (exact text for words a token cannot carry), prefixed by the row
+    b_key = _word_keys(b_text, is_name, exact=not is_name)
+    t_key = _word_keys(t_text, is_name, exact=not is_name)
+    b_first = np.concatenate([[True], b_row[1:] != b_row[:-1]])
+    b_pos = np.arange(len(bs)) - np.maximum.accumulate(np.where(b_first, np.arange(len(bs)), 0))
+    ok_b = usable[b_row]
+    col_keys = pc.binary_join_element_wise(pc.cast(pa.array(b_row), pa.string()), b_key, "\x1f").filter(
+        pa.array(ok_b))
+    col_index = np.flatnonzero(ok_b)
+    txt_keys = pc.binary_join_element_wise(pc.cast(pa.array(t_row), pa.string()), t_key, "\x1f")
+    hit = pc.index_in(txt_keys, value_set=col_keys)
+    found = hit.is_valid().to_numpy(zero_copy_only=False)
+    if not found.any():
+        return None
+    p = np.full(len(ts), -1, dtype=np.int64)
+    p[found] = col_index[pc.fill_null(hit, 0).to_numpy(zero_copy_only=False)[found]]
+    # runs: the next text word is the next word of the same value, with only spaces (names) or an address's
+    # joiners (addresses) between them
+    gap_ok = np.zeros(len(ts), dtype=bool)
+    if len(ts) > 1:
+        between = view.strings(te[:-1], ts[1:])
+        allowed = r"^\s+$" if is_name else r"^[\s,،\-/–:.]+$"
+        gap_ok[1:] = (pc.match_substring_regex(between, allowed).to_numpy(zero_copy_only=False)
+                      & (t_row[1:] == t_row[:-1]))
+    link = np.zeros(len(ts), dtype=bool)
+    link[1:] = found[1:] & found[:-1] & gap_ok[1:] & (p[1:] == p[:-1] + 1)
+    first, last = fw._runs(found, link)
+    length = last - first + 1
+    value_len = np.bincount(b_row, minlength=len(before))[t_row[first]]
+    whole = (length == value_len) & (b_pos[p[first]] == 0)
+    keep = (length >= (2 if is_name else 3)) | (whole & (length >= 1))
+    first, last = first[keep], last[keep]
+    if not len(first):
+        return None
+    member = np.zeros(len(ts) + 1, dtype=np.int64)
+    np.add.at(member, first, 1)
+    np.add.at(member, last + 1, -1)
+    words_in = np.flatnonzero(np.cumsum(member[:-1]) > 0)
+    new, fits = _own_word_text(t_text.take(pa.array(words_in)), b_text.take(pa.array(p[words_in])),
+                               a_text.take(pa.array(p[words_in])), is_name)
+    # a run whose words the token cannot all carry is left to the generic finders
+    run_of = np.cumsum(np.isin(np.arange(len(ts)), first))[words_in] - 1
+    bad_runs = np.unique(run_of[~fits])
+    good_w = ~np.isin(run_of, bad_runs)
+    good_r = ~np.isin(np.arange(len(first)), bad_runs)
+    if not good_w.any():
+        return None
+    words_in, new = words_in[good_w], new.filter(pa.array(good_w))
+    first, last = first[good_r], last[good_r]
+    changed = pc.not_equal(new, t_text.take(pa.array(words_in))).to_numpy(zero_copy_only=False)
+    kind = K_NAME if is_name else (K_SA_ADDRESS if col.spec.type == "sa_address" else K_EG_ADDRESS)
+    return Found(ts[first], te[last], np.full(len(first), kind, np.int8), new.filter(pa.array(changed)),
+                 (ts[words_in[changed]], te[words_in[changed]]))
+
+
+def _word_keys(words: pa.Array, is_name: bool, exact: bool) -> pa.Array:
+    """Comparison keys of words: folded (letter variants, diacritics, tatweel, case) for names; for addresses the
+    exact text, but folded for words the address types keep (places and structure words)."""
+    enc = pc.dictionary_encode(words)
+    d = enc.dictionary.to_pylist()
+    if is_name:
+        keys = [nl.fold(w) for w in d]
+    else:
+        keys = [nl.fold(w) if fw.role(w) & (fw.STRUCT | fw.PLACE_EG | fw.PLACE_SA) else "=" + w for w in d]
+    return pa.array(keys, pa.string()).take(enc.indices)
+
+
+def _own_word_text(text: pa.Array, before: pa.Array, after: pa.Array, is_name: bool) -> tuple[pa.Array, np.ndarray]:
+    """The new text of each matched word: the column's new word written as the text wrote it (names: its lexicon
+    spelling with the text's layout; other words: exactly the column's new word, for they matched exactly; kept
+    address words: the text's own word).  Also whether the text's spelling could be carried."""
+    out, fits = [], []
+    lex = nl.lexicon()
+    for t, b, a in zip(text.to_pylist(), before.to_pylist(), after.to_pylist(), strict=True):
+        if not is_name:
+            out.append(t if b == a or nl.fold(t) == nl.fold(a) else a)
+            fits.append(t == b or nl.fold(t) == nl.fold(a))
+            continue
+        tp, ap = nl.parse(t), nl.parse(a)
+        if tp is None or ap is None:
+            out.append(a)
+            fits.append(t == b)
+            continue
+        canon = lex.canon[ap.entry]
+        ok = nl.fits(canon, tp.layout)
+        out.append(nl.write(canon, tp.layout) if ok else t)
+        fits.append(ok)
+    return pa.array(out, pa.string()), np.array(fits, dtype=bool)
 
 
 def _covers(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -427,7 +553,14 @@ def transform(values: pa.Array, crypto: Crypto, spec: ColumnSpec | None = None, 
 
     for found in det.own:
         assert found.text is not None
-        add(found.starts, found.ends, found.kinds, found.text)
+        if found.pieces is None:
+            add(found.starts, found.ends, found.kinds, found.text)
+        else:  # only some words of the span change (names, addresses)
+            starts_l.append(found.pieces[0])
+            ends_l.append(found.pieces[1])
+            texts_l.append(plain_strings(found.text))
+            for k, c in zip(*np.unique(found.kinds, return_counts=True), strict=True):
+                counts[SPAN_KINDS[int(k)]] = counts.get(SPAN_KINDS[int(k)], 0) + int(c)
     for found, pii in ((det.emails, _EMAIL), (det.ibans, _IBAN)):
         if found is not None and len(found.starts):
             texts = view.strings(found.starts, found.ends)
