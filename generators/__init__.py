@@ -6,6 +6,7 @@
 (3, ['customer_id', 'national_id', 'gender'])
 """
 
+from . import finance, people, utility  # noqa: F401  (register their kinds)
 from .columns import KINDS, kind
 from .engine import BATCH_ROWS, generate_batch, generate_dataset, generate_table, iter_batches, iter_table, tables_of
 from .schema import Schema, SchemaError, builtin_names, load

@@ -29,12 +29,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tokenize_kit import refdata
-from tokenize_kit.fpe._utf8 import encode_fixed
 from tokenize_kit.pii.eg_national_id import compose_arrow as compose_eg_id
 from tokenize_kit.pii.iban import COUNTRIES as IBAN_COUNTRIES
 from tokenize_kit.pii.iban import set_check_digits
 from tokenize_kit.pii.sa_national_id import compose as compose_sa_id
 from tokenize_kit.pii.text import ascii_digit_matrix
+from tokenize_kit.utf8 import encode_fixed
 
 from . import reference as ref
 
@@ -357,11 +357,35 @@ def date_between(b: Batch, name: str, start: Any, end: Any, stream: str | None) 
     return pa.array(lo + days.astype("timedelta64[D]"))
 
 
-@kind("age_date", required=("min_age", "max_age"))
-def age_date(b: Batch, name: str, min_age: int, max_age: int) -> pa.Array:
-    """A birth date giving an age in [min_age, max_age) on the reference date."""
+@kind("age_date", required=("min_age", "max_age"),
+      optional={"table": None, "group": None, "groups": None, "sex": None, "male": "M"},
+      columns=("group", "sex"))
+def age_date(b: Batch, name: str, min_age: int, max_age: int, table: str | None, group: str | None,
+             groups: Mapping[str, str] | None, sex: str | None, male: str) -> pa.Array:
+    """A birth date giving an age in [min_age, max_age) on the reference date.
+
+    Uniform over the ages, or, with ``table``, following an age pyramid (:func:`reference.age_weights`):
+    ``group`` names the column choosing the pyramid (``groups`` maps its values to the table's groups,
+    e.g. ``{citizen: saudi, resident: non_saudi}``) and ``sex`` the column choosing its male or female
+    half, so a resident woman's age follows the non-Saudi women's pyramid.
+    """
     lo, dates = _birth_window(b.reference_date, min_age, max_age)
-    return pa.array(lo + b.rng(name).integers(0, dates, b.n).astype("timedelta64[D]"))
+    rng = b.rng(name)
+    if table is None:
+        return pa.array(lo + rng.integers(0, dates, b.n).astype("timedelta64[D]"))
+    keys = b.col(group) if group else None
+    is_male = _eq(b.col(sex), male) if sex else np.ones(b.n, bool)
+    u = rng.random(b.n)
+    days = np.zeros(b.n, dtype=np.int64)
+    for key, grp in (groups or {None: None}).items():
+        sel = _eq(keys, key) if keys is not None and key is not None else np.ones(b.n, bool)
+        for m in (True, False):
+            rows = np.flatnonzero(sel & (is_male == m))
+            if len(rows):
+                cum = ref.birth_day_cdf(table, grp, "males" if m else "females", str(b.reference_date), min_age,
+                                        max_age)
+                days[rows] = np.minimum(np.searchsorted(cum, u[rows], side="right"), dates - 1)
+    return pa.array(lo + days.astype("timedelta64[D]"))
 
 
 @kind("offset_date", required=("column",), optional={"min_days": 0, "max_days": 30, "not_after_reference": True},
@@ -401,31 +425,42 @@ def flag(b: Batch, name: str, column: str, gt: float) -> pa.Array:
 
 
 # --------------------------------------------------------------------------------------------- people
-@kind("eg_national_id", optional={"min_age": 21, "max_age": 70, "male_share": 0.5}, root_only=True)
-def eg_national_id(b: Batch, name: str, min_age: int, max_age: int, male_share: float) -> pa.Array:
-    """Unique valid Egyptian IDs: birth dates uniform over the ages, governorates by population.
+@kind("eg_national_id", optional={"min_age": 21, "max_age": 70, "male_share": 0.5, "table": None},
+      root_only=True)
+def eg_national_id(b: Batch, name: str, min_age: int, max_age: int, male_share: float,
+                   table: str | None) -> pa.Array:
+    """Unique valid Egyptian IDs: birth dates uniform over the ages or following the age table ``table``
+    (:func:`reference.age_weights`), governorates by population.
 
     Statelessly unique: the ID space is laid out as (birth date, governorate, gender, serial slot), each
     (governorate, gender) owning a number of serial slots proportional to its share; global row ``i``
     takes slot ``permutation(i)`` of that space (keyed by the seed), so no two rows can share an ID
-    and the shares follow the weights.  The other fields of the row are read back from the ID with
-    ``eg_id_part``, so birth date, gender and governorate always agree with it.
+    and the shares follow the weights.  A birth date owns ``k`` units of that layout (``k`` from 1 to
+    :data:`reference.MAX_UNITS`, proportional to the weight of its age), and unit ``j`` of a date takes
+    its own share of the 5,000 serials, so dates are drawn by age weight and IDs stay distinct.  The
+    other fields of the row are read back from the ID with ``eg_id_part``, so birth date, gender and
+    governorate always agree with it.
     """
     gov = ref.eg_governorates()
     w = np.outer(gov.weights, [1 - male_share, male_share]).ravel()  # cells: (governorate, female/male)
-    cap = np.maximum(1, np.floor(5000 * w / w.max()).astype(np.int64))
+    cap = np.maximum(1, np.floor(5000 // ref.MAX_UNITS * w / w.max()).astype(np.int64))
     cum = np.cumsum(cap)
     per_date = int(cum[-1])
-    lo, dates = _birth_window(b.reference_date, min_age, max_age)
-    size = dates * per_date
+    lo, _ = _birth_window(b.reference_date, min_age, max_age)
+    # each birth date owns a number of units (proportional to its age's weight), each unit ``per_date`` slots
+    units, per_day = ref.birth_day_units(table, str(b.reference_date), min_age, max_age)
+    size = int(units[-1]) * per_date
     rows = b.global_rows()
     if len(rows) and rows[-1] >= size:
         raise ValueError(f"eg_national_id: at most {size:,} unique IDs fit these ages; ask for fewer rows")
     slot = permute(b.seed, "eg_national_id", rows, size)
-    date_idx, r = np.divmod(slot, per_date)
+    unit, r = np.divmod(slot, per_date)
+    date_idx = np.searchsorted(units, unit, side="right")
+    k = per_day[date_idx]
+    j = unit - (units[date_idx] - k)  # which of the date's units
     cell = np.searchsorted(cum, r, side="right")
     within = r - (cum[cell] - cap[cell])
-    serial_hi = within * 5000 // cap[cell]  # spread the used slots over 0..4999
+    serial_hi = (j * cap[cell] + within) * 5000 // (k * cap[cell])  # spread the used slots over 0..4999
     g, male = np.divmod(cell, 2)
     serial = serial_hi * 2 + male  # the 13th digit (last of the serial) is odd for men
     check = b.rng(name).integers(0, 10, b.n)  # no public algorithm: any digit (the type's default "none")
@@ -467,89 +502,8 @@ def sa_national_id(b: Batch, name: str, residency: str, citizen: str) -> pa.Arra
     return compose_sa_id(np.where(is_citizen, 1, 2), body)
 
 
-def _name_indices(b: Batch, stream: str, gender: str, parts: int, family: str, male_label: str,
-                  exclude: tuple[str, ...], christian_share: float,
-                  origins: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(first-name index into male+female names, ancestors' indices) - identical for one stream.
-
-    Each row's family draws from the names of one tradition (names marked ``any`` in the dictionaries
-    are common to both), so a Coptic first name is not chained to a father named Mohamed.
-    """
-    rng = b.rng(stream)
-    n_male = len(ref.names("eg_male"))
-    male = _eq(b.col(gender), male_label)
-    christian = rng.random(b.n) < christian_share
-    first = np.empty(b.n, dtype=np.int64)
-    anc = np.empty((max(parts - 1, 0), b.n), dtype=np.int64)
-    for tradition, rows in (("muslim", ~christian), ("christian", christian)):
-        sel = np.flatnonzero(rows)
-        if not len(sel):
-            continue
-        ok_m = _allowed("eg_male", exclude, tradition, origins)
-        ok_f = _allowed("eg_female", exclude, tradition, origins) + n_male
-        m = male[sel]
-        first[sel] = np.where(m, ok_m[rng.integers(0, len(ok_m), len(sel))], ok_f[rng.integers(0, len(ok_f), len(sel))])
-        for j in range(parts - 1):
-            anc[j, sel] = ok_m[rng.integers(0, len(ok_m), len(sel))]
-        if parts > 1:  # a man is not named after his own father (naming practice)
-            clash = sel[m & (anc[0, sel] == first[sel])]
-            anc[0, clash] = ok_m[(np.searchsorted(ok_m, anc[0, clash]) + 1) % len(ok_m)]
-    if family == "sa" and parts > 1:
-        anc[-1] = rng.integers(0, len(ref.names("sa_family")), b.n)
-    return first, anc
-
-
-@cache
-def _allowed(table: str, exclude: tuple[str, ...], tradition: str, origins: tuple[str, ...]) -> np.ndarray:
-    """Indices of the names a row may draw: not excluded, of the row's tradition, of the allowed origins."""
-    t = refdata.table(f"names_{table}")
-    en, trad, origin = (t.column(c).to_pylist() for c in ("name_en", "tradition", "origin"))
-    return np.array([i for i, (v, tr, o) in enumerate(zip(en, trad, origin, strict=True))
-                     if v not in exclude and tr in ("any", tradition) and o in origins], dtype=np.int64)
-
-
 def _email_safe(arr: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(pc.utf8_lower(arr), r"[^a-z0-9]", "")
-
-
-@cache
-def _given_names(col: str, lower: bool = False) -> pa.Array:
-    """Male then female given names in one array (so one ``take`` serves both genders)."""
-    arr = pa.concat_arrays([getattr(ref.names("eg_male"), col), getattr(ref.names("eg_female"), col)])
-    return _email_safe(arr) if lower else arr
-
-
-@cache
-def _family_names(family: str, col: str, lower: bool = False) -> pa.Array:
-    arr = getattr(ref.names("sa_family" if family == "sa" else "eg_male"), col)
-    return _email_safe(arr) if lower else arr
-
-
-@kind("person_name", required=("gender",),
-      optional={"script": "ar", "parts": 4, "family": "eg", "stream": "person_name", "male": "M", "exclude": [],
-                "christian_share": 0.0, "origins": ["eg", "gulf"]},
-      columns=("gender",))
-def person_name(b: Batch, name: str, gender: str, script: str, parts: int, family: str, stream: str, male: str,
-                exclude: list, christian_share: float, origins: list) -> pa.Array:
-    """A full name matching ``gender``: own first name, then father's, grandfather's (male) and family name.
-
-    Egyptian names chain male given names; Saudi names (``family: sa``) end with a family/tribal name.
-    Arabic and English columns with the same ``stream`` are transliterations of the same person.
-    """
-    args = (stream, gender, parts, family, male, tuple(exclude), christian_share, tuple(origins))
-    cached = b.extra.get(f"#names:{stream}")
-    if cached is not None and cached["args"] == args:  # the other script's column of the same people
-        first, anc = cached["first"], cached["anc"]
-    else:
-        first, anc = _name_indices(b, *args)
-        b.extra[f"#names:{stream}"] = {"args": args, "first": first, "anc": anc}
-    b.extra[name] = {"first": first, "last": anc[-1] if len(anc) else None, "family": family}
-    col = "ar" if script == "ar" else "en"
-    male_arr = getattr(ref.names("eg_male"), col)
-    pieces = [(_given_names(col), first)]
-    for j in range(anc.shape[0]):
-        pieces.append((_family_names(family, col) if j == anc.shape[0] - 1 else male_arr, anc[j]))
-    return join_drawn(pieces, " ")
 
 
 @kind("email", required=("from_name",),
@@ -559,11 +513,10 @@ def email(b: Batch, name: str, from_name: str, domains: list, weights: list | No
     """first.last + two digits @ a common provider, from a person_name column of the same row."""
     rng = b.rng(name)
     drawn = b.extra.get(from_name)
-    if drawn is None or drawn["last"] is None:
-        raise ValueError("email needs from_name to be a person_name column (2+ parts) of this table")
+    if drawn is None or "vocab" not in drawn:
+        raise ValueError("email needs from_name to be a person_name column of this table")
     dom = _choose(rng, len(domains), b.n, _weights(weights))
-    return join_drawn([(_given_names("en", lower=True), drawn["first"]), ".",
-                       (_family_names(drawn["family"], "en", lower=True), drawn["last"]),
+    return join_drawn([(drawn["vocab"], drawn["first"]), ".", (drawn["vocab"], drawn["last"]),
                        (_small_numbers(100, 2), rng.integers(1, 100, b.n)), (_domains(tuple(domains)), dom)])
 
 
@@ -614,20 +567,51 @@ def eg_governorate(b: Batch, name: str, code: str, script: str) -> pa.Array:
 _CITIES = {"eg": ref.eg_cities, "sa": ref.sa_cities}
 
 
-@kind("city", required=("country", "within"), optional={"script": "ar", "stream": None}, columns=("within",))
-def city(b: Batch, name: str, country: str, within: str, script: str, stream: str | None) -> pa.Array:
-    """A city / district of the row's governorate (``country: eg``) or region (``sa``), uniform within it."""
+@kind("city", required=("country", "within"), optional={"script": "ar", "stream": None, "rural_share": 0.0},
+      columns=("within",))
+def city(b: Batch, name: str, country: str, within: str, script: str, stream: str | None,
+         rural_share: float) -> pa.Array:
+    """A city / district of the row's governorate (``country: eg``) or region (``sa``), by population where
+    the reference tables give it (Saudi cities), else uniform within the parent.
+
+    Egypt: ``rural_share`` of rows live in a village (``eg_villages.csv``); their city is the village's
+    markaz (rural district) and ``eg_address`` writes a village-style address.  The share is applied within
+    the governorates that have villages, scaled so the national share matches.
+    """
+    rng = b.rng(stream or f"{country}_city")
     cities = _CITIES[country]()
-    idx = cities.draw(b.idx(within), b.rng(stream or f"{country}_city").random(b.n))
+    parent = b.idx(within)
+    idx = cities.draw(parent, rng.random(b.n))
     b.index_of[name] = idx
-    return (cities.ar if script == "ar" else cities.en).take(pa.array(idx))
+    out = (cities.ar if script == "ar" else cities.en).take(pa.array(idx))
+    if country != "eg" or rural_share <= 0:
+        return out
+    vil = ref.eg_villages()
+    gov = ref.eg_governorates()
+    has = vil.groups.count > 0
+    p_rural = min(1.0, rural_share / float(gov.weights[has].sum()))
+    rural = has[parent] & (rng.random(b.n) < p_rural)
+    v = np.zeros(b.n, dtype=np.int64)
+    if rural.any():
+        v[rural] = vil.groups.draw(parent[rural], rng.random(int(rural.sum())))
+    b.extra[name] = {"rural": rural, "village": v}
+    markaz = (vil.markaz_ar if script == "ar" else vil.markaz_en).take(pa.array(v))
+    return pc.if_else(pa.array(rural), markaz, out)
 
 
-@kind("street", required=("country",), optional={"script": "ar", "stream": "street"})
-def street(b: Batch, name: str, country: str, script: str, stream: str) -> pa.Array:
-    """A street name (Egyptian or Saudi list)."""
-    names = ref.strings(f"{country}_streets")
-    idx = b.rng(stream).integers(0, len(names), b.n)
+@kind("street", required=("country",), optional={"script": "ar", "stream": "street", "city": None},
+      columns=("city",))
+def street(b: Batch, name: str, country: str, script: str, stream: str, city: str | None) -> pa.Array:
+    """A street of the row's ``city`` (each city has its own list of STREETS_PER_CITY streets, so no street
+    takes more than about 1% of a city's rows), or of the whole vocabulary without ``city``."""
+    names = ref.street_vocabulary(country)
+    u = b.rng(stream).random(b.n)
+    if city is None:
+        idx = np.minimum((u * len(names.ar)).astype(np.int64), len(names.ar) - 1)
+    else:
+        c = b.idx(city)
+        lists = ref.city_streets(country, len(_CITIES[country]().ar))
+        idx = lists[c, np.minimum((u * lists.shape[1]).astype(np.int64), lists.shape[1] - 1)]
     b.index_of[name] = idx
     return (names.ar if script == "ar" else names.en).take(pa.array(idx))
 
@@ -649,20 +633,36 @@ def _optional_part(label: str, count: int) -> pa.Array:
       optional={"script": "ar", "stream": "eg_address", "apartment_share": 0.6}, columns=("governorate", "city"))
 def eg_address(b: Batch, name: str, governorate: str, city: str, script: str, stream: str,
                apartment_share: float) -> pa.Array:
-    """A street address in the row's city and governorate, e.g. ``12 شارع التحرير، شقة 5، الدقي، الجيزة``."""
+    """A street address in the row's city and governorate, e.g. ``12 شارع التحرير، شقة 5، الدقي، الجيزة``;
+    for a row the ``city`` column placed in a village: ``قرية ميت بدر حلاوة، مركز سمنود، الغربية``."""
     rng = b.rng(stream)
-    streets = ref.strings("eg_streets")
-    st = rng.integers(0, len(streets), b.n)
+    streets = ref.street_vocabulary("eg")
+    g, c = b.idx(governorate), b.idx(city)
+    lists = ref.city_streets("eg", len(ref.eg_cities().ar))
+    st = lists[c, rng.integers(0, lists.shape[1], b.n)]
     number = (_small_numbers(250), rng.integers(1, 250, b.n))
     apt = rng.integers(1, 40, b.n)
     apt[rng.random(b.n) >= apartment_share] = 0  # 0: no apartment part
     gov, cities = ref.eg_governorates(), ref.eg_cities()
-    g, c = b.idx(governorate), b.idx(city)
     if script == "ar":
-        return join_drawn([number, " شارع ", (streets.ar, st), (_optional_part("، شقة ", 40), apt),
-                           "، ", (cities.ar, c), "، ", (gov.ar, g)])
-    return join_drawn([number, " ", (streets.en, st), " St.", (_optional_part(", Apt ", 40), apt),
-                       ", ", (cities.en, c), ", ", (gov.en, g)])
+        urban = join_drawn([number, " شارع ", (streets.ar, st), (_optional_part("، شقة ", 40), apt),
+                            "، ", (cities.ar, c), "، ", (gov.ar, g)])
+    else:
+        urban = join_drawn([number, " ", (streets.en, st), " St.", (_optional_part(", Apt ", 40), apt),
+                            ", ", (cities.en, c), ", ", (gov.en, g)])
+    drawn = b.extra.get(city)
+    if not drawn or "rural" not in drawn or not drawn["rural"].any():
+        return urban
+    vil = ref.eg_villages()
+    v = drawn["village"]
+    # a village address names the lane or the household (منزل ...) before the village, as rural addresses do
+    lead = ref.village_leads(script)
+    li = rng.integers(0, len(lead), b.n)
+    if script == "ar":
+        village = join_drawn([(lead, li), "قرية ", (vil.ar, v), "، مركز ", (vil.markaz_ar, v), "، ", (gov.ar, g)])
+    else:
+        village = join_drawn([(lead, li), (vil.ar, v), " village, ", (vil.markaz_en, v), " markaz, ", (gov.en, g)])
+    return pc.if_else(pa.array(drawn["rural"]), village, urban)
 
 
 @kind("sa_region", optional={"script": "ar", "stream": "sa_region"})
@@ -689,18 +689,15 @@ def _sa_city_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 @kind("sa_district", required=("city",), optional={"script": "ar", "stream": "sa_district"}, columns=("city",))
 def sa_district(b: Batch, name: str, city: str, script: str, stream: str) -> pa.Array:
-    """A district (حي) of the row's city where the reference table lists the city's districts.
-
-    For other cities a district name is drawn from the whole list (names such as Al Aziziyah or
-    Ar Rawdah recur across Saudi cities); the reference table says which cities are covered.
-    """
+    """A district (حي) of the row's own city (``sa_city_districts.csv``), uniform within the city: no
+    district populations are published.  Every city the generator draws has a district list."""
     start, count, _, _ = _sa_city_tables()
     _, ar, en = ref.sa_districts()
     c = b.idx(city)
+    if (count[c] == 0).any():
+        raise ValueError("a city without a district list was drawn (sa_city_districts.csv)")
     u = b.rng(stream).random(b.n)
-    has = count[c] > 0
-    idx = np.where(has, start[c] + np.minimum((u * count[c]).astype(np.int64), np.maximum(count[c] - 1, 0)),
-                   np.minimum((u * len(ar)).astype(np.int64), len(ar) - 1))
+    idx = start[c] + np.minimum((u * count[c]).astype(np.int64), count[c] - 1)
     return (ar if script == "ar" else en).take(pa.array(idx))
 
 
@@ -722,16 +719,6 @@ def sa_short_address(b: Batch, name: str, building_number: str) -> pa.Array:
     """National short address: 4 letters + the building number (letters random: codes are not published)."""
     letters = b.rng(name).integers(65, 91, (b.n, 4)).astype(np.uint8)
     return _concat(encode_fixed(letters), b.col(building_number))
-
-
-@kind("nationality", required=("residency",), optional={"script": "ar", "citizen": "citizen",
-                                                        "stream": "nationality"}, columns=("residency",))
-def nationality(b: Batch, name: str, residency: str, script: str, citizen: str, stream: str) -> pa.Array:
-    """Saudi for citizens; for residents one of the other listed nationalities (uniform)."""
-    names = ref.strings("nationalities")
-    is_citizen = _eq(b.col(residency), citizen)
-    other = b.rng(stream).integers(1, len(names), b.n)  # row 0 of nationalities.csv is Saudi
-    return (names.ar if script == "ar" else names.en).take(pa.array(np.where(is_citizen, 0, other)))
 
 
 _HIJRI: dict[int, str] = {}
@@ -832,12 +819,14 @@ def payment_date(b: Batch, name: str, due_date: str, instalment_no: str, due: st
     return pa.array(paid, mask=unpaid)
 
 
-@kind("overdue_amount", required=("instalment", "overdue"), columns=("instalment", "overdue"))
-def overdue_amount(b: Batch, name: str, instalment: str, overdue: str) -> pa.Array:
-    """Arrears: the instalment times the number of unpaid instalments."""
+@kind("overdue_amount", required=("instalment", "overdue"), optional={"partial": None},
+      columns=("instalment", "overdue", "partial"))
+def overdue_amount(b: Batch, name: str, instalment: str, overdue: str, partial: str | None) -> pa.Array:
+    """Arrears: the instalment times the number of unpaid instalments, less what was paid towards them."""
     inst = np.asarray(b.col(instalment).to_numpy(zero_copy_only=False), dtype=np.float64)
     k = np.asarray(b.col(overdue).to_numpy(zero_copy_only=False))
-    return pa.array(np.round(inst * k, 2))
+    paid = 0.0 if partial is None else np.asarray(b.col(partial).to_numpy(zero_copy_only=False), dtype=np.float64)
+    return pa.array(np.round(inst * k - paid, 2))
 
 
 @kind("days_before_reference", required=("days",), optional={"min_offset": 0}, columns=("days",))

@@ -131,7 +131,7 @@ def test_encrypt_numerals_round_trip():
 
 
 @pytest.mark.parametrize("cls", [FF1, FF3_1])
-def test_threaded_batches_equal_serial(cls, monkeypatch):
+def test_threaded_batches_equal_serial(cls):
     """Large groups are split across worker threads; the result must not depend on it."""
     from tokenize_kit.fpe import _base
 
@@ -139,9 +139,10 @@ def test_threaded_batches_equal_serial(cls, monkeypatch):
     rng = np.random.default_rng(5)
     values = pa.array([str(x).zfill(12) for x in rng.integers(0, 10**12, rows)])
     c = cls(bytes(range(16)), DIGITS)
-    monkeypatch.setenv("TOKENIZE_KIT_THREADS", "1")
-    serial = c.encrypt_many(values)
-    monkeypatch.setenv("TOKENIZE_KIT_THREADS", "2")
-    threaded = c.encrypt_many(values)
+    serial = c.encrypt_many(values, threads=1)
+    threaded = c.encrypt_many(values, threads=3)
     assert threaded.equals(serial)
-    assert c.decrypt_many(threaded).equals(values)
+    assert c.decrypt_many(threaded, threads=2).equals(values)
+    assert c.decrypt_many(threaded).equals(values)  # default: one thread per CPU
+    with pytest.raises(ValueError, match="threads"):
+        c.encrypt_many(values, threads=0)

@@ -64,38 +64,52 @@ def test_eg_ids_valid_unique_and_encode_the_row(eg):
         assert 21 <= REF.year - b.year - ((REF.month, REF.day) < (b.month, b.day)) < 70
 
 
-def _parts(full: str, known: set[str]) -> list[str]:
-    """Split a full name into dictionary names (some are two words: عبد الرحمن)."""
-    words, out = full.split(" "), []
-    while words:
-        two = " ".join(words[:2])
-        take = 2 if len(words) > 1 and two in known else 1
-        out.append(" ".join(words[:take]))
-        words = words[take:]
+def _pool(pool: str) -> dict[tuple[str, str], list[dict]]:
+    """(role, gender) -> rows of person_names.csv for one pool."""
+    out: dict[tuple[str, str], list[dict]] = {}
+    for r in refdata.table("person_names").to_pylist():
+        if r["pool"] == pool:
+            out.setdefault((r["role"], r["gender"]), []).append(r)
     return out
 
 
 def test_eg_names_match_gender_and_transliterate_consistently(eg):
-    male = _ref_map("names_eg_male", "name_ar", "name_en")
-    female = _ref_map("names_eg_female", "name_ar", "name_en")
-    known = set(male) | set(female) | set(male.values()) | set(female.values())
-    tradition = {**_ref_map("names_eg_male", "name_en", "tradition"), **_ref_map("names_eg_female", "name_en",
-                                                                                  "tradition")}
-    origin = {**_ref_map("names_eg_male", "name_en", "origin"), **_ref_map("names_eg_female", "name_en", "origin")}
+    pool = _pool("eg")
+    given = {g: {r["name_ar"]: r for r in pool[("given", g)]} for g in ("M", "F")}
+    family = {r["name_ar"]: r for r in pool[("family", "U")]}
     for r in _rows(eg["customers"])[:5000]:
-        ar, en = _parts(r["full_name_ar"], known), _parts(r["full_name_en"], known)
-        assert len(ar) == 4
-        first = female if r["gender"] == "F" else male
-        assert first[ar[0]] == en[0]
-        assert all(male[a] == e for a, e in zip(ar[1:], en[1:], strict=True))  # father ... are male names
-        if r["gender"] == "M":
-            assert ar[0] != ar[1]
-        assert all(origin[x] == "eg" for x in en)  # no Gulf names (Fahad, Turki ...) in an Egyptian dataset
-        trads = {tradition[x] for x in en} - {"any"}
+        ar, en = r["full_name_ar"].split(" "), r["full_name_en"].split(" ")
+        assert len(ar) == len(en) == 4
+        first = given[r["gender"]][ar[0]]  # a given name of the row's own gender
+        assert first["name_en"] == en[0]
+        assert given["M"][ar[1]]["name_en"] == en[1] and given["M"][ar[2]]["name_en"] == en[2]  # male ancestors
+        assert family[ar[3]]["name_en"] == en[3]
+        trads = {first["tradition"], given["M"][ar[1]]["tradition"], given["M"][ar[2]]["tradition"],
+                 family[ar[3]]["tradition"]} - {"any"}
         assert len(trads) <= 1, en  # one family, one naming tradition
         if r["email"] is not None:
             assert registry.get("email").is_valid(r["email"])
-            assert r["email"].startswith(en[0].lower() + "." + en[-1].lower())
+            assert r["email"].startswith(re.sub("[^a-z0-9]", "", en[0].lower()) + "."
+                                         + re.sub("[^a-z0-9]", "", en[-1].lower()))
+
+
+def test_name_frequencies_follow_published_counts(eg, sa):
+    """First names are drawn by their published weight: the top names' shares stay within a stated tolerance
+    (2 points, or 15% of the share) of person_names.csv."""
+    for data, pool, col in ((eg, "eg", "full_name_en"), (sa, "sa", "full_name_en")):
+        c = data["customers"]
+        rows = [(r[col].split(" ")[0], r["gender"]) for r in _rows(c)
+                if pool == "eg" or r["nationality_en"] == "Saudi"]
+        men = Counter(n for n, g in rows if g == "M")
+        total = sum(men.values())
+        table = _pool(pool)[("given", "M")]
+        weights = Counter()
+        for r in table:  # expected share of a first name: its weight over the pool's male weights
+            weights[r["name_en"]] += r["weight"]
+        wsum = sum(weights.values())
+        for name, w in weights.most_common(5):
+            expected = w / wsum
+            assert abs(men[name] / total - expected) < max(0.02, 0.15 * expected), (pool, name)
 
 
 def test_eg_places_are_consistent_and_follow_population(eg):
@@ -104,9 +118,23 @@ def test_eg_places_are_consistent_and_follow_population(eg):
     city_gov = {(g, n) for g, n in zip(cities.column("governorate_code").to_pylist(),
                                        cities.column("name_en").to_pylist(), strict=True)}
     code_of = {v: k for k, v in _ref_map("eg_governorates", "code", "name_en").items()}
+    villages = refdata.table("eg_villages").to_pylist()
+    markaz = {(v["governorate_code"], v["markaz_en"]) for v in villages}
+    village_of = {(v["governorate_code"], v["markaz_ar"], v["name_ar"]) for v in villages}
+    rural = 0
     for r in _rows(c)[:5000]:
-        assert (code_of[r["governorate_en"]], r["city_en"]) in city_gov
-        assert r["address_ar"].endswith(f"، {r['city_ar']}، {r['governorate_ar']}")
+        code = code_of[r["governorate_en"]]
+        if "، قرية " in r["address_ar"] or r["address_ar"].startswith("قرية "):
+            rural += 1  # قرية <village>، مركز <markaz>، <governorate>: the village lies in the row's markaz
+            assert (code, r["city_en"]) in markaz
+            tail = r["address_ar"].split("قرية ", 1)[1]
+            village, rest = tail.split("، مركز ", 1)
+            assert (code, r["city_ar"], village) in village_of
+            assert rest == f"{r['city_ar']}، {r['governorate_ar']}"
+        else:
+            assert (code, r["city_en"]) in city_gov
+            assert r["address_ar"].endswith(f"، {r['city_ar']}، {r['governorate_ar']}")
+    assert abs(rural / 5000 - 0.57) < 0.03  # CAPMAS: 57% of Egyptians live in rural areas
     pop = _ref_map("eg_governorate_population", "code", "population")
     total = sum(pop.values())
     seen = Counter(code_of[g] for g in c.column("governorate_en").to_pylist())
@@ -162,7 +190,7 @@ def test_eg_loans_consistent(eg):
         expect = "default" if dpd > 90 else "delinquent" if dpd else (
             "closed" if ln["instalments_due"] == ln["tenor_months"] else "current")
         assert ln["status"] == expect
-    assert 3000 <= min(ln["principal_egp"] for ln in loans) and max(ln["principal_egp"] for ln in loans) <= 2_000_000
+    assert 3000 <= min(ln["principal_egp"] for ln in loans) and max(ln["principal_egp"] for ln in loans) <= 3_000_000
 
 
 def _add_month(d: dt.date, k: int) -> dt.date:
@@ -182,19 +210,27 @@ def test_eg_instalments_follow_schedule_and_arrears(eg):
     for lid, ln in loans.items():
         rows = by_loan.get(lid, [])
         assert len(rows) == ln["instalments_due"]
-        unpaid = 0
+        not_fully_paid = 0
         for k, inst in enumerate(rows, start=1):
             assert inst["instalment_no"] == k
             assert inst["due_date"] == _add_month(ln["disbursed_at"], k) <= REF
             assert inst["amount_egp"] == ln["instalment_egp"]
+            if inst["payment_status"] in ("unpaid", "partial"):
+                not_fully_paid += 1
             if inst["paid_at"] is None:
-                unpaid += 1
-                assert inst["paid_amount_egp"] is None
+                assert inst["paid_amount_egp"] is None and inst["payment_status"] == "unpaid"
             else:
                 assert inst["due_date"] <= inst["paid_at"] <= REF
-        assert unpaid == ln["instalments_overdue"]
-        assert all(i["paid_at"] is None for i in rows[len(rows) - unpaid:])  # the latest ones are unpaid
-        assert (unpaid > 0) == (ln["days_past_due"] > 0)
+                if inst["payment_status"] == "partial":  # part of the oldest overdue instalment
+                    assert inst["paid_amount_egp"] == ln["partial_paid_egp"] < inst["amount_egp"]
+                else:
+                    assert inst["paid_amount_egp"] == inst["amount_egp"]
+                    late = (inst["paid_at"] - inst["due_date"]).days
+                    assert late <= ln["max_days_late"] or inst["paid_at"] == REF
+                    assert (inst["payment_status"] == "late") == (late > 5)
+        assert not_fully_paid == ln["instalments_overdue"]
+        assert all(i["payment_status"] in ("unpaid", "partial") for i in rows[len(rows) - not_fully_paid:])
+        assert (not_fully_paid > 0) == (ln["days_past_due"] > 0)  # days past due count from the oldest one
 
 
 def test_eg_collections_only_for_late_loans(eg):
@@ -206,7 +242,8 @@ def test_eg_collections_only_for_late_loans(eg):
         ln = loans[a["loan_id"]]
         assert a["customer_id"] == ln["customer_id"]
         assert REF - dt.timedelta(days=ln["days_past_due"] - 60) <= a["assigned_at"] <= REF
-        assert a["outstanding_egp"] == round(ln["instalment_egp"] * ln["instalments_overdue"], 2)
+        assert a["outstanding_egp"] == round(ln["instalment_egp"] * ln["instalments_overdue"]
+                                             - ln["partial_paid_egp"], 2)
         agencies.add(a["agency"])
     assert len(agencies) == 5
 
@@ -242,16 +279,14 @@ def test_sa_national_address_consistent(sa):
     region_of_city.update(_ref_map("sa_cities", "name_en", "region_en"))
     digit = _ref_map("sa_postal_regions", "region_en", "first_digit")
     bands = {r["city_en"]: (r["postal_from"], r["postal_to"]) for r in refdata.table("sa_postal_ranges").to_pylist()}
-    districts = {(r["city_en"], r["name_en"]) for r in refdata.table("sa_districts").to_pylist()}
-    listed = {c for c, _ in districts}
+    districts = {(r["city_en"], r["name_en"]) for r in refdata.table("sa_city_districts").to_pylist()}
     for r in _rows(c)[:5000]:
         assert region_of_city[r["city_en"]] == r["region_en"]
         assert re.fullmatch(r"\d{5}", r["postal_code"]) and int(r["postal_code"][0]) == digit[r["region_en"]]
         if r["city_en"] in bands:
             lo, hi = bands[r["city_en"]]
             assert lo <= int(r["postal_code"]) <= hi
-        if r["city_en"] in listed:
-            assert (r["city_en"], r["district_en"]) in districts
+        assert (r["city_en"], r["district_en"]) in districts  # a district of the row's own city
         assert re.fullmatch(r"\d{4}", r["building_number"]) and re.fullmatch(r"\d{4}", r["additional_number"])
         assert re.fullmatch(r"[A-Z]{4}\d{4}", r["short_address"]) and r["short_address"][4:] == r["building_number"]
     pop = _ref_map("sa_region_population", "region_en", "population")
@@ -264,14 +299,25 @@ def test_sa_national_address_consistent(sa):
 def test_sa_phones_and_names(sa):
     c = sa["customers"]
     assert registry.get("sa_phone").valid_mask(c.column("mobile")).all()
-    family = set(refdata.table("names_sa_family").column("name_en").to_pylist())
-    female = set(refdata.table("names_eg_female").column("name_en").to_pylist())
-    for r in _rows(c)[:3000]:
+    tribal = {r["name_en"] for r in refdata.table("person_names").to_pylist() if r["pool"] == "sa"
+              and r["role"] == "family"}
+    pool_of = _ref_map("nationalities", "name_en", "name_pool")
+    given = {}
+    for r in refdata.table("person_names").to_pylist():
+        if r["role"] == "given":
+            given.setdefault((r["pool"], r["gender"]), set()).add(r["name_en"])
+    for r in _rows(c)[:5000]:
         n = phonenumbers.parse(r["mobile"], "SA")
         assert phonenumbers.is_valid_number(n) and phonenumbers.number_type(n) == phonenumbers.PhoneNumberType.MOBILE
-        parts = r["full_name_en"].split(" ")
-        assert parts[-1] in family and (parts[0] in female) == (r["gender"] == "F")
-        assert parts[0] not in {"Mina", "George", "Mary", "Christine", "Marina"}
+        pool = pool_of[r["nationality_en"]]
+        last = r["full_name_en"].rsplit(" ", 1)[-1]
+        if r["residency"] == "citizen":
+            assert r["full_name_en"].split(" ")[-1] in {t.split(" ")[-1] for t in tribal}
+        else:
+            assert not any(r["full_name_en"].endswith(" " + t) for t in tribal), r  # never a tribal name
+        first = r["full_name_en"]
+        assert any(first == g or first.startswith(g + " ") for g in given[(pool, r["gender"])]), r
+        assert last
 
 
 def test_sa_meters_bills_and_requests(sa):

@@ -14,6 +14,10 @@ KEYS = {
     "eg_cities": ("governorate_code", "name_ar"),
     "sa_districts": ("city_en", "name_ar"),
     "sa_postal_regions": ("region_en",),
+    "sa_city_districts": ("city_en", "name_ar"),
+    "person_names": ("pool", "role", "gender", "name_ar"),
+    "sa_age_sex": ("group", "age_from"),
+    "eg_villages": ("governorate_code", "markaz_ar", "name_ar"),
 }
 
 SOURCES = (Path(refdata.__file__).parent / "SOURCES.md").read_text(encoding="utf-8")

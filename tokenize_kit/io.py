@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .fpe._utf8 import group_bytes
+from .utf8 import group_bytes
 
 FORMATS = ("csv", "tsv", "parquet", "jsonl", "xlsx")
 DEFAULT_BATCH = 200_000

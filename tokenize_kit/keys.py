@@ -30,7 +30,6 @@ one-way 64-bit identifier safe to print.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import os
@@ -42,10 +41,10 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from .primitives import hkdf_sha256, hmac_sha256
 
 FORMAT = "tokenize-kit-keyset"
 FORMAT_VERSION = 1
@@ -97,13 +96,12 @@ def _unb64(text: Any, what: str) -> bytes:
 
 def fingerprint_of(material: bytes) -> str:
     """A 64-bit one-way identifier of key material, safe to print and store beside it."""
-    return hmac.new(material, _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
+    return hmac_sha256(material, _FINGERPRINT_LABEL).hex()[:16]
 
 
 def hkdf_subkey(material: bytes, domain: str, purpose: str) -> bytes:
     """HKDF-SHA256(material, salt=b"tokenize-kit/v1", info=f"{purpose}:{domain}") -> 32 bytes."""
-    info = f"{purpose}:{domain}".encode()
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=HKDF_SALT, info=info).derive(material)
+    return hkdf_sha256(material, HKDF_SALT, f"{purpose}:{domain}".encode())
 
 
 def _scrypt(passphrase: str, salt: bytes, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> bytes:

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,13 +18,13 @@ from typing import Any
 import pyarrow as pa
 
 from . import __version__
-from .fpe._base import _threads
-from .fpe._utf8 import group_bytes
 from .io import DEFAULT_BATCH, BatchWriter, InputError, TextEncoding, atomic_output, detect_format, read_batches
 from .keys import Keyset
 from .manifest import manifest_path, sha256_file, sign
+from .parallel import resolve_threads, worker_pool
 from .policy import Policy
 from .table import ColumnReport, TableReport, check_columns, crypto_for, transform_column, transform_columns
+from .utf8 import group_bytes
 
 
 @dataclass
@@ -50,15 +50,20 @@ def run(
     sign_key: Any = None,
     progress: Callable[[int, int | None], None] | None = None,
     overwrite: bool = False,
+    threads: int | None = None,
 ) -> JobResult:
-    """Tokenize (or detokenize) INPUT into OUTPUT; OUTPUT and its manifest appear only on success."""
+    """Tokenize (or detokenize) INPUT into OUTPUT; OUTPUT and its manifest appear only on success.
+
+    Each batch's rows are split over ``threads`` worker threads (``None``: one per CPU), which exist for
+    the duration of the call.
+    """
     input_path, output_path = Path(input_path), Path(output_path)
     if input_path.resolve() == output_path.resolve():
         raise InputError("the output path is the input path; write the delivery to a new file")
     if output_path.exists() and not overwrite:
         raise InputError(f"{output_path} already exists; choose another path or pass --force")
     policy = Policy.load(policy)
-    _tune_malloc()
+    threads = resolve_threads(threads)
     start = time.perf_counter()
     batches, info = read_batches(input_path, input_format, encoding=encoding, batch_size=batch_size)
     out_fmt = detect_format(output_path, output_format) if output_format or output_path.suffix else info["format"]
@@ -72,7 +77,7 @@ def run(
     report = TableReport(crypto.key_name, crypto.version, crypto.algorithm)
     rows = 0
     input_hash = _Background(sha256_file, input_path)  # read once more, on the other core, while we work
-    with atomic_output(output_path) as fh:
+    with atomic_output(output_path) as fh, worker_pool(threads, "rows") as pool:
         hashing = out_fmt in ("csv", "tsv", "jsonl")  # written by us, sequentially: hash as we write
         sink = _HashingFile(fh) if hashing else fh
         writer = BatchWriter(sink, out_fmt, out_enc if out_fmt in ("csv", "tsv") else None)
@@ -91,7 +96,8 @@ def run(
                 for out_batch in table.to_batches():
                     write(out_batch)
                 del table
-                _release_memory()
+                # Arrow's pool keeps freed pages for reuse; hand them back so the peak stays flat over the file
+                pa.default_memory_pool().release_unused()
                 if progress:
                     progress(job.row_offset + job.table.num_rows, info.get("rows") or total_hint)
 
@@ -114,7 +120,7 @@ def run(
                     first = False
                     if progress and info["format"] in ("csv", "tsv"):
                         total_hint = estimated_rows(input_path, batch)
-                job = _BatchJob(pa.Table.from_batches([batch]), policy, crypto, detokenize, rows)
+                job = _BatchJob(pa.Table.from_batches([batch]), policy, crypto, detokenize, rows, pool, threads)
                 rows += batch.num_rows
                 del batch
                 if pending is not None:
@@ -279,62 +285,8 @@ class _WriterThread:
             raise self._error
 
 
-def _libc() -> Any:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim, libc.mallopt  # noqa: B018  (glibc only: musl has neither)
-        return libc
-    except (OSError, AttributeError):
-        return None
-
-
-_LIBC = _libc()
-#: glibc mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_TUNED = False
-
-
-def _tune_malloc() -> None:
-    """Let glibc reuse freed heap memory within a batch instead of faulting fresh pages in for every temporary.
-
-    A batch allocates and frees dozens of column-sized numpy temporaries (megabytes each).  With glibc's
-    defaults each one larger than the (adaptive) mmap threshold is a fresh ``mmap`` whose pages the kernel
-    zeroes on first touch, and a large free at the top of the heap is trimmed straight back to the OS: on the
-    1M-row bench file that was 110k page faults, zeroing fresh pages alone 11% of the CPU time (68k and 6% now;
-    ``perf`` profiles of the command).  Allocations up to
-    32 MiB (glibc's maximum threshold) now come from the heap and freed memory stays there until
-    :func:`_release_memory` trims it after each batch, so memory stays as flat as before (peak RSS measured in
-    ``make bench``).  Process-wide and done once, like the trim itself."""
-    global _TUNED
-    if _TUNED or _LIBC is None:
-        return
-    _TUNED = True
-    _LIBC.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
-    _LIBC.mallopt(_M_TRIM_THRESHOLD, 256 << 20)
-
-
-def _release_memory() -> None:
-    """Hand memory freed by the last batch back to the OS, so the peak stays flat over the whole file: glibc keeps
-    freed numpy temporaries in its heap (see :func:`_tune_malloc`), Arrow's pool keeps freed pages."""
-    pa.default_memory_pool().release_unused()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-_WORK_POOL: ThreadPoolExecutor | None = None
 #: below this many rows per thread a batch is not split
 MIN_SPLIT_ROWS = 16_384
-
-
-def _work_pool() -> ThreadPoolExecutor:
-    global _WORK_POOL
-    if _WORK_POOL is None:
-        _WORK_POOL = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="tokenize-kit-rows")
-    return _WORK_POOL
 
 
 def _transform_serial(table: pa.Table, policy: Policy, crypto: Any, detokenize: bool, row_offset: int
@@ -351,17 +303,17 @@ class _BatchJob:
     parts disagree on a column's output type (integer columns), the batch is done again as a whole, so errors and
     types are exactly those of the whole batch."""
 
-    def __init__(self, table: pa.Table, policy: Policy, crypto: Any, detokenize: bool, row_offset: int) -> None:
+    def __init__(self, table: pa.Table, policy: Policy, crypto: Any, detokenize: bool, row_offset: int,
+                 pool: Executor, threads: int) -> None:
         self.table, self.policy, self.crypto, self.detokenize, self.row_offset = (
             table, policy, crypto, detokenize, row_offset)
         n = table.num_rows
-        parts = max(1, min(_threads(), n // MIN_SPLIT_ROWS))
+        parts = max(1, min(threads, n // MIN_SPLIT_ROWS))
         bounds = [n * k // parts for k in range(parts + 1)]
         self.futures = [
-            _work_pool().submit(_transform_serial, table.slice(lo, hi - lo), policy, crypto, detokenize,
-                                row_offset + lo)
+            pool.submit(_transform_serial, table.slice(lo, hi - lo), policy, crypto, detokenize, row_offset + lo)
             for lo, hi in itertools.pairwise(bounds)
-        ] if _threads() > 1 else []
+        ] if threads > 1 else []
 
     def _whole(self) -> dict[str, tuple[pa.Array, ColumnReport]]:
         return _transform_serial(self.table, self.policy, self.crypto, self.detokenize, self.row_offset)

@@ -30,6 +30,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ from .pii.find_codes import find_emails, find_ibans
 from .pii.iban import _compact_array as iban_compact
 from .pii.textview import TextView, plain_strings
 from .table import EMPTY_MARKERS
+from .utf8 import group_bytes
 
 FORMAT = "tokenize-kit-scan"
 FORMAT_VERSION = 1
@@ -176,6 +178,8 @@ class ColumnFinding:
     in_text: dict[str, KindCount] = field(default_factory=dict)
     #: single-word name cells (a first-name column), reported only when they are most of the column
     single_names: int = 0
+    #: whole cells per PII type (eg_national_id, phone, person_name, sa_address ...): for suggesting a policy
+    types: dict[str, int] = field(default_factory=dict)
 
     def share(self, kind: str) -> float:
         k = self.values.get(kind)
@@ -263,11 +267,10 @@ def _cell_kinds(det: ft.Detection, values: pa.Array) -> tuple[dict[str, np.ndarr
         whole |= (alnum[e] - alnum[s]) == row_alnum[rows]
     values_by: dict[str, np.ndarray] = {}
     text_by: dict[str, np.ndarray] = {}
-    kinds = np.array([_KIND_OF_SPAN[x] for x in ft.SPAN_KINDS])[k]
-    for kind in np.unique(kinds).tolist():
-        sel = kinds == kind
-        values_by[kind] = np.unique(rows[sel & whole])
-        text_by[kind] = rows[sel & ~whole]
+    for t in np.unique(k).tolist():
+        sel = k == t
+        values_by[ft.SPAN_KINDS[t]] = np.unique(rows[sel & whole])
+        text_by[ft.SPAN_KINDS[t]] = rows[sel & ~whole]
     return values_by, text_by
 
 
@@ -298,12 +301,16 @@ def scan_batch(batch: pa.RecordBatch | pa.Table, result: ScanResult, covered: It
         values = leaf.values.take(pa.array(idx))
         det = ft.detect(values)
         whole, inside = _cell_kinds(det, values)
-        for kind, r in whole.items():
-            finding.values.setdefault(kind, KindCount()).add(leaf.rows[idx[r]] + row_offset + 1)
-        for kind, r in inside.items():
+        for type_name, r in whole.items():
             if len(r):
-                finding.in_text.setdefault(kind, KindCount()).add(leaf.rows[idx[r]] + row_offset + 1)
-        finding.single_names += int(_single_names(values).sum())
+                finding.values.setdefault(_KIND_OF_SPAN[type_name], KindCount()).add(leaf.rows[idx[r]] + row_offset + 1)
+                finding.types[type_name] = finding.types.get(type_name, 0) + len(r)
+        for type_name, r in inside.items():
+            if len(r):
+                finding.in_text.setdefault(_KIND_OF_SPAN[type_name], KindCount()).add(
+                    leaf.rows[idx[r]] + row_offset + 1)
+        singles = int(_single_names(values).sum())
+        finding.single_names += singles
 
 
 # -- the gate ---------------------------------------------------------------------------------------------------
@@ -330,15 +337,81 @@ def _word_keys(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.nd
         z = np.zeros(0, np.int64)
         return z, pa.array([], pa.string()), z, pa.array([], pa.string())
     enc = pc.dictionary_encode(w.text)
-    folded = pa.array([nl.fold(x) for x in enc.dictionary.to_pylist()], pa.string()).take(enc.indices)
+    d = enc.dictionary.to_pylist()
+    f_d = [nl.fold(x) for x in d]
+    s_d = [_strip_prefix(x) for x in f_d]  # the word without a glued و/ب/ل/ف/ك (بأحمد -> احمد)
+    idx = enc.indices
+    folded = pa.array(f_d, pa.string()).take(idx)
+    stripped = pa.array(s_d, pa.string()).take(idx)
+    has_prefix = np.array([a != b for a, b in zip(f_d, s_d, strict=True)], dtype=bool)[
+        idx.to_numpy(zero_copy_only=False)]
     same1 = w.row[1:] == w.row[:-1]
     i2 = np.flatnonzero(same1)
-    pairs = pc.binary_join_element_wise("n:", folded.take(pa.array(i2)), " ", folded.take(pa.array(i2 + 1)), "")
-    same2 = same1[:-1] & same1[1:]
-    i3 = np.flatnonzero(same2)
-    triples = pc.binary_join_element_wise("a:", folded.take(pa.array(i3)), " ", folded.take(pa.array(i3 + 1)), " ",
-                                          folded.take(pa.array(i3 + 2)), "")
-    return w.row[i2], pairs, w.row[i3], triples
+    rows2, pairs = [w.row[i2]], [pc.binary_join_element_wise("n:", folded.take(pa.array(i2)), " ",
+                                                              folded.take(pa.array(i2 + 1)), "")]
+    for a_arr, b_arr, sel in ((stripped, folded, has_prefix[i2]), (folded, stripped, has_prefix[i2 + 1]),
+                              (stripped, stripped, has_prefix[i2] & has_prefix[i2 + 1])):
+        j = i2[sel]
+        if len(j):
+            rows2.append(w.row[j])
+            pairs.append(pc.binary_join_element_wise("n:", a_arr.take(pa.array(j)), " ", b_arr.take(pa.array(j + 1)),
+                                                     ""))
+    r3, k3 = _core_keys(w.row, folded, _core_mask(d, idx))
+    return np.concatenate(rows2), pa.concat_arrays(pairs), r3, k3
+
+
+@cache
+def _place_words() -> frozenset[str]:
+    """Folded words of every place name the reference data knows (cities, districts, villages, markaz and
+    governorate names, regions): a town's name in an address is not what identifies its resident."""
+    from . import refdata
+
+    words: set[str] = set()
+    for table, cols in (("eg_cities", ("name_ar", "name_en")), ("eg_villages", ("markaz_ar", "name_ar")),
+                        ("eg_governorates", ("name_ar", "name_en")), ("sa_cities", ("name_ar", "name_en")),
+                        ("sa_city_districts", ("name_ar", "name_en")), ("sa_districts", ("name_ar", "name_en")),
+                        ("sa_regions", ("name_ar", "name_en", "capital_ar", "capital_en"))):
+        try:
+            t = refdata.table(table)
+        except ValueError:
+            continue
+        for c in cols:
+            if c in t.column_names:
+                for name in t.column(c).to_pylist():
+                    words.update(nl.fold(w) for w in str(name).split())
+    return frozenset(words)
+
+
+def _core_mask(d: list[str], idx: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Per word: not a structure word or a place the address types keep (what an address token encrypts: street
+    names, numbers, village and owner names); and whether it is a place name any reference table knows."""
+    places = _place_words()
+    kept = np.array([bool(fw.role(x) & (fw.STRUCT | fw.PLACE_EG | fw.PLACE_SA)) for x in d], dtype=bool)
+    known = np.array([nl.fold(x) in places for x in d], dtype=bool)
+    i = idx.to_numpy(zero_copy_only=False)
+    if not len(d):
+        return np.zeros(len(idx), dtype=bool), np.zeros(len(idx), dtype=bool)
+    return ~kept[i], known[i]
+
+
+def _core_keys(row: np.ndarray, folded: pa.Array, core: tuple[np.ndarray, np.ndarray]
+               ) -> tuple[np.ndarray, pa.Array]:
+    """"a:" keys of an address's core: each pair of consecutive core words of a row (structure words and kept
+    places left out, so "13 ش التحرير" and "13 شارع التحرير، الدقي" give the same key), except pairs that are a
+    town's name alone ("تمى الأمديد": not what identifies a resident, and often a column of its own)."""
+    mask, known = core
+    ci = np.flatnonzero(mask)
+    if len(ci) < 2:
+        return np.zeros(0, np.int64), pa.array([], pa.string())
+    same = row[ci[1:]] == row[ci[:-1]]
+    a, b = ci[:-1][same], ci[1:][same]
+    keep = ~(known[a] & known[b])
+    a, b = a[keep], b[keep]
+    return row[a], pc.binary_join_element_wise("a:", folded.take(pa.array(a)), " ", folded.take(pa.array(b)), "")
+
+
+def _strip_prefix(key: str) -> str:
+    return key[1:] if len(key) > 3 and ord(key[0]) in fw.PREFIX_LETTERS else key
 
 
 def _name_keys(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
@@ -362,8 +435,8 @@ def _name_keys(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
 
 
 def _address_keys(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """(row, "a:" key) of every run of three words of an address that holds a word the address types encrypt
-    (a street name, a number), and of a shorter address as a whole."""
+    """(row, key) of an address: each pair of consecutive core words (see :func:`_core_keys`), and a one-word
+    core (a street name alone) as a single word."""
     view = TextView(values)
     w = fw.words(view, np.zeros(len(view), dtype=bool))
     if not len(w.start):
@@ -371,27 +444,13 @@ def _address_keys(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     enc = pc.dictionary_encode(w.text)
     d = enc.dictionary.to_pylist()
     folded = pa.array([nl.fold(x) for x in d], pa.string()).take(enc.indices)
-    kept_d = np.array([bool(fw.role(x) & (fw.STRUCT | fw.PLACE_EG | fw.PLACE_SA)) for x in d], dtype=bool)
-    kept = kept_d[enc.indices.to_numpy(zero_copy_only=False)]
-    row = w.row
-    n = len(row)
-    keys, krows = [], []
-    if n >= 3:
-        i3 = np.flatnonzero((row[2:] == row[:-2]))
-        has = ~(kept[i3] & kept[i3 + 1] & kept[i3 + 2])
-        i3 = i3[has]
-        keys.append(pc.binary_join_element_wise("a:", folded.take(pa.array(i3)), " ", folded.take(pa.array(i3 + 1)),
-                                                " ", folded.take(pa.array(i3 + 2)), ""))
-        krows.append(row[i3])
-    count = np.bincount(row, minlength=len(values))
-    short = np.flatnonzero((count[row] == 2) & np.concatenate([row[1:] == row[:-1], [False]]))
-    if len(short):
-        keys.append(pc.binary_join_element_wise("n:", folded.take(pa.array(short)), " ",
-                                                folded.take(pa.array(short + 1)), ""))
-        krows.append(row[short])
-    if not keys:
-        return np.zeros(0, np.int64), pa.array([], pa.string())
-    return np.concatenate(krows), pa.concat_arrays(keys)
+    core = _core_mask(d, enc.indices)
+    r2, k2 = _core_keys(w.row, folded, core)
+    count = np.bincount(w.row[core[0]], minlength=len(values))
+    lone = np.flatnonzero(core[0] & ~core[1] & (count[w.row] == 1)
+                          & ~pc.ascii_is_decimal(w.text).to_numpy(zero_copy_only=False))
+    k1 = pc.binary_join_element_wise("w:", folded.take(pa.array(lone)), "")
+    return np.concatenate([r2, w.row[lone]]), pa.concat_arrays([k2, k1])
 
 
 def _column_raw_keys(values: pa.Array, type_name: str) -> tuple[np.ndarray, pa.Array]:
@@ -451,7 +510,7 @@ def _text_raw_keys(values: pa.Array, context: list[ft.RowColumn]) -> tuple[np.nd
 
 def raw_keys(batch: pa.Table, policy: Any) -> tuple[np.ndarray, pa.Array, np.ndarray]:
     """(row, key, kind index) of every raw value of a batch of the input that must not reach the delivery."""
-    rows, keys, kinds = [], [], []
+    rows, keys = [], []
     context = [ft.RowColumn(spec, plain_strings(batch.column(batch.column_names.index(name)).combine_chunks()),
                             plain_strings(batch.column(batch.column_names.index(name)).combine_chunks()))
                for name, spec in policy.columns.items()
@@ -537,8 +596,6 @@ def _hash64(keys: pa.Array) -> np.ndarray:
     data = plain_strings(keys)
     off = np.frombuffer(data.buffers()[1], dtype=np.int32, count=len(data) + 1 + data.offset)[data.offset :]
     off = off.astype(np.int64) - int(off[0])
-    from .pii.textview import group_bytes
-
     buf = group_bytes(data)
     lengths = np.diff(off)
     # FNV-1a style polynomial hash over bytes, vectorised (only narrows; every leak is confirmed by string)
@@ -574,7 +631,7 @@ class _Partitions:
                             "pass --spill-dir with a writable folder") from None
         self.parts = parts
         self.shift = np.uint64(64 - int(np.log2(parts)))
-        self._files = [open(self.dir / f"{i:03d}.u64", "wb") for i in range(parts)]  # noqa: SIM115
+        self._files = [open(self.dir / f"{i:03d}.u64", "wb") for i in range(parts)]
 
     def add(self, hashes: np.ndarray, payload: np.ndarray | None = None) -> None:
         if not len(hashes):
@@ -676,12 +733,23 @@ class Gate:
         self._raw.add(_hash64(r_keys.filter(pa.array(lone))))
         own = pc.binary_join_element_wise(pc.cast(pa.array(r_rows), pa.string()), r_keys, "\x1f")
         out_leaves, _ = leaves(out)
+        word_kinds = [GATE_KINDS.index(k) for k in ("name", "address")]
         for leaf in out_leaves:
             o_rows, o_keys = output_keys(leaf)
             if not len(o_keys):
                 continue
             probe = pc.binary_join_element_wise(pc.cast(pa.array(leaf.rows[o_rows]), pa.string()), o_keys, "\x1f")
             hit = pc.is_in(probe, value_set=own).to_numpy(zero_copy_only=False)
+            if hit.any() and leaf.path in self._token_columns():
+                # a tokenized name or address column holds lexicon names and kept places by design: a pair of
+                # its words equal to a raw pair of the same row is two realistic tokens meeting, not a leak
+                words = np.isin(_key_kind(o_keys), word_kinds) & hit
+                if words.any():
+                    for kind in np.unique(_key_kind(o_keys.filter(pa.array(words)))).tolist():
+                        bucket2 = result.collisions.setdefault(leaf.path, {})
+                        bucket2[GATE_KINDS[kind]] = bucket2.get(GATE_KINDS[kind], 0) + int(np.unique(
+                            leaf.rows[o_rows[words & (_key_kind(o_keys) == kind)]]).size)
+                    hit = hit & ~words
             if hit.any():
                 kinds = _key_kind(o_keys.filter(pa.array(hit)))
                 rows = leaf.rows[o_rows[hit]] + row_offset + 1
@@ -700,9 +768,13 @@ class Gate:
                 col_id = self._probe_columns.index(leaf.path)
                 idx = np.flatnonzero(lone_o)
                 # one probe per (row, value): the readings of one digit run are probed once each
-                payload = (col_id * 16 + kind_o[idx]).astype(np.uint64) << np.uint64(40) | (
+                payload = (col_id * 16 + kind_o[idx].astype(np.int64)).astype(np.uint64) << np.uint64(40) | (
                     leaf.rows[o_rows[idx]] + row_offset).astype(np.uint64)
                 self._probe.add(_hash64(o_keys.take(pa.array(idx))), payload)
+
+    def _token_columns(self) -> frozenset[str]:
+        return frozenset(n for n, spec in self.policy.columns.items()
+                         if spec.method == "fpe" and spec.type in ("person_name", "eg_address", "sa_address"))
 
     def finish(self, result: ScanResult) -> None:
         """Count the coincidences, partition by partition."""

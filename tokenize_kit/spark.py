@@ -30,7 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
 PURPOSES = ("fpe", "hmac", "prp")
 SUBDOMAINS = ("", "/generic", "/keep-shift", "/host")
 #: types whose tokens are made under other types' domains
-USES = {"free_text": ("eg_national_id", "sa_national_id", "phone")}
+USES = {"free_text": ("eg_national_id", "sa_national_id", "phone", "iban", "email", "person_name", "eg_address",
+                      "sa_address")}
 
 
 class DerivedKeyset:
@@ -160,7 +161,8 @@ def scan(df: DataFrame, covered: Iterable[str] = ()) -> DataFrame:
             scan_batch(batch, result, covered)
         rows = {"part": [], "column": [], "type": [], "count": [], "non_empty": []}
         for col in result.columns.values():
-            for t, n in [*col.types.items(), *((f"{k} (in text)", v) for k, v in col.in_text.items())]:
+            for t, n in [*((k, v.count) for k, v in col.kinds_found().items()),
+                         *((f"{k} (in text)", v.count) for k, v in col.in_text.items() if v.count)]:
                 rows["part"].append(part)
                 rows["column"].append(col.column)
                 rows["type"].append(t)

@@ -14,8 +14,6 @@ each token is reversed by the map that made it.
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,11 +22,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .fpe._utf8 import group_bytes
 from .pii import registry
 from .pii.base import ColumnSpec, Crypto, PIIType
 from .pii.charclass import charclass
 from .policy import Policy
+from .primitives import hmac_sha256_hex
+from .utf8 import group_bytes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -494,9 +493,7 @@ def _apply(pii_type: PIIType, values: pa.Array, spec: ColumnSpec, crypto: Crypto
         return mask(values, int(spec.options.get("keep_last", 4)), int(spec.options.get("keep_first", 0)),
                     str(spec.options.get("mask_char", "*")))
     if method == "hash":
-        key = crypto.hmac_key(pii_type.domain)
-        return pa.array([hmac.new(key, v.encode("utf-8"), hashlib.sha256).hexdigest() for v in values.to_pylist()],
-                        pa.string())
+        return pa.array(hmac_sha256_hex(crypto.hmac_key(pii_type.domain), values.to_pylist()), pa.string())
     if method == "redact":
         return pa.array([spec.options.get("marker", DEFAULT_MARKER)] * len(values), pa.string())
     raise TokenizeError(f"column {spec.column!r}: unknown method {method!r}")  # pragma: no cover

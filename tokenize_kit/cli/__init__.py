@@ -40,8 +40,8 @@ class LazyGroup(click.Group):
         if entry is None:
             return None
         module, attr, _ = entry
-        if cmd_name == "keys":  # `keys create-signing` lives with the delivery commands
-            import_module("tokenize_kit.cli.pipeline")
+        if _PYARROW_WITHOUT_PANDAS and cmd_name != "keys":
+            _load_pyarrow_without_pandas()
         return getattr(import_module(module), attr)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -64,43 +64,64 @@ def cli() -> None:
     """
 
 
-class _NoPandas:
-    """A meta path finder under which ``import pandas`` fails as if pandas were not installed."""
+class _HidePandas:
+    """A meta path finder under which ``import pandas`` fails; in place only while pyarrow probes for pandas."""
 
     def find_spec(self, name: str, path: object = None, target: object = None) -> None:
         if name == "pandas" or name.startswith("pandas."):
-            raise ModuleNotFoundError("pandas is not used by the tokenize-kit command", name=name)
+            raise ModuleNotFoundError("pandas hidden while pyarrow probes for it (tokenize-kit command)", name=name)
         return None
 
 
-#: set to 1 to let pyarrow load pandas in the command line anyway (nothing in it needs pandas)
+#: whether pyarrow should be loaded without its pandas integration when a command is looked up (set by main())
+_PYARROW_WITHOUT_PANDAS = False
+
+
+def _load_pyarrow_without_pandas() -> None:
+    """Load pyarrow and let it make its probes for pandas now, with pandas hidden, then un-hide pandas.
+
+    pyarrow looks for pandas on its first conversion and remembers the answer; no command uses pandas, and
+    importing it costs a noticeable share of a short job.  With the answer "not installed" pyarrow runs as it
+    does where pandas is not installed (a configuration it supports), and any later ``import pandas`` imports
+    it normally: nothing is blocked.
+    """
+    global _PYARROW_WITHOUT_PANDAS
+    _PYARROW_WITHOUT_PANDAS = False
+    if "pandas" in sys.modules or "pyarrow" in sys.modules:
+        return
+    finder = _HidePandas()
+    sys.meta_path.insert(0, finder)
+    try:
+        import pyarrow as pa
+
+        pa.array(["x"])  # pyarrow's probes (its Python shim and its C++ conversion code) run on the first conversion
+    finally:
+        sys.meta_path.remove(finder)
+
+
+#: set to 1 to let pyarrow load pandas in the command anyway (nothing in it needs pandas)
 ALLOW_PANDAS_ENV = "TOKENIZE_KIT_ALLOW_PANDAS"
 
 
 def main() -> None:
-    """Entry point of the ``tokenize-kit`` command.
+    """Entry point of the ``tokenize-kit`` command: settings for the command's own process, never the library's.
 
-    Four costs that are not the job's own are avoided here, in the command's own process only (the Python API
-    is untouched):
+    Each avoids a cost that is not the job's own (measured in ``docs/benchmarks.md``):
 
-    * pyarrow imports pandas on its first array conversion if pandas is installed, about 0.4 s with pandas 3,
-      although no command uses pandas.  An import-system finder that reports pandas as not installed
-      (:class:`_NoPandas`) makes pyarrow run as it does where pandas is not installed, a configuration
-      pyarrow supports; ``TOKENIZE_KIT_ALLOW_PANDAS=1`` turns this off.
-    * At exit the interpreter's last garbage collections walk every object of the loaded libraries
-      (about 0.3 s); :func:`gc.freeze` moves them out of the collector's reach first.  The output file and
-      its manifest are already written and synced by then.
-    * numpy's OpenBLAS starts a thread pool whose idle threads spin on a core the job's own threads need
-      (about 5% of the CPU time of the 1M-row bench job), although no command does floating-point linear
-      algebra: it gets one thread unless ``OPENBLAS_NUM_THREADS`` is set.
-    * numpy asks for transparent huge pages for every array of 4 MB or more.  A job's arrays live for one
-      batch and their memory goes back to the OS after it (that keeps memory flat), so each fault zeroes a
-      fresh 2 MB page: ``NUMPY_MADVISE_HUGEPAGE=0`` (numpy's documented switch, read at its import) unless set
-      (2-6% of the bench job's CPU time, 19% of a job that only reads and writes).
+    * pyarrow is loaded without its pandas integration (:func:`_load_pyarrow_without_pandas`, when a command
+      other than ``keys`` is looked up; ``TOKENIZE_KIT_ALLOW_PANDAS=1`` lets pyarrow import pandas).
+    * At exit the interpreter's last garbage collections walk every object of the loaded libraries;
+      :func:`gc.freeze` moves them out of the collector's reach first.  The output file and its manifest are
+      already written and synced by then.
+    * numpy's OpenBLAS starts a thread pool whose idle threads spin on a core the job's own threads need,
+      although no command does floating-point linear algebra: it gets one thread unless
+      ``OPENBLAS_NUM_THREADS`` is set.
+    * numpy asks for transparent huge pages for every large array.  A job's arrays live for one batch and
+      their memory goes back to the OS after it, so each fault would zero a fresh 2 MB page:
+      ``NUMPY_MADVISE_HUGEPAGE=0`` (numpy's documented switch, read at its import) unless set.
     """
-    if (os.environ.get(ALLOW_PANDAS_ENV) != "1" and "pandas" not in sys.modules
-            and not any(isinstance(f, _NoPandas) for f in sys.meta_path)):
-        sys.meta_path.insert(0, _NoPandas())
+    global _PYARROW_WITHOUT_PANDAS
+    _PYARROW_WITHOUT_PANDAS = os.environ.get(ALLOW_PANDAS_ENV) != "1"
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # (both read when numpy loads, after this)
     os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
     try:

@@ -59,6 +59,7 @@ def keys() -> None:
       TOKENIZE_KIT_PASSPHRASE=... tokenize-kit keys create keys.json --protect
       tokenize-kit keys rotate keys.json
       tokenize-kit keys show keys.json
+      tokenize-kit keys create-signing signing.pem signing.pub
     """
 
 
@@ -121,3 +122,24 @@ def show(path: Path) -> None:
     for row in ks.describe():
         mark = "*" if row["primary"] else ""
         click.echo(f"{row['name']:<16} {row['version']:>7}  {row['created']:<20} {row['fingerprint']:<16}  {mark}")
+
+
+@keys.command("create-signing")
+@click.argument("private_path", metavar="PRIVATE", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("public_path", metavar="PUBLIC", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--protect", is_flag=True, help=f"Encrypt the private key with ${PASSPHRASE_ENV}.")
+def create_signing(private_path: Path, public_path: Path, protect: bool) -> None:
+    """Create an Ed25519 key pair for signing delivery manifests (private key file mode 0600).
+
+    Give PUBLIC to vendors so they can run `tokenize-kit verify DELIVERY --public-key PUBLIC`.
+    """
+    from tokenize_kit.manifest import create_signing_key
+
+    passphrase = os.environ.get(PASSPHRASE_ENV) if protect else None
+    if protect and not passphrase:
+        raise click.ClickException(f"--protect needs ${PASSPHRASE_ENV}")
+    try:
+        kid = create_signing_key(private_path, public_path, passphrase)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created signing key {private_path} (0600) and public key {public_path} (key id {kid})")

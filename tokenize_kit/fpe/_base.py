@@ -8,20 +8,17 @@ messages that never show a value) lives here once.
 from __future__ import annotations
 
 import itertools
-import os
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar, overload
+from typing import Any, TypeVar, overload
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from ._aes import AesEcb
+from ..parallel import in_worker, resolve_threads, worker_pool
+from ..primitives import AesEcb
+from ..utf8 import decode_fixed, encode_fixed, group_bytes
 from ._alphabet import Alphabet
-from ._utf8 import decode_fixed, encode_fixed, group_bytes
 from .errors import DomainTooSmallError, InvalidKeyError, ValueTooLongError
 
 #: NIST SP 800-38G (and Rev. 1): radix ** minlen must be at least one million.
@@ -29,26 +26,6 @@ MIN_DOMAIN = 1_000_000
 
 #: below this many values a group is processed in the calling thread
 PARALLEL_MIN_ROWS = 131_072
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _threads() -> int:
-    try:
-        return max(1, int(os.environ.get("TOKENIZE_KIT_THREADS", "0")) or (os.cpu_count() or 1))
-    except ValueError:
-        return os.cpu_count() or 1
-
-
-def _pool() -> ThreadPoolExecutor:
-    """Shared worker threads: numpy and OpenSSL release the GIL on large buffers, so big batches
-    are split across cores.  Set ``TOKENIZE_KIT_THREADS=1`` to stay single-threaded."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="tokenize-kit-fpe")
-        return _POOL
 
 
 ArrowStrings = TypeVar("ArrowStrings", pa.StringArray, pa.LargeStringArray, pa.ChunkedArray)
@@ -136,7 +113,7 @@ class FeistelCipher:
     @staticmethod
     def _ecb(cipher: AesEcb, blocks: np.ndarray) -> np.ndarray:
         """One AES-ECB call over a whole (rows, 16) batch of blocks."""
-        return cipher.encrypt_blocks(blocks)
+        return cipher.encrypt(blocks)
 
     # -- public API -----------------------------------------------------------------------------
     @property
@@ -155,23 +132,28 @@ class FeistelCipher:
         return self._one(text, tweak, decrypt=True)
 
     @overload
-    def encrypt_many(self, values: ArrowStrings, tweak: bytes = b"") -> ArrowStrings: ...
+    def encrypt_many(self, values: ArrowStrings, tweak: bytes = ..., *, threads: int | None = ...) -> ArrowStrings:
+        ...
     @overload
-    def encrypt_many(self, values: Sequence[str | None], tweak: bytes = b"") -> list[str | None]: ...
-    def encrypt_many(self, values, tweak=b""):
+    def encrypt_many(self, values: Sequence[str | None], tweak: bytes = ..., *, threads: int | None = ...
+                     ) -> list[str | None]: ...
+    def encrypt_many(self, values: Any, tweak: bytes = b"", *, threads: int | None = None) -> Any:
         """Encrypt a batch (list of str or Arrow string array, mixed lengths allowed); same kind back.
 
-        Nulls (``None``) stay null.  Each Feistel round is one AES call over the whole batch.
+        Nulls (``None``) stay null.  Each Feistel round is one AES call over the whole batch.  A large batch
+        is split over ``threads`` worker threads (``None``: one per CPU; ``1``: the calling thread only).
         """
-        return self._many(values, tweak, decrypt=False)
+        return self._many(values, tweak, False, resolve_threads(threads))
 
     @overload
-    def decrypt_many(self, values: ArrowStrings, tweak: bytes = b"") -> ArrowStrings: ...
+    def decrypt_many(self, values: ArrowStrings, tweak: bytes = ..., *, threads: int | None = ...) -> ArrowStrings:
+        ...
     @overload
-    def decrypt_many(self, values: Sequence[str | None], tweak: bytes = b"") -> list[str | None]: ...
-    def decrypt_many(self, values, tweak=b""):
+    def decrypt_many(self, values: Sequence[str | None], tweak: bytes = ..., *, threads: int | None = ...
+                     ) -> list[str | None]: ...
+    def decrypt_many(self, values: Any, tweak: bytes = b"", *, threads: int | None = None) -> Any:
         """Decrypt a batch; see :meth:`encrypt_many`."""
-        return self._many(values, tweak, decrypt=True)
+        return self._many(values, tweak, True, resolve_threads(threads))
 
     def encrypt_numerals(self, nums: np.ndarray, tweak: bytes = b"") -> np.ndarray:
         """Encrypt a (rows, length) array of numerals (ints in ``range(radix)``); rows share one length.
@@ -211,26 +193,26 @@ class FeistelCipher:
     def _one(self, text: str, tweak: bytes, decrypt: bool) -> str:
         if not isinstance(text, str):
             raise TypeError("expected a str")
-        out = self._many([text], tweak, decrypt)
-        return out[0]
+        out = self._many([text], tweak, decrypt, 1)
+        return str(out[0])
 
-    def _many(self, values, tweak: bytes, decrypt: bool):
+    def _many(self, values: Any, tweak: bytes, decrypt: bool, threads: int) -> Any:
         tweak = self._check_tweak(tweak)
         if isinstance(values, pa.ChunkedArray):
             return pa.chunked_array(
-                [self._array(chunk, tweak, decrypt) for chunk in values.chunks], type=values.type
+                [self._array(chunk, tweak, decrypt, threads) for chunk in values.chunks], type=values.type
             )
         if isinstance(values, pa.Array):
-            return self._array(values, tweak, decrypt)
+            return self._array(values, tweak, decrypt, threads)
         if isinstance(values, str):
             raise TypeError("encrypt_many/decrypt_many take a list of str or an Arrow array, not a str")
         items = list(values)
         for pos, item in enumerate(items):
             if item is not None and not isinstance(item, str):
                 raise TypeError(f"value at position {pos} is a {type(item).__name__}, expected str")
-        return self._array(pa.array(items, type=pa.string()), tweak, decrypt).to_pylist()
+        return self._array(pa.array(items, type=pa.string()), tweak, decrypt, threads).to_pylist()
 
-    def _array(self, arr: pa.Array, tweak: bytes, decrypt: bool) -> pa.Array:
+    def _array(self, arr: pa.Array, tweak: bytes, decrypt: bool, threads: int) -> pa.Array:
         if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             raise TypeError(f"expected an Arrow string array, got {arr.type}")
         large = pa.types.is_large_string(arr.type)
@@ -240,7 +222,7 @@ class FeistelCipher:
         lengths = pc.fill_null(pc.utf8_length(arr), -1).to_numpy(zero_copy_only=False)
         uniq = np.unique(lengths)
         if len(uniq) == 1 and uniq[0] >= 0:
-            return self._group(arr, int(uniq[0]), None, tweak, decrypt, large)
+            return self._group(arr, int(uniq[0]), None, tweak, decrypt, large, threads)
         pieces, order = [], []
         for length in uniq:
             idx = np.flatnonzero(lengths == length)
@@ -248,45 +230,36 @@ class FeistelCipher:
             if length < 0:
                 pieces.append(pa.nulls(len(idx), type=arr.type))
             else:
-                pieces.append(self._group(arr.take(pa.array(idx)), int(length), idx, tweak, decrypt, large))
+                pieces.append(self._group(arr.take(pa.array(idx)), int(length), idx, tweak, decrypt, large, threads))
         perm = np.concatenate(order)
         inverse = np.empty_like(perm)
         inverse[perm] = np.arange(len(perm))
         return pa.concat_arrays(pieces).take(pa.array(inverse))
 
-    def _group(self, group: pa.Array, length: int, idx, tweak: bytes, decrypt: bool, large: bool) -> pa.Array:
+    def _group(self, group: pa.Array, length: int, idx: np.ndarray | None, tweak: bytes, decrypt: bool, large: bool,
+               threads: int) -> pa.Array:
         self._check_length(length, int(idx[0]) if idx is not None else 0)
         rows = len(group)
-        workers = _threads()
-        if workers > 1 and rows >= PARALLEL_MIN_ROWS and threading.current_thread().name[:15] != "tokenize-kit-fp":
-            bounds = np.linspace(0, rows, workers + 1).astype(int)
+        if threads > 1 and rows >= PARALLEL_MIN_ROWS and not in_worker():
+            bounds = np.linspace(0, rows, threads + 1).astype(int)
             parts = [
                 (group.slice(lo, hi - lo), None if idx is None else idx[lo:hi])
                 for lo, hi in itertools.pairwise(bounds)
                 if hi > lo
             ]
-            futures = [
-                _pool().submit(self._group_serial, part, length, part_idx, tweak, decrypt, large)
-                for part, part_idx in parts
-            ]
-            return pa.concat_arrays([f.result() for f in futures])
+            with worker_pool(len(parts), "fpe") as pool:
+                futures = [
+                    pool.submit(self._group_serial, part, length, part_idx, tweak, decrypt, large)
+                    for part, part_idx in parts
+                ]
+                return pa.concat_arrays([f.result() for f in futures])
         return self._group_serial(group, length, idx, tweak, decrypt, large)
 
-    def _group_serial(self, group: pa.Array, length: int, idx, tweak: bytes, decrypt: bool, large: bool) -> pa.Array:
+    def _group_serial(self, group: pa.Array, length: int, idx: np.ndarray | None, tweak: bytes, decrypt: bool,
+                      large: bool) -> pa.Array:
         rows = len(group)
         cps = decode_fixed(group_bytes(group), rows, length)
         nums = self._alphabet.to_numerals(cps, rows=idx)
         out = self._crypt(nums, tweak, decrypt)
         return encode_fixed(self._alphabet.to_codepoints(out), large=large)
 
-
-def make_ecb(key: bytes) -> AesEcb:
-    return AesEcb(key)
-
-
-def cbc_mac(key: bytes, data: bytes) -> bytes:
-    """CBC-MAC with a zero IV: the PRF of SP 800-38G (data is a whole number of blocks)."""
-    if not data:
-        return bytes(16)
-    enc = Cipher(algorithms.AES(key), modes.CBC(bytes(16))).encryptor()
-    return enc.update(data)[-16:]

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import FeistelCipher, make_ecb
+from ..primitives import AesEcb
+from ._base import FeistelCipher
 from .errors import InvalidTweakError
 
 ROUNDS = 8
@@ -65,7 +66,7 @@ class FF3_1(FeistelCipher):
     algorithm = "FF3-1"
 
     def _init_key(self, key: bytes) -> None:
-        self._cipher = make_ecb(key[::-1])
+        self._cipher = AesEcb(key[::-1])
         self.force_exact = False
 
     def _max_length(self) -> int:

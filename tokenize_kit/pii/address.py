@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tokenize_kit import refdata
-from tokenize_kit.fpe._utf8 import encode_codepoints
+from tokenize_kit.utf8 import encode_codepoints
 
 from .base import ColumnSpec, Crypto, PIIType, stdnum_api
 from .charclass import charclass_cps

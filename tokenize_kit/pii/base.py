@@ -15,7 +15,6 @@ The table layer handles ``on_invalid``, ``mask``, ``hash``, ``redact`` and ``kee
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from tokenize_kit.fpe import FF1, FF3_1, FeistelCipher
+from tokenize_kit.primitives import label, label_digest
 
 from .exceptions import ValidationError
 
@@ -93,10 +93,9 @@ class Crypto:
 
     def tweak(self, *parts: str | bytes) -> bytes:
         """A tweak for the given label parts: raw for FF1, a 56-bit SHA-256 prefix for FF3-1."""
-        raw = b"\x1f".join(p.encode() if isinstance(p, str) else p for p in parts)
         if self.algorithm == "ff1":
-            return raw
-        return hashlib.sha256(raw).digest()[:7]
+            return label(parts)
+        return label_digest(parts, 7)
 
     def hmac_key(self, domain: str) -> bytes:
         """Subkey for keyed hashing (``hash`` and ``surrogate`` methods) in ``domain``."""

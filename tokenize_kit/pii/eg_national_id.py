@@ -46,9 +46,9 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from tokenize_kit.fpe._utf8 import encode_fixed, group_bytes
+from tokenize_kit.primitives import prf_u64, prf_u64_of_ints
+from tokenize_kit.utf8 import encode_fixed, group_bytes
 
 from .base import ColumnSpec, Crypto, LastParse, PIIType
 from .exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
@@ -395,12 +395,7 @@ class EgNationalId(PIIType):
 
     def _shift(self, crypto: Crypto, kept: np.ndarray, total: np.ndarray) -> np.ndarray:
         """Keyed pseudo-random offset of the hidden integer per kept context (AES of the kept parts)."""
-        blocks = np.zeros((len(kept), 16), dtype=np.uint8)
-        blocks[:, 8:] = kept.astype(">u8").view(np.uint8).reshape(-1, 8)
-        key = crypto.prp_key(self.domain + "/keep-shift")
-        enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
-        out = np.frombuffer(enc.update(blocks.tobytes()), dtype=np.uint8).reshape(-1, 16)
-        rnd = np.ascontiguousarray(out[:, :8]).view(">u8").ravel().astype(np.uint64)
+        rnd = prf_u64_of_ints(crypto.prp_key(self.domain + "/keep-shift"), kept)
         return (rnd % total.astype(np.uint64)).astype(np.int64)
 
     def tokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
@@ -416,9 +411,7 @@ class EgNationalId(PIIType):
         digits = np.zeros((len(values), 16), dtype=np.uint8)
         raw = compacted.to_numpy(zero_copy_only=False).astype("S16")
         digits[:] = np.frombuffer(raw.tobytes(), dtype=np.uint8).reshape(-1, 16)
-        enc = Cipher(algorithms.AES(crypto.hmac_key(self.domain)), modes.ECB()).encryptor()
-        out = np.frombuffer(enc.update(digits.tobytes()), dtype=np.uint8).reshape(-1, 16)
-        rnd = np.ascontiguousarray(out[:, :8]).view(">u8").ravel().astype(np.uint64)
+        rnd = prf_u64(crypto.hmac_key(self.domain), digits)
         days = int((max_date - EPOCH).astype(np.int64)) + 1
         r = rnd.astype(object)
         dates = EPOCH + np.array(r % days, dtype=np.int64).astype("timedelta64[D]")

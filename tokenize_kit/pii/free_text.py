@@ -591,8 +591,7 @@ def transform(values: pa.Array, crypto: Crypto, spec: ColumnSpec | None = None, 
         texts_l.append(new)
         counts["person_name"] = counts.get("person_name", 0) + len(names.starts)
     if not starts_l:
-        return Outcome(original if isinstance(original, pa.Array) and pa.types.is_string(original.type)
-                       and not original.null_count else view.values, counts, irreversible)
+        return Outcome(original, counts, irreversible)  # nothing found: the same array back
     s = np.concatenate(starts_l)
     e = np.concatenate(ends_l)
     t = pa.concat_arrays(texts_l)

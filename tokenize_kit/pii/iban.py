@@ -70,11 +70,11 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from tokenize_kit.fpe import DIGITS, min_length
 from tokenize_kit.fpe._base import digits_big_endian, ints_big_endian
-from tokenize_kit.fpe._utf8 import encode_fixed, group_bytes
+from tokenize_kit.primitives import prf_u16x32
+from tokenize_kit.utf8 import encode_fixed, group_bytes
 
 from .base import ColumnSpec, Crypto, PIIType, stdnum_api
 from .exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
@@ -362,7 +362,7 @@ class Iban(PIIType):
 
         def make(country: Country, chars: np.ndarray) -> np.ndarray:
             start = self._hidden_start(country, spec)
-            rnd = _prf(key, chars)[:, start : country.length].astype(np.int64)
+            rnd = prf_u16x32(key, chars)[:, start : country.length].astype(np.int64)
             out = chars.copy()
             letter = chars[:, start:] >= 0x41
             out[:, start:] = np.where(letter, rnd % 26 + 0x41, rnd % 10 + 0x30).astype(np.uint8)
@@ -397,31 +397,7 @@ def _offsets(key: bytes, code: str, start: int, width: int, context: np.ndarray)
     msg[:, :2] = np.frombuffer(code.encode("ascii"), np.uint8)
     msg[:, 2], msg[:, 3] = start, width
     msg[:, 4:] = uniq.astype(">u8").view(np.uint8).reshape(-1, 8)
-    return _prf(key, msg)[inverse.reshape(-1), :width]
-
-
-def _prf(key: bytes, chars: np.ndarray) -> np.ndarray:
-    """32 keyed pseudo-random uint16 per row of ``chars`` (at most 32 bytes, zero-padded to 32).
-
-    AES CBC-MAC of the row, then four counter blocks chained on it; every message is three blocks
-    long, and CBC-MAC is a PRF on messages of one fixed length.
-    """
-    rows = len(chars)
-    msg = np.zeros((rows, 32), dtype=np.uint8)
-    msg[:, : chars.shape[1]] = chars
-    ecb = Cipher(algorithms.AES(key), modes.ECB())
-
-    def aes(blocks: np.ndarray) -> np.ndarray:
-        enc = ecb.encryptor()
-        return np.frombuffer(enc.update(np.ascontiguousarray(blocks).tobytes()), dtype=np.uint8).reshape(-1, 16)
-
-    state = aes(aes(msg[:, :16]) ^ msg[:, 16:])
-    out = np.empty((rows, 64), dtype=np.uint8)
-    for i in range(4):
-        counter = np.zeros(16, dtype=np.uint8)
-        counter[-1] = i + 1
-        out[:, 16 * i : 16 * (i + 1)] = aes(state ^ counter)
-    return np.ascontiguousarray(out).view(">u2").reshape(rows, 32)
+    return prf_u16x32(key, msg)[inverse.reshape(-1), :width]
 
 
 def render(values: pa.Array, plain: pa.Array, tokens: pa.Array) -> pa.Array:

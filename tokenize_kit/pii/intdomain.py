@@ -22,11 +22,9 @@ Two regimes, chosen by ``size`` alone so both directions always agree:
 
 from __future__ import annotations
 
-import hashlib
-from functools import lru_cache
-
 import numpy as np
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from tokenize_kit.primitives import cyclic_permutation, label_digest
 
 from .base import Crypto
 
@@ -63,24 +61,6 @@ def _from_bits(nums: np.ndarray, exact: bool) -> np.ndarray:
     return (nums.astype(np.uint64) << shifts[None, :]).sum(axis=1, dtype=np.uint64)
 
 
-@lru_cache(maxsize=16)
-def _permutation(prp_key: bytes, tweak_digest: bytes, size: int) -> tuple[np.ndarray, np.ndarray]:
-    counters = np.zeros((size, 16), dtype=np.uint8)
-    counters[:, :8] = np.frombuffer(tweak_digest[:8], dtype=np.uint8)
-    counters[:, 8:] = np.arange(size, dtype=">u8").view(np.uint8).reshape(size, 8)
-    enc = Cipher(algorithms.AES(prp_key), modes.ECB()).encryptor()
-    out = np.frombuffer(enc.update(counters.tobytes()), dtype=np.uint8).reshape(size, 16)
-    sort_keys = np.ascontiguousarray(out[:, :8]).view(">u8").ravel()
-    order = np.argsort(sort_keys, kind="stable").astype(np.int64)
-    forward = np.empty(size, dtype=np.int64)
-    forward[order] = np.roll(order, -1)  # one cycle through the pseudo-random order: no fixed points
-    inverse = np.empty_like(forward)
-    inverse[forward] = np.arange(size, dtype=np.int64)
-    forward.setflags(write=False)
-    inverse.setflags(write=False)
-    return forward, inverse
-
-
 def crypt_ints(
     crypto: Crypto,
     domain: str,
@@ -111,8 +91,7 @@ def crypt_ints(
         raise ValueError(f"value at position {int(np.flatnonzero((vals < 0) | (vals >= size))[0])} "
                          "is outside the integer domain")
     if size < TABLE_LIMIT:
-        digest = hashlib.sha256(b"\x1f".join(p.encode() if isinstance(p, str) else p for p in tweak)).digest()
-        forward, inverse = _permutation(crypto.prp_key(domain), digest, size)
+        forward, inverse = cyclic_permutation(crypto.prp_key(domain), label_digest(tweak), size)
         return (inverse if decrypt else forward)[vals]
     width = max(MIN_BITS, (size - 1).bit_length())
     cipher = crypto.cipher(domain, "01")

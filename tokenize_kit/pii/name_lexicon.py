@@ -4,11 +4,12 @@ The lexicon (``tokenize_kit/refdata/name_lexicon.csv``, frozen: tokens depend on
 male) and family names in Arabic and Latin script.  A name *part* found in it is tokenized as another entry of
 the same **group**: same script and role (female given, male given, family), compound or not (``عبد الرحمن``),
 and for Arabic the same letter class in the first position (an alef, which people write with or without its
-hamza: ``أحمد``/``احمد``) and in the last (ة/ه, ي/ى).  So the way the original was written (its *layout*) always
-fits the token: the alef, final letter, case (``ahmed``, ``AHMED``), a compound written glued (``عبدالرحمن``) are
-written into the token the same way, and undone the same way.  Rarer variations (a hamza form inside the word,
-diacritics, tatweel) fit only some tokens: the tokenizer walks to one they fit (cycle walking), so every part
-comes back exactly as it was written.
+hamza: ``أحمد``/``احمد``) and in the last (ة/ه, ي/ى).  So the way the original was written (its *layout*) fits
+the token: a name written as the lexicon spells it gets a token spelled as the lexicon spells it, a variant (a bare
+alef for a hamza, lower or upper case, a compound written glued) is written into the token the same way and undone
+the same way, and the final ة/ه or ي/ى, which people use interchangeably, is written as the original wrote it.  An
+alef variant fits only tokens whose own alef differs from it, and rarer variations (a hamza form inside the word, diacritics, tatweel) fit only some tokens: the tokenizer walks
+to one they fit (cycle walking), so every part comes back exactly as it was written.
 
 Words are compared after :func:`fold`: Arabic diacritics and tatweel removed, alef forms made plain alef, final
 ة made ه and final ى made ي, Latin letters lower-cased.
@@ -104,8 +105,9 @@ class Layout:
 
     @property
     def needs_walk(self) -> bool:
-        """Whether only some tokens can carry this layout."""
-        return bool(self.inner or self.marks)
+        """Whether only some tokens can carry this layout (a written variant must differ from the token's own
+        letter, or it could not be told apart on the way back)."""
+        return bool(self.first or self.inner or self.marks)
 
 
 @dataclass(frozen=True)
@@ -233,10 +235,10 @@ def parse(word: str) -> Part | None:
     ref = canon.replace(" ", "") if glued else canon
     if len(base) != len(ref):
         return None
-    if lex.exact[lex.group[entry]]:  # the group shares these letter classes: the letters themselves are the layout
+    if lex.exact[lex.group[entry]]:  # the group shares these letter classes: a token can carry their variants
         first_alef, last_cls = _slots(canon)
-        first = base[0] if first_alef else ""
-        last = base[-1] if last_cls else ""
+        first = base[0] if first_alef and base[0] != ref[0] else ""  # a variant of the lexicon's hamza form
+        last = base[-1] if last_cls else ""  # ة/ه, ي/ى: interchangeable in use, carried as written
         lo, hi = (1 if first_alef else 0), len(base) - (1 if last_cls else 0)
     else:  # a mixed group: every letter written differently is a variant the token must be able to carry
         first = last = ""
@@ -272,6 +274,8 @@ def fits(canon: str, layout: Layout) -> bool:
     if not layout.needs_walk:
         return True
     ref = canon.replace(" ", "") if layout.glued else canon
+    if layout.first and ref[0] == layout.first:
+        return False
     lo, hi = _bounds(canon, ref)
     for i, ch in layout.inner:
         j = len(ref) - 1 if i == -1 else i

@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tokenize_kit.fpe import DIGITS
-from tokenize_kit.fpe._utf8 import encode_fixed, group_bytes
+from tokenize_kit.utf8 import encode_fixed, group_bytes
 
 from .base import ColumnSpec, Crypto, LastParse, PIIType, stdnum_api
 from .exceptions import InvalidComponent, InvalidFormat

@@ -26,11 +26,11 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from tokenize_kit.fpe import DIGITS
 from tokenize_kit.fpe._base import digits_big_endian
-from tokenize_kit.fpe._utf8 import encode_fixed, group_bytes
+from tokenize_kit.primitives import prf_u64
+from tokenize_kit.utf8 import encode_fixed, group_bytes
 
 from .base import ColumnSpec, Crypto, LastParse, PIIType, stdnum_api
 from .eg_national_id import luhn_digit
@@ -182,9 +182,7 @@ class SaNationalId(PIIType):
         _, digits, compacted = self._parse(values)
         blocks = np.zeros((len(values), 16), dtype=np.uint8)
         blocks[:, :10] = (digits + 0x30).astype(np.uint8)
-        enc = Cipher(algorithms.AES(crypto.hmac_key(self.domain)), modes.ECB()).encryptor()
-        out = np.frombuffer(enc.update(blocks.tobytes()), dtype=np.uint8).reshape(-1, 16)
-        rnd = np.ascontiguousarray(out[:, :8]).view(">u8").ravel() % np.uint64(10**8)
+        rnd = prf_u64(crypto.hmac_key(self.domain), blocks) % np.uint64(10**8)
         return render_digits(values, compacted, compose(digits[:, 0], rnd.astype(np.int64)))
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tokenize_kit.fpe._utf8 import decode_at, encode_codepoints, group_bytes
+from tokenize_kit.utf8 import decode_at, encode_codepoints, group_bytes
 
 DIGIT_BASES = (0x30, 0x660, 0x6F0)  # ASCII, Arabic-Indic, Extended Arabic-Indic zero
 

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tokenize_kit.fpe._utf8 import decode_at, encode_codepoints, group_bytes
+from tokenize_kit.utf8 import decode_at, encode_codepoints, group_bytes
 
 # character class bits (one uint16 per BMP code point)
 DIGIT = 1  # a digit of the three scripts extracts use: ASCII, Arabic-Indic, Extended Arabic-Indic

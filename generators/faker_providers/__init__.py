@@ -1,10 +1,13 @@
 """Faker providers: Egyptian and Saudi identities from the same rules as the datasets.
 
+Load them the way Faker loads its own: ``faker -i generators.faker_providers eg_national_id`` on the command
+line, ``Faker(includes=["generators.faker_providers"])`` or ``fake.add_provider(Provider)`` in Python.
+The package follows Faker's layout: :class:`Provider` here has every method (``eg_*`` and ``sa_*``), and the
+locale packages ``ar_EG`` and ``ar_SA`` add the plain names for their country (``national_id()``,
+``mobile()``, ``name()``, ``address()``, ``customer()``), picked by ``Faker("ar_SA", includes=[...])``.
+
 >>> from faker import Faker
->>> from generators.faker_providers import EgyptProvider, SaudiProvider
->>> fake = Faker()
->>> fake.add_provider(EgyptProvider)
->>> fake.add_provider(SaudiProvider)
+>>> fake = Faker(includes=["generators.faker_providers"])
 >>> Faker.seed(1)
 >>> len(fake.eg_national_id()), fake.eg_mobile()[:2], fake.sa_national_id()[0] in "12"
 (14, '01', True)
@@ -12,8 +15,8 @@
 Each call draws one row of the built-in schema's ``customers`` table (``eg-consumer-finance`` or
 ``sa-water-utility``) with a seed taken from Faker's own random generator, so ``Faker.seed()`` makes
 the values reproducible and every field of one ``eg_customer()`` agrees with the others (the ID encodes
-the birth date, gender and governorate; the name matches the gender ...).  For thousands of rows use
-:func:`generators.generate_table` instead: it is vectorised and far faster than one call per value.
+the birth date, gender and governorate; the name matches the gender and nationality ...).  For thousands
+of rows use :func:`generators.generate_table`: it is vectorised and far faster than one call per value.
 """
 
 from __future__ import annotations
@@ -22,9 +25,13 @@ from typing import Any
 
 from faker.providers import BaseProvider
 
-from .columns import Batch
-from .engine import _fill
-from .schema import load
+from ..columns import Batch
+from ..engine import _fill
+from ..schema import load
+
+#: Faker's layout: locale packages beside this module; a locale without one (en_US ...) uses ar_EG
+localized = True
+default_locale = "ar_EG"
 
 
 def _row(provider: BaseProvider, dataset: str) -> dict[str, Any]:
@@ -77,3 +84,7 @@ class SaudiProvider(BaseProvider):
         r = self.sa_customer()
         return (f"{r['building_number']} {r['street_ar']}، {r['district_ar']}، {r['city_ar']} "
                 f"{r['postal_code']}-{r['additional_number']}")
+
+
+class Provider(EgyptProvider, SaudiProvider):
+    """Every method of both countries (what ``faker -i generators.faker_providers`` loads)."""

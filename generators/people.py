@@ -1,0 +1,304 @@
+"""People: nationality, sex, names, occupation and income drawn jointly, from published tables.
+
+Each kind here conditions on columns drawn before it, so the joint distribution holds row by row:
+a resident's sex follows their nationality's census split, their age (``age_date`` with a table)
+follows the pyramid of their nationality group and sex, their name comes from their nationality's
+name pool, their occupation is allowed for their sex and age, and their income follows the occupation
+and age, floored at the legal minimum wage for employees.  Figures and their sources live in
+``tokenize_kit/refdata`` (``SOURCES.md``); the occupation and income parameters a schema gives say in
+the schema where no published figure exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tokenize_kit import refdata
+
+from .columns import Batch, _dates, _email_safe, _eq, join_drawn, kind
+
+
+def draw_rows(p: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """One category per row from a (rows, categories) matrix of weights (rows need not sum to 1)."""
+    cum = np.cumsum(p, axis=1)
+    total = cum[:, -1:]
+    if (total <= 0).any():
+        raise ValueError("a row has no allowed category (check the schema's conditions)")
+    return np.minimum((cum < u[:, None] * total).sum(axis=1), p.shape[1] - 1)
+
+
+def ages_on(birth: np.ndarray, when: np.datetime64 | np.ndarray) -> np.ndarray:
+    """Whole years of age on ``when`` (vectorised)."""
+    b = np.asarray(birth, dtype="datetime64[D]")
+    w = np.asarray(when, dtype="datetime64[D]")
+    by, wy = b.astype("datetime64[Y]"), w.astype("datetime64[Y]")
+    years = (wy - by).astype(np.int64)
+    # compare (month, day), not the day of the year, so 29 Feb / 1 Mar behave as calendars do
+    bm = (b.astype("datetime64[M]") - by.astype("datetime64[M]")).astype(np.int64)
+    wm = (w.astype("datetime64[M]") - wy.astype("datetime64[M]")).astype(np.int64)
+    bd = (b - b.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64)
+    wd = (w - w.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64)
+    return years - ((wm < bm) | ((wm == bm) & (wd < bd)))
+
+
+# --------------------------------------------------------------------------------------------- nationality
+@dataclass(frozen=True)
+class Nationalities:
+    ar: pa.Array
+    en: pa.Array
+    pool: list[str]
+    population: np.ndarray
+    male_share: np.ndarray
+
+
+@cache
+def nationalities() -> Nationalities:
+    t = refdata.table("nationalities")
+    m = np.asarray(t.column("males").to_pylist(), dtype=np.float64)
+    f = np.asarray(t.column("females").to_pylist(), dtype=np.float64)
+    return Nationalities(t.column("name_ar").combine_chunks().cast(pa.string()),
+                         t.column("name_en").combine_chunks().cast(pa.string()),
+                         t.column("name_pool").to_pylist(),
+                         np.asarray(t.column("population").to_pylist(), dtype=np.float64), m / (m + f))
+
+
+@kind("nationality", required=("residency",), optional={"script": "ar", "citizen": "citizen",
+                                                        "stream": "nationality"}, columns=("residency",))
+def nationality(b: Batch, name: str, residency: str, script: str, citizen: str, stream: str) -> pa.Array:
+    """Saudi for citizens; for residents a nationality drawn by its Saudi Census 2022 population
+    (``nationalities.csv``; nationalities not listed there are left out and the others renormalised)."""
+    nat = nationalities()
+    is_citizen = _eq(b.col(residency), citizen)
+    w = nat.population.copy()
+    w[0] = 0.0  # row 0 is Saudi
+    cum = np.cumsum(w) / w.sum()
+    other = np.minimum(np.searchsorted(cum, b.rng(stream).random(b.n), side="right"), len(w) - 1)
+    idx = np.where(is_citizen, 0, other)
+    b.index_of[name] = idx
+    return (nat.ar if script == "ar" else nat.en).take(pa.array(idx))
+
+
+@kind("sex_by_nationality", required=("nationality",), optional={"labels": ["M", "F"]},
+      columns=("nationality",))
+def sex_by_nationality(b: Batch, name: str, nationality: str, labels: list) -> pa.Array:
+    """Sex drawn from the census male share of the row's nationality (Saudi 50.2%, Yemeni 74% ...)."""
+    share = nationalities().male_share[b.idx(nationality)]
+    male = b.rng(name).random(b.n) < share
+    return pa.array(labels, pa.string()).take(pa.array((~male).astype(np.int8)))
+
+
+# --------------------------------------------------------------------------------------------- names
+@dataclass(frozen=True)
+class NamePools:
+    """Every name of ``person_names.csv`` in one array per script; groups index into them."""
+
+    ar: pa.Array
+    en: pa.Array
+    en_lower: pa.Array
+    #: (pool, role, gender, tradition) -> (row indices, cumulative probabilities)
+    groups: dict[tuple[str, str, str, str], tuple[np.ndarray, np.ndarray]]
+    #: pool -> {tradition: share of the pool's male given-name weight}
+    traditions: dict[str, dict[str, float]]
+
+
+@cache
+def name_pools() -> NamePools:
+    t = refdata.table("person_names")
+    pool, role, gender, trad = (t.column(c).to_pylist() for c in ("pool", "role", "gender", "tradition"))
+    weight = np.asarray(t.column("weight").to_pylist(), dtype=np.float64)
+    ar = t.column("name_ar").combine_chunks().cast(pa.string())
+    en = t.column("name_en").combine_chunks().cast(pa.string())
+    keys = sorted({(p, r, g) for p, r, g in zip(pool, role, gender, strict=True)})
+    groups: dict[tuple[str, str, str, str], tuple[np.ndarray, np.ndarray]] = {}
+    traditions: dict[str, dict[str, float]] = {}
+    all_trads = sorted(set(trad) - {"any"})
+    for p, r, g in keys:
+        rows = np.array([i for i in range(len(pool)) if (pool[i], role[i], gender[i]) == (p, r, g)])
+        for tr in [*all_trads, "any"]:
+            sel = np.array([i for i in rows if trad[i] in (tr, "any")], dtype=np.int64)
+            if len(sel):
+                groups[(p, r, g, tr)] = (sel, np.cumsum(weight[sel]) / weight[sel].sum())
+        if r == "given" and g == "M":
+            tw = {tr: float(weight[[i for i in rows if trad[i] == tr]].sum()) for tr in all_trads}
+            total = sum(tw.values())
+            traditions[p] = {tr: v / total for tr, v in tw.items() if v > 0} if total else {"any": 1.0}
+    return NamePools(ar, en, _email_safe(en), groups, traditions)
+
+
+#: how each pool builds a full name: roles of the parts after the given name (father, grandfather, family)
+CHAINS: dict[str, tuple[str, ...]] = {
+    # Arab four-part names: own, father's and grandfather's given names, then the family name (Egypt: the
+    # fourth name of the chain, weighted by how often each name stands fourth; Saudi: tribal / family name)
+    "eg": ("given", "given", "family"), "sa": ("given", "given", "family"), "lev": ("given", "given", "family"),
+    # Yemeni and Sudanese names chain male given names
+    "ye": ("given", "given", "given"), "sd": ("given", "given", "given"),
+    # South Asian: given name, father's given name, family name; Filipino: given, middle (mother's) and family
+    "in": ("given", "family"), "pk": ("given", "family"), "bd": ("given", "family"), "ph": ("family", "family"),
+}
+
+
+def _draw_names(pools: NamePools, rng: np.random.Generator, pool: np.ndarray, role: str, gender: np.ndarray,
+                trad: np.ndarray, pool_names: list[str], trad_names: list[str],
+                wanted: np.ndarray | None = None) -> np.ndarray:
+    out = np.full(len(pool), -1, dtype=np.int64)
+    u = rng.random(len(pool))
+    for pi, p in enumerate(pool_names):
+        for gi, g in enumerate(("M", "F", "U")):
+            for ti, tr in enumerate(trad_names):
+                sel = np.flatnonzero((pool == pi) & (gender == gi) & (trad == ti)
+                                     & (True if wanted is None else wanted))
+                if not len(sel):
+                    continue
+                grp = pools.groups.get((p, role, g, tr)) or pools.groups.get((p, role, g, "any"))
+                if grp is None:
+                    raise ValueError(f"person_names.csv has no {role} names for pool {p!r}, gender {g}")
+                idx, cum = grp
+                out[sel] = idx[np.minimum(np.searchsorted(cum, u[sel], side="right"), len(idx) - 1)]
+    return out
+
+
+@kind("person_name", required=("gender",),
+      optional={"script": "ar", "parts": 4, "pool": None, "nationality": None, "family": None,
+                "stream": "person_name", "male": "M", "christian_share": None},
+      columns=("gender", "nationality"))
+def person_name(b: Batch, name: str, gender: str, script: str, parts: int, pool: str | None,
+                nationality: str | None, family: str | None, stream: str, male: str,
+                christian_share: float | None) -> pa.Array:
+    """A full name of the row's gender from its name pool, each part drawn by its published frequency.
+
+    ``pool`` fixes the pool (``eg``, ``sa`` ...; ``family`` is its old name); ``nationality`` takes it from a
+    ``nationality`` column, so residents get names of their own country (never a Saudi tribal name).  Each
+    family keeps one naming tradition (``tradition`` in ``person_names.csv``; ``christian_share`` overrides
+    the pool's own share where a census figure exists).  ``parts`` caps the number of name parts; Arabic
+    and English columns with the same ``stream`` spell the same person.
+    """
+    pools = name_pools()
+    pool_names = sorted(CHAINS)
+    args = (stream, gender, parts, pool, nationality, family, male, christian_share)
+    cached = b.extra.get(f"#names:{stream}")
+    if cached is not None and cached["args"] == args:
+        pieces_idx = cached["pieces"]
+    else:
+        rng = b.rng(stream)
+        if nationality is not None:
+            nat_pool = np.array([pool_names.index(p) for p in nationalities().pool])
+            row_pool = nat_pool[b.idx(nationality)]
+        else:
+            fixed = pool or family or "eg"
+            if fixed not in CHAINS:
+                raise ValueError(f"unknown name pool {fixed!r}; pools: {', '.join(pool_names)}")
+            row_pool = np.full(b.n, pool_names.index(fixed))
+        is_male = _eq(b.col(gender), male)
+        trad_names = sorted({tr for d in pools.traditions.values() for tr in d} | {"any"})
+        u = rng.random(b.n)
+        trad = np.full(b.n, trad_names.index("any"))
+        for pi, p in enumerate(pool_names):
+            shares = dict(pools.traditions.get(p, {}))
+            if christian_share is not None and p == (pool or family or "eg"):
+                shares = {"muslim": 1 - christian_share, "christian": christian_share}
+            sel = np.flatnonzero(row_pool == pi)
+            if not len(sel) or not shares:
+                continue
+            names_, probs = zip(*sorted(shares.items()), strict=True)
+            cum = np.cumsum(probs) / sum(probs)
+            trad[sel] = np.array([trad_names.index(x) for x in names_])[
+                np.minimum(np.searchsorted(cum, u[sel], side="right"), len(names_) - 1)]
+        g_idx = np.where(is_male, 0, 1)
+        pieces_idx = [_draw_names(pools, rng, row_pool, "given", g_idx, trad, pool_names, trad_names)]
+        depth = max(len(c) for c in CHAINS.values())
+        for j in range(min(parts - 1, depth)):
+            part = np.full(b.n, -1, dtype=np.int64)
+            for role in ("given", "family"):
+                want = np.array([len(CHAINS[p]) > j and CHAINS[p][j] == role for p in pool_names])[row_pool]
+                if not want.any():
+                    continue
+                gi = np.full(b.n, 0 if role == "given" else 2)  # ancestors' given names are male
+                drawn = _draw_names(pools, rng, row_pool, role, gi, trad, pool_names, trad_names, want)
+                part = np.where(want, drawn, part)
+            pieces_idx.append(part)
+        b.extra[f"#names:{stream}"] = {"args": args, "pieces": pieces_idx}
+    first = pieces_idx[0]
+    present = [p for p in pieces_idx[1:]]
+    last = first.copy()
+    for p in present:
+        last = np.where(p >= 0, p, last)
+    b.extra[name] = {"first": first, "last": last, "vocab": pools.en_lower}
+    vocab = pools.ar if script == "ar" else pools.en
+    # rows whose pool has fewer parts: missing parts (-1) point at an empty string appended to the vocabulary
+    if any((p < 0).any() for p in present):
+        vocab_e = _with_empty(vocab)
+        empty = len(vocab)
+        parts_drawn = [(vocab_e, first)] + [(vocab_e, np.where(p >= 0, p, empty)) for p in present]
+        out = join_drawn(parts_drawn, " ")
+        return pc.utf8_rtrim(pc.replace_substring(out, "  ", " "), " ")
+    return join_drawn([(vocab, first)] + [(vocab, p) for p in present], " ")
+
+
+_EMPTY: dict[int, tuple[pa.Array, pa.Array]] = {}
+
+
+def _with_empty(vocab: pa.Array) -> pa.Array:
+    hit = _EMPTY.get(id(vocab))
+    if hit is None or hit[0] is not vocab:
+        hit = (vocab, pa.concat_arrays([vocab, pa.array([""], pa.string())]))
+        _EMPTY[id(vocab)] = hit
+    return hit[1]
+
+
+# --------------------------------------------------------------------------------------------- work
+def _age(b: Batch, birth_date: str) -> np.ndarray:
+    return ages_on(_dates(b.col(birth_date)), b.reference_date)
+
+
+@kind("occupation", required=("gender", "birth_date", "occupations"),
+      optional={"script": "ar", "male": "M", "stream": None}, columns=("gender", "birth_date"))
+def occupation(b: Batch, name: str, gender: str, birth_date: str, occupations: list[Mapping[str, Any]],
+               script: str, male: str, stream: str | None) -> pa.Array:
+    """An occupation allowed for the row's sex and age, drawn by the schema's weights for that sex.
+
+    Each entry of ``occupations``: ``ar``, ``en``, ``weight_m``, ``weight_f`` (0 = never for that sex),
+    ``min_age``, ``max_age`` (the hard rules: a retiree is at least the pension age, a housewife is a
+    woman ...), ``employee`` (the minimum wage applies) and the income parameters used by ``income``.
+    """
+    occ = list(occupations)
+    age = _age(b, birth_date)
+    is_male = _eq(b.col(gender), male)
+    w = np.zeros((b.n, len(occ)))
+    for k, o in enumerate(occ):
+        ok = (age >= int(o.get("min_age", 0))) & (age <= int(o.get("max_age", 200)))
+        w[:, k] = np.where(is_male, float(o.get("weight_m", 0)), float(o.get("weight_f", 0))) * ok
+    idx = draw_rows(w, b.rng(stream or name).random(b.n))
+    b.index_of[name] = idx
+    b.extra[name] = {"occupations": occ}
+    return pa.array([o["ar" if script == "ar" else "en"] for o in occ], pa.string()).take(pa.array(idx))
+
+
+@kind("income", required=("occupation", "birth_date"),
+      optional={"min_wage": 0, "round": 50, "max": 2_000_000, "age_growth": 0.02, "peak_age": 50},
+      columns=("occupation", "birth_date"))
+def income(b: Batch, name: str, occupation: str, birth_date: str, min_wage: float, round: float, max: float,
+           age_growth: float, peak_age: int) -> pa.Array:
+    """Monthly income: lognormal around the occupation's ``median`` (its ``sigma``), rising by
+    ``age_growth`` a year of age up to ``peak_age`` (seniority), floored at ``min_wage`` for employees."""
+    drawn = b.extra.get(occupation)
+    if drawn is None or "occupations" not in drawn:
+        raise ValueError(f"income needs occupation to be an occupation column of this table, not {occupation!r}")
+    occ = drawn["occupations"]
+    k = b.idx(occupation)
+    median = np.array([float(o["median"]) for o in occ])[k]
+    sigma = np.array([float(o.get("sigma", 0.5)) for o in occ])[k]
+    employee = np.array([bool(o.get("employee", False)) for o in occ])[k]
+    age = _age(b, birth_date)
+    seniority = (1 + age_growth) ** (np.clip(age, 25, peak_age) - 25)
+    v = np.exp(np.log(median * seniority) + sigma * b.rng(name).standard_normal(b.n))
+    v = np.where(employee, np.maximum(v, min_wage), v)
+    v = np.minimum(np.round(v / round) * round, max)
+    v = np.where(employee, np.maximum(v, min_wage), v)
+    return pa.array(v.astype(np.int64))
