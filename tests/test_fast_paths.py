@@ -23,8 +23,8 @@ from tokenize_kit.fpe._base import digits_big_endian
 from tokenize_kit.keys import Keyset
 from tokenize_kit.pii import find_numbers, free_text, phone
 from tokenize_kit.pii.base import ColumnSpec, Crypto
-from tokenize_kit.pii.eg_national_id import EPOCH, _compose_days, _dates, _day_numbers, compose_arrow, luhn_digit
-from tokenize_kit.pii.sa_national_id import luhn_of
+from tokenize_kit.pii.checksums import luhn_digit, luhn_digit_of
+from tokenize_kit.pii.eg_national_id import EPOCH, _compose_days, _dates, _day_numbers, compose_arrow
 from tokenize_kit.pii.text import ascii_digit_matrix
 from tokenize_kit.pii.textview import TextView
 from tokenize_kit.primitives import AesEcb
@@ -148,12 +148,12 @@ def test_eg_id_calendar_and_compose():
     assert _compose_days(days, gov, serial, check).equals(want)
 
 
-def test_luhn_of_matches_luhn_digit():
+def test_luhn_digit_of_matches_luhn_digit():
     rng = np.random.default_rng(5)
     for width in (1, 9, 13):
         x = rng.integers(0, 10**width, 20_000)
         digits = (x[:, None] // 10 ** np.arange(width - 1, -1, -1)[None, :]) % 10
-        assert (luhn_of(x, width) == luhn_digit(digits)).all()
+        assert (luhn_digit_of(x, width) == luhn_digit(digits)).all()
 
 
 def test_table_prechecks():

@@ -16,15 +16,10 @@ with AES-256-GCM under a key derived from the passphrase with scrypt (n=2**15, r
 additional authenticated data binds the key name and version, so moving ciphertext between entries
 is detected.  A "check" entry (AES-GCM of a constant) tells a wrong passphrase from a tampered file.
 
-Subkeys (one per PII type or column domain, and per purpose) are derived with HKDF-SHA256
-(RFC 5869)::
-
-    subkey = HKDF-SHA256(ikm=material(name, version), salt=b"tokenize-kit/v1",
-                         info=f"{purpose}:{domain}".encode("utf-8"), length=32)
-
-so a phone and a national ID never share a keystream, while the same ID in two files (same domain)
-gets the same token.  Material never appears in ``repr``, errors or logs; ``fingerprint`` is a
-one-way 64-bit identifier safe to print.
+Subkeys, one per (primitive, purpose, domain), are derived from a version's material with HKDF-SHA256
+(RFC 5869) as :mod:`tokenize_kit.subkeys` describes, so a phone and a national ID never share a key, no key
+serves two primitives, and the same ID in two files (same domain) gets the same token.  Material never
+appears in ``repr``, errors or logs; ``fingerprint`` is a one-way 64-bit identifier safe to print.
 """
 
 from __future__ import annotations
@@ -44,11 +39,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from .primitives import hkdf_sha256, hmac_sha256
+from .primitives import hmac_sha256
+from .subkeys import DEFAULT_DERIVATION, FPE, derive
 
 FORMAT = "tokenize-kit-keyset"
 FORMAT_VERSION = 1
-HKDF_SALT = b"tokenize-kit/v1"
 PASSPHRASE_ENV = "TOKENIZE_KIT_PASSPHRASE"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 _CHECK_PLAINTEXT = b"tokenize-kit keyset passphrase check"
@@ -97,11 +92,6 @@ def _unb64(text: Any, what: str) -> bytes:
 def fingerprint_of(material: bytes) -> str:
     """A 64-bit one-way identifier of key material, safe to print and store beside it."""
     return hmac_sha256(material, _FINGERPRINT_LABEL).hex()[:16]
-
-
-def hkdf_subkey(material: bytes, domain: str, purpose: str) -> bytes:
-    """HKDF-SHA256(material, salt=b"tokenize-kit/v1", info=f"{purpose}:{domain}") -> 32 bytes."""
-    return hkdf_sha256(material, HKDF_SALT, f"{purpose}:{domain}".encode())
 
 
 def _scrypt(passphrase: str, salt: bytes, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> bytes:
@@ -198,9 +188,12 @@ class Keyset:
     def fingerprint(self, name: str = "default", version: int | None = None) -> str:
         return self._version(name, version).fingerprint
 
-    def subkey(self, domain: str, *, name: str = "default", version: int | None = None, purpose: str = "fpe") -> bytes:
-        """The 32-byte subkey for ``(purpose, domain)`` under key ``name`` at ``version`` (primary if None)."""
-        return hkdf_subkey(self._version(name, version).material, domain, purpose)
+    def subkey(self, domain: str, *, purpose: str = FPE, algorithm: str = "ff1",
+               derivation: int = DEFAULT_DERIVATION, name: str = "default", version: int | None = None) -> bytes:
+        """The 32-byte subkey of ``purpose`` in ``domain`` (see :mod:`tokenize_kit.subkeys`) under key ``name`` at
+        ``version`` (primary if None); ``algorithm`` (``ff1`` or ``ff3-1``) matters for the ``fpe`` purpose."""
+        return derive(self._version(name, version).material, purpose, domain, algorithm=algorithm,
+                      derivation=derivation)
 
     @property
     def protected(self) -> bool:

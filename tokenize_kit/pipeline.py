@@ -18,8 +18,24 @@ from typing import Any
 import pyarrow as pa
 
 from . import __version__
-from .io import DEFAULT_BATCH, BatchWriter, InputError, TextEncoding, atomic_output, detect_format, read_batches
+from .io import (
+    DEFAULT_BATCH,
+    STDIO,
+    BatchWriter,
+    InputError,
+    SpooledOutput,
+    TextEncoding,
+    atomic_output,
+    detect_format,
+    input_file,
+    is_gzip,
+    read_batches,
+)
+from .io import (
+    output_encoding as as_output_encoding,
+)
 from .keys import Keyset
+from .limits import Limits
 from .manifest import manifest_path, sha256_file, sign
 from .parallel import resolve_threads, worker_pool
 from .policy import Policy
@@ -50,51 +66,70 @@ def run(
     sign_key: Any = None,
     progress: Callable[[int, int | None], None] | None = None,
     overwrite: bool = False,
+    manifest: str | os.PathLike[str] | None = None,
+    delimiter: str | None = None,
+    limits: Limits | None = None,
     threads: int | None = None,
 ) -> JobResult:
     """Tokenize (or detokenize) INPUT into OUTPUT; OUTPUT and its manifest appear only on success.
 
     Each batch's rows are split over ``threads`` worker threads (``None``: one per CPU), which exist for
-    the duration of the call.
+    the duration of the call.  ``-`` reads standard input or writes standard output (which then needs
+    ``manifest``, the manifest's path: it cannot sit beside standard output; what goes to standard output is
+    written only once the job succeeded).
     """
+    from_stdin, to_stdout = str(input_path) == STDIO, str(output_path) == STDIO
     input_path, output_path = Path(input_path), Path(output_path)
-    if input_path.resolve() == output_path.resolve():
+    if to_stdout and manifest is None:
+        raise InputError("OUTPUT - (standard output) needs --manifest PATH: the manifest cannot sit beside "
+                         "standard output")
+    manifest_file = Path(manifest) if manifest is not None else manifest_path(output_path)
+    if not (from_stdin or to_stdout) and input_path.resolve() == output_path.resolve():
         raise InputError("the output path is the input path; write the delivery to a new file")
-    if output_path.exists() and not overwrite:
+    for target in ((manifest_file,) if to_stdout else (output_path, manifest_file)):
+        if target.is_dir():
+            raise InputError(f"{target} is a folder; give a file name")
+        if not target.parent.is_dir():  # (a bare file name's parent is ".")
+            raise InputError(f"the folder {target.parent} of {target} does not exist; create it first")
+    if not to_stdout and output_path.exists() and not overwrite:
         raise InputError(f"{output_path} already exists; choose another path or pass --force")
     policy = Policy.load(policy)
     threads = resolve_threads(threads)
     start = time.perf_counter()
-    batches, info = read_batches(input_path, input_format, encoding=encoding, batch_size=batch_size)
-    out_fmt = detect_format(output_path, output_format) if output_format or output_path.suffix else info["format"]
+    input_data = input_file(input_path)  # (standard input: copied once to an anonymous temporary file)
+    batches, info = read_batches(input_path, input_format, encoding=encoding, batch_size=batch_size,
+                                 delimiter=delimiter, limits=limits)
+    named = output_format or (output_path.suffix and not to_stdout)
+    out_fmt = detect_format(output_path, output_format) if named else info["format"]
+    out_enc = info.get("encoding") or TextEncoding("utf-8")
     if output_encoding:
-        from .io import detect_encoding
-
-        out_enc = detect_encoding(input_path, output_encoding)
-    else:
-        out_enc = info.get("encoding") or TextEncoding("utf-8")
+        out_enc = as_output_encoding(output_encoding, out_enc)
     crypto = crypto_for(policy, keyset)
-    report = TableReport(crypto.key_name, crypto.version, crypto.algorithm)
+    report = TableReport(crypto.key_name, crypto.version, crypto.algorithm, derivation=crypto.derivation)
     rows = 0
-    input_hash = _Background(sha256_file, input_path)  # read once more, on the other core, while we work
-    with atomic_output(output_path) as fh, worker_pool(threads, "rows") as pool:
+    input_hash = _Background(sha256_file, input_data)  # read once more, on the other core, while we work
+    spool = SpooledOutput() if to_stdout else None
+    with spool or atomic_output(output_path) as fh, worker_pool(threads, "rows") as pool:
         hashing = out_fmt in ("csv", "tsv", "jsonl")  # written by us, sequentially: hash as we write
         sink = _HashingFile(fh) if hashing else fh
-        writer = BatchWriter(sink, out_fmt, out_enc if out_fmt in ("csv", "tsv") else None)
+        writer = BatchWriter(sink, out_fmt, out_enc if out_fmt in ("csv", "tsv") else None,
+                             compress=not to_stdout and output_path.name.lower().endswith(".gz"),
+                             sheet=info.get("sheet"))
         # the writer formats and writes batch i while batch i+1 is transformed (Arrow and numpy release the GIL)
         with _WriterThread(writer) as write:
 
             def finish(job: _BatchJob) -> None:
                 """Collect a batch's columns (raising its error, if any), count them, hand the batch to the writer."""
                 table = job.table
-                local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, table.num_rows)
+                local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, table.num_rows,
+                                    derivation=crypto.derivation)
                 for name, (new, col_rep) in job.result().items():
                     i = table.column_names.index(name)
                     local.columns[name] = col_rep
                     table = table.set_column(i, pa.field(name, new.type), new)
                 report.add(local)
-                for out_batch in table.to_batches():
-                    write(out_batch)
+                for out_batch in table.to_batches() or [pa.RecordBatch.from_pylist([], schema=table.schema)]:
+                    write(out_batch)  # (a header-only input: one empty batch, so the output has its header)
                 del table
                 # Arrow's pool keeps freed pages for reuse; hand them back so the peak stays flat over the file
                 pa.default_memory_pool().release_unused()
@@ -119,7 +154,7 @@ def run(
                     check_columns(policy, batch.schema.names)
                     first = False
                     if progress and info["format"] in ("csv", "tsv"):
-                        total_hint = estimated_rows(input_path, batch)
+                        total_hint = estimated_rows(input_data, batch)
                 job = _BatchJob(pa.Table.from_batches([batch]), policy, crypto, detokenize, rows, pool, threads)
                 rows += batch.num_rows
                 del batch
@@ -135,7 +170,7 @@ def run(
                     check_columns(policy, schema.names)
         writer.close()
         fh.flush()
-    output_sha256 = sink.hexdigest() if hashing else sha256_file(output_path)
+    output_sha256 = sink.hexdigest() if hashing else sha256_file(spool.path if spool else output_path)
     seconds = time.perf_counter() - start
     manifest = {
         "tool": "tokenize-kit",
@@ -143,10 +178,12 @@ def run(
         "operation": "detokenize" if detokenize else "tokenize",
         "policy": {"sha256": policy.sha256, "columns": policy.to_dict()["columns"]},
         "key": {"name": crypto.key_name, "version": crypto.version,
-                "fingerprint": keyset.fingerprint(crypto.key_name, crypto.version)},
+                "fingerprint": keyset.fingerprint(crypto.key_name, crypto.version),
+                "derivation": crypto.derivation},
         "algorithm": crypto.algorithm,
-        "input": {"name": input_path.name, "sha256": input_hash.result(), "format": info["format"]},
-        "output": {"name": output_path.name, "sha256": output_sha256, "format": out_fmt,
+        "input": {"name": "<stdin>" if from_stdin else input_path.name, "sha256": input_hash.result(),
+                  "format": info["format"]},
+        "output": {"name": "<stdout>" if to_stdout else output_path.name, "sha256": output_sha256, "format": out_fmt,
                    "encoding": out_enc.label if out_fmt in ("csv", "tsv") else None},
         "rows": rows,
         "columns": {k: vars(v) for k, v in report.columns.items()},
@@ -158,10 +195,17 @@ def run(
     try:
         from .io import write_json_atomic
 
-        write_json_atomic(manifest_path(output_path), manifest)
+        write_json_atomic(manifest_file, manifest)
     except BaseException:
-        output_path.unlink(missing_ok=True)  # no delivery without its manifest
+        if not to_stdout:
+            output_path.unlink(missing_ok=True)  # no delivery without its manifest
         raise
+    if spool is not None:
+        try:
+            spool.commit()  # the output reaches standard output only now, after its manifest
+        except BaseException:
+            manifest_file.unlink(missing_ok=True)  # it describes bytes that did not all arrive
+            raise
     return JobResult(rows, seconds, report, manifest)
 
 
@@ -169,7 +213,7 @@ def estimated_rows(path: Path, first_batch: pa.RecordBatch) -> int | None:
     """About how many rows an uncompressed CSV/TSV holds, from its size and the first batch's bytes per row
     (the cells' text plus one delimiter or newline each; quotes and a CRLF make it a slight overestimate of the
     bytes, so an underestimate of the rows).  Only the progress line's % and ETA use it."""
-    if str(path).lower().endswith(".gz") or not first_batch.num_rows:
+    if is_gzip(path) or not first_batch.num_rows:
         return None
     text = sum(len(group_bytes(c)) for c in first_batch.columns if pa.types.is_string(c.type))
     per_row = (text + first_batch.num_columns) / first_batch.num_rows

@@ -6,6 +6,7 @@
     key: default          # key name in the keyset (default: default)
     key_version: 2        # optional; default: the key's primary version
     algorithm: ff1        # ff1 (default) or ff3-1
+    derivation: 2         # how subkeys are derived: 2 (default) or 1 (tokens made before derivation 2)
     columns:
       الرقم القومي: {type: eg_national_id, keep: [governorate]}
       mobile:       {type: phone}
@@ -31,8 +32,9 @@ import yaml
 
 from .pii import registry
 from .pii.base import ALGORITHMS, METHODS, ON_INVALID, ColumnSpec, PIIType
+from .subkeys import DEFAULT_DERIVATION, DERIVATIONS
 
-TOP_LEVEL = {"version", "key", "key_version", "algorithm", "columns"}
+TOP_LEVEL = {"version", "key", "key_version", "algorithm", "derivation", "columns"}
 COLUMN_KEYS = {"type", "method", "keep", "on_invalid", "domain"}
 #: type- and method-specific options a column entry may carry
 OPTION_KEYS = {
@@ -66,6 +68,8 @@ class Policy:
     algorithm: str = "ff1"
     version: int = 1
     source: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: how subkeys are derived (:mod:`tokenize_kit.subkeys`): 2 for new work, 1 to reverse older tokens
+    derivation: int = DEFAULT_DERIVATION
 
     @classmethod
     def load(cls, src: Policy | Mapping[str, Any] | str | os.PathLike[str]) -> Policy:
@@ -101,6 +105,11 @@ class Policy:
         algorithm = str(doc.get("algorithm", "ff1")).lower()
         if algorithm not in ALGORITHMS:
             raise PolicyError(f"algorithm must be one of: {', '.join(ALGORITHMS)}")
+        derivation = doc.get("derivation", DEFAULT_DERIVATION)
+        if isinstance(derivation, bool) or derivation not in DERIVATIONS:
+            raise PolicyError(
+                f"derivation must be one of: {', '.join(map(str, DERIVATIONS))} (1 reverses tokens made before "
+                f"derivation 2; a delivery's manifest records its derivation under key.derivation)")
         key_version = doc.get("key_version")
         if key_version is not None and (not isinstance(key_version, int) or key_version < 1):
             raise PolicyError("key_version must be a positive integer")
@@ -108,7 +117,7 @@ class Policy:
         if not isinstance(cols, Mapping) or not cols:
             raise PolicyError("the policy needs a non-empty 'columns' mapping (column name -> {type: ...})")
         columns = {str(name): cls._column(str(name), entry) for name, entry in cols.items()}
-        return cls(columns, str(doc.get("key", "default")), key_version, algorithm, 1, dict(doc))
+        return cls(columns, str(doc.get("key", "default")), key_version, algorithm, 1, dict(doc), derivation)
 
     @staticmethod
     def _column(name: str, entry: Any) -> ColumnSpec:
@@ -158,7 +167,8 @@ class Policy:
                 entry["domain"] = spec.domain
             entry.update(spec.options)
             cols[name] = entry
-        doc: dict[str, Any] = {"version": 1, "key": self.key, "algorithm": self.algorithm, "columns": cols}
+        doc: dict[str, Any] = {"version": 1, "key": self.key, "algorithm": self.algorithm,
+                               "derivation": self.derivation, "columns": cols}
         if self.key_version is not None:
             doc["key_version"] = self.key_version
         return doc
@@ -168,6 +178,12 @@ class Policy:
 
     @property
     def sha256(self) -> str:
-        """Hash of the canonical form: two policies with the same meaning have the same hash."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        """Hash of the canonical form: two policies with the same meaning have the same hash.
+
+        Derivation 1 is left out of the canonical form, which is then exactly that of the same policy before the
+        ``derivation`` setting existed, so the hashes in older manifests still match."""
+        doc = self.to_dict()
+        if doc["derivation"] == 1:
+            del doc["derivation"]
+        canonical = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

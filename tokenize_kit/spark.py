@@ -5,9 +5,10 @@ inside ``DataFrame.mapInArrow``: each Arrow batch of each partition goes straigh
 engine (no per-row Python UDF), so a file tokenized on a laptop and a table tokenized on a cluster join.
 
 Keys on a cluster: the keyset is opened once on the driver and only a :class:`DerivedKeyset` travels to
-the executors: the HKDF subkeys for the (domain, purpose) pairs the policy's types can use, nothing
-else.  It travels inside the pickled ``mapInArrow`` closure (Spark ships closures to executors; it
-never puts them in plans, logs or the UI); its ``repr`` shows no key bytes.
+the executors: the HKDF subkeys of the (purpose, domain) pairs the policy's types declare
+(:func:`~tokenize_kit.table.policy_subkeys`), nothing else.  It travels inside the pickled ``mapInArrow``
+closure (Spark ships closures to executors; it never puts them in plans, logs or the UI); its ``repr`` shows
+no key bytes.
 
 ``pyspark`` is an optional extra (``pip install tokenize-kit[spark]``): nothing else imports this module.
 """
@@ -20,45 +21,38 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from .keys import Keyset, KeysetError
-from .pii import registry
 from .policy import Policy
-from .table import TableReport, TokenizeError, check_columns, crypto_for, transform_columns
+from .subkeys import DEFAULT_DERIVATION, FPE
+from .table import TableReport, TokenizeError, check_columns, crypto_for, policy_subkeys, transform_columns
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
 
-PURPOSES = ("fpe", "hmac", "prp")
-SUBDOMAINS = ("", "/generic", "/keep-shift", "/host")
-#: types whose tokens are made under other types' domains
-USES = {"free_text": ("eg_national_id", "sa_national_id", "phone", "iban", "email", "person_name", "eg_address",
-                      "sa_address")}
-
-
 class DerivedKeyset:
     """The subkeys one policy needs, derived on the driver; the same ``subkey`` interface as a Keyset.
 
-    Asking for any other (domain, purpose) raises: an executor can never derive anything else.
+    Asking for any other (purpose, domain), algorithm or derivation raises: an executor can never derive anything
+    else.
     """
 
-    def __init__(self, name: str, version: int, fingerprint: str, subkeys: dict[tuple[str, str], bytes]) -> None:
+    def __init__(self, name: str, version: int, fingerprint: str, algorithm: str, derivation: int,
+                 subkeys: dict[tuple[str, str], bytes]) -> None:
         self._name, self._version, self._fingerprint = name, version, fingerprint
+        self._algorithm, self._derivation = algorithm, derivation
         self._subkeys = dict(subkeys)
 
     @classmethod
     def for_policy(cls, keyset: Keyset, policy: Policy) -> DerivedKeyset:
+        """The subkeys of :func:`~tokenize_kit.table.policy_subkeys` (what the policy's types declare)."""
         crypto = crypto_for(policy, keyset)
-        bases: set[str] = set()
-        for spec in policy.columns.values():
-            t = registry.get(spec.type)
-            names = (t.domain, *(registry.get(u).domain for u in USES.get(spec.type, ())))
-            for d in names:
-                bases.add(d if not spec.domain else (spec.domain if d == t.domain else f"{spec.domain}/{d}"))
         subkeys = {
-            (base + sub, purpose): keyset.subkey(base + sub, name=crypto.key_name, version=crypto.version,
-                                                 purpose=purpose)
-            for base in bases for sub in SUBDOMAINS for purpose in PURPOSES
+            (purpose, domain): keyset.subkey(domain, purpose=purpose, algorithm=crypto.algorithm,
+                                             derivation=crypto.derivation, name=crypto.key_name,
+                                             version=crypto.version)
+            for purpose, domain in policy_subkeys(policy)
         }
-        return cls(crypto.key_name, crypto.version, keyset.fingerprint(crypto.key_name, crypto.version), subkeys)
+        return cls(crypto.key_name, crypto.version, keyset.fingerprint(crypto.key_name, crypto.version),
+                   crypto.algorithm, crypto.derivation, subkeys)
 
     def domains(self) -> list[tuple[str, str]]:
         return sorted(self._subkeys)
@@ -75,10 +69,16 @@ class DerivedKeyset:
     def fingerprint(self, name: str = "default", version: int | None = None) -> str:
         return self._fingerprint
 
-    def subkey(self, domain: str, *, name: str = "default", version: int | None = None, purpose: str = "fpe") -> bytes:
+    def subkey(self, domain: str, *, purpose: str = FPE, algorithm: str = "ff1",
+               derivation: int = DEFAULT_DERIVATION, name: str = "default", version: int | None = None) -> bytes:
         self._check_name(name)
+        if version is not None:
+            self.check_version(name, version)
+        if derivation != self._derivation or (purpose == FPE and algorithm != self._algorithm):
+            raise KeysetError(f"only subkeys of derivation {self._derivation} for {self._algorithm} were shipped to "
+                              "the executors")
         try:
-            return self._subkeys[(domain, purpose)]
+            return self._subkeys[(purpose, domain)]
         except KeyError:
             raise KeysetError(f"subkey ({purpose}, {domain}) was not derived for this policy") from None
 

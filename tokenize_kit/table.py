@@ -23,10 +23,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .pii import registry
-from .pii.base import ColumnSpec, Crypto, PIIType
+from .pii.base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, scoped_domain
 from .pii.charclass import charclass
 from .policy import Policy
 from .primitives import hmac_sha256_hex
+from .subkeys import HASH, SURROGATE
 from .utf8 import group_bytes
 
 if TYPE_CHECKING:
@@ -87,9 +88,12 @@ class TableReport:
     algorithm: str = ""
     rows: int = 0
     columns: dict[str, ColumnReport] = field(default_factory=dict)
+    #: the subkey derivation (:mod:`tokenize_kit.subkeys`)
+    derivation: int = 0
 
     def add(self, other: TableReport) -> None:
         self.key, self.key_version, self.algorithm = other.key, other.key_version, other.algorithm
+        self.derivation = other.derivation
         self.rows += other.rows
         for name, col in other.columns.items():
             if name in self.columns:
@@ -100,29 +104,6 @@ class TableReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class _ScopedCrypto:
-    """A Crypto whose subkey domains are renamed (policy ``domain:`` override)."""
-
-    def __init__(self, crypto: Crypto, old: str, new: str) -> None:
-        self._c, self._old, self._new = crypto, old, new
-        self.key_name, self.version, self.algorithm = crypto.key_name, crypto.version, crypto.algorithm
-
-    def _d(self, domain: str) -> str:
-        return self._new + domain[len(self._old) :] if domain.startswith(self._old) else f"{self._new}/{domain}"
-
-    def cipher(self, domain: str, alphabet: str):
-        return self._c.cipher(self._d(domain), alphabet)
-
-    def tweak(self, *parts: str | bytes) -> bytes:
-        return self._c.tweak(*parts)
-
-    def hmac_key(self, domain: str) -> bytes:
-        return self._c.hmac_key(self._d(domain))
-
-    def prp_key(self, domain: str) -> bytes:
-        return self._c.prp_key(self._d(domain))
 
 
 def tokenize_table(table, policy, keyset: Keyset, *, report: TableReport | None = None, row_offset: int = 0):
@@ -137,16 +118,46 @@ def detokenize_table(table, policy, keyset: Keyset, *, report: TableReport | Non
 
 def crypto_for(policy: Policy, keyset: Keyset) -> Crypto:
     try:
-        return Crypto(keyset, key_name=policy.key, version=policy.key_version, algorithm=policy.algorithm)
+        return Crypto(keyset, key_name=policy.key, version=policy.key_version, algorithm=policy.algorithm,
+                      derivation=policy.derivation)
     except ValueError as exc:
         raise TokenizeError(f"policy key: {exc}") from None
+
+
+def policy_subkeys(policy: Policy) -> set[tuple[str, str]]:
+    """The (purpose, domain) pairs of every subkey that tokenizing or detokenizing ``policy``'s columns can use:
+    each type's declared :attr:`~tokenize_kit.pii.base.PIIType.subkeys` (method ``fpe``), its ``surrogate`` or
+    ``hash`` key, and the generic tokens' keys for invalid values, under the column's ``domain:`` setting."""
+    out: set[tuple[str, str]] = set()
+    for spec in policy.columns.values():
+        t = registry.get(spec.type)
+        needed: list[tuple[str, str]] = []
+        if spec.method == "fpe":
+            needed += t.subkeys
+        elif spec.method == "surrogate":
+            needed.append((SURROGATE, t.domain))
+        elif spec.method == "hash":
+            needed.append((HASH, t.domain))
+        if spec.method in ("fpe", "surrogate") and spec.on_invalid == "generic" and t.has_invalid:
+            needed += int_domain_subkeys(t.domain + "/generic")
+        out.update((purpose, scoped_domain(domain, t.domain, spec.domain) if spec.domain else domain)
+                   for purpose, domain in needed)
+    return out
 
 
 def check_columns(policy: Policy, column_names: list[str]) -> None:
     missing = [c for c in policy.columns if c not in column_names]
     if missing:
+        hint = ""
+        if len(column_names) == 1:  # a file read as one column: delimited by something else?
+            found = [d for d in (";", "\t", "|", ",") if d in str(column_names[0])]
+            if found:
+                shown = {"\t": "tab"}.get(found[0], repr(found[0]))
+                hint = (f" (the file was read as one column whose name holds {shown}: if that is its delimiter, "
+                        f"pass --delimiter {shown})")
         raise TokenizeError(
             f"policy column(s) {missing} not in the data; its columns are: {', '.join(map(str, column_names))}"
+            + hint
         )
 
 
@@ -155,7 +166,8 @@ def _run(table, policy, keyset, report, row_offset, decrypt):
     kind, arrow, index = _to_arrow(table)
     check_columns(policy, arrow.column_names)
     crypto = crypto_for(policy, keyset)
-    local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, arrow.num_rows)
+    local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, arrow.num_rows,
+                        derivation=crypto.derivation)
     for name, (new, col_report) in transform_columns(arrow, policy, crypto, decrypt, row_offset).items():
         i = arrow.column_names.index(name)
         local.columns[name] = col_report
@@ -239,6 +251,10 @@ def _as_text(col: pa.Array, spec: ColumnSpec) -> tuple[pa.Array, str]:
         )
     if pa.types.is_dictionary(t):
         return pc.cast(col, pa.string()), "string"
+    if pa.types.is_union(t):  # an .xlsx column mixing text and numbers: every cell as its text
+        from .io import as_text
+
+        return as_text(col), "string"
     raise TokenizeError(f"column {spec.column!r} has type {t}; expected text or integers")
 
 
@@ -252,7 +268,7 @@ def transform_column(
     rep = ColumnReport(spec.method, spec.type)
     text, origin = _as_text(col, spec)
     if spec.domain:
-        crypto = _ScopedCrypto(crypto, pii_type.domain, spec.domain)  # type: ignore[assignment]
+        crypto = crypto.scoped(pii_type.domain, spec.domain)
     if spec.type == "free_text" and spec.method == "fpe":
         return _free_text_column(col, text, spec, crypto, decrypt, context, rep)
     filled = pc.fill_null(text, "") if text.null_count else text
@@ -292,13 +308,16 @@ def transform_column(
         rep.left_as_is = len(work_idx)
         rep.output_type = str(col.type)
         return col, rep
-    valid = _valid(pii_type, uniq, spec)
+    parsed = pii_type.parse(uniq, spec) if pii_type.has_invalid else None
+    valid = parsed.ok if parsed is not None else np.ones(len(uniq), dtype=bool)
     counts_valid = np.bincount(pos, minlength=len(uniq))
     vi = np.flatnonzero(valid)
     pieces: list[tuple[np.ndarray, pa.Array]] = []  # (distinct-value indices, their outputs)
     if len(vi):
-        vals = uniq if len(vi) == len(uniq) else uniq.take(pa.array(vi))  # same object: types reuse their parse
-        pieces.append((vi, _apply(pii_type, vals, spec, crypto, decrypt)))
+        if len(vi) == len(uniq):  # every value valid: the type reuses this parse
+            pieces.append((vi, _apply(pii_type, uniq, spec, crypto, decrypt, parsed)))
+        else:
+            pieces.append((vi, _apply(pii_type, uniq.take(pa.array(vi)), spec, crypto, decrypt)))
     rep.tokenized = int(counts_valid[vi].sum())
     ii = np.flatnonzero(~valid)
     if len(ii):
@@ -477,23 +496,23 @@ def _scatter(pieces: list[tuple[np.ndarray, pa.Array]], pos: np.ndarray) -> pa.A
 def _valid(pii_type: PIIType, values: pa.Array, spec: ColumnSpec) -> np.ndarray:
     if not pii_type.has_invalid:
         return np.ones(len(values), dtype=bool)
-    try:
-        return pii_type.valid_mask(values, spec)
-    except TypeError:
-        return pii_type.valid_mask(values)
+    return pii_type.valid_mask(values, spec)
 
 
-def _apply(pii_type: PIIType, values: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool) -> pa.Array:
+def _apply(pii_type: PIIType, values: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool,
+           parsed: Parse | None = None) -> pa.Array:
     method = spec.method
     if method == "fpe":
-        return pii_type.detokenize(values, crypto, spec) if decrypt else pii_type.tokenize(values, crypto, spec)
+        if decrypt:
+            return pii_type.detokenize(values, crypto, spec, parsed)
+        return pii_type.tokenize(values, crypto, spec, parsed)
     if method == "surrogate":
         return pii_type.surrogate(values, crypto, spec)
     if method == "mask":
         return mask(values, int(spec.options.get("keep_last", 4)), int(spec.options.get("keep_first", 0)),
                     str(spec.options.get("mask_char", "*")))
     if method == "hash":
-        return pa.array(hmac_sha256_hex(crypto.hmac_key(pii_type.domain), values.to_pylist()), pa.string())
+        return pa.array(hmac_sha256_hex(crypto.key(HASH, pii_type.domain), values.to_pylist()), pa.string())
     if method == "redact":
         return pa.array([spec.options.get("marker", DEFAULT_MARKER)] * len(values), pa.string())
     raise TokenizeError(f"column {spec.column!r}: unknown method {method!r}")  # pragma: no cover

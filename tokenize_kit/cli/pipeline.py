@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from tokenize_kit.cli.keys import load_keyset
+from tokenize_kit.limits import LIMIT_OPTIONS, Limits, parse_size
 
 KEYSET_ENV = "TOKENIZE_KIT_KEYSET"
 THREADS_ENV = "TOKENIZE_KIT_THREADS"
@@ -51,6 +52,8 @@ def _job(input_path, output_path, policy, keyset_path, detok, opts):
             input_format=opts["input_format"], output_format=opts["output_format"], encoding=opts["encoding"],
             output_encoding=opts["output_encoding"], batch_size=opts["batch_size"], sign_key=sign_key,
             progress=update, overwrite=opts["force"], threads=opts["threads"],
+            manifest=opts.get("manifest") or opts.get("output_manifest"), delimiter=opts["delimiter"],
+            limits=_limits(opts),
         )
         done()
     except click.ClickException as exc:
@@ -61,15 +64,56 @@ def _job(input_path, output_path, policy, keyset_path, detok, opts):
     except KeyboardInterrupt:
         raise UsageProblem("interrupted; no output was written") from None
     rate = result.rows / max(result.seconds, 1e-9)
+    manifest = opts.get("manifest") or opts.get("output_manifest") or Path(str(output_path) + ".manifest.json").name
     click.echo(
         f"{'detokenized' if detok else 'tokenized'} {result.rows:,} rows in {result.seconds:.2f}s "
-        f"({rate:,.0f} rows/s) -> {output_path} (+ {Path(str(output_path) + '.manifest.json').name})",
+        f"({rate:,.0f} rows/s) -> {'standard output' if output_path == '-' else output_path} (+ {manifest})",
         err=True,
     )
     for name, col in result.report.columns.items():
         invalid = ", ".join(f"{k} {v:,}" for k, v in col.invalid.items()) or "none"
         click.echo(f"  {name}: {col.type}/{col.method}: {col.tokenized:,} done, {col.empty:,} empty, "
                    f"invalid: {invalid}", err=True)
+
+
+class _Size(click.ParamType):
+    """A size in bytes: 1048576, 512k, 64MiB, 2GB (k = 1024)."""
+
+    name = "SIZE"
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_size(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+_DEFAULTS = Limits()
+
+
+def _input_options(f):
+    """Reading options shared by tokenize, detokenize and scan: the delimiter and the limits on one input."""
+    options = [
+        click.option("--delimiter", help="CSV delimiter (one character, or 'tab'); default: detected among "
+                     "',', ';' and tab (.tsv: tab)."),
+        click.option("--max-cell-bytes", type=_Size(), default=_DEFAULTS.max_cell_bytes, show_default=True,
+                     help="Refuse a cell larger than this, any format (e.g. 64MiB to raise it)."),
+        click.option("--max-xlsx-bytes", type=_Size(), default=_DEFAULTS.max_xlsx_bytes, show_default=True,
+                     help=".xlsx: refuse a workbook that unzips to more than this (checked before parsing)."),
+        click.option("--max-xlsx-ratio", type=click.IntRange(1), default=_DEFAULTS.max_xlsx_ratio,
+                     show_default=True, help=".xlsx: refuse a part that unzips to more than this many times its "
+                     "zipped size (a zip bomb)."),
+        click.option("--max-xlsx-cells", type=click.IntRange(1), default=_DEFAULTS.max_xlsx_cells,
+                     show_default=True, help=".xlsx: refuse a sheet of more rows x columns than this (declared or "
+                     "reached by its cells)."),
+    ]
+    for opt in reversed(options):
+        f = opt(f)
+    return f
+
+
+def _limits(opts) -> Limits:
+    return Limits(**{name: opts[name] for name in LIMIT_OPTIONS})
 
 
 def _job_options(f):
@@ -93,34 +137,41 @@ def _job_options(f):
     ]
     for opt in reversed(options):
         f = opt(f)
-    return f
+    return _input_options(f)
 
 
 @click.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
-@click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False))
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False, allow_dash=True))
 @_job_options
 @click.option("--sign", type=click.Path(exists=True, dir_okay=False),
               help="Ed25519 private key (from `keys create-signing`) to sign the manifest.")
+@click.option("--manifest", type=click.Path(dir_okay=False),
+              help="Write the manifest here (default: OUTPUT.manifest.json; required when OUTPUT is -).")
 def tokenize(input_path, output_path, policy, keyset_path, **opts):
     """Tokenize the policy's columns of INPUT into OUTPUT (+ OUTPUT.manifest.json).
 
     \b
     Columns not in the policy pass through unchanged.  OUTPUT appears only when the whole job
     succeeded (temp file + fsync + rename); on any error, Ctrl-C or kill there is no OUTPUT.
+    INPUT or OUTPUT may be - (standard input/output; OUTPUT - needs --manifest, and is written only
+    once the job succeeded).  A .gz name is gzipped.
     \b
     Example:
       export TOKENIZE_KIT_KEYSET=keys.json TOKENIZE_KIT_PASSPHRASE=...
       tokenize-kit tokenize collections.csv delivery.csv --policy policy.yaml --sign signing.pem
       tokenize-kit scan delivery.csv --against collections.csv --policy policy.yaml
+      extract-tool | tokenize-kit tokenize - - --policy policy.yaml --manifest out.manifest.json > out.csv
     """
     _job(input_path, output_path, policy, keyset_path, False, opts)
 
 
 @click.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
-@click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False))
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False, allow_dash=True))
 @_job_options
+@click.option("--output-manifest", type=click.Path(dir_okay=False),
+              help="Write OUTPUT's manifest here (default: OUTPUT.manifest.json; required when OUTPUT is -).")
 def detokenize(input_path, output_path, policy, keyset_path, **opts):
     """Reverse tokens in INPUT (e.g. a vendor's results file) back to the original values.
 
@@ -136,7 +187,7 @@ def detokenize(input_path, output_path, policy, keyset_path, **opts):
 
 
 @click.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--format", "out_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: the versioned report (format tokenize-kit-scan, counts and row numbers, never values).")
 @click.option("--sample", type=click.IntRange(1), help="Scan only the first N rows (not with --against).")
@@ -150,7 +201,9 @@ def detokenize(input_path, output_path, policy, keyset_path, **opts):
 @click.option("--encoding", help="CSV encoding (default: detected).")
 @click.option("--spill-dir", type=click.Path(file_okay=False),
               help="Folder for the gate's temporary hash partitions (default: the system temp folder).")
-def scan(input_path, out_format, sample, policy, against, suggest_policy, input_format, encoding, spill_dir):
+@_input_options
+def scan(input_path, out_format, sample, policy, against, suggest_policy, input_format, encoding, spill_dir,
+         **opts):
     """Find raw PII in INPUT: national IDs, phones, IBANs, e-mails, names and addresses, as whole cells and
     inside text, in every column (nested JSON / Parquet fields too).
 
@@ -165,7 +218,8 @@ def scan(input_path, out_format, sample, policy, against, suggest_policy, input_
         raise UsageProblem("--sample cannot be used with --against: the gate reads every row")
     try:
         result = scan_file(input_path, policy=policy, against=against, input_format=input_format,
-                           encoding=encoding, sample=sample, spill_dir=spill_dir)
+                           encoding=encoding, sample=sample, spill_dir=spill_dir, delimiter=opts["delimiter"],
+                           limits=_limits(opts))
     except click.ClickException:
         raise
     except (*_errors(), ScanError) as exc:

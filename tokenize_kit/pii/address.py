@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from tokenize_kit import refdata
 from tokenize_kit.utf8 import encode_codepoints
 
-from .base import ColumnSpec, Crypto, PIIType, stdnum_api
+from .base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, stdnum_api
 from .charclass import charclass_cps
 from .exceptions import InvalidFormat
 from .text import WORD_CHARS, CharClass, decode, encode, row_ids
@@ -226,14 +226,15 @@ class _Address(PIIType):
             raise InvalidFormat("an address has letters or digits")
         return v
 
-    def valid_mask(self, values: pa.Array, spec: ColumnSpec | None = None) -> np.ndarray:
+    def parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> Parse:
         """Valid = has a letter or digit (what :meth:`validate` checks), for the whole column at once."""
         present = pc.is_valid(values).to_numpy(zero_copy_only=False)
         cps, off = decode(pc.fill_null(values, "") if values.null_count else values)
         has = np.bincount(row_ids(off)[_ALNUM.mask(cps)], minlength=len(values)) > 0
-        return present & has
+        return Parse(present & has)
 
-    def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec, decrypt: bool) -> pa.Array:
+    def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool,
+               parsed: Parse | None) -> pa.Array:
         keep_places = bool(spec.options.get("keep_places", True)) if spec is not None else True
         cps, off = decode(values)
         target = kept_chars(cps, off, self.country, keep_places)
@@ -251,17 +252,12 @@ class _Address(PIIType):
             todo = todo[_rows_differing(kept_chars(walked, sub_off, self.country, keep_places), target[at], sub_off)]
         raise RuntimeError("cycle walking did not terminate")  # pragma: no cover
 
-    def tokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return self._crypt(values, crypto, spec, decrypt=False)
-
-    def detokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return self._crypt(values, crypto, spec, decrypt=True)
-
 
 class EgAddress(_Address):
     name: ClassVar[str] = "eg_address"
     description: ClassVar[str] = "Egyptian address, Arabic or English (governorates and structure words kept)"
     domain: ClassVar[str] = "eg_address"
+    subkeys: ClassVar[tuple[tuple[str, str], ...]] = int_domain_subkeys("eg_address")
     country: ClassVar[str] = "eg"
 
 
@@ -269,6 +265,7 @@ class SaAddress(_Address):
     name: ClassVar[str] = "sa_address"
     description: ClassVar[str] = "Saudi address or national-address part (regions/cities and structure kept)"
     domain: ClassVar[str] = "sa_address"
+    subkeys: ClassVar[tuple[tuple[str, str], ...]] = int_domain_subkeys("sa_address")
     country: ClassVar[str] = "sa"
 
 

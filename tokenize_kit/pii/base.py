@@ -3,38 +3,58 @@
 One registry (:mod:`tokenize_kit.pii.registry`) maps a type name used in policies
 (``eg_national_id``, ``phone`` ...) to a :class:`PIIType` instance.  The same object serves
 
-* ``scan``      - :meth:`PIIType.valid_mask` / :meth:`PIIType.find` recognise values,
+* ``scan``      - :meth:`PIIType.parse` / :meth:`PIIType.valid_mask` recognise values,
 * ``tokenize``  - :meth:`PIIType.tokenize` / :meth:`PIIType.detokenize` / :meth:`PIIType.surrogate`,
 * ``generate``  - the generators reuse the same reference tables and validators.
 
 Columnar calls receive an Arrow ``StringArray`` that the table layer has already normalised:
 no nulls, no empty / placeholder cells, de-duplicated, and (for ``tokenize``/``detokenize``)
-only values for which ``valid_mask`` is True.  They return an array of the same length.
+only values the type's parse found valid.  They return an array of the same length.
 The table layer handles ``on_invalid``, ``mask``, ``hash``, ``redact`` and ``keep`` once for all types.
+
+The contract, once for every type:
+
+* :meth:`PIIType.parse` ``(values, spec=None)`` reads a column once; its result's ``ok`` marks the valid
+  values (:meth:`PIIType.valid_mask` is exactly that).  A type overrides ``parse``, never ``valid_mask``.
+* :meth:`PIIType.tokenize` / :meth:`PIIType.detokenize` ``(values, crypto, spec, parsed=None)`` take the parse
+  of the same ``values`` when the caller has it (the table layer does), so a column is parsed once; both call
+  the type's one hook, ``_crypt(values, crypto, spec, decrypt, parsed)``.
+* :attr:`PIIType.subkeys` lists the (purpose, domain) pairs of the keys ``_crypt`` asks ``crypto`` for (the
+  ``surrogate`` method's key, ``(surrogate, domain)``, is implied by the method), so a caller that must ship
+  keys elsewhere (Spark executors) derives exactly those.
 """
 
 from __future__ import annotations
 
-import threading
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pyarrow as pa
 
 from tokenize_kit.fpe import FF1, FF3_1, FeistelCipher
 from tokenize_kit.primitives import label, label_digest
+from tokenize_kit.subkeys import ALGORITHMS, DEFAULT_DERIVATION, FPE, PERMUTATION, check_derivation
 
 from .exceptions import ValidationError
 
-if TYPE_CHECKING:
-    from tokenize_kit.keys import Keyset
-
 METHODS = ("fpe", "mask", "hash", "redact", "surrogate", "keep")
 ON_INVALID = ("generic", "redact", "null", "error")
-ALGORITHMS = ("ff1", "ff3-1")
+
+
+class SubkeySource(Protocol):
+    """What :class:`Crypto` needs of a keyset: a :class:`~tokenize_kit.keys.Keyset`, or the subkeys of one
+    policy derived in advance (:class:`~tokenize_kit.spark.DerivedKeyset`)."""
+
+    def primary_version(self, name: str = ...) -> int: ...
+
+    def check_version(self, name: str, version: int) -> None: ...
+
+    def subkey(self, domain: str, *, purpose: str = ..., algorithm: str = ..., derivation: int = ...,
+               name: str = ..., version: int | None = ...) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -54,19 +74,21 @@ class ColumnSpec:
 
 
 class Crypto:
-    """Key access for one policy run: derives per-domain subkeys lazily and caches the ciphers.
+    """Key access for one policy run: derives the subkeys it is asked for lazily and caches them and the ciphers.
 
-    ``algorithm`` is ``"ff1"`` (default) or ``"ff3-1"``.  :meth:`tweak` hides the difference in tweak
-    size between the two, so PII types never need to know which algorithm is in use.
+    ``algorithm`` is ``"ff1"`` (default) or ``"ff3-1"``; ``derivation`` selects how subkeys are derived
+    (:mod:`tokenize_kit.subkeys`).  :meth:`tweak` hides the difference in tweak size between the two
+    algorithms, so PII types never need to know which one is in use.
     """
 
     def __init__(
         self,
-        keyset: Keyset,
+        keyset: SubkeySource,
         *,
         key_name: str = "default",
         version: int | None = None,
         algorithm: str = "ff1",
+        derivation: int = DEFAULT_DERIVATION,
     ) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm; choose one of: {', '.join(ALGORITHMS)}")
@@ -75,18 +97,40 @@ class Crypto:
         self.version = keyset.primary_version(key_name) if version is None else version
         keyset.check_version(key_name, self.version)
         self.algorithm = algorithm
+        self.derivation = check_derivation(derivation)
         self._ciphers: dict[tuple[str, str], FeistelCipher] = {}
-        self._hmac: dict[str, bytes] = {}
-        self._prp: dict[str, bytes] = {}
+        self._keys: dict[tuple[str, str], bytes] = {}
+        self._scope: tuple[str, str] | None = None
 
     def __repr__(self) -> str:
-        return f"Crypto(key={self.key_name!r}, version={self.version}, algorithm={self.algorithm!r})"
+        return (f"Crypto(key={self.key_name!r}, version={self.version}, algorithm={self.algorithm!r}, "
+                f"derivation={self.derivation})")
+
+    def scoped(self, type_domain: str, domain: str) -> Crypto:
+        """This Crypto with the subkey domains of a type renamed for a policy's ``domain:`` setting
+        (:func:`scoped_domain`); it shares this one's caches."""
+        view = copy.copy(self)
+        view._scope = (type_domain, domain)
+        return view
+
+    def key(self, purpose: str, domain: str) -> bytes:
+        """The subkey of ``purpose`` (:data:`tokenize_kit.subkeys.PURPOSES`) in ``domain``."""
+        if self._scope is not None:
+            domain = scoped_domain(domain, *self._scope)
+        cached = self._keys.get((purpose, domain))
+        if cached is None:
+            cached = self._keys[(purpose, domain)] = self._keyset.subkey(
+                domain, purpose=purpose, algorithm=self.algorithm, derivation=self.derivation,
+                name=self.key_name, version=self.version)
+        return cached
 
     def cipher(self, domain: str, alphabet: str) -> FeistelCipher:
-        """The FF1 (or FF3-1) cipher for ``domain`` over ``alphabet``, keyed by an HKDF subkey."""
+        """The FF1 (or FF3-1) cipher for ``domain`` over ``alphabet``, keyed by the ``fpe`` subkey of ``domain``."""
+        key = self.key(FPE, domain)
+        if self._scope is not None:
+            domain = scoped_domain(domain, *self._scope)
         cached = self._ciphers.get((domain, alphabet))
         if cached is None:
-            key = self._keyset.subkey(domain, name=self.key_name, version=self.version, purpose="fpe")
             cls = FF1 if self.algorithm == "ff1" else FF3_1
             cached = self._ciphers[(domain, alphabet)] = cls(key, alphabet)
         return cached
@@ -97,24 +141,32 @@ class Crypto:
             return label(parts)
         return label_digest(parts, 7)
 
-    def hmac_key(self, domain: str) -> bytes:
-        """Subkey for keyed hashing (``hash`` and ``surrogate`` methods) in ``domain``."""
-        cached = self._hmac.get(domain)
-        if cached is None:
-            cached = self._hmac[domain] = self._keyset.subkey(
-                domain, name=self.key_name, version=self.version, purpose="hmac"
-            )
-        return cached
+
+def scoped_domain(domain: str, type_domain: str, override: str) -> str:
+    """The subkey domain a type's ``domain`` becomes under a policy's ``domain: override``: the type's own domain
+    and its sub-domains (``type_domain/...``) are renamed, any other domain the type uses goes under the override.
+
+    >>> scoped_domain("phone", "phone", "crm"), scoped_domain("phone/generic", "phone", "crm")
+    ('crm', 'crm/generic')
+    >>> scoped_domain("eg_national_id", "free_text", "notes")
+    'notes/eg_national_id'
+    """
+    if domain.startswith(type_domain):
+        return override + domain[len(type_domain):]
+    return f"{override}/{domain}"
 
 
-    def prp_key(self, domain: str) -> bytes:
-        """Subkey for the keyed permutation tables of tiny domains (:mod:`tokenize_kit.pii.intdomain`)."""
-        cached = self._prp.get(domain)
-        if cached is None:
-            cached = self._prp[domain] = self._keyset.subkey(
-                domain, name=self.key_name, version=self.version, purpose="prp"
-            )
-        return cached
+@dataclass
+class Parse:
+    """A type's reading of a column: ``ok`` marks the valid values; a type's own parse adds the parts it found."""
+
+    ok: np.ndarray
+
+
+def int_domain_subkeys(domain: str) -> tuple[tuple[str, str], ...]:
+    """The subkeys :func:`~tokenize_kit.pii.intdomain.crypt_ints` (and so character-class FPE) uses in ``domain``:
+    FF1 for large integer domains, the permutation tables for small ones."""
+    return ((FPE, domain), (PERMUTATION, domain))
 
 
 class PIIType(ABC):
@@ -128,8 +180,10 @@ class PIIType(ABC):
     domain: ClassVar[str]
     #: the parts a policy may list under ``keep:``
     keep_options: ClassVar[frozenset[str]] = frozenset()
-    #: whether the type has a notion of invalid values (free text and addresses do not)
+    #: whether the type has a notion of invalid values (free text has not)
     has_invalid: ClassVar[bool] = True
+    #: the (purpose, domain) pairs of the subkeys :meth:`_crypt` uses (see the module docstring)
+    subkeys: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     # -- scalar, python-stdnum style ------------------------------------------------------------
     @abstractmethod
@@ -152,17 +206,31 @@ class PIIType(ABC):
         return self.compact(value)
 
     # -- columnar -------------------------------------------------------------------------------
-    def valid_mask(self, values: pa.Array) -> np.ndarray:
-        """Boolean array: which values are valid instances of this type (vectorise where it matters)."""
-        return np.fromiter((v is not None and self.is_valid(v) for v in values.to_pylist()), bool, len(values))
+    def parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> Parse:
+        """Read a column once; ``ok`` marks the valid values.  This default validates value by value: a type
+        overrides it with a vectorised parse that also keeps what ``_crypt`` needs."""
+        ok = np.fromiter((v is not None and self.is_valid(v) for v in values.to_pylist()), bool, len(values))
+        return Parse(ok)
 
-    @abstractmethod
-    def tokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        """Format-preserving, deterministic, reversible tokens for valid values; tokens are valid too."""
+    def valid_mask(self, values: pa.Array, spec: ColumnSpec | None = None) -> np.ndarray:
+        """Boolean array: which values are valid instances of this type (``parse(values, spec).ok``)."""
+        return self.parse(values, spec).ok
 
-    @abstractmethod
-    def detokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
+    def tokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec, parsed: Parse | None = None) -> pa.Array:
+        """Format-preserving, deterministic, reversible tokens for valid values; tokens are valid too.
+
+        ``parsed`` is :meth:`parse` of these very ``values`` under ``spec``, if the caller has it."""
+        return self._crypt(values, crypto, spec, False, parsed)
+
+    def detokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec, parsed: Parse | None = None
+                   ) -> pa.Array:
         """Inverse of :meth:`tokenize` for the same crypto and spec."""
+        return self._crypt(values, crypto, spec, True, parsed)
+
+    @abstractmethod
+    def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool,
+               parsed: Parse | None) -> pa.Array:
+        """Tokens of ``values`` (or, with ``decrypt``, the values of tokens); every value is valid."""
 
     def surrogate(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
         """Irreversible realistic stand-ins, deterministic per (value, key)."""
@@ -175,36 +243,3 @@ def stdnum_api(pii_type: PIIType):
     Each type module ends with ``compact, validate, is_valid, format = stdnum_api(_TYPE)``.
     """
     return pii_type.compact, pii_type.validate, pii_type.is_valid, pii_type.format
-
-
-class LastParse:
-    """The last parse of each PII type object, kept per thread.
-
-    The table layer validates an array (``valid_mask``) and then tokenizes the same array object, so the parse is
-    done once.  Per thread, so batches processed side by side never evict each other's entry; ``take`` drops the
-    entry as it is used, so a parse does not outlive its batch."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    def _slots(self) -> dict[int, tuple]:
-        slots = getattr(self._local, "slots", None)
-        if slots is None:
-            slots = self._local.slots = {}
-        return slots
-
-    def get(self, owner: object, values: object, key: object) -> object | None:
-        hit = self._slots().get(id(owner))
-        if hit is not None and hit[0] is values and hit[1] == key:
-            return hit[2]
-        return None
-
-    def put(self, owner: object, values: object, key: object, parsed: object) -> None:
-        self._slots()[id(owner)] = (values, key, parsed)
-
-    def take(self, owner: object, values: object, key: object) -> object | None:
-        """Like :meth:`get`, and forget the entry."""
-        hit = self.get(owner, values, key)
-        if hit is not None:
-            del self._slots()[id(owner)]
-        return hit

@@ -41,6 +41,7 @@ tokenize_kit.pii.exceptions.InvalidLength: an Egyptian national ID has 14 digits
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -48,9 +49,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tokenize_kit.primitives import prf_u64, prf_u64_of_ints
+from tokenize_kit.subkeys import KEEP_SHIFT, SURROGATE
 from tokenize_kit.utf8 import encode_fixed, group_bytes
 
-from .base import ColumnSpec, Crypto, LastParse, PIIType
+from .base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys
+from .checksums import luhn_digit
 from .exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 from .intdomain import crypt_ints
 from .text import ascii_digit_matrix, ascii_digits, render_digits
@@ -72,7 +75,6 @@ DEFAULT_MAX_BIRTH_DATE = "2025-12-31"
 CHECK_SCHEMES = ("none", "luhn")
 KEEP_OPTIONS = frozenset({"birth_year", "birth_date", "gender", "governorate"})
 _SEPARATORS = r"[\s\-\.\x{00A0}\x{200F}\x{200E}]"
-_LAST = LastParse()
 
 
 def _compact_array(values: pa.Array) -> pa.Array:
@@ -151,16 +153,6 @@ def _compose_days(days: np.ndarray, gov: np.ndarray, serial: np.ndarray, check: 
     return encode_fixed(ascii_digit_matrix(ids, 14))
 
 
-def luhn_digit(first: np.ndarray) -> np.ndarray:
-    """Luhn check digit for rows of digits (the digit that makes the whole row Luhn-valid)."""
-    n = first.shape[1]
-    # positions counted from the right of the full number (check digit at position 0): double odd ones
-    doubled = (np.arange(n)[::-1] % 2) == 0
-    vals = np.where(doubled, first * 2, first)
-    vals = np.where(vals > 9, vals - 9, vals)
-    return (10 - vals.sum(axis=1) % 10) % 10
-
-
 def compose(
     birth_dates: np.ndarray, governorate_codes: np.ndarray, serials: np.ndarray, check_digits: np.ndarray | None = None,
     *, check_digit: str = "none",
@@ -215,6 +207,19 @@ def compose_arrow(
     return encode_fixed((digits + 0x30).astype(np.uint8))
 
 
+@dataclass
+class IdParse(Parse):
+    """The parts of each ID (junk where not ``ok``): birth date as days since :data:`EPOCH`, birth year,
+    governorate code, serial, 14th digit, and the compact form."""
+
+    day: np.ndarray
+    year: np.ndarray
+    gov: np.ndarray
+    serial: np.ndarray
+    check: np.ndarray
+    compact: pa.Array
+
+
 class EgNationalId(PIIType):
     """Egyptian 14-digit national ID (see the module docstring)."""
 
@@ -222,6 +227,8 @@ class EgNationalId(PIIType):
     description: ClassVar[str] = "Egyptian national ID, 14 digits (date of birth, governorate, serial, gender)"
     domain: ClassVar[str] = "eg_national_id"
     keep_options: ClassVar[frozenset[str]] = KEEP_OPTIONS
+    subkeys: ClassVar[tuple[tuple[str, str], ...]] = (*int_domain_subkeys("eg_national_id"),
+                                                      (KEEP_SHIFT, "eg_national_id"))
 
     # -- parsing --------------------------------------------------------------------------------
     @staticmethod
@@ -233,20 +240,12 @@ class EgNationalId(PIIType):
         max_date = np.datetime64(str(opts.get("max_birth_date", DEFAULT_MAX_BIRTH_DATE)), "D")
         return max_date, scheme
 
-    def _fields(self, values: pa.Array, max_date: np.datetime64, scheme: str, *, last_use: bool = False
-                ) -> dict[str, np.ndarray]:
-        """Parse every value; ``ok`` marks the valid ones (the other fields are junk where not ok).
+    def parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> IdParse:
+        """Parse every value under the column's ``check_digit`` and ``max_birth_date`` settings."""
+        max_date, scheme = self._settings(spec)
+        return self._parse_fields(values, max_date, scheme)
 
-        The last parse is kept: the table layer validates an array and then tokenizes the same array."""
-        cached = (_LAST.take if last_use else _LAST.get)(self, values, (max_date, scheme))
-        if cached is not None:
-            return cached  # type: ignore[return-value]
-        fields = self._parse_fields(values, max_date, scheme)
-        if not last_use:
-            _LAST.put(self, values, (max_date, scheme), fields)
-        return fields
-
-    def _parse_fields(self, values: pa.Array, max_date: np.datetime64, scheme: str) -> dict[str, np.ndarray]:
+    def _parse_fields(self, values: pa.Array, max_date: np.datetime64, scheme: str) -> IdParse:
         compacted = _compact_array(values)
         n = len(values)
         # ^[23][0-9]{13}$ without a regex: 14 ASCII decimal digits, the first one 2 or 3
@@ -277,8 +276,7 @@ class EgNationalId(PIIType):
         if scheme == "luhn":
             digits = (x[:, None] // _POW10_14[None, :]) % 10
             ok &= luhn_digit(digits[:, :13]) == digits[:, 13]
-        return {"ok": ok, "day": day_num, "year": year, "gov": gov, "serial": serial, "check": check,
-                "compact": compacted}
+        return IdParse(ok, day_num, year, gov, serial, check, compacted)
 
     # -- python-stdnum style --------------------------------------------------------------------
     def compact(self, value: str) -> str:
@@ -310,21 +308,18 @@ class EgNationalId(PIIType):
         return f"{v[0]} {v[1:7]} {v[7:9]} {v[9:13]} {v[13]}"
 
     # -- columnar -------------------------------------------------------------------------------
-    def valid_mask(self, values: pa.Array, spec: ColumnSpec | None = None) -> np.ndarray:
+    def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool,
+               parsed: Parse | None) -> pa.Array:
         max_date, scheme = self._settings(spec)
-        return self._fields(values, max_date, scheme)["ok"]
-
-    def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec, decrypt: bool) -> pa.Array:
-        max_date, scheme = self._settings(spec)
-        keep = set(spec.keep)
+        keep = set(spec.keep) if spec is not None else set()
         bad = keep - KEEP_OPTIONS
         if bad:
             raise ValueError(f"unknown keep option(s) {sorted(bad)} for eg_national_id")
-        f = self._fields(values, max_date, scheme, last_use=True)
-        if not f["ok"].all():
-            raise ValueError(f"value at position {int(np.flatnonzero(~f['ok'])[0])} is not a valid Egyptian ID")
+        f = parsed if isinstance(parsed, IdParse) else self._parse_fields(values, max_date, scheme)
+        if not f.ok.all():
+            raise ValueError(f"value at position {int(np.flatnonzero(~f.ok)[0])} is not a valid Egyptian ID")
         n = len(values)
-        date_day, years, gov, serial, check = f["day"], f["year"], f["gov"], f["serial"], f["check"]
+        date_day, years, gov, serial, check = f.day, f.year, f.gov, f.serial, f.check
         # hidden components: (value, size) pairs, most significant first; kept: ints for the shift
         max_day = int((max_date - EPOCH).astype(np.int64))
         if "birth_date" in keep:
@@ -391,18 +386,12 @@ class EgNationalId(PIIType):
         else:
             ids = compose_arrow(EPOCH + new_days.astype("timedelta64[D]"), new_gov, new_serial, None,
                                 check_digit=scheme)
-        return render_digits(values, f["compact"], ids)
+        return render_digits(values, f.compact, ids)
 
     def _shift(self, crypto: Crypto, kept: np.ndarray, total: np.ndarray) -> np.ndarray:
         """Keyed pseudo-random offset of the hidden integer per kept context (AES of the kept parts)."""
-        rnd = prf_u64_of_ints(crypto.prp_key(self.domain + "/keep-shift"), kept)
+        rnd = prf_u64_of_ints(crypto.key(KEEP_SHIFT, self.domain), kept)
         return (rnd % total.astype(np.uint64)).astype(np.int64)
-
-    def tokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return self._crypt(values, crypto, spec, decrypt=False)
-
-    def detokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return self._crypt(values, crypto, spec, decrypt=True)
 
     def surrogate(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
         """A valid ID drawn pseudo-randomly from the whole domain, keyed by the value (irreversible)."""
@@ -411,7 +400,7 @@ class EgNationalId(PIIType):
         digits = np.zeros((len(values), 16), dtype=np.uint8)
         raw = compacted.to_numpy(zero_copy_only=False).astype("S16")
         digits[:] = np.frombuffer(raw.tobytes(), dtype=np.uint8).reshape(-1, 16)
-        rnd = prf_u64(crypto.hmac_key(self.domain), digits)
+        rnd = prf_u64(crypto.key(SURROGATE, self.domain), digits)
         days = int((max_date - EPOCH).astype(np.int64)) + 1
         r = rnd.astype(object)
         dates = EPOCH + np.array(r % days, dtype=np.int64).astype("timedelta64[D]")

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .base import ColumnSpec, Crypto, PIIType, stdnum_api
+from .base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, stdnum_api
 from .charclass import charclass
 from .exceptions import InvalidFormat
 
@@ -32,6 +31,7 @@ class Email(PIIType):
     name: ClassVar[str] = "email"
     description: ClassVar[str] = "E-mail address (local part encrypted, domain kept by default)"
     domain: ClassVar[str] = "email"
+    subkeys: ClassVar[tuple[tuple[str, str], ...]] = (*int_domain_subkeys("email"), *int_domain_subkeys("email/host"))
 
     def compact(self, value: str) -> str:
         return value.strip()
@@ -42,24 +42,19 @@ class Email(PIIType):
             raise InvalidFormat("not a syntactically valid e-mail address")
         return v
 
-    def valid_mask(self, values: pa.Array, spec: ColumnSpec | None = None) -> np.ndarray:
-        return pc.fill_null(pc.match_substring_regex(values, PATTERN), False).to_numpy(zero_copy_only=False)
+    def parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> Parse:
+        return Parse(pc.fill_null(pc.match_substring_regex(values, PATTERN), False).to_numpy(zero_copy_only=False))
 
-    def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec, decrypt: bool) -> pa.Array:
+    def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool,
+               parsed: Parse | None) -> pa.Array:
         parts = pc.extract_regex(values, PATTERN)
         local = pc.struct_field(parts, "local")
         host = pc.struct_field(parts, "host")
         tld = pc.struct_field(parts, "tld")
         local = charclass(local, crypto, self.domain, decrypt=decrypt)
-        if not spec.options.get("keep_domain", True):
+        if spec is not None and not spec.options.get("keep_domain", True):
             host = charclass(host, crypto, self.domain + "/host", decrypt=decrypt)
         return pc.binary_join_element_wise(local, "@", host, tld, "")
-
-    def tokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return self._crypt(values, crypto, spec, decrypt=False)
-
-    def detokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return self._crypt(values, crypto, spec, decrypt=True)
 
 
 _TYPE = Email()

@@ -38,11 +38,12 @@ from . import find_numbers as fn
 from . import find_words as fw
 from . import name_lexicon as nl
 from .address import EgAddress, SaAddress, kept_chars
-from .base import ColumnSpec, Crypto, PIIType
+from .base import ColumnSpec, Crypto, Parse, PIIType
 from .email import Email
 from .find_codes import find_emails, find_ibans, spans_mask
 from .iban import Iban, render
 from .iban import _compact_array as iban_compact
+from .person_name import PersonName
 from .text import digits_only, render_digits
 from .textview import TextView, gather, plain_strings
 
@@ -699,6 +700,10 @@ class FreeText(PIIType):
                                   "inside are tokenized in place")
     domain: ClassVar[str] = "free_text"
     has_invalid: ClassVar[bool] = False
+    #: the tokens in text are the column types' own (same subkeys, same domains)
+    subkeys: ClassVar[tuple[tuple[str, str], ...]] = tuple(dict.fromkeys(
+        k for t in (fn._EG_ID, fn._SA_ID, fn._PHONE, _IBAN, _EMAIL, PersonName(), _EG_ADDRESS, _SA_ADDRESS)
+        for k in t.subkeys))
 
     def compact(self, value: str) -> str:
         return value
@@ -706,11 +711,9 @@ class FreeText(PIIType):
     def validate(self, value: str) -> str:
         return value
 
-    def valid_mask(self, values: pa.Array, spec: ColumnSpec | None = None) -> np.ndarray:
-        return np.ones(len(values), dtype=bool)
+    def parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> Parse:
+        return Parse(np.ones(len(values), dtype=bool))
 
-    def tokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return transform(values, crypto, spec).values
-
-    def detokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return transform(values, crypto, spec, decrypt=True).values
+    def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool,
+               parsed: Parse | None) -> pa.Array:
+        return transform(values, crypto, spec, decrypt=decrypt).values

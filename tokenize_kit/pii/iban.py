@@ -74,9 +74,11 @@ import pyarrow.compute as pc
 from tokenize_kit.fpe import DIGITS, min_length
 from tokenize_kit.fpe._base import digits_big_endian, ints_big_endian
 from tokenize_kit.primitives import prf_u16x32
+from tokenize_kit.subkeys import KEEP_SHIFT, SURROGATE
 from tokenize_kit.utf8 import encode_fixed, group_bytes
 
-from .base import ColumnSpec, Crypto, PIIType, stdnum_api
+from .base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, stdnum_api
+from .checksums import mod97_10
 from .exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 from .intdomain import crypt_ints
 from .text import ascii_digits, decode, digit_values, encode
@@ -127,37 +129,14 @@ def _compact_array(values: pa.Array) -> pa.Array:
     return pc.ascii_upper(values)
 
 
-_POW10_MOD97 = np.array([pow(10, k, 97) for k in range(80)], dtype=np.int64)
-
-
 def mod97(chars: np.ndarray) -> np.ndarray:
-    """ISO 7064 MOD 97-10 remainder of IBANs given as a (rows, length) matrix of ASCII codes.
-
-    The first four characters go to the end and each letter counts as two digits (A=10 ... Z=35).
-    The number is the sum of each character's value times ``10**(decimal digits after it)``, so the
-    remainder is one weighted sum of the matrix with weights ``10**k mod 97`` (no loop over positions).
+    """ISO 7064 MOD 97-10 remainder of IBANs given as a (rows, length) matrix of ASCII codes: the first four
+    characters go to the end (ISO 13616), then :func:`~tokenize_kit.pii.checksums.mod97_10`.
 
     >>> mod97(np.frombuffer(b"SA0380000000608010167519", np.uint8).reshape(1, -1))
     array([1])
     """
-    rearranged = np.concatenate([chars[:, 4:], chars[:, :4]], axis=1)
-    if len(rearranged) == 0:
-        return np.zeros(0, dtype=np.int64)
-    letter = rearranged >= 0x41
-    # float64 values and products: every partial sum is below 36 * 96 * 70 < 2**53, so all exact
-    value = rearranged.astype(np.float64) - 0x30
-    uniform = not (letter != letter[0]).any()
-    if uniform:  # one letter/digit pattern (the usual case): fix the letter columns, one weight vector
-        value[:, letter[0]] -= 7.0  # 'A' (0x41) counts 10
-        width = letter[0].astype(np.int64) + 1
-        weights = _POW10_MOD97[np.cumsum(width[::-1])[::-1] - width].astype(np.float64)
-        # einsum, not ``@``: a BLAS matrix-vector product starts OpenBLAS's thread pool, whose spinning
-        # threads cost more CPU than this whole sum (measured: a third of a generator run)
-        return np.rint(np.einsum("ij,j->i", value, weights)).astype(np.int64) % 97
-    value -= 7.0 * letter
-    width = letter.astype(np.int64) + 1
-    after = np.cumsum(width[:, ::-1], axis=1)[:, ::-1] - width
-    return np.rint((value * _POW10_MOD97[after]).sum(axis=1)).astype(np.int64) % 97
+    return mod97_10(np.concatenate([chars[:, 4:], chars[:, :4]], axis=1))
 
 
 def set_check_digits(chars: np.ndarray) -> np.ndarray:
@@ -175,8 +154,7 @@ def _check_ok(chars: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class Parsed:
-    ok: np.ndarray
+class Parsed(Parse):
     compact: pa.Array
     #: country code -> (row positions, (rows, length) uint8 matrix of the compact IBANs); valid rows only
     groups: dict[str, tuple[np.ndarray, np.ndarray]]
@@ -188,6 +166,7 @@ class Iban(PIIType):
     name: ClassVar[str] = "iban"
     description: ClassVar[str] = "IBAN of Egypt (EG, 29) or Saudi Arabia (SA, 24); country and bank code kept"
     domain: ClassVar[str] = "iban"
+    subkeys: ClassVar[tuple[tuple[str, str], ...]] = (*int_domain_subkeys("iban"), (KEEP_SHIFT, "iban"))
 
     # -- scalar ---------------------------------------------------------------------------------
     def compact(self, value: str) -> str:
@@ -217,7 +196,7 @@ class Iban(PIIType):
         return " ".join(v[i : i + 4] for i in range(0, len(v), 4))
 
     # -- columnar -------------------------------------------------------------------------------
-    def _parse(self, values: pa.Array) -> Parsed:
+    def parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> Parsed:
         compacted = _compact_array(values)
         ok = np.zeros(len(values), dtype=bool)
         groups: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -232,15 +211,13 @@ class Iban(PIIType):
             groups[country.code] = (idx[good], chars[good])
         return Parsed(ok, compacted, groups)
 
-    def valid_mask(self, values: pa.Array, spec: ColumnSpec | None = None) -> np.ndarray:
-        return self._parse(values).ok
-
     @staticmethod
-    def _hidden_start(country: Country, spec: ColumnSpec) -> int:
+    def _hidden_start(country: Country, spec: ColumnSpec | None) -> int:
         """First IBAN position that is encrypted (everything before it but the check digits is kept)."""
-        if not spec.options.get("keep_bank", True):
+        options = spec.options if spec is not None else {}
+        if not options.get("keep_bank", True):
             return 4
-        if country.branch is not None and spec.options.get("keep_branch", True):
+        if country.branch is not None and options.get("keep_branch", True):
             return country.branch[1]
         return country.bank[1]
 
@@ -268,7 +245,7 @@ class Iban(PIIType):
         return step(nums, tweak)
 
     def _new_chars(
-        self, country: Country, chars: np.ndarray, crypto: Crypto, spec: ColumnSpec, decrypt: bool
+        self, country: Country, chars: np.ndarray, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool
     ) -> np.ndarray:
         """Tokens (or plaintexts) of one country's IBANs as a character matrix, check digits recomputed.
 
@@ -289,7 +266,7 @@ class Iban(PIIType):
         kept = (chars[:, 4:start].astype(np.int64) - 0x30) @ (10 ** np.arange(start - 5, -1, -1))
         bank = kept // 10 ** (start - bank_end)
         pattern = letter.astype(np.int64) @ (np.int64(1) << np.arange(width - 1, -1, -1, dtype=np.int64))
-        offset = _offsets(crypto.prp_key(self.domain + "/keep-shift"), country.code, start, width,
+        offset = _offsets(crypto.key(KEEP_SHIFT, self.domain), country.code, start, width,
                           (kept << width) | pattern)
         inverse, uniq = _groups(bank * 64 + n_letters)
         order = np.argsort(inverse, kind="stable")
@@ -334,31 +311,26 @@ class Iban(PIIType):
         back[where] = np.arange(n)
         return pa.concat_arrays(pieces).take(pa.array(back))
 
-    def _checked_parse(self, values: pa.Array) -> Parsed:
-        p = self._parse(values)
+    def _checked_parse(self, values: pa.Array, parsed: Parse | None = None) -> Parsed:
+        p = parsed if isinstance(parsed, Parsed) else self.parse(values)
         if not p.ok.all():
             raise ValueError(f"value at position {int(np.flatnonzero(~p.ok)[0])} is not a valid IBAN")
         return p
 
-    def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec, decrypt: bool) -> pa.Array:
+    def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool,
+               parsed: Parse | None) -> pa.Array:
         if len(values) == 0:
             return pa.array([], pa.string())
-        p = self._checked_parse(values)
+        p = self._checked_parse(values, parsed)
         tokens = self._assemble(p, len(values), lambda c, chars: self._new_chars(c, chars, crypto, spec, decrypt))
         return render(values, p.compact, tokens)
-
-    def tokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return self._crypt(values, crypto, spec, decrypt=False)
-
-    def detokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return self._crypt(values, crypto, spec, decrypt=True)
 
     def surrogate(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
         """A valid IBAN of the same country, bank and letter/digit pattern, keyed by the value (irreversible)."""
         if len(values) == 0:
             return pa.array([], pa.string())
         p = self._checked_parse(values)
-        key = crypto.hmac_key(self.domain)
+        key = crypto.key(SURROGATE, self.domain)
 
         def make(country: Country, chars: np.ndarray) -> np.ndarray:
             start = self._hidden_start(country, spec)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from tokenize_kit.primitives import cyclic_permutation, label_digest
+from tokenize_kit.subkeys import PERMUTATION
 
 from .base import Crypto
 
@@ -91,7 +92,7 @@ def crypt_ints(
         raise ValueError(f"value at position {int(np.flatnonzero((vals < 0) | (vals >= size))[0])} "
                          "is outside the integer domain")
     if size < TABLE_LIMIT:
-        forward, inverse = cyclic_permutation(crypto.prp_key(domain), label_digest(tweak), size)
+        forward, inverse = cyclic_permutation(crypto.key(PERMUTATION, domain), label_digest(tweak), size)
         return (inverse if decrypt else forward)[vals]
     width = max(MIN_BITS, (size - 1).bit_length())
     cipher = crypto.cipher(domain, "01")

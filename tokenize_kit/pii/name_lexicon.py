@@ -8,8 +8,9 @@ hamza: ``أحمد``/``احمد``) and in the last (ة/ه, ي/ى).  So the way th
 the token: a name written as the lexicon spells it gets a token spelled as the lexicon spells it, a variant (a bare
 alef for a hamza, lower or upper case, a compound written glued) is written into the token the same way and undone
 the same way, and the final ة/ه or ي/ى, which people use interchangeably, is written as the original wrote it.  An
-alef variant fits only tokens whose own alef differs from it, and rarer variations (a hamza form inside the word, diacritics, tatweel) fit only some tokens: the tokenizer walks
-to one they fit (cycle walking), so every part comes back exactly as it was written.
+alef variant fits only tokens whose own alef differs from it, and rarer variations (a hamza form inside the word,
+diacritics, tatweel) fit only some tokens: the tokenizer walks to one they fit (cycle walking), so every part comes
+back exactly as it was written.
 
 Words are compared after :func:`fold`: Arabic diacritics and tatweel removed, alef forms made plain alef, final
 ة made ه and final ى made ي, Latin letters lower-cased.

@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from tokenize_kit import refdata
 
-from .base import ColumnSpec, Crypto, PIIType, stdnum_api
+from .base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, stdnum_api
 from .charclass import charclass
 from .exceptions import InvalidFormat
 from .intdomain import crypt_ints
@@ -182,7 +182,8 @@ class PersonName(PIIType):
     name: ClassVar[str] = "person_name"
     description: ClassVar[str] = "Personal name, Arabic or Latin, 1-5 parts (gender and script kept)"
     domain: ClassVar[str] = "person_name"
-    has_invalid: ClassVar[bool] = True
+    subkeys: ClassVar[tuple[tuple[str, str], ...]] = (*int_domain_subkeys("person_name"),
+                                                      *int_domain_subkeys("person_name/generic"))
 
     def compact(self, value: str) -> str:
         return " ".join(value.split())
@@ -194,7 +195,7 @@ class PersonName(PIIType):
             raise InvalidFormat("a name has 1 to 5 parts of letters")
         return v
 
-    def valid_mask(self, values: pa.Array, spec: ColumnSpec | None = None) -> np.ndarray:
+    def parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> Parse:
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         fast = _simple_rows(values)
@@ -208,11 +209,12 @@ class PersonName(PIIType):
         if len(slow):
             py = values.take(pa.array(slow)).to_pylist()
             out[slow] = np.fromiter((v is not None and _valid_name(v) for v in py), bool, len(py))
-        return out
+        return Parse(out)
 
-    def _crypt(self, values: pa.Array, crypto: Crypto, decrypt: bool) -> pa.Array:
-        """Token scheme 2 (the lexicon, see :mod:`~tokenize_kit.pii.name_lexicon`); scheme 1 kept to reverse the
-        tokens made before it: columnar for the usual names, the others part by part."""
+    def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool,
+               parsed: Parse | None) -> pa.Array:
+        """Token scheme 2 (derivation 2 on: the lexicon, see :mod:`~tokenize_kit.pii.name_lexicon`); scheme 1
+        kept to reverse the tokens made before it: columnar for the usual names, the others part by part."""
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         if token_scheme(crypto) >= 2:
@@ -308,12 +310,6 @@ class PersonName(PIIType):
             for (r, k, _, _), p in zip(fallback, new_parts, strict=True):
                 rows[r][k] = p
         return pa.array(["".join(pieces) for pieces in rows], pa.string())
-
-    def tokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return self._crypt(values, crypto, decrypt=False)
-
-    def detokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return self._crypt(values, crypto, decrypt=True)
 
 
 _TYPE = PersonName()

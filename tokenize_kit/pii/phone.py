@@ -39,9 +39,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tokenize_kit.fpe import DIGITS
+from tokenize_kit.subkeys import FPE
 from tokenize_kit.utf8 import encode_fixed, group_bytes
 
-from .base import ColumnSpec, Crypto, LastParse, PIIType, stdnum_api
+from .base import ColumnSpec, Crypto, Parse, PIIType, stdnum_api
 from .exceptions import InvalidComponent, InvalidFormat
 from .text import ascii_digit_matrix, ascii_digits, render_digits
 
@@ -73,7 +74,6 @@ def _region(code: str) -> Region:
 
 
 REGIONS = {code: _region(code) for code in ("EG", "SA")}
-_LAST = LastParse()
 KINDS = ("mobile", "fixed")
 
 
@@ -375,7 +375,7 @@ def _groups(key: np.ndarray) -> list[np.ndarray]:
     return np.split(order, np.flatnonzero(np.diff(key[order])) + 1)
 
 
-class Parsed:
+class Parsed(Parse):
     """The parse of a column of phone numbers (fields per row; meaningful where ``ok``)."""
 
     def __init__(self, ok: np.ndarray, region: np.ndarray, kind: np.ndarray, values: pa.Array, compact: pa.Array,
@@ -416,6 +416,7 @@ class PhoneType(PIIType):
 
     regions: ClassVar[tuple[str, ...]] = ("EG", "SA")
     domain: ClassVar[str] = "phone"
+    subkeys: ClassVar[tuple[tuple[str, str], ...]] = ((FPE, "phone"),)
 
     def _regions(self, spec: ColumnSpec | None) -> tuple[Region, ...]:
         order = tuple(spec.options.get("regions", self.regions)) if spec is not None else self.regions
@@ -424,19 +425,8 @@ class PhoneType(PIIType):
             raise ValueError(f"regions for {self.name} must be among: {', '.join(self.regions)}")
         return tuple(REGIONS[r] for r in order)
 
-    def parse(self, values: pa.Array, spec: ColumnSpec | None = None, *, last_use: bool = False) -> Parsed:
-        """Parse a column (the last parse is kept per thread: the table layer validates, then tokenizes the same
-        array; ``last_use`` takes it out of the cache)."""
-        key = self._regions(spec)
-        cached = (_LAST.take if last_use else _LAST.get)(self, values, key)
-        if cached is not None:
-            return cached  # type: ignore[return-value]
-        parsed = self._parse(values, spec)
-        if not last_use:
-            _LAST.put(self, values, key, parsed)
-        return parsed
-
-    def _parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> Parsed:
+    def parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> Parsed:
+        """Parse a column under the ``regions`` setting of ``spec``: region, kind and national number per row."""
         regions = self._regions(spec)
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
@@ -527,14 +517,12 @@ class PhoneType(PIIType):
         return KINDS[int(p.kind[0])] if p.ok[0] else "invalid"
 
     # -- columnar -------------------------------------------------------------------------------
-    def valid_mask(self, values: pa.Array, spec: ColumnSpec | None = None) -> np.ndarray:
-        return self.parse(values, spec).ok
-
-    def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool) -> pa.Array:
+    def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool,
+               parsed: Parse | None) -> pa.Array:
         if isinstance(values, pa.ChunkedArray):  # same kind back
-            return pa.chunked_array([self._crypt(values.combine_chunks(), crypto, spec, decrypt)])
+            return pa.chunked_array([self._crypt(values.combine_chunks(), crypto, spec, decrypt, None)])
         regions = self._regions(spec)
-        p = self.parse(values, spec, last_use=True)
+        p = parsed if isinstance(parsed, Parsed) else self.parse(values, spec)
         if not p.ok.all():
             raise ValueError(f"value at position {int(np.flatnonzero(~p.ok)[0])} is not a valid phone number")
         n = len(values)
@@ -625,12 +613,6 @@ class PhoneType(PIIType):
             if len(todo) == 0:
                 return out.astype(np.int64)
         raise RuntimeError("cycle walking did not terminate")  # pragma: no cover
-
-    def tokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return self._crypt(values, crypto, spec, decrypt=False)
-
-    def detokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return self._crypt(values, crypto, spec, decrypt=True)
 
 
 class EgPhone(PhoneType):

@@ -21,6 +21,7 @@ tokenize_kit.pii.exceptions.InvalidComponent: the first digit must be 1 (citizen
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -30,10 +31,11 @@ import pyarrow.compute as pc
 from tokenize_kit.fpe import DIGITS
 from tokenize_kit.fpe._base import digits_big_endian
 from tokenize_kit.primitives import prf_u64
+from tokenize_kit.subkeys import FPE, SURROGATE
 from tokenize_kit.utf8 import encode_fixed, group_bytes
 
-from .base import ColumnSpec, Crypto, LastParse, PIIType, stdnum_api
-from .eg_national_id import luhn_digit
+from .base import ColumnSpec, Crypto, Parse, PIIType, stdnum_api
+from .checksums import luhn_digit, luhn_digit_of
 from .exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 from .text import ascii_digits, render_digits
 
@@ -44,24 +46,6 @@ def _compact_array(values: pa.Array) -> pa.Array:
     if pc.all(pc.fill_null(pc.ascii_is_decimal(values), True)).as_py():
         return values  # plain ASCII digits already: nothing to strip or convert
     return pc.replace_substring_regex(ascii_digits(values), _SEPARATORS, "")
-
-
-_LAST = LastParse()
-#: the Luhn value of a digit in a doubled position
-_DOUBLED = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.int64)
-
-
-def luhn_of(numbers: np.ndarray, width: int) -> np.ndarray:
-    """The Luhn check digit of each number written with ``width`` digits (zero-padded): the same digit as
-    :func:`~tokenize_kit.pii.eg_national_id.luhn_digit` on its digit row, by integer arithmetic."""
-    x = np.asarray(numbers, dtype=np.int64)
-    total = np.zeros(len(x), dtype=np.int64)
-    for k in range(width):  # k = 0: the last digit, which is doubled (the check digit follows it)
-        q = x // 10
-        d = x - q * 10
-        total += _DOUBLED[d] if k % 2 == 0 else d
-        x = q
-    return (10 - (total - (total // 10) * 10)) % 10
 
 
 def compose(kind: np.ndarray, body8: np.ndarray) -> pa.Array:
@@ -80,12 +64,22 @@ def compose(kind: np.ndarray, body8: np.ndarray) -> pa.Array:
     return encode_fixed((digits + 0x30).astype(np.uint8))
 
 
+@dataclass
+class IdParse(Parse):
+    """Each ID's first digit (1 or 2), its 8-digit body as an integer, and the compact form (junk where not ok)."""
+
+    kind: np.ndarray
+    body: np.ndarray
+    compact: pa.Array
+
+
 class SaNationalId(PIIType):
     """Saudi national ID or Iqama number (see the module docstring)."""
 
     name: ClassVar[str] = "sa_national_id"
     description: ClassVar[str] = "Saudi national ID (1...) or Iqama (2...), 10 digits with a Luhn check digit"
     domain: ClassVar[str] = "sa_national_id"
+    subkeys: ClassVar[tuple[tuple[str, str], ...]] = ((FPE, "sa_national_id"),)
 
     def compact(self, value: str) -> str:
         return _compact_array(pa.array([value], pa.string()))[0].as_py()
@@ -105,7 +99,9 @@ class SaNationalId(PIIType):
     def format(self, value: str) -> str:
         return self.compact(value)
 
-    def _parse(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    def _digit_rows(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+        """(ok, the (rows, 10) digit matrix, the compact forms): the reference parse, whose digits the surrogate
+        method reads."""
         compacted = _compact_array(values)
         ok = pc.match_substring_regex(compacted, r"^[12][0-9]{9}$").to_numpy(zero_copy_only=False)
         digits = np.zeros((len(values), 10), dtype=np.int64)
@@ -116,14 +112,8 @@ class SaNationalId(PIIType):
         ok &= luhn_digit(digits[:, :9]) == digits[:, 9]
         return ok, digits, compacted
 
-    def _fields(self, values: pa.Array, *, last_use: bool = False
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Array]:
-        """(ok, first digit, 8-digit body, compact form) of every value; the same verdicts as :meth:`_parse`, with
-        integer arithmetic on whole IDs instead of a digit matrix.  The last parse is kept (per thread): the table
-        layer validates an array and then tokenizes the same array."""
-        cached = (_LAST.take if last_use else _LAST.get)(self, values, None)
-        if cached is not None:
-            return cached  # type: ignore[return-value]
+    def parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> IdParse:
+        """The same verdicts as :meth:`_digit_rows`, by integer arithmetic on whole IDs instead of a digit matrix."""
         compacted = _compact_array(values)
         n = len(values)
         # ^[12][0-9]{9}$ without a regex: 10 ASCII decimal digits, the first one 1 or 2
@@ -138,18 +128,14 @@ class SaNationalId(PIIType):
         ok &= (x >= 10**9) & (x < 3 * 10**9)
         nine = x // 10  # first digit and body
         check = x - nine * 10
-        ok &= luhn_of(nine, 9) == check
+        ok &= luhn_digit_of(nine, 9) == check
         kind = nine // 10**8
-        fields = (ok, kind, nine - kind * 10**8, compacted)
-        if not last_use:
-            _LAST.put(self, values, None, fields)
-        return fields
+        return IdParse(ok, kind, nine - kind * 10**8, compacted)
 
-    def valid_mask(self, values: pa.Array, spec: ColumnSpec | None = None) -> np.ndarray:
-        return self._fields(values)[0]
-
-    def _crypt(self, values: pa.Array, crypto: Crypto, decrypt: bool) -> pa.Array:
-        ok, kind, body, compacted = self._fields(values, last_use=True)
+    def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool,
+               parsed: Parse | None) -> pa.Array:
+        p = parsed if isinstance(parsed, IdParse) else self.parse(values)
+        ok, kind, body, compacted = p.ok, p.kind, p.body, p.compact
         if not ok.all():
             raise ValueError(f"value at position {int(np.flatnonzero(~ok)[0])} is not a valid Saudi ID")
         cipher = crypto.cipher(self.domain, DIGITS)
@@ -169,20 +155,14 @@ class SaNationalId(PIIType):
                     out = cipher.decrypt_numerals(nums, tw) if decrypt else cipher.encrypt_numerals(nums, tw)
                     new_body[sel] = out @ (10 ** np.arange(7, -1, -1, dtype=np.int64))
         nine = kind * 10**8 + new_body
-        ids = pc.cast(pa.array(nine * 10 + luhn_of(nine, 9), pa.int64()), pa.string())  # = compose(kind, new_body)
+        ids = pc.cast(pa.array(nine * 10 + luhn_digit_of(nine, 9), pa.int64()), pa.string())  # = compose(kind, body)
         return render_digits(values, compacted, ids)
 
-    def tokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return self._crypt(values, crypto, decrypt=False)
-
-    def detokenize(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        return self._crypt(values, crypto, decrypt=True)
-
     def surrogate(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
-        _, digits, compacted = self._parse(values)
+        _, digits, compacted = self._digit_rows(values)
         blocks = np.zeros((len(values), 16), dtype=np.uint8)
         blocks[:, :10] = (digits + 0x30).astype(np.uint8)
-        rnd = prf_u64(crypto.hmac_key(self.domain), blocks) % np.uint64(10**8)
+        rnd = prf_u64(crypto.key(SURROGATE, self.domain), blocks) % np.uint64(10**8)
         return render_digits(values, compacted, compose(digits[:, 0], rnd.astype(np.int64)))
 
 
