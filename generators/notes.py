@@ -44,13 +44,15 @@ ADDRESS_CUES_AR = ["يسكن في", "العنوان:", "عنوانه", "يقيم
 ADDRESS_CUES_EN = ["lives at", "address:", "new address:"]
 EG_STREET_WORDS = ["شارع", "ش"]
 FILLER_AR = [
-    "طلب تأجيل القسط إلى الشهر القادم", "وعد بالسداد يوم الخميس", "لم يرد على الاتصال", "تم الاتفاق على جدولة المديونية",
-    "يطلب كشف حساب", "المبلغ المتأخر {amount}", "سدد {amount} بتاريخ {date}", "موعد الزيارة الساعة {time}",
+    "طلب تأجيل القسط إلى الشهر القادم", "وعد بالسداد يوم الخميس", "لم يرد على الاتصال",
+    "تم الاتفاق على جدولة المديونية", "يطلب كشف حساب", "المبلغ المتأخر {amount}", "سدد {amount} بتاريخ {date}",
+    "موعد الزيارة الساعة {time}",
     "بخصوص القرض رقم {loan}", "رقم العداد {meter}", "الفاتورة {invoice} غير مسددة", "شكوى من ارتفاع الفاتورة",
     "يرجى المتابعة بعد {days} أيام", "الرصيد المتبقي {amount}", "تم إرسال رسالة تذكير", "العميل متعاون",
 ]
 FILLER_EN = [
-    "asked to postpone the instalment", "promised to pay on Sunday", "did not answer the call", "paid {amount_en} on {date}",
+    "asked to postpone the instalment", "promised to pay on Sunday", "did not answer the call",
+    "paid {amount_en} on {date}",
     "visit scheduled at {time}", "regarding loan {loan}", "meter {meter} reading disputed", "invoice {invoice} unpaid",
     "follow up in {days} days", "balance due {amount_en}", "reminder SMS sent",
 ]
@@ -68,27 +70,44 @@ class Notes:
 
 
 @cache
-def _names() -> dict[str, list[tuple[str, str]]]:
-    """Name pools (Arabic, English) by role, from the name lexicon's reference rows."""
-    t = refdata.table("name_lexicon")
-    out: dict[str, list[tuple[str, str]]] = {"female": [], "male": [], "family": []}
-    for ar, en, role in zip(*(t.column(c).to_pylist() for c in ("name_ar", "name_en", "role")), strict=True):
-        out[role].append((ar, en))
+def _names() -> dict[tuple[str, str], tuple[list[tuple[str, str]], list[float]]]:
+    """Name pools by (pool, role): (Arabic, Latin) spellings and published weights (``person_names.csv``)."""
+    t = refdata.table("person_names")
+    out: dict[tuple[str, str], tuple[list[tuple[str, str]], list[float]]] = {}
+    cols = ("pool", "role", "gender", "name_ar", "name_en", "weight")
+    for pool, role, gender, ar, en, weight in zip(*(t.column(c).to_pylist() for c in cols), strict=True):
+        key = (pool, "family" if role == "family" else ("female" if gender == "F" else "male"))
+        names, weights = out.setdefault(key, ([], []))
+        names.append((ar, en))
+        weights.append(float(weight))
     return out
 
 
+#: pools of Saudi notes' people: citizens and the largest resident groups (shares of the sample, not census)
+SA_POOLS = ("sa", "sa", "sa", "eg", "in", "pk", "bd", "ph", "ye", "sd", "lev")
+
+
+def _draw(rnd: random.Random, pool: str, role: str) -> tuple[str, str]:
+    pools = _names()
+    names, weights = pools.get((pool, role)) or pools[("eg", role)]
+    return rnd.choices(names, weights)[0]
+
+
 @cache
-def _places(country: str) -> tuple[list[str], list[str], list[str]]:
-    """(cities or districts, streets, top-level places) in Arabic."""
+def _places(country: str) -> tuple[list[str], list[str], list[str], list[tuple[str, str]]]:
+    """(districts or cities, streets, top-level places, (village, markaz) pairs) in Arabic."""
     if country == "eg":
         cities = refdata.table("eg_cities").column("name_ar").to_pylist()
         streets = refdata.table("eg_streets").column("name_ar").to_pylist()
         top = refdata.table("eg_governorates").column("name_ar").to_pylist()[:-1]
+        v = refdata.table("eg_villages")
+        villages = list(zip(v.column("name_ar").to_pylist(), v.column("markaz_ar").to_pylist(), strict=True))
     else:
-        cities = refdata.table("sa_districts").column("name_ar").to_pylist()
+        cities = refdata.table("sa_city_districts").column("name_ar").to_pylist()
         streets = refdata.table("sa_streets").column("name_ar").to_pylist()
         top = refdata.table("sa_regions").column("capital_ar").to_pylist()
-    return cities, streets, top
+        villages = []
+    return cities, streets, top, villages
 
 
 def _digits(rnd: random.Random, n: int) -> str:
@@ -170,16 +189,16 @@ def iban(rnd: random.Random, country: str) -> tuple[str, str]:
 
 def person(rnd: random.Random, country: str, script: str) -> tuple[str, str]:
     """(as written in a note: the full name or two of its parts, with letter variants; as the column holds it)."""
-    pools = _names()
+    pool = "eg" if country == "eg" else rnd.choice(SA_POOLS)
     gender = rnd.choice(["female", "male"])
     i = 0 if script == "ar" else 1
-    first = rnd.choice(pools[gender])[i]
-    chain = [rnd.choice(pools["male"])[i] for _ in range(2)]
-    last = rnd.choice(pools["family"])[i] if country == "sa" else rnd.choice(pools["male"])[i]
-    full = [first, *chain, last]
+    first = _draw(rnd, pool, gender)[i]
+    chain = [_draw(rnd, pool, "male")[i] for _ in range(2)]
+    last = _draw(rnd, pool, "family")[i] if pool != "eg" else _draw(rnd, pool, "male")[i]
+    full = [p for p in (first, *chain, last) if p]
     column = " ".join(full)
     take = rnd.choice([2, 2, 3, 4])
-    start = 0 if rnd.random() < 0.7 else rnd.randrange(0, 4 - take + 1)
+    start = 0 if rnd.random() < 0.7 else rnd.randrange(0, max(1, len(full) - take + 1))
     parts = full[start : start + take]
     if script == "ar" and rnd.random() < 0.3:  # how people type: no hamza on alef, final ه for ة, ى for ي
         parts = [p.replace("أ", "ا").replace("إ", "ا") if rnd.random() < 0.7 else p for p in parts]
@@ -198,17 +217,22 @@ def email(rnd: random.Random, script_name: str) -> str:
 
 
 def address(rnd: random.Random, country: str, script: str) -> str:
-    cities, streets, top = _places(country)
+    cities, streets, top, villages = _places(country)
     number = str(rnd.randrange(1, 250))
     if script == "en":
         street = rnd.choice(["Nile", "Tahrir", "Gameat El Dowal", "King Fahd", "Olaya", "Prince Sultan"])
-        return f"{number} {street} {rnd.choice(['Street', 'St.', 'Road'])}, {rnd.choice(['Maadi', 'Dokki', 'Olaya', 'Nasr City'])}"
+        kind = rnd.choice(["Street", "St.", "Road"])
+        return f"{number} {street} {kind}, {rnd.choice(['Maadi', 'Dokki', 'Olaya', 'Nasr City'])}"
     if country == "eg":
-        form = rnd.randrange(3)
+        form = rnd.randrange(4)
         if form == 0:
-            return f"{number} {rnd.choice(EG_STREET_WORDS)} {rnd.choice(streets)}، {rnd.choice(cities)}، {rnd.choice(top)}"
+            street = f"{rnd.choice(EG_STREET_WORDS)} {rnd.choice(streets)}"
+            return f"{number} {street}، {rnd.choice(cities)}، {rnd.choice(top)}"
         if form == 1:
             return f"عمارة {number} {rnd.choice(EG_STREET_WORDS)} {rnd.choice(streets)} - {rnd.choice(cities)}"
+        if form == 2:
+            village, markaz = rnd.choice(villages)
+            return f"قرية {village}، مركز {markaz}، {rnd.choice(top)}"
         return f"شقة {rnd.randrange(1, 30)} الدور {rnd.randrange(1, 12)} {number} شارع {rnd.choice(streets)}"
     building = str(rnd.randrange(1000, 9999))
     return f"{building} {rnd.choice(streets)}، حي {rnd.choice(cities)}، {rnd.choice(top)}"

@@ -102,6 +102,10 @@ def _walk(path: str, arr: pa.Array, rows: np.ndarray, out: list[Leaf], bad: list
         out.append(Leaf(path, plain_strings(arr), rows))
     elif pa.types.is_integer(t):
         out.append(Leaf(path, pc.cast(arr, pa.string()), rows))
+    elif pa.types.is_union(t):  # an .xlsx column mixing numbers, dates and text
+        from .io import as_text
+
+        out.append(Leaf(path, plain_strings(as_text(arr)), rows))
     elif pa.types.is_floating(t):
         # an ID or phone saved as a number: its digits (whole values as integers, never "1.0e+13")
         finite = pc.fill_null(pc.is_finite(arr), False)
@@ -796,7 +800,8 @@ class Gate:
 
 def scan_file(path: str | os.PathLike[str], *, policy: Any = None, against: str | os.PathLike[str] | None = None,
               input_format: str | None = None, encoding: str | None = None, sample: int | None = None,
-              spill_dir: str | os.PathLike[str] | None = None, progress: Any = None) -> ScanResult:
+              spill_dir: str | os.PathLike[str] | None = None, progress: Any = None, delimiter: str | None = None,
+              limits: Any = None) -> ScanResult:
     """Scan a file (skipping the policy's columns), and with ``against`` compare it with the raw input."""
     from .io import read_batches
     from .policy import Policy
@@ -808,7 +813,7 @@ def scan_file(path: str | os.PathLike[str], *, policy: Any = None, against: str 
     result = ScanResult(file=Path(path).name, against=Path(against).name if against else None)
     if pol is not None:
         result.kept_by_policy = [n for n, s in pol.columns.items() if s.method == "keep"]
-    batches, _ = read_batches(path, input_format, encoding=encoding)
+    batches, _ = read_batches(path, input_format, encoding=encoding, delimiter=delimiter, limits=limits)
     if against is None:
         seen = 0
         for b in batches:
@@ -821,7 +826,7 @@ def scan_file(path: str | os.PathLike[str], *, policy: Any = None, against: str 
             if progress:
                 progress(seen, None)
         return result
-    raw_batches, _ = read_batches(against)
+    raw_batches, _ = read_batches(against, limits=limits)
     with Gate(pol, spill_dir) as gate:
         seen = 0
         for raw, out in _aligned(iter(raw_batches), iter(batches)):

@@ -110,7 +110,7 @@ def role(word: str, extra_cues: frozenset[str] = frozenset()) -> int:
     cue_keys = _unprefixed(key)
     if nl.parse(word) is not None:
         bits |= PART
-    if key in nl.COMPOUND_HEADS:
+    if key in nl.heads():
         bits |= HEAD
     if key in _folded(tuple(CONNECTORS)):
         bits |= CONNECT
@@ -395,7 +395,8 @@ def find_addresses(view: TextView, blocked: np.ndarray, w: Words | None = None) 
             continue
         e = b
         while e + 1 < n and e + 1 - b < MAX_ADDRESS_WORDS and gap[e + 1] != GAP_BREAK and not stop[e + 1]:
-            if gap[e + 1] == GAP_WITHIN and place[e] and not evidence[e + 1]:
+            if gap[e + 1] == GAP_WITHIN and place[e] and not evidence[e + 1] and not _name_tail(
+                    e + 1, n, gap, stop, evidence, w.ends_sentence):
                 break  # a place name ends its segment: "الرياض يرجى ..." is a new sentence
             if gap[e + 1] == GAP_SEGMENT and not _segment_ok(e + 1, n, gap, stop, evidence, w.ends_sentence):
                 break
@@ -418,6 +419,18 @@ def _has_evidence(k: int, n: int, gap: np.ndarray, stop: np.ndarray, evidence: n
             return True
         j += 1
     return False
+
+
+def _name_tail(k: int, n: int, gap: np.ndarray, stop: np.ndarray, evidence: np.ndarray,
+               ends_sentence: np.ndarray) -> bool:
+    """Whether the one or two words from ``k`` end their segment (a comma or the sentence follows): the rest of a
+    place's name ("قرية عرب بخواج،", "حي النخيل الشمالي،"), not a new sentence."""
+    last = k
+    while last + 1 < n and gap[last + 1] == GAP_WITHIN and not stop[last + 1] and not evidence[last + 1]:
+        last += 1
+    if last - k >= 2 or stop[k]:
+        return False
+    return bool(ends_sentence[last]) or last + 1 >= n or gap[last + 1] == GAP_SEGMENT
 
 
 def _segment_ok(k: int, n: int, gap: np.ndarray, stop: np.ndarray, evidence: np.ndarray,

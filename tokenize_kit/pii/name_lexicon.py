@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 ALEFS = "اأإآ"
 _FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا"})
 _MARKS = {chr(c) for c in range(0x64B, 0x660)} | {"\u0670", "\u0640"}
+#: first words of compound names besides those the lexicon lists (عبد الرحمن, أبو بكر)
 COMPOUND_HEADS = frozenset({"عبد", "ابو"})
 ROLES = ("female", "male", "family")
 
@@ -71,16 +72,22 @@ def _strip_marks(word: str) -> tuple[str, tuple[tuple[int, str], ...]]:
 
 
 def fold(word: str) -> str:
-    """The comparison key of a word (see the module docstring)."""
+    """The comparison key of a word, or of a two-word name word by word (see the module docstring)."""
     base, _ = _strip_marks(word)
-    if not base.isascii():
-        base = base.translate(_FOLD)
-        if base.endswith("ة"):
-            base = base[:-1] + "ه"
-        elif base.endswith("ى"):
-            base = base[:-1] + "ي"
-        return base
-    return base.lower()
+    if base.isascii():
+        return base.lower()
+    base = base.translate(_FOLD)
+    if " " in base:
+        return " ".join(_fold_end(w) for w in base.split(" "))
+    return _fold_end(base)
+
+
+def _fold_end(word: str) -> str:
+    if word.endswith("ة"):
+        return word[:-1] + "ه"
+    if word.endswith("ى"):
+        return word[:-1] + "ي"
+    return word
 
 
 def _arabic(word: str) -> bool:
@@ -88,9 +95,11 @@ def _arabic(word: str) -> bool:
 
 
 def _slots(canon: str) -> tuple[bool, str]:
-    """(first letter is an alef, class of the last letter: 'h' for ة/ه, 'y' for ي/ى, '' otherwise)."""
+    """(first letter is an alef that may carry a hamza, class of the last letter: 'h' for ة/ه, 'y' for ي/ى, ''
+    otherwise).  The alef of the article ال never takes a hamza."""
     last = canon[-1] if canon else ""
-    return bool(canon) and canon[0] in ALEFS, "h" if last in "ةه" else "y" if last in "يى" else ""
+    first = bool(canon) and canon[0] in ALEFS and not canon.startswith("ال")
+    return first, "h" if last in "ةه" else "y" if last in "يى" else ""
 
 
 @dataclass(frozen=True)
@@ -107,8 +116,8 @@ class Layout:
     @property
     def needs_walk(self) -> bool:
         """Whether only some tokens can carry this layout (a written variant must differ from the token's own
-        letter, or it could not be told apart on the way back)."""
-        return bool(self.first or self.inner or self.marks)
+        letter, or it could not be told apart on the way back; a glued name needs a two-word token)."""
+        return bool(self.first or self.inner or self.marks or self.glued)
 
 
 @dataclass(frozen=True)
@@ -124,10 +133,11 @@ class Lexicon:
     group: np.ndarray  # entry -> group
     index: np.ndarray  # entry -> position in its group
     members: list[np.ndarray]  # group -> entries
-    group_keys: list[tuple[str, str, bool, str]]  # group -> (script, role, compound, letter classes or "mixed")
+    group_keys: list[tuple[str, str, bool, str]]  # group -> (script, role, two words, letter classes or "mixed")
     exact: np.ndarray  # group -> whether its members share their first/last letter classes
     tweak: list[str]  # group -> the tweak label of its permutation (shared by an Arabic group and its Latin twin)
     role: np.ndarray  # entry -> index into ROLES
+    twin: np.ndarray  # Arabic entry -> its Latin spelling's entry (-1: none)
 
 
 #: a letter class smaller than this shares a "mixed" group with the other small classes of its script and role
@@ -153,65 +163,84 @@ def _mixed(base_keys: list[tuple[str, str, bool, str]]) -> set[tuple[str, str, b
 def lexicon() -> Lexicon:
     """The lexicon and its groups (see the module docstring).
 
-    Within a script, role and compound-ness, Arabic names are grouped by their first/last letter classes, so a
-    token always has the letter classes its layout needs.  A class with fewer than :data:`MIN_CLASS` names
-    would give weak tokens (a class of one would map a name to itself): the small classes share one mixed
-    group, in which a written variant is carried by walking to a token it fits.  A Latin spelling listed beside
-    its Arabic name sits in a twin of the Arabic name's group, at the same position and under the same tweak, so
-    ``محمد أحمد`` and ``Mohamed Ahmed`` get the two spellings of one token."""
+    Within a script, role and number of words (``عبد الرحمن`` is two), Arabic names are grouped by their first and
+    last letter classes, so a token always has the letter classes its layout needs.  A class with fewer than
+    :data:`MIN_CLASS` names would give weak tokens (a class of one would map a name to itself): the small classes
+    share one mixed group, in which a written variant is carried by walking to a token it fits, and a group still
+    of one joins the largest group of its script and role.  A Latin spelling listed beside its Arabic
+    name sits in a twin of the Arabic name's group, at the same position and under the same tweak, so
+    ``محمد أحمد`` and ``Mohamed Ahmed`` get the two spellings of one token (a position whose Arabic name has no
+    Latin spelling of its own is walked past)."""
     t = refdata.table("name_lexicon")
     canon: list[str] = []
     keys: dict[str, int] = {}
     role_of: list[int] = []
     base_keys: list[tuple[str, str, bool, str]] = []
-    twin: list[int] = []  # entry -> its Arabic twin entry (-1: none)
+    twin: list[int] = []  # Latin entry -> its Arabic twin entry (-1: none)
 
     def add(name: str, role: str, pair: int) -> int:
         entry = len(canon)
         canon.append(name)
         keys[fold(name)] = entry
         role_of.append(ROLES.index(role))
-        compound = " " in name
-        if compound:
+        if " " in name:
             keys.setdefault(fold(name).replace(" ", ""), entry)
         script = "ar" if _arabic(name) else "en"
         first, last = _slots(name) if script == "ar" else (False, "")
-        base_keys.append((script, role, compound, f"{'a' if first else '-'}{last or '-'}"))
+        base_keys.append((script, role, " " in name, f"{'a' if first else '-'}{last or '-'}"))
         twin.append(pair)
         return entry
 
     for ar, en, role in zip(*(t.column(c).to_pylist() for c in ("name_ar", "name_en", "role")), strict=True):
-        ar_new = bool(ar) and fold(ar) not in keys
-        en_new = bool(en) and fold(en) not in keys
+        ar_new = bool(ar) and fold(ar) not in keys and fold(ar).replace(" ", "") not in keys
+        en_new = bool(en) and fold(en) not in keys and fold(en).replace(" ", "") not in keys
         a = add(ar, role, -1) if ar_new else -1
         if en_new:
-            add(en, role, a)  # paired only when both spellings are new
-    mixed = _mixed([k for k, p in zip(base_keys, twin, strict=True) if k[0] == "ar" or p < 0])
-    final: list[tuple[str, str, bool, str]] = []
+            add(en, role, a)  # a twin only when both spellings are new
+    own = [k for k, p in zip(base_keys, twin, strict=True) if p < 0]
+    mixed = _mixed(own)
+    final: dict[int, tuple[str, str, bool, str]] = {}
     for e, k in enumerate(base_keys):
-        if twin[e] >= 0:
-            final.append(("en", *final[twin[e]][1:]))
-        else:
-            final.append((*k[:3], "mixed") if k in mixed else k)
-    # a Latin twin group may lack a member whose Arabic name had no new Latin spelling: then it is no twin
-    distinct = sorted(set(final))
+        if twin[e] < 0:
+            final[e] = (*k[:3], "mixed") if k in mixed else k
+    counts: dict[tuple[str, str, bool, str], int] = {}
+    for k in final.values():
+        counts[k] = counts.get(k, 0) + 1
+    for e, k in list(final.items()):  # a group of one would map its name to itself
+        if counts[k] < 2:
+            near = [g for g in counts if g[:2] == k[:2] and counts[g] >= 2] or [
+                g for g in counts if g[0] == k[0] and counts[g] >= 2]
+            final[e] = max(near, key=lambda g: (counts[g], g))
+    distinct = sorted(set(final.values()))
     gid = {k: i for i, k in enumerate(distinct)}
-    group = np.array([gid[k] for k in final], dtype=np.int64)
+    group = np.full(len(canon), -1, dtype=np.int64)
+    for e, k in final.items():
+        group[e] = gid[k]
     members = [np.flatnonzero(group == g) for g in range(len(distinct))]
     index = np.empty(len(canon), dtype=np.int64)
     for m in members:
         index[m] = np.arange(len(m))
     tweak = ["/".join(map(str, k)) for k in distinct]
+    exact = [k[3] != "mixed" for k in distinct]
+    # Latin twins: a twin group per Arabic group, same positions (holes where an Arabic name has no twin)
     twin_arr = np.array(twin, dtype=np.int64)
-    for g, k in enumerate(distinct):
-        m = members[g]
-        if k[0] == "en" and len(m) and (twin_arr[m] >= 0).all():
-            ar_group = group[twin_arr[m[0]]]
-            ar_m = members[ar_group]
-            if len(ar_m) == len(m) and (twin_arr[m] == ar_m).all():
-                tweak[g] = tweak[ar_group]  # a true twin: same positions, same permutation
-    exact = np.array([k[3] != "mixed" for k in distinct], dtype=bool)
-    return Lexicon(canon, keys, group, index, members, distinct, exact, tweak, np.array(role_of, dtype=np.int64))
+    twins = np.flatnonzero(twin_arr >= 0)
+    for g in np.unique(group[twin_arr[twins]]).tolist():
+        mine = twins[group[twin_arr[twins]] == g]
+        slots = np.full(len(members[g]), -1, dtype=np.int64)
+        slots[index[twin_arr[mine]]] = mine
+        new_g = len(members)
+        members.append(slots)
+        group[mine] = new_g
+        index[mine] = index[twin_arr[mine]]
+        k = distinct[g]
+        distinct.append(("en", k[1], k[2], k[3]))
+        tweak.append(tweak[g])
+        exact.append(exact[g])
+    latin = np.full(len(canon), -1, dtype=np.int64)
+    latin[twin_arr[twins]] = twins
+    return Lexicon(canon, keys, group, index, members, distinct, np.array(exact, dtype=bool), tweak,
+                   np.array(role_of, dtype=np.int64), latin)
 
 
 def parse(word: str) -> Part | None:
@@ -274,6 +303,8 @@ def fits(canon: str, layout: Layout) -> bool:
     position, written differently from the layout's letter, and enough letters)."""
     if not layout.needs_walk:
         return True
+    if layout.glued and " " not in canon:
+        return False
     ref = canon.replace(" ", "") if layout.glued else canon
     if layout.first and ref[0] == layout.first:
         return False
@@ -323,12 +354,15 @@ def crypt_parts(crypto: Crypto, parts: list[Part], positions: np.ndarray, *, dec
         for k in np.unique(key).tolist():
             sel = todo[key == k]
             g, pos = divmod(k, 64)
-            idx = lex.index[out[sel]]
+            cur = out[sel]
+            idx = np.where(cur >= 0, lex.index[np.maximum(cur, 0)], -1 - cur)
             tweak = ("name", lex.tweak[g], str(pos))
             new = crypt_ints(crypto, domain, idx, len(lex.members[g]), tweak, decrypt=decrypt)
-            out[sel] = lex.members[g][new]
-        todo = np.array([i for i in todo.tolist() if not _settles(lex.canon[out[i]], parts[i].layout,
-                                                                   contexts[i] if contexts else "")], dtype=np.int64)
+            landed = lex.members[g][new]
+            # a hole (an Arabic name without a Latin spelling of its own): keep the position, walk on
+            out[sel] = np.where(landed >= 0, landed, -1 - new)
+        todo = np.array([i for i in todo.tolist() if out[i] < 0 or not _settles(
+            lex.canon[out[i]], parts[i].layout, contexts[i] if contexts else "")], dtype=np.int64)
     return [write(lex.canon[e], p.layout) for e, p in zip(out.tolist(), parts, strict=True)]
 
 
@@ -338,8 +372,16 @@ def _settles(canon: str, layout: Layout, context: str) -> bool:
     return not context or parse(context + write(canon, layout)) is None
 
 
+@cache
+def heads() -> frozenset[str]:
+    """Folded first words of the lexicon's two-word names (عبد, ابو, سيف, ذو, abdul, de ...): a word that may join
+    the next one into one name part."""
+    lex = lexicon()
+    return COMPOUND_HEADS | frozenset(fold(c).split(" ")[0] for c in lex.canon if " " in c)
+
+
 def is_head(word: str) -> bool:
-    return fold(word) in COMPOUND_HEADS
+    return fold(word) in heads()
 
 
 @cache
