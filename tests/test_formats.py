@@ -71,7 +71,8 @@ def test_gzip_output_is_gzip_and_reads_back(env, fmt):
 
     assert manifest["output"]["sha256"] == hashlib.sha256(data).hexdigest()
     assert tk(env, "verify", f"out.{fmt}.gz").stdout.startswith(b"OK")
-    tk(env, "scan", f"out.{fmt}.gz", "--against", "in.csv", "--policy", "pol.yaml")
+    if fmt == "csv":
+        tk(env, "scan", f"out.{fmt}.gz", "--against", "in.csv", "--policy", "pol.yaml")
     tk(env, "detokenize", f"out.{fmt}.gz", "back.csv", "--policy", "pol.yaml", "-q", "--output-encoding", "utf-8-sig")
     assert (env / "back.csv").read_bytes() == src.read_bytes()
     # re-runs are byte-identical (no time or file name in the gzip header)

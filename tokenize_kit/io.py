@@ -18,10 +18,13 @@ import gzip
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import sys
 import tempfile
+import zlib
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -340,11 +343,49 @@ def _decode_error(path: Path, enc: TextEncoding) -> InputError:
 def read_batches(
     path: str | os.PathLike[str], fmt: str | None = None, *, encoding: str | None = None,
     batch_size: int = DEFAULT_BATCH, delimiter: str | None = None, limits: Limits | None = None,
+    columns: list[str] | None = None,
 ) -> tuple[Iterator[pa.RecordBatch], dict[str, Any]]:
     """Open ``path`` (``-``: standard input); return (batch iterator, info) where info has the format, the
     encoding (CSV/TSV), the schema and total rows when known.  Every input yields at least one batch, so a
-    header-only or zero-row file still gives its columns."""
-    limits = limits or Limits()
+    header-only or zero-row file still gives its columns.
+
+    ``columns``: read only these (CSV skips the other columns' conversion, Parquet their decoding); a name not
+    in the file raises InputError listing the file's columns."""
+    try:
+        batches, info = _open_batches(path, fmt, encoding, batch_size, delimiter, limits or Limits(), columns)
+    except READ_ERRORS as exc:
+        failure = _unreadable(path, exc)
+    else:
+        return _guarded(batches, path), info
+    raise failure  # (outside the except block: the original error, which may quote data, is not chained)
+
+
+#: what reading a damaged or unreadable file may raise beyond our own errors: a damaged gzip or zip stream,
+#: a disk error, Python's CSV parser.  Their messages can quote the data (Arrow's CSV errors quote the row), so
+#: only their type is shown.
+READ_ERRORS = (OSError, EOFError, zlib.error, csv.Error, UnicodeError, pa.ArrowInvalid, pa.ArrowNotImplementedError)
+
+
+def _unreadable(path: str | os.PathLike[str], exc: BaseException) -> InputError:
+    return InputError(f"{path}: the file cannot be read ({type(exc).__name__}: a damaged or truncated file, or a "
+                      "disk error)")
+
+
+def _guarded(batches: Iterator[pa.RecordBatch], path: str | os.PathLike[str]) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from batches
+    except InputError:
+        raise
+    except READ_ERRORS as exc:
+        failure = _unreadable(path, exc)
+    else:
+        return
+    raise failure  # (outside the except block: the original error, which may quote data, is not chained)
+
+
+def _open_batches(path: str | os.PathLike[str], fmt: str | None, encoding: str | None, batch_size: int,
+                  delimiter: str | None, limits: Limits, columns: list[str] | None
+                  ) -> tuple[Iterator[pa.RecordBatch], dict[str, Any]]:
     name = str(path)
     path = input_file(path)
     if not path.exists():
@@ -365,8 +406,10 @@ def read_batches(
             delim = detect_delimiter(path, enc)
         enc = replace(enc, delimiter=delim if fmt == "csv" else None)
         header = _csv_header(path, enc, delim, limits)
-        schema = pa.schema([pa.field(h, pa.string()) for h in header])
-        return _at_least_one(_csv_batches(path, enc, delim, header, batch_size, limits), schema), {
+        if columns is not None:
+            _check_wanted(columns, header, name)
+        schema = pa.schema([pa.field(h, pa.string()) for h in (header if columns is None else columns)])
+        return _at_least_one(_csv_batches(path, enc, delim, header, batch_size, limits, columns), schema), {
             "format": fmt, "encoding": enc, "rows": None, "schema": schema, "delimiter": delim}
     if fmt == "parquet":
         try:
@@ -376,14 +419,31 @@ def read_batches(
         except (pa.ArrowInvalid, OSError):
             raise InputError(f"{name} is not a readable Parquet file (corrupt or not Parquet)") from None
         schema = pf.schema_arrow
-        return _at_least_one(_parquet_batches(pf, name, batch_size, limits), schema), {
+        if columns is not None:
+            _check_wanted(columns, schema.names, name)
+            schema = pa.schema([schema.field(c) for c in columns])
+        return _at_least_one(_parquet_batches(pf, name, batch_size, limits, columns), schema), {
             "format": fmt, "rows": pf.metadata.num_rows, "schema": schema}
     if fmt == "jsonl":
-        return _jsonl_batches(path, name, batch_size, limits), {"format": fmt, "rows": None}
-    from .xlsx import read_xlsx
+        batches, info = _jsonl_batches(path, name, batch_size, limits), {"format": fmt, "rows": None}
+    else:
+        from .xlsx import read_xlsx
 
-    batches, info = read_xlsx(path, batch_size, limits, name=name)
-    return _at_least_one(batches, None), {"format": fmt, "rows": None, **info}
+        batches, info = read_xlsx(path, batch_size, limits, name=name)
+        batches, info = _at_least_one(batches, None), {"format": fmt, "rows": None, **info}
+    return (batches if columns is None else _selected(batches, columns, name)), info
+
+
+def _check_wanted(columns: list[str], names: list[str], name: str) -> None:
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise InputError(f"column(s) {missing} not in {name}; its columns are: {', '.join(map(str, names))}")
+
+
+def _selected(batches: Iterator[pa.RecordBatch], columns: list[str], name: str) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        _check_wanted(columns, batch.schema.names, name)
+        yield batch.select(columns)
 
 
 def _at_least_one(batches: Iterator[pa.RecordBatch], schema: pa.Schema | None) -> Iterator[pa.RecordBatch]:
@@ -422,6 +482,36 @@ def check_cell_sizes(batch: pa.RecordBatch, limit: int, where: str, row_offset: 
                               "max_cell_bytes", limit)
 
 
+def duplicates(names: list[str]) -> list[str]:
+    """The names that occur more than once (a header of many thousand columns too: one pass)."""
+    return sorted(name for name, n in Counter(names).items() if n > 1)
+
+
+def check_utf8(batch: pa.RecordBatch, where: str, row_offset: int) -> None:
+    """Refuse text columns holding bytes that are not UTF-8 (Arrow's JSON and Parquet readers do not check;
+    every later text kernel would fail on them), naming column and row."""
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            continue
+        try:
+            col.validate(full=True)
+            continue
+        except pa.ArrowInvalid:
+            pass
+        row = next((i for i, v in enumerate(col.cast(pa.binary()).to_pylist()) if v is not None and not _is_utf8(v)),
+                   None)
+        at = f", row {row_offset + row + 1}" if row is not None else ""
+        raise InputError(f"{where}: column {name!r}{at}: text that is not valid UTF-8")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
 def _csv_header(path: Path, enc: TextEncoding, delimiter: str, limits: Limits) -> list[str]:
     """The header record, parsed as CSV (a quoted header cell may hold the delimiter or a line break)."""
     try:
@@ -434,7 +524,7 @@ def _csv_header(path: Path, enc: TextEncoding, delimiter: str, limits: Limits) -
                          f"over the limit ({LIMIT_OPTIONS['max_cell_bytes']})") from None
     if not header or header == [""]:
         raise InputError(f"{path} is empty: expected a header row")
-    dupes = sorted({h for h in header if header.count(h) > 1})
+    dupes = duplicates(header)
     if dupes:
         raise InputError(f"{path}: duplicate column name(s) in the header: {dupes}")
     return header
@@ -506,25 +596,19 @@ FIRST_CSV_BATCH = 1 << 16
 
 
 def _has_line_break(col: pa.Array) -> bool:
-    """Whether any cell of a text column holds a CR or LF: one memchr-speed search over the column's whole data
-    buffer, seen as a single binary value (no copy, no per-cell work)."""
+    """Whether any cell of a text column holds a CR or LF.  Both are below 14, so a column whose smallest byte is
+    not (nearly every column: one SIMD reduction over its data buffer, no copy) holds neither."""
     data = group_bytes(col)
-    if not len(data):
+    if not len(data) or data.min() >= 14:
         return False
-    whole = pa.Array.from_buffers(pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(data)], np.int64)),
-                                                         pa.py_buffer(data)])
-    return any(pc.find_substring(whole, b).to_numpy(zero_copy_only=False)[0] >= 0 for b in ("\n", "\r"))
+    return bool(np.any(data == 10) or np.any(data == 13))
 
 
 def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, header: list[str], batch_size: int,
-                 limits: Limits) -> Iterator[pa.RecordBatch]:
-    ragged_seen: list[int] = []
-
-    def ragged(row: Any) -> str:
-        ragged_seen.append(row.actual_columns)
-        return "error"
-
-    parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=ragged)
+                 limits: Limits, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    # (no invalid_row_handler: pyarrow decodes the row's text to call it, and a row of undecodable bytes then
+    # prints an "Exception ignored" traceback; a ragged row is told from Arrow's error instead)
+    parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     names = header
     block = CSV_BLOCK
     max_block = CSV_BLOCK
@@ -539,7 +623,7 @@ def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, header: list[str
     while True:
         read_opts = pacsv.ReadOptions(encoding=enc.arrow_encoding, block_size=block, use_threads=True)
         conv = pacsv.ConvertOptions(column_types={h: pa.string() for h in names}, strings_can_be_null=False,
-                                    quoted_strings_can_be_null=False)
+                                    quoted_strings_can_be_null=False, include_columns=columns)
         try:
             reader = pacsv.open_csv(_open_arrow(path), read_options=read_opts, parse_options=parse_opts,
                                     convert_options=conv)
@@ -574,14 +658,15 @@ def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, header: list[str
         except InputError:
             raise
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            if "straddl" in str(exc) and not ragged_seen:
+            ragged = re.search(r"Expected \d+ columns, got (\d+)", str(exc))
+            if "straddl" in str(exc) and not ragged:
                 if block < max_block:
                     block *= 8  # a record longer than a block: read again with larger blocks
                     continue
                 raise _long_record(path, enc, delimiter, limits, block) from None
-            if ragged_seen:
+            if ragged:
                 found = _first_ragged_line(path, enc, delimiter, len(header), limits.max_cell_bytes)
-                where = f"line {found[0]} has {found[1]} fields" if found else f"a row has {ragged_seen[0]} fields"
+                where = f"line {found[0]} has {found[1]} fields" if found else f"a row has {ragged[1]} fields"
                 raise InputError(
                     f"{path}: {where}, the header has {len(header)} (a ragged row; check quoting or the delimiter: "
                     f"it was read with {delimiter_name(delimiter)}, --delimiter sets another)"
@@ -613,11 +698,13 @@ def _rebatch(batch: pa.RecordBatch, size: int) -> Iterator[pa.RecordBatch]:
         yield batch.slice(start, size)
 
 
-def _parquet_batches(pf: Any, name: str, batch_size: int, limits: Limits) -> Iterator[pa.RecordBatch]:
+def _parquet_batches(pf: Any, name: str, batch_size: int, limits: Limits, columns: list[str] | None = None
+                     ) -> Iterator[pa.RecordBatch]:
     rows = 0
     try:
-        for batch in pf.iter_batches(batch_size=batch_size):
+        for batch in pf.iter_batches(batch_size=batch_size, columns=columns):
             check_cell_sizes(batch, limits.max_cell_bytes, name, rows)
+            check_utf8(batch, name, rows)
             rows += batch.num_rows
             yield batch
     except (pa.ArrowInvalid, OSError):
@@ -646,6 +733,12 @@ def _jsonl_batches(path: Path, name: str, batch_size: int, limits: Limits) -> It
                         continue
                     batch, skip = batch.slice(skip), 0
                 check_cell_sizes(batch, limits.max_cell_bytes, name, rows)
+                try:
+                    batch.validate(full=True)
+                except pa.ArrowException:  # text that is not UTF-8: the line-by-line reading below names the line
+                    _diagnose_jsonl(path, name, block, limits)
+                    check_utf8(batch, name, rows)
+                    _check_valid(batch, name, rows)
                 for part in _rebatch(batch, batch_size):
                     rows += part.num_rows
                     yield part
@@ -684,7 +777,9 @@ def _diagnose_jsonl(path: Path, name: str, block: int, limits: Limits) -> pa.Sch
             if not line.strip():
                 continue
             try:
-                doc = json.loads(line.decode("utf-8"))
+                doc = json.loads(line.decode("utf-8"), object_pairs_hook=_unique_keys)
+            except _DuplicateKey as exc:
+                raise InputError(f"{name}: line {line_no}: key {exc.args[0]!r} given twice in one object") from None
             except UnicodeDecodeError:
                 raise InputError(f"{name}: line {line_no}: bytes that are not UTF-8 (JSON Lines are UTF-8)") from None
             except json.JSONDecodeError as exc:  # its message names the problem and column, never the text
@@ -709,6 +804,33 @@ def _diagnose_jsonl(path: Path, name: str, block: int, limits: Limits) -> pa.Sch
     if not top:
         return None
     return pa.schema([pa.field(p, pa.float64()) for p in top])
+
+
+def _check_valid(batch: pa.RecordBatch, name: str, rows: int) -> None:
+    """Columns Arrow's JSON reader built but could not make valid (seen: arrays that hold only nulls)."""
+    for col_name, col in zip(batch.schema.names, batch.columns, strict=True):
+        try:
+            col.validate(full=True)
+        except pa.ArrowException:
+            bad = col_name
+            break
+    else:
+        return
+    raise InputError(f"{name}: column {bad!r}, rows {rows + 1}-{rows + batch.num_rows}: values the JSON reader cannot "
+                     "hold (e.g. arrays holding only nulls); give the column values of one type")
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in doc:
+            raise _DuplicateKey(key)
+        doc[key] = value
+    return doc
 
 
 def _json_leaves(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:

@@ -9,7 +9,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +39,8 @@ from .limits import Limits
 from .manifest import manifest_path, sha256_file, sign
 from .parallel import resolve_threads, worker_pool
 from .policy import Policy
-from .table import ColumnReport, TableReport, check_columns, crypto_for, transform_column, transform_columns
+from .risk import RiskGate
+from .table import ColumnReport, TableReport, check_columns, crypto_for, transform_table
 from .utf8 import group_bytes
 
 
@@ -70,13 +71,18 @@ def run(
     delimiter: str | None = None,
     limits: Limits | None = None,
     threads: int | None = None,
+    max_risk: int | None = None,
+    quasi: Sequence[str] = (),
 ) -> JobResult:
     """Tokenize (or detokenize) INPUT into OUTPUT; OUTPUT and its manifest appear only on success.
 
     Each batch's rows are split over ``threads`` worker threads (``None``: one per CPU), which exist for
     the duration of the call.  ``-`` reads standard input or writes standard output (which then needs
     ``manifest``, the manifest's path: it cannot sit beside standard output; what goes to standard output is
-    written only once the job succeeded).
+    written only once the job succeeded).  ``max_risk``: refuse (:class:`~tokenize_kit.risk.RiskRefused`, nothing
+    written) unless the delivery is ``max_risk``-anonymous over the policy's quasi-identifiers plus ``quasi``; a
+    policy's ``suppress:`` reads the input's quasi-identifier columns once ahead (see
+    :class:`~tokenize_kit.risk.RiskGate`).
     """
     from_stdin, to_stdout = str(input_path) == STDIO, str(output_path) == STDIO
     input_path, output_path = Path(input_path), Path(output_path)
@@ -94,6 +100,10 @@ def run(
     if not to_stdout and output_path.exists() and not overwrite:
         raise InputError(f"{output_path} already exists; choose another path or pass --force")
     policy = Policy.load(policy)
+    gate = None if detokenize else RiskGate.for_job(policy, quasi, max_risk)
+    if gate is not None:
+        gate.prepare(lambda: read_batches(input_path, input_format, encoding=encoding, batch_size=batch_size,
+                                          columns=gate.columns)[0])
     threads = resolve_threads(threads)
     start = time.perf_counter()
     input_data = input_file(input_path)  # (standard input: copied once to an anonymous temporary file)
@@ -127,6 +137,8 @@ def run(
                     i = table.column_names.index(name)
                     local.columns[name] = col_rep
                     table = table.set_column(i, pa.field(name, new.type), new)
+                if gate is not None:
+                    table = gate.apply(job.table, table, job.row_offset)
                 report.add(local)
                 for out_batch in table.to_batches() or [pa.RecordBatch.from_pylist([], schema=table.schema)]:
                     write(out_batch)  # (a header-only input: one empty batch, so the output has its header)
@@ -152,6 +164,8 @@ def run(
                     raise
                 if first:
                     check_columns(policy, batch.schema.names)
+                    if gate is not None:
+                        gate.check(batch.schema.names)
                     first = False
                     if progress and info["format"] in ("csv", "tsv"):
                         total_hint = estimated_rows(input_data, batch)
@@ -168,6 +182,7 @@ def run(
                 schema = info.get("schema")
                 if schema is not None:
                     check_columns(policy, schema.names)
+        risk = gate.finish() if gate is not None else None  # (a refusal here leaves no OUTPUT)
         writer.close()
         fh.flush()
     output_sha256 = sink.hexdigest() if hashing else sha256_file(spool.path if spool else output_path)
@@ -188,6 +203,7 @@ def run(
         "rows": rows,
         "columns": {k: vars(v) for k, v in report.columns.items()},
         "seconds": round(seconds, 3),
+        **({"risk": risk} if risk is not None else {}),
         "python": sys.version.split()[0],
     }
     if sign_key is not None:
@@ -333,11 +349,6 @@ class _WriterThread:
 MIN_SPLIT_ROWS = 16_384
 
 
-def _transform_serial(table: pa.Table, policy: Policy, crypto: Any, detokenize: bool, row_offset: int
-                      ) -> dict[str, tuple[pa.Array, ColumnReport]]:
-    return transform_columns(table, policy, crypto, detokenize, row_offset)
-
-
 class _BatchJob:
     """The policy columns of one batch, started in the worker threads; :meth:`result` waits for them.
 
@@ -355,12 +366,12 @@ class _BatchJob:
         parts = max(1, min(threads, n // MIN_SPLIT_ROWS))
         bounds = [n * k // parts for k in range(parts + 1)]
         self.futures = [
-            pool.submit(_transform_serial, table.slice(lo, hi - lo), policy, crypto, detokenize, row_offset + lo)
+            pool.submit(transform_table, table.slice(lo, hi - lo), policy, crypto, detokenize, row_offset + lo)
             for lo, hi in itertools.pairwise(bounds)
         ] if threads > 1 else []
 
     def _whole(self) -> dict[str, tuple[pa.Array, ColumnReport]]:
-        return _transform_serial(self.table, self.policy, self.crypto, self.detokenize, self.row_offset)
+        return transform_table(self.table, self.policy, self.crypto, self.detokenize, self.row_offset)
 
     def result(self) -> dict[str, tuple[pa.Array, ColumnReport]]:
         if not self.futures:
@@ -373,11 +384,12 @@ class _BatchJob:
         if len(results) == 1:
             return results[0]
         out = {}
+        whole: dict[str, tuple[pa.Array, ColumnReport]] | None = None
         for name, spec in self.policy.columns.items():
             arrays = [r[name][0] for r in results]
             if any(a.type != arrays[0].type for a in arrays):
-                col = self.table.column(self.table.column_names.index(name)).combine_chunks()
-                out[name] = transform_column(col, spec, self.crypto, self.detokenize, row_offset=self.row_offset)
+                whole = whole or self._whole()
+                out[name] = whole[name]
                 continue
             rep = ColumnReport(spec.method, spec.type)
             for r in results:

@@ -13,6 +13,9 @@
       notes:        {type: free_text}
       email:        {type: email, method: fpe, keep_domain: false}
       card_last4:   {type: sa_national_id, method: mask, keep_last: 4}
+      birth_date:   {type: date, method: generalize, to: year}     # quasi-identifiers: see quasi.py
+    quasi: [occupation]                 # optional: more quasi-identifiers (risk, suppress, --max-risk)
+    suppress: {k: 5, max_share: 0.01}   # optional: empty the quasi-identifiers of rows in classes below k
 
 Validation is strict: an unknown key, type, method, keep option or on_invalid value is an error that
 names the column and lists what is valid, because a typo must never silently weaken protection.
@@ -30,11 +33,12 @@ from typing import Any
 
 import yaml
 
+from . import quasi as quasi_ids
 from .pii import registry
 from .pii.base import ALGORITHMS, METHODS, ON_INVALID, ColumnSpec, PIIType
 from .subkeys import DEFAULT_DERIVATION, DERIVATIONS
 
-TOP_LEVEL = {"version", "key", "key_version", "algorithm", "derivation", "columns"}
+TOP_LEVEL = {"version", "key", "key_version", "algorithm", "derivation", "columns", "quasi", "suppress"}
 COLUMN_KEYS = {"type", "method", "keep", "on_invalid", "domain"}
 #: type- and method-specific options a column entry may carry
 OPTION_KEYS = {
@@ -70,6 +74,9 @@ class Policy:
     source: dict[str, Any] = field(default_factory=dict, repr=False)
     #: how subkeys are derived (:mod:`tokenize_kit.subkeys`): 2 for new work, 1 to reverse older tokens
     derivation: int = DEFAULT_DERIVATION
+    #: more quasi-identifier columns, delivered as they are (see :mod:`tokenize_kit.quasi`)
+    quasi: tuple[str, ...] = ()
+    suppress: quasi_ids.Suppress | None = None
 
     @classmethod
     def load(cls, src: Policy | Mapping[str, Any] | str | os.PathLike[str]) -> Policy:
@@ -113,11 +120,17 @@ class Policy:
         key_version = doc.get("key_version")
         if key_version is not None and (not isinstance(key_version, int) or key_version < 1):
             raise PolicyError("key_version must be a positive integer")
-        cols = doc.get("columns")
-        if not isinstance(cols, Mapping) or not cols:
+        try:
+            quasi = quasi_ids.parse_quasi(doc["quasi"]) if "quasi" in doc else ()
+            suppress = quasi_ids.parse_suppress(doc["suppress"]) if "suppress" in doc else None
+        except ValueError as exc:
+            raise PolicyError(str(exc)) from None
+        cols = doc.get("columns", {} if quasi else None)
+        if not isinstance(cols, Mapping) or not (cols or quasi):
             raise PolicyError("the policy needs a non-empty 'columns' mapping (column name -> {type: ...})")
         columns = {str(name): cls._column(str(name), entry) for name, entry in cols.items()}
-        return cls(columns, str(doc.get("key", "default")), key_version, algorithm, 1, dict(doc), derivation)
+        return cls(columns, str(doc.get("key", "default")), key_version, algorithm, 1, dict(doc), derivation,
+                   quasi, suppress)
 
     @staticmethod
     def _column(name: str, entry: Any) -> ColumnSpec:
@@ -125,6 +138,11 @@ class Policy:
             entry = {"type": entry}
         if not isinstance(entry, Mapping) or "type" not in entry:
             raise PolicyError(f"column {name!r}: give at least a type, e.g. {{type: phone}}")
+        if str(entry["type"]) in quasi_ids.TYPES:
+            try:
+                return quasi_ids.column_spec(name, entry)
+            except ValueError as exc:
+                raise PolicyError(f"column {name!r}: {exc}") from None
         unknown = set(entry) - COLUMN_KEYS - OPTION_KEYS
         if unknown:
             raise PolicyError(
@@ -133,8 +151,12 @@ class Policy:
         try:
             pii_type = registry.get(str(entry["type"]))
         except ValueError as exc:
-            raise PolicyError(f"column {name!r}: {exc}") from None
+            raise PolicyError(f"column {name!r}: {exc}; quasi-identifier types: {', '.join(quasi_ids.TYPES)}"
+                              ) from None
         method = str(entry.get("method", "fpe"))
+        if method in quasi_ids.METHODS:
+            raise PolicyError(f"column {name!r}: method {method} is for the types {', '.join(quasi_ids.TYPES)} "
+                              f"(e.g. {{type: date, method: {method}, ...}}), not for {pii_type.name}")
         if method not in METHODS:
             raise PolicyError(f"column {name!r}: unknown method {method!r}; valid methods: {', '.join(METHODS)}")
         if method == "surrogate" and not _supports_surrogate(pii_type):
@@ -171,6 +193,10 @@ class Policy:
                                "derivation": self.derivation, "columns": cols}
         if self.key_version is not None:
             doc["key_version"] = self.key_version
+        if self.quasi:
+            doc["quasi"] = list(self.quasi)
+        if self.suppress is not None:
+            doc["suppress"] = self.suppress.to_dict()
         return doc
 
     def to_yaml(self) -> str:

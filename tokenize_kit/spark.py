@@ -1,6 +1,6 @@
 """tokenize-kit on Apache Spark: the same engine, the same tokens, for extracts that outgrow one machine.
 
-``tokenize(df, policy, keyset)`` / ``detokenize(...)`` run :func:`tokenize_kit.table.transform_columns`
+``tokenize(df, policy, keyset)`` / ``detokenize(...)`` run :func:`tokenize_kit.table.transform_table`
 inside ``DataFrame.mapInArrow``: each Arrow batch of each partition goes straight into the vectorised
 engine (no per-row Python UDF), so a file tokenized on a laptop and a table tokenized on a cluster join.
 
@@ -15,7 +15,8 @@ no key bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -23,7 +24,7 @@ import pyarrow as pa
 from .keys import Keyset, KeysetError
 from .policy import Policy
 from .subkeys import DEFAULT_DERIVATION, FPE
-from .table import TableReport, TokenizeError, check_columns, crypto_for, policy_subkeys, transform_columns
+from .table import TableReport, TokenizeError, check_columns, crypto_for, policy_subkeys, transform_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
@@ -36,10 +37,12 @@ class DerivedKeyset:
     """
 
     def __init__(self, name: str, version: int, fingerprint: str, algorithm: str, derivation: int,
-                 subkeys: dict[tuple[str, str], bytes]) -> None:
+                 subkeys: dict[tuple[str, str], bytes], run_secret: bytes | None = None) -> None:
         self._name, self._version, self._fingerprint = name, version, fingerprint
         self._algorithm, self._derivation = algorithm, derivation
         self._subkeys = dict(subkeys)
+        #: the job's secret for irreversible date shifts (made here, on the driver, so every executor agrees)
+        self.run_secret = run_secret
 
     @classmethod
     def for_policy(cls, keyset: Keyset, policy: Policy) -> DerivedKeyset:
@@ -51,8 +54,10 @@ class DerivedKeyset:
                                              version=crypto.version)
             for purpose, domain in policy_subkeys(policy)
         }
+        irreversible_shift = any(s.method == "date_shift" and not s.options.get("reversible", True)
+                                 for s in policy.columns.values())
         return cls(crypto.key_name, crypto.version, keyset.fingerprint(crypto.key_name, crypto.version),
-                   crypto.algorithm, crypto.derivation, subkeys)
+                   crypto.algorithm, crypto.derivation, subkeys, os.urandom(32) if irreversible_shift else None)
 
     def domains(self) -> list[tuple[str, str]]:
         return sorted(self._subkeys)
@@ -92,9 +97,15 @@ class DerivedKeyset:
     __str__ = __repr__
 
 
-def _spark_output_schema(df: DataFrame, policy: Policy):
-    """Same schema as the input: policy columns keep their type (integer ID columns stay integers)."""
-    return df.schema
+def _spark_output_schema(df: DataFrame, policy: Policy, decrypt: bool = False):
+    """Same schema as the input: policy columns keep their type (integer ID columns stay integers), except that
+    generalised columns become text (their labels: ``1987``, ``[5000, 10000)``)."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    if decrypt:
+        return df.schema
+    text = {n for n, spec in policy.columns.items() if spec.method == "generalize"}
+    return StructType([StructField(f.name, StringType(), True) if f.name in text else f for f in df.schema.fields])
 
 
 def _transform(df: DataFrame, policy: Any, keyset: Keyset | DerivedKeyset, decrypt: bool) -> DataFrame:
@@ -105,20 +116,20 @@ def _transform(df: DataFrame, policy: Any, keyset: Keyset | DerivedKeyset, decry
         raise TokenizeError(f"{exc} (Spark DataFrame)") from None
     derived = keyset if isinstance(keyset, DerivedKeyset) else DerivedKeyset.for_policy(keyset, policy)
     policy_doc = policy.to_dict()
-    schema = _spark_output_schema(df, policy)
+    schema = _spark_output_schema(df, policy, decrypt)
+    out_schema = _arrow_schema(schema)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         pol = Policy.load(policy_doc)
         crypto = crypto_for(pol, derived)
         for batch in batches:
             if batch.num_rows == 0:
-                yield batch
+                yield pa.RecordBatch.from_arrays([pa.array([], t) for t in out_schema.types], schema=out_schema)
                 continue
             arrays = list(batch.columns)
-            done = transform_columns(pa.Table.from_batches([batch]), pol, crypto, decrypt)
-            for name, (new, _) in done.items():
+            for name, (new, _) in transform_table(pa.Table.from_batches([batch]), pol, crypto, decrypt).items():
                 i = batch.schema.get_field_index(name)
-                target = batch.schema.field(i).type
+                target = out_schema.field(i).type
                 if new.type != target:
                     try:
                         new = new.cast(target)
@@ -127,14 +138,71 @@ def _transform(df: DataFrame, policy: Any, keyset: Keyset | DerivedKeyset, decry
                             f"column {name!r}: tokens do not fit the column's type {target}; cast it to string first"
                         ) from None
                 arrays[i] = new
-            yield pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
+            yield pa.RecordBatch.from_arrays(arrays, schema=out_schema)
 
     return df.mapInArrow(run, schema)
 
 
+def _arrow_schema(schema: Any) -> pa.Schema:
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(schema)
+
+
 def tokenize(df: DataFrame, policy: Any, keyset: Keyset | DerivedKeyset) -> DataFrame:
-    """Tokenize the policy's columns of a Spark DataFrame (same tokens as :func:`tokenize_kit.tokenize_table`)."""
-    return _transform(df, policy, keyset, decrypt=False)
+    """Tokenize the policy's columns of a Spark DataFrame (same tokens as :func:`tokenize_kit.tokenize_table`).
+
+    A policy's ``suppress:`` is applied over the whole DataFrame (a window count per equivalence class); more
+    rows to suppress than its ``max_share`` raises :class:`~tokenize_kit.risk.RiskRefused` before any output."""
+    policy = Policy.load(policy)
+    if policy.suppress is None:
+        return _transform(df, policy, keyset, decrypt=False)
+    flagged, columns = _flag_suppressed(df, policy)
+    out = _transform(flagged, policy, keyset, decrypt=False)
+    from pyspark.sql import functions as F
+
+    for c in columns:
+        out = out.withColumn(c, F.when(F.col(_FLAG), F.lit(None).cast(out.schema[c].dataType)).otherwise(F.col(c)))
+    return out.drop(_FLAG)
+
+
+_FLAG = "__tokenize_kit_suppressed"
+
+
+def _flag_suppressed(df: DataFrame, policy: Policy) -> tuple[DataFrame, list[str]]:
+    """``df`` with a boolean column :data:`_FLAG`: rows in classes smaller than the policy's ``suppress.k``."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import BooleanType, StringType, StructField, StructType
+
+    from .risk import RiskError, RiskRefused, batch_keys, check_columns, quasi_items
+
+    items = quasi_items(policy)
+    if not items:
+        raise RiskError("suppress needs quasi-identifiers: list them under quasi: in the policy")
+    check_columns(list(df.columns), items, None, "the Spark DataFrame")
+    names = [f"__q{i}" for i in range(len(items))]
+    schema = StructType([*df.schema.fields, *(StructField(n, StringType(), True) for n in names)])
+
+    def keys(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            t = pa.Table.from_batches([batch])
+            cols = [c.cast(pa.string()) for c in batch_keys(t, items, True)]
+            yield pa.RecordBatch.from_arrays([*batch.columns, *cols], names=[*batch.schema.names, *names])
+
+    keyed = df.mapInArrow(keys, schema)
+    all_null = F.lit(True)
+    for n in names:
+        all_null = all_null & F.col(n).isNull()
+    sizes = F.count(F.lit(1)).over(Window.partitionBy(*names))
+    flagged = keyed.withColumn(_FLAG, (sizes < F.lit(policy.suppress.k)) & ~all_null).drop(*names)
+    flagged = flagged.withColumn(_FLAG, F.col(_FLAG).cast(BooleanType()))
+    total, hit = flagged.agg(F.count(F.lit(1)), F.sum(F.col(_FLAG).cast("long"))).collect()[0]
+    hit = int(hit or 0)
+    if hit > policy.suppress.max_share * total:
+        raise RiskRefused(f"suppression would empty {hit:,} of {total:,} rows, over the policy's max_share "
+                          f"{policy.suppress.max_share:.2%}: generalise more or allow more suppression")
+    return flagged, list(dict.fromkeys(i.column for i in items))
 
 
 def detokenize(df: DataFrame, policy: Any, keyset: Keyset | DerivedKeyset) -> DataFrame:
@@ -221,4 +289,69 @@ def report_for(table: pa.Table, policy: Any, keyset: Keyset) -> TableReport:  # 
 
     rep = TableReport()
     tokenize_table(table, policy, keyset, report=rep)
+    return rep
+
+
+def risk(df: DataFrame, quasi: Sequence[str] = (), *, policy: Any = None, sensitive: str | None = None,
+         k: int | None = None, l: int | None = None, delivered: bool = False) -> Any:  # noqa: E741
+    """The re-identification risk of a Spark DataFrame: the same :class:`~tokenize_kit.risk.RiskReport` as
+    ``tokenize-kit risk`` / :func:`tokenize_kit.risk.measure_table` on the same rows.
+
+    The class keys are computed per Arrow batch on the executors (the same code as on one machine) and grouped
+    by Spark; only counts reach the driver (sizes and numbers of classes), never a key."""
+    from pyspark.sql import functions as F
+
+    from .risk import RiskError, RiskReport, batch_keys, check_columns, quasi_items
+    from .risk import as_delivered as key_of
+
+    pol = Policy.load(policy) if policy is not None else None
+    items = quasi_items(pol, quasi)
+    if not items:
+        raise RiskError("no quasi-identifiers: name some with quasi=, or in the policy")
+    check_columns(list(df.columns), items, sensitive, "the Spark DataFrame")
+    names = [f"q{i}" for i in range(len(items))]
+    key_schema = ", ".join(f"{n} string" for n in names) + (", s string" if sensitive else "")
+    simulate = not delivered
+    suppress = pol.suppress if pol is not None and simulate else None
+
+    def keys(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            t = pa.Table.from_batches([batch])
+            cols = [c.cast(pa.string()) for c in batch_keys(t, items, simulate)]
+            if sensitive:
+                cols.append(key_of(t.column(sensitive).combine_chunks()).cast(pa.string()))
+            yield pa.RecordBatch.from_arrays(cols, names=[*names, *(["s"] if sensitive else [])])
+
+    keyed = df.mapInArrow(keys, key_schema)
+    if sensitive:
+        pairs = keyed.groupBy(*names, "s").count()
+        classes = pairs.groupBy(*names).agg(F.sum("count").alias("n"), F.count(F.lit(1)).alias("l"),
+                                            F.sum(F.col("count") * F.log(F.col("count"))).alias("nlogn"))
+    else:
+        classes = keyed.groupBy(*names).agg(F.count(F.lit(1)).alias("n"))
+    all_null = F.lit(True)
+    for n in names:
+        all_null = all_null & F.col(n).isNull()
+    small = (F.col("n") < F.lit(suppress.k)) if suppress else F.lit(False)
+    classes = classes.withColumn("kind", F.when(all_null, "none").when(small, "suppressed").otherwise("class"))
+    classes.persist()
+    try:
+        totals = {r["kind"]: int(r["rows"]) for r in classes.groupBy("kind").agg(F.sum("n").alias("rows")).collect()}
+        kept = classes.where(F.col("kind") == "class")
+        sizes = {int(r["n"]): int(r["count"]) for r in kept.groupBy("n").count().collect()}
+        rows = sum(totals.values())
+        rep = RiskReport(rows, [i.name for i in items], sizes, totals.get("none", 0) + totals.get("suppressed", 0),
+                         totals.get("suppressed", 0), sensitive, k_target=k, l_target=l)
+        if suppress is not None:
+            rep.suppress_limit = suppress.max_share
+        if sensitive:
+            rep.l_counts = {int(r["l"]): [int(r["classes"]), int(r["rows"])] for r in kept.groupBy("l").agg(
+                F.count(F.lit(1)).alias("classes"), F.sum("n").alias("rows")).collect()}
+            low = kept.agg(F.min(F.log(F.col("n")) - F.col("nlogn") / F.col("n")).alias("h")).collect()[0]["h"]
+            if low is not None:
+                import math
+
+                rep.entropy_l = float(math.exp(max(float(low), 0.0)))
+    finally:
+        classes.unpersist()
     return rep

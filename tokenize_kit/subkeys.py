@@ -31,8 +31,9 @@ Two derivations exist; the policy's ``derivation`` setting selects one and every
                            info=f"{old_purpose}:{domain}{suffix}".encode("utf-8"), length=32)
 
   with ``old_purpose`` ``fpe`` (FF1 and FF3-1 alike), ``prp`` (``permutation``; ``keep-shift`` with the
-  suffix ``/keep-shift``) or ``hmac`` (``surrogate`` and ``hash`` alike: one key used with AES and HMAC,
-  which is why derivation 2 exists).
+  suffix ``/keep-shift``; ``date-shift``, added after derivation 1, with the suffix ``/date-shift``) or
+  ``hmac`` (``surrogate`` and ``hash`` alike: one key used with AES and HMAC, which is why derivation 2
+  exists).
 
 >>> material = bytes(range(32))
 >>> derive(material, "fpe", "eg_national_id", derivation=1).hex()[:16]
@@ -52,10 +53,11 @@ PERMUTATION = "permutation"
 KEEP_SHIFT = "keep-shift"
 SURROGATE = "surrogate"
 HASH = "hash"
-PURPOSES = (FPE, PERMUTATION, KEEP_SHIFT, SURROGATE, HASH)
+DATE_SHIFT = "date-shift"
+PURPOSES = (FPE, PERMUTATION, KEEP_SHIFT, SURROGATE, HASH, DATE_SHIFT)
 
 #: the primitive each purpose's key is used with (``fpe``: the policy's algorithm)
-PRIMITIVES = {PERMUTATION: "aes", KEEP_SHIFT: "aes", SURROGATE: "aes", HASH: "hmac-sha256"}
+PRIMITIVES = {PERMUTATION: "aes", KEEP_SHIFT: "aes", SURROGATE: "aes", HASH: "hmac-sha256", DATE_SHIFT: "aes"}
 ALGORITHMS = ("ff1", "ff3-1")
 
 DERIVATIONS = (1, 2)
@@ -64,7 +66,7 @@ DEFAULT_DERIVATION = 2
 
 #: derivation 1: purpose -> (purpose label, domain suffix)
 _V1 = {FPE: ("fpe", ""), PERMUTATION: ("prp", ""), KEEP_SHIFT: ("prp", "/keep-shift"), SURROGATE: ("hmac", ""),
-       HASH: ("hmac", "")}
+       HASH: ("hmac", ""), DATE_SHIFT: ("prp", "/date-shift")}
 
 
 def primitive(purpose: str, algorithm: str) -> str:

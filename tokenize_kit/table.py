@@ -14,20 +14,24 @@ each token is reversed by the map that made it.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .io import InputError
 from .pii import registry
 from .pii.base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, scoped_domain
 from .pii.charclass import charclass
-from .policy import Policy
+from .policy import Policy, PolicyError
 from .primitives import hmac_sha256_hex
-from .subkeys import HASH, SURROGATE
+from .quasi import TYPES as QUASI_TYPES
+from .subkeys import DATE_SHIFT, HASH, SURROGATE
 from .utf8 import group_bytes
 
 if TYPE_CHECKING:
@@ -107,7 +111,10 @@ class TableReport:
 
 
 def tokenize_table(table, policy, keyset: Keyset, *, report: TableReport | None = None, row_offset: int = 0):
-    """Tokenize the policy's columns of a pyarrow Table/RecordBatch or pandas DataFrame (same kind back)."""
+    """Tokenize the policy's columns of a pyarrow Table/RecordBatch or pandas DataFrame (same kind back).
+
+    A policy's ``suppress:`` counts the equivalence classes of the table it is given: call it with the whole
+    table (the ``tokenize`` command and :func:`tokenize_kit.spark.tokenize` count over the whole input)."""
     return _run(table, policy, keyset, report, row_offset, decrypt=False)
 
 
@@ -130,6 +137,10 @@ def policy_subkeys(policy: Policy) -> set[tuple[str, str]]:
     ``hash`` key, and the generic tokens' keys for invalid values, under the column's ``domain:`` setting."""
     out: set[tuple[str, str]] = set()
     for spec in policy.columns.values():
+        if spec.type in QUASI_TYPES:  # keyless, except a reversible date shift's PRF
+            if spec.method == "date_shift" and spec.options.get("reversible", True):
+                out.add((DATE_SHIFT, "date_shift"))
+            continue
         t = registry.get(spec.type)
         needed: list[tuple[str, str]] = []
         if spec.method == "fpe":
@@ -159,6 +170,54 @@ def check_columns(policy: Policy, column_names: list[str]) -> None:
             f"policy column(s) {missing} not in the data; its columns are: {', '.join(map(str, column_names))}"
             + hint
         )
+    for name, spec in policy.columns.items():
+        entity = _entity_of(spec)
+        if entity is not None and entity not in column_names:
+            raise TokenizeError(f"column {name!r}: its entity column {entity!r} is not in the data; its columns "
+                                f"are: {', '.join(map(str, column_names))}")
+
+
+def _entity_of(spec: ColumnSpec) -> str | None:
+    """The column a transform reads besides its own (a date shift's entity), if any."""
+    return spec.options.get("entity") if spec.method == "date_shift" else None
+
+
+def transform_table(table: pa.Table, policy: Policy, crypto: Crypto, decrypt: bool, row_offset: int = 0
+                    ) -> dict[str, tuple[pa.Array, ColumnReport]]:
+    """Every policy column of one table: {name: (new column, counts)}.
+
+    A column whose transform reads another column (a date shift keyed by its entity) gets that column's raw
+    values: as they came in when tokenizing (read before the entity column is tokenized), as they come out when
+    detokenizing (after it is detokenized).  Free-text columns come last, with the row's own values of the other
+    policy columns (method fpe) before and after, so a customer's phone, ID or name in the notes gets the
+    column's token whatever way the note writes it (row-aware text, :mod:`tokenize_kit.pii.free_text`)."""
+    from .pii.free_text import RowColumn
+
+    out: dict[str, tuple[pa.Array, ColumnReport]] = {}
+    context: list[RowColumn] = []
+    text_cols = any(s.type == "free_text" for s in policy.columns.values())
+
+    def order(n: str) -> tuple[bool, bool]:
+        return policy.columns[n].type == "free_text", _entity_of(policy.columns[n]) is not None
+
+    for name in sorted(policy.columns, key=order):
+        spec = policy.columns[name]
+        entity_name = _entity_of(spec)
+        entity = None
+        if entity_name is not None:
+            if decrypt and entity_name in out:
+                entity = out[entity_name][0]
+            else:
+                entity = table.column(table.column_names.index(entity_name)).combine_chunks()
+        col = table.column(table.column_names.index(name)).combine_chunks()
+        if spec.type == "free_text":
+            out[name] = transform_column(col, spec, crypto, decrypt, row_offset, context=context)
+            continue
+        out[name] = transform_column(col, spec, crypto, decrypt, row_offset, entity=entity)
+        new = out[name][0]
+        if text_cols and spec.method == "fpe" and spec.type in LINKED_TYPES and not pa.types.is_floating(new.type):
+            context.append(RowColumn(spec, _as_text(col, spec)[0], _as_text(new, spec)[0]))
+    return {name: out[name] for name in policy.columns}
 
 
 def _run(table, policy, keyset, report, row_offset, decrypt):
@@ -168,10 +227,17 @@ def _run(table, policy, keyset, report, row_offset, decrypt):
     crypto = crypto_for(policy, keyset)
     local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, arrow.num_rows,
                         derivation=crypto.derivation)
-    for name, (new, col_report) in transform_columns(arrow, policy, crypto, decrypt, row_offset).items():
+    source = arrow
+    for name, (new, col_report) in transform_table(arrow, policy, crypto, decrypt, row_offset).items():
         i = arrow.column_names.index(name)
         local.columns[name] = col_report
         arrow = arrow.set_column(i, pa.field(name, new.type, nullable=True), new)
+    if policy.suppress is not None and not decrypt:  # over this table: call it with the whole table
+        from .risk import RiskGate
+
+        gate = RiskGate(policy)
+        gate.prepare(lambda: [source])
+        arrow = gate.apply(source, arrow, row_offset)
     if report is not None:
         report.add(local)
     return _from_arrow(arrow, kind, index)
@@ -180,34 +246,6 @@ def _run(table, policy, keyset, report, row_offset, decrypt):
 #: column types whose values are looked for in the same row's free text (row-aware text)
 LINKED_TYPES = ("eg_national_id", "sa_national_id", "phone", "eg_phone", "sa_phone", "email", "iban",
                 "person_name", "eg_address", "sa_address")
-
-
-def transform_columns(table: pa.Table, policy: Policy, crypto: Crypto, decrypt: bool, row_offset: int = 0
-                      ) -> dict[str, tuple[pa.Array, ColumnReport]]:
-    """Every policy column of ``table``, transformed; free-text columns last, with the row's own values of the
-    other policy columns (method fpe), so a customer's phone, ID or name in the notes gets the column's token
-    whatever way the note writes it (see :mod:`tokenize_kit.pii.free_text`)."""
-    from .pii.free_text import RowColumn
-
-    out: dict[str, tuple[pa.Array, ColumnReport]] = {}
-    context: list[RowColumn] = []
-    text_cols = [n for n, s in policy.columns.items() if s.type == "free_text"]
-    for name, spec in policy.columns.items():
-        if spec.type == "free_text":
-            continue
-        col = table.column(table.column_names.index(name)).combine_chunks()
-        new, rep = transform_column(col, spec, crypto, decrypt, row_offset)
-        out[name] = (new, rep)
-        if text_cols and spec.method == "fpe" and spec.type in LINKED_TYPES:
-            before, after = _as_text(col, spec)[0], _as_text(new, spec)[0] if not pa.types.is_floating(new.type) \
-                else None
-            if after is not None:
-                context.append(RowColumn(spec, before, after))
-    for name in text_cols:
-        spec = policy.columns[name]
-        col = table.column(table.column_names.index(name)).combine_chunks()
-        out[name] = transform_column(col, spec, crypto, decrypt, row_offset, context=context)
-    return {name: out[name] for name in policy.columns}
 
 
 def _to_arrow(table) -> tuple[str, pa.Table, Any]:
@@ -220,8 +258,33 @@ def _to_arrow(table) -> tuple[str, pa.Table, Any]:
     except ImportError:  # pragma: no cover
         pd = None
     if pd is not None and isinstance(table, pd.DataFrame):
-        return "pandas", pa.Table.from_pandas(table, preserve_index=False), table.index
+        return "pandas", _from_pandas(table), table.index
     raise TypeError("expected a pyarrow.Table, pyarrow.RecordBatch or pandas.DataFrame")
+
+
+def _from_pandas(df: pd.DataFrame) -> pa.Table:
+    """``pa.Table.from_pandas``, whose errors quote the cell they failed on (``Could not convert '2850615...'``):
+    on failure the column and row are found and named instead, and the message is not passed on."""
+    try:
+        return pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        pass
+    for position, name in enumerate(df.columns):
+        try:
+            pa.Table.from_pandas(df.iloc[:, [position]], preserve_index=False)
+            continue
+        except (pa.ArrowException, ValueError, TypeError, OverflowError):
+            pass  # (raised below, outside this block, so Arrow's message is not kept as the error's context)
+        values = df.iloc[:, position].tolist()
+        kinds = [type(v) for v in values if v is not None and v == v]  # (NaN != NaN: a missing value)
+        first = kinds[0] if kinds else object
+        row = next((i + 1 for i, v in enumerate(values) if v is not None and v == v and type(v) is not first), None)
+        where = f"column {name!r}" + (f", row {row}" if row else "")
+        odd = type(values[row - 1]).__name__ if row else "value"
+        raise TokenizeError(
+            f"{where}: a {odd} among {first.__name__} values, which Arrow cannot hold in one column; give the "
+            f"column one type (e.g. df[{name!r}] = df[{name!r}].astype('string'))")
+    raise TokenizeError("the DataFrame cannot be converted to Arrow (the error is not shown: it may quote a cell)")
 
 
 def _from_arrow(arrow: pa.Table, kind: str, index) -> pa.Table | pa.RecordBatch | pd.DataFrame:
@@ -258,12 +321,52 @@ def _as_text(col: pa.Array, spec: ColumnSpec) -> tuple[pa.Array, str]:
     raise TokenizeError(f"column {spec.column!r} has type {t}; expected text or integers")
 
 
+#: errors of Arrow, numpy and the PII types whose messages may quote a cell (``Could not convert '2850...'``,
+#: ``Failed to parse string: '...'``): re-raised by :func:`transform_column` without their message
+_QUOTING_ERRORS = (pa.ArrowException, ValueError, TypeError, ArithmeticError, IndexError, KeyError, UnicodeError,
+                   AttributeError, AssertionError)
+
+
 def transform_column(
     col: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool, row_offset: int = 0,
-    context: Sequence[RowColumn] = (),
+    entity: pa.Array | None = None, context: Sequence[RowColumn] = (),
 ) -> tuple[pa.Array, ColumnReport]:
-    """Tokenize (or detokenize) one column; returns the new column and its counts.  ``context``: for a free-text
-    column, the same rows' other policy columns (row-aware text)."""
+    """Tokenize (or detokenize) one column; returns the new column and its counts.  ``entity``: the raw entity
+    column of a date shift (see :func:`transform_table`); ``context``: for a free-text column, the same rows'
+    other policy columns (row-aware text).
+
+    Our own errors (:class:`TokenizeError`) name the column and row and never a value.  Any other error from
+    Arrow, numpy or a PII type may quote a cell, so it is replaced by one that names the column, the batch's
+    rows, the error's type and where it was raised, and nothing of its message (raised outside the ``except``,
+    so not even the exception chain keeps the original)."""
+    try:
+        return _transform_column(col, spec, crypto, decrypt, row_offset, entity, context)
+    except (TokenizeError, PolicyError, InputError):  # ours: written never to hold a value
+        raise
+    except _QUOTING_ERRORS as exc:
+        failure = _failure_site(exc)
+    raise TokenizeError(f"column {spec.column!r}, rows {row_offset + 1}-{row_offset + len(col)}: {failure} (its "
+                        "message is withheld because it may quote a cell; please report it)")
+
+
+def _failure_site(exc: BaseException) -> str:
+    """'ArrowInvalid in _apply (table.py:490)': the error's type and the innermost of our functions it came from."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if f"{os.sep}tokenize_kit{os.sep}" in f.filename] or frames
+    where = f" in {ours[-1].name} ({Path(ours[-1].filename).name}:{ours[-1].lineno})" if ours else ""
+    return f"{type(exc).__name__}{where}"
+
+
+def _transform_column(
+    col: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool, row_offset: int = 0,
+    entity: pa.Array | None = None, context: Sequence[RowColumn] = (),
+) -> tuple[pa.Array, ColumnReport]:
+    if spec.type in QUASI_TYPES:  # generalize / date_shift: see tokenize_kit.transforms
+        from .transforms import transform_column as transform_quasi
+
+        return transform_quasi(col, spec, crypto, decrypt, row_offset, entity)
     pii_type = registry.get(spec.type)
     rep = ColumnReport(spec.method, spec.type)
     text, origin = _as_text(col, spec)
@@ -546,5 +649,9 @@ def _restore_type(full: pa.Array, origin: str, col: pa.Array, spec: ColumnSpec) 
         return full
     ok = pc.fill_null(pc.match_substring_regex(full, r"^[1-9][0-9]{0,17}$|^0$"), True)
     if pc.all(ok).as_py():
-        return pc.cast(full, col.type)
-    return full  # some token cannot be an integer (e.g. a leading zero): the column becomes text
+        wide = pc.cast(full, pa.int64())  # (at most 18 digits: every one fits)
+        lo, hi = pc.min_max(wide).values()
+        info = np.iinfo(col.type.to_pandas_dtype())
+        if lo.as_py() is None or (info.min <= lo.as_py() and hi.as_py() <= info.max):
+            return wide.cast(col.type)
+    return full  # some token cannot be this integer type (a leading zero, or too large): the column becomes text

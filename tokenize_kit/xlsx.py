@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -37,7 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .io import InputError, Limits, as_text, limit_error
+from .io import InputError, Limits, as_text, duplicates, limit_error
 
 MAIN_NS = ("http://schemas.openxmlformats.org/spreadsheetml/2006/main", "http://purl.oclc.org/ooxml/spreadsheetml/main")
 REL_NS = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships",
@@ -68,6 +70,11 @@ _ELAPSED = re.compile(r"\[hh?\]|\[mm?\]|\[ss?\]", re.I)
 _ESCAPED_CHAR = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
+#: what reading a damaged zip raises (a bad header, a damaged deflate stream, a wrong CRC, an unknown method)
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError,
+              struct.error, OverflowError)
+
+
 class _Serial(float):
     """A number shown as a date and time (its cell's number format)."""
 
@@ -94,7 +101,7 @@ def _open_zip(path: Path, name: str, limits: Limits) -> zipfile.ZipFile:
     try:
         zf = zipfile.ZipFile(path)
         infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except ZIP_ERRORS:
         raise InputError(f"{name} is not a readable .xlsx workbook (not a zip, or a damaged one)") from None
     total = sum(i.file_size for i in infos)
     if total > limits.max_xlsx_bytes:
@@ -150,7 +157,7 @@ class _Parser:
         except expat.ExpatError as exc:
             raise InputError(f"{self.name}: part {self.part} is not well-formed XML (line {exc.lineno}, column "
                              f"{exc.offset}: {expat.ErrorString(exc.code)})") from None
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+        except ZIP_ERRORS as exc:
             if isinstance(exc, InputError):
                 raise
             raise InputError(f"{self.name}: part {self.part} cannot be unzipped (a damaged workbook: "
@@ -168,7 +175,7 @@ def _small_part(zf: zipfile.ZipFile, part: str, name: str) -> ElementTree.Elemen
         data = zf.read(part)
     except KeyError:
         return None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+    except ZIP_ERRORS as exc:
         raise InputError(f"{name}: part {part} cannot be unzipped (a damaged workbook: {type(exc).__name__})") from None
     _check_no_dtd(data, part, name)
     try:
@@ -339,6 +346,8 @@ def _column_index(letters: str) -> int:
 
 
 _LETTERS = re.compile(r"[A-Z]{1,3}")
+#: the sheet elements the reader acts on
+_SHEET_TAGS = ("c", "v", "t", "f", "rPh", "row", "dimension", "is")
 
 
 class _SheetReader:
@@ -351,9 +360,12 @@ class _SheetReader:
         self.header_row = 0
         self.width = 0
         self.rows_per_batch = batch_size
-        self.out: list[pa.RecordBatch] = []
+        #: finished batches, not yet built: (per column with cells, its (row, value) pairs; rows; first row).
+        #: Arrow arrays are built one batch at a time as they are handed on, so a jump over many empty rows
+        #: queues only small descriptors
+        self.out: list[tuple[dict[int, list], int, int]] = []
         # the batch being filled: per column, (row index within the batch, value) pairs
-        self.cols: list[list[Any]] = []
+        self.cols: dict[int, list[tuple[int, Any]]] = {}
         self.rows_in_batch = 0
         self.batch_first_row = 0
         self.last_row = 0
@@ -363,60 +375,65 @@ class _SheetReader:
         self.cols_cache: dict[str, int] = {}
         self.yielded = False
 
-    # expat callbacks: one cell's state
     def batches(self) -> Iterator[pa.RecordBatch]:
         book = self.book
         strings, kinds, limit = book.strings, book.kinds, self.limits.max_cell_bytes
-        state: dict[str, Any] = {"t": "n", "s": 0, "r": None, "f": False, "collect": False, "size": 0, "rph": 0}
+        # one cell's state, as closure variables (the callbacks run once or twice per XML element: they are kept
+        # as short as can be)
+        t, s, r, v = "n", None, None, None
+        formula = collect = False
+        size = rph = 0
         text: list[str] = []
+        codes = {f"{ns} {local}": i for ns in MAIN_NS for i, local in enumerate(_SHEET_TAGS)}
+        C, V, T, F, RPH, ROW, DIM, IS = (_SHEET_TAGS.index(x) for x in ("c", "v", "t", "f", "rPh", "row", "dimension",
+                                                                       "is"))
 
         def start(tag: str, attrs: dict) -> None:
-            local = tag[tag.rfind(" ") + 1:]
-            if local == "c":
-                state["t"] = attrs.get("t", "n")
-                state["s"] = attrs.get("s")
-                state["r"] = attrs.get("r")
-                state["f"] = False
-                state["v"] = None
-                state["size"] = 0
+            nonlocal t, s, r, v, formula, collect, size, rph
+            code = codes.get(tag)
+            if code == C:
+                t, s, r, v = attrs.get("t", "n"), attrs.get("s"), attrs.get("r"), None
+                formula = False
+                size = 0
                 text.clear()
-            elif local == "v":
-                state["collect"] = True
-                state["size"] = 0
+            elif code == V:
+                collect = True
+                size = 0
                 text.clear()
-            elif local == "t":
-                if not state["rph"]:
-                    state["collect"] = True
-            elif local == "f":
-                state["f"] = True
-            elif local == "rPh":
-                state["rph"] += 1
-            elif local == "row":
+            elif code == T:
+                collect = not rph
+            elif code == F:
+                formula = True
+            elif code == RPH:
+                rph += 1
+            elif code == ROW:
                 self._start_row(attrs.get("r"))
-            elif local == "dimension":
+            elif code == DIM:
                 self._check_dimension(attrs.get("ref", ""))
 
         def end(tag: str) -> None:
-            local = tag[tag.rfind(" ") + 1:]
-            if local == "v":
-                state["collect"] = False
-                state["v"] = "".join(text)
-            elif local == "t":
-                state["collect"] = False
-            elif local == "rPh":
-                state["rph"] -= 1
-            elif local == "is":
-                state["v"] = "".join(text)
-            elif local == "c":
-                self._cell(state, strings, kinds)
-            elif local == "row":
+            nonlocal v, collect, rph
+            code = codes.get(tag)
+            if code == C:
+                self._cell(t, s, r, v, formula, strings, kinds)
+            elif code == V:
+                collect = False
+                v = "".join(text)
+            elif code == T:
+                collect = False
+            elif code == IS:
+                v = "".join(text)
+            elif code == RPH:
+                rph -= 1
+            elif code == ROW:
                 self._end_row()
 
         def data(chunk: str) -> None:
-            if state["collect"]:
+            nonlocal size
+            if collect:
                 text.append(chunk)
-                state["size"] += len(chunk)
-                if state["size"] > limit:
+                size += len(chunk)
+                if size > limit:
                     raise limit_error(f"{self.name}: row {max(self.row_no, 1)}", "a cell's text", "max_cell_bytes",
                                       limit)
 
@@ -425,14 +442,15 @@ class _SheetReader:
         try:
             for _ in parser.feed():
                 while self.out:
-                    yield self.out.pop(0)
+                    yield self._build(*self.out.pop(0))
             if self.row_cells:  # cells after the last row element
                 self._end_row()
             if self.header is None:
                 raise InputError(f"{self.name}: the first sheet is empty: expected a header row")
             if self.rows_in_batch or not self.yielded:  # the last rows, or a header-only sheet's empty batch
                 self._flush()
-            yield from self.out
+            while self.out:
+                yield self._build(*self.out.pop(0))
         finally:
             book.zf.close()
 
@@ -449,15 +467,17 @@ class _SheetReader:
                               "max_xlsx_cells", self.limits.max_xlsx_cells)
 
     def _ref(self, ref: str) -> tuple[int, int]:
-        m = _LETTERS.match(ref)
-        if not m or not ref[m.end():].isdigit():
-            raise InputError(f"{self.name}: a cell reference that is not one (row {self.row_no})")
-        letters = m.group()
+        letters = ref.rstrip("0123456789")
         col = self.cols_cache.get(letters)
         if col is None:
+            if not _LETTERS.fullmatch(letters):
+                raise InputError(f"{self.name}: a cell reference that is not one (row {self.row_no})")
             col = self.cols_cache.setdefault(letters, _column_index(letters))
-        row = int(ref[m.end():])
-        if not (1 <= row <= EXCEL_ROWS and 1 <= col <= EXCEL_COLUMNS):
+        digits = ref[len(letters):]
+        if not digits.isdigit():
+            raise InputError(f"{self.name}: a cell reference that is not one (row {self.row_no})")
+        row = int(digits)
+        if not (1 <= row <= EXCEL_ROWS and col <= EXCEL_COLUMNS):
             raise InputError(f"{self.name}: a cell reference beyond Excel's sheet ({EXCEL_ROWS:,} rows x "
                              f"{EXCEL_COLUMNS:,} columns): a damaged or hostile workbook")
         return row, col
@@ -476,8 +496,8 @@ class _SheetReader:
         self.col_cursor = 0
         self.row_cells = {}
 
-    def _cell(self, state: dict, strings: list[str], kinds: list) -> None:
-        ref = state["r"]
+    def _cell(self, t: str, s: str | None, ref: str | None, v: str | None, formula: bool, strings: list[str],
+              kinds: list) -> None:
         if ref is not None:
             row, col = self._ref(ref)
             if row != self.row_no:  # a cell outside its row element (or no row element)
@@ -487,9 +507,7 @@ class _SheetReader:
         else:
             row, col = self.row_no, self.col_cursor + 1
         self.col_cursor = col
-        v = state["v"]
-        t = state["t"]
-        if state["f"] and (v is None or v == ""):
+        if formula and not v:
             raise InputError(f"{self.name}: column {self._column_name(col)!r}, row {row}: a formula without a cached "
                              "value (its result was never computed and saved); open the file in Excel and save it, "
                              "or replace the formulas by their values")
@@ -508,7 +526,6 @@ class _SheetReader:
                 value = _iso_serial(v, self.book.epoch)
             else:
                 value = _number(v)
-                s = state["s"]
                 if s is not None and kinds:
                     kind = kinds[int(s)] if int(s) < len(kinds) else None
                     if kind is not None and 0 <= value < 2_958_466:  # (Excel's last date: 9999-12-31)
@@ -537,12 +554,11 @@ class _SheetReader:
         if self.header is None:
             self.width = max(cells)
             self.header = [str(cells[i]) if i in cells else f"column_{i}" for i in range(1, self.width + 1)]
-            dupes = sorted({h for h in self.header if self.header.count(h) > 1})
+            dupes = duplicates(self.header)
             if dupes:
                 raise InputError(f"{self.name}: duplicate column name(s) in the header: {dupes}")
             self.header_row = row
-            self.rows_per_batch = max(1, min(self.batch_size, CELLS_PER_BATCH // self.width))
-            self.cols = [[] for _ in range(self.width)]
+            self.rows_per_batch = max(256, min(self.batch_size, CELLS_PER_BATCH // self.width))
             self.batch_first_row = row + 1
             self.last_row = row
             return
@@ -559,22 +575,21 @@ class _SheetReader:
             self._flush()
         at = row - self.batch_first_row
         for col, value in cells.items():
-            self.cols[col - 1].append((at, value))
+            self.cols.setdefault(col - 1, []).append((at, value))
         self.rows_in_batch = at + 1
         self.last_row = row
 
     def _flush(self) -> None:
-        n = self.rows_in_batch
-        arrays = [_column(cells, n, self.epoch_of(), self.header[i], self.batch_first_row, self.name)
-                  for i, cells in enumerate(self.cols)]
-        self.out.append(pa.RecordBatch.from_arrays(arrays, names=self.header))
+        self.out.append((self.cols, self.rows_in_batch, self.batch_first_row))
         self.yielded = True
-        self.cols = [[] for _ in range(self.width)]
-        self.batch_first_row += n
+        self.cols = {}
+        self.batch_first_row += self.rows_in_batch
         self.rows_in_batch = 0
 
-    def epoch_of(self) -> np.datetime64:
-        return self.book.epoch
+    def _build(self, cols: dict[int, list[tuple[int, Any]]], n: int, first_row: int) -> pa.RecordBatch:
+        assert self.header is not None
+        arrays = [_column(cols.get(i, []), n, self.book.epoch) for i in range(self.width)]
+        return pa.RecordBatch.from_arrays(arrays, names=self.header)
 
 
 def _number(v: str) -> int | float:
@@ -613,8 +628,7 @@ def _kind_of(value: Any) -> type:
     return float if t is int else _Serial if t is _Date else t
 
 
-def _column(cells: list[tuple[int, Any]], n: int, epoch: np.datetime64, column: str, first_row: int, name: str
-            ) -> pa.Array:
+def _column(cells: list[tuple[int, Any]], n: int, epoch: np.datetime64) -> pa.Array:
     """One batch column from its (row, value) pairs: one Arrow type when every value has one kind, else a dense
     union of the kinds present (text, number, boolean, date, ...)."""
     if not cells:

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "detokenize": ("tokenize_kit.cli.pipeline", "detokenize", "Reverse tokens back to the original values."),
     "scan": ("tokenize_kit.cli.pipeline", "scan", "Find raw PII in a file; exit 1 when any is found."),
     "verify": ("tokenize_kit.cli.pipeline", "verify", "Check a delivery against its manifest and signature."),
+    "risk": ("tokenize_kit.cli.risk", "risk", "Measure re-identification risk (k-anonymity); suggest a fix."),
     "demo": ("tokenize_kit.cli.demo", "demo", "Run the whole job end to end on a built-in example."),
 }
 

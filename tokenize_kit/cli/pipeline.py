@@ -26,9 +26,10 @@ def _errors():
     from tokenize_kit.keys import KeysetError
     from tokenize_kit.manifest import VerifyError
     from tokenize_kit.policy import PolicyError
+    from tokenize_kit.risk import RiskError
     from tokenize_kit.table import TokenizeError
 
-    return (InputError, KeysetError, PolicyError, TokenizeError, VerifyError)
+    return (InputError, KeysetError, PolicyError, TokenizeError, VerifyError, RiskError)
 
 
 def _progress(quiet: bool, label: str):
@@ -40,6 +41,7 @@ def _progress(quiet: bool, label: str):
 def _job(input_path, output_path, policy, keyset_path, detok, opts):
     from tokenize_kit.manifest import load_private
     from tokenize_kit.pipeline import run
+    from tokenize_kit.risk import RiskRefused
 
     if keyset_path is None:
         raise UsageProblem(f"no keyset: pass --keyset PATH or set {KEYSET_ENV}")
@@ -53,12 +55,16 @@ def _job(input_path, output_path, policy, keyset_path, detok, opts):
             output_encoding=opts["output_encoding"], batch_size=opts["batch_size"], sign_key=sign_key,
             progress=update, overwrite=opts["force"], threads=opts["threads"],
             manifest=opts.get("manifest") or opts.get("output_manifest"), delimiter=opts["delimiter"],
-            limits=_limits(opts),
+            limits=_limits(opts), max_risk=opts.get("max_risk"),
+            quasi=[c.strip() for q in opts.get("quasi", ()) for c in q.split(",") if c.strip()],
         )
         done()
     except click.ClickException as exc:
         exc.exit_code = EXIT_ERROR
         raise
+    except RiskRefused as exc:
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(EXIT_FOUND)
     except _errors() as exc:
         raise UsageProblem(str(exc)) from None
     except KeyboardInterrupt:
@@ -74,6 +80,10 @@ def _job(input_path, output_path, policy, keyset_path, detok, opts):
         invalid = ", ".join(f"{k} {v:,}" for k, v in col.invalid.items()) or "none"
         click.echo(f"  {name}: {col.type}/{col.method}: {col.tokenized:,} done, {col.empty:,} empty, "
                    f"invalid: {invalid}", err=True)
+    risk = result.manifest.get("risk")
+    if risk is not None:
+        k = f", smallest class {risk['min_k']} (target {risk['max_risk']})" if "min_k" in risk else ""
+        click.echo(f"  risk: {risk['suppressed_rows']:,} row(s) suppressed{k}", err=True)
 
 
 class _Size(click.ParamType):
@@ -148,6 +158,10 @@ def _job_options(f):
               help="Ed25519 private key (from `keys create-signing`) to sign the manifest.")
 @click.option("--manifest", type=click.Path(dir_okay=False),
               help="Write the manifest here (default: OUTPUT.manifest.json; required when OUTPUT is -).")
+@click.option("--max-risk", type=click.IntRange(min=2), metavar="K",
+              help="Refuse (exit 1, nothing written) unless the delivery is K-anonymous over the policy's "
+                   "quasi-identifiers (and --quasi).")
+@click.option("--quasi", multiple=True, metavar="COLS", help="More quasi-identifier columns for --max-risk.")
 def tokenize(input_path, output_path, policy, keyset_path, **opts):
     """Tokenize the policy's columns of INPUT into OUTPUT (+ OUTPUT.manifest.json).
 
@@ -156,6 +170,8 @@ def tokenize(input_path, output_path, policy, keyset_path, **opts):
     succeeded (temp file + fsync + rename); on any error, Ctrl-C or kill there is no OUTPUT.
     INPUT or OUTPUT may be - (standard input/output; OUTPUT - needs --manifest, and is written only
     once the job succeeded).  A .gz name is gzipped.
+    With --max-risk K a delivery whose smallest equivalence class (see `tokenize-kit risk`) is
+    below K is refused: exit 1, nothing written.
     \b
     Example:
       export TOKENIZE_KIT_KEYSET=keys.json TOKENIZE_KIT_PASSPHRASE=...

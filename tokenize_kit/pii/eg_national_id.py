@@ -22,9 +22,12 @@ only valid IDs, encrypted within that domain by FF1 with cycle walking
 (:func:`~tokenize_kit.pii.intdomain.crypt_ints`), so every token is itself a structurally valid ID
 with a real birth date between 1900-01-01 and the ``max_birth_date`` setting (default 2025-12-31; the
 domain must be fixed for tokens to be reproducible, so IDs born later are treated as invalid).
-Parts listed under ``keep`` (``birth_year``, ``birth_date``, ``gender``, ``governorate``) stay in
-clear; they are removed from the encrypted integer and, through a keyed shift of it, still change
-the token of the hidden parts (equal hidden parts under different kept parts give unrelated tokens).
+Parts listed under ``keep`` (``birth_date``, ``gender``, ``governorate``) stay in clear; they are removed
+from the encrypted integer and, through a keyed shift of it, still change the token of the hidden parts
+(equal hidden parts under different kept parts give unrelated tokens).  The birth date can be kept
+generalised instead (the finest listed wins): ``birth_month``, ``birth_year``, ``birth_5y`` (5-year band
+1985-1989) or ``birth_10y``: the token's date is then a keyed pseudo-random date in the same class (month,
+year or band) as the real one, so the token still reads as a real ID while revealing only the class.
 
 >>> compact("2980101 01 2345 6")
 '29801010123456'
@@ -73,7 +76,9 @@ _GOV_INDEX[_GOV_LIST] = np.arange(len(_GOV_LIST))
 EPOCH = np.datetime64("1900-01-01", "D")
 DEFAULT_MAX_BIRTH_DATE = "2025-12-31"
 CHECK_SCHEMES = ("none", "luhn")
-KEEP_OPTIONS = frozenset({"birth_year", "birth_date", "gender", "governorate"})
+#: keep options for the birth date, finest first, each with the generalisation level it keeps
+DATE_KEEPS = {"birth_date": "day", "birth_month": "month", "birth_year": "year", "birth_5y": "5y", "birth_10y": "10y"}
+KEEP_OPTIONS = frozenset({*DATE_KEEPS, "gender", "governorate"})
 _SEPARATORS = r"[\s\-\.\x{00A0}\x{200F}\x{200E}]"
 
 
@@ -220,6 +225,33 @@ class IdParse(Parse):
     compact: pa.Array
 
 
+def birth_date_level(keep: set[str] | tuple[str, ...]) -> str | None:
+    """The generalisation level of the kept birth date (``day``, ``month``, ``year``, ``5y``, ``10y``), or None.
+    When several are listed the finest wins (``birth_date`` with ``birth_year`` keeps the whole date)."""
+    for option, level in DATE_KEEPS.items():  # finest first
+        if option in keep:
+            return level
+    return None
+
+
+def _date_class_bounds(days: np.ndarray, years: np.ndarray, level: str) -> tuple[np.ndarray, np.ndarray]:
+    """First day and end (exclusive) of each birth date's month, year or 5/10-year band, in days since EPOCH."""
+    if level == "month":
+        ym = np.searchsorted(_MONTH_START, days, side="right") - 1
+        return _MONTH_START[ym], _MONTH_START[ym] + _MONTH_DAYS[ym]
+    width = {"year": 1, "5y": 5, "10y": 10}[level]
+    first = years - (years - 1900) % width
+    return _jan1(first), _jan1(first + width)
+
+
+def kept_parts(values: pa.Array, spec: ColumnSpec | None = None) -> dict[str, np.ndarray]:
+    """What an ID (or its token, which keeps the same parts) reveals: ``ok`` (a valid ID), ``days`` (birth date,
+    days since 1970-01-01), ``governorate`` (code) and ``male`` (bool), per value.  Fields are junk where not ok."""
+    f = _TYPE.parse(values, spec)
+    days = f.day + int((EPOCH - np.datetime64("1970-01-01", "D")).astype(np.int64))
+    return {"ok": f.ok, "days": days, "governorate": f.gov, "male": f.serial % 2 == 1}
+
+
 class EgNationalId(PIIType):
     """Egyptian 14-digit national ID (see the module docstring)."""
 
@@ -322,15 +354,16 @@ class EgNationalId(PIIType):
         date_day, years, gov, serial, check = f.day, f.year, f.gov, f.serial, f.check
         # hidden components: (value, size) pairs, most significant first; kept: ints for the shift
         max_day = int((max_date - EPOCH).astype(np.int64))
-        if "birth_date" in keep:
+        date_level = birth_date_level(keep)
+        if date_level == "day":
             date_val, date_size = np.zeros(n, np.int64), np.ones(n, np.int64)
             kept_date = date_day
-        elif "birth_year" in keep:
-            year_start = _jan1(years)
-            year_end = np.minimum(_jan1(years + 1), max_day + 1)
-            date_val = date_day - year_start
-            date_size = year_end - year_start
-            kept_date = years
+        elif date_level is not None:
+            class_start, class_end = _date_class_bounds(date_day, years, date_level)
+            class_end = np.minimum(class_end, max_day + 1)
+            date_val = date_day - class_start
+            date_size = class_end - class_start
+            kept_date = years if date_level == "year" else class_start
         else:
             date_val, date_size = date_day, np.full(n, max_day + 1, np.int64)
             kept_date = np.zeros(n, np.int64)
@@ -373,10 +406,10 @@ class EgNationalId(PIIType):
         ser_new = rest - rest2 * ser_size
         date_new = rest2 // gov_size
         gov_new = rest2 - date_new * gov_size
-        if "birth_date" in keep:
+        if date_level == "day":
             new_days = date_day
-        elif "birth_year" in keep:
-            new_days = _jan1(years) + date_new
+        elif date_level is not None:
+            new_days = class_start + date_new
         else:
             new_days = date_new
         new_gov = gov if "governorate" in keep else _GOV_LIST[gov_new]
