@@ -1,5 +1,5 @@
 # tokenize-kit developer targets.  Every target creates and fills .venv itself, so a fresh clone
-# needs nothing but python3 (>= 3.10) and, for the Spark tests, a Java 17 runtime.
+# needs nothing but python3 (>= 3.11) and, for the Spark tests, a Java 17 runtime.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # An editable install leaves our own modules uncompiled, and where PYTHONDONTWRITEBYTECODE is set (as on these
-# machines) every command would compile them again (0.14 s of each run): compile them once, as pip does for a
+# machines) every command would compile them again at its start: compile them once, as pip does for a
 # regular install.  `bench` compiles again, so it always measures what an installed user runs.
 COMPILE := $(BIN)/python -m compileall -q tokenize_kit generators schemas bench
 

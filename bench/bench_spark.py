@@ -54,13 +54,14 @@ def main() -> None:
     tks.tokenize(df, POLICY, ks).write.mode("overwrite").format("noop").save()
     sp = ROWS / (time.perf_counter() - t)
     from generators import iter_batches
+    from generators.spark import generate
 
     t = time.perf_counter()
     for _ in iter_batches("eg-consumer-finance", ROWS, 1, ["customers"]):
         pass
     gen_single = ROWS / (time.perf_counter() - t)
     t = time.perf_counter()
-    tks.generate(spark, "eg-consumer-finance", "customers", rows=ROWS, seed=1).write.mode("overwrite").format(
+    generate(spark, "eg-consumer-finance", "customers", rows=ROWS, seed=1).write.mode("overwrite").format(
         "noop").save()
     gen_spark = ROWS / (time.perf_counter() - t)
     spark.stop()

@@ -10,6 +10,7 @@ import pytest
 
 pyspark = pytest.importorskip("pyspark")
 
+from generators.spark import generate  # noqa: E402
 from tests.messy_files import HEADER, POLICY_YAML, rows  # noqa: E402
 from tokenize_kit import spark as tks  # noqa: E402
 from tokenize_kit.keys import Keyset  # noqa: E402
@@ -23,19 +24,19 @@ POLICY = Policy.from_dict(__import__("yaml").safe_load(POLICY_YAML))
 
 @pytest.fixture(scope="module")
 def spark():
-    import os
     import sys
 
     from pyspark.sql import SparkSession
 
-    os.environ["PYSPARK_PYTHON"] = sys.executable  # workers must use this interpreter (pyarrow, tokenize_kit)
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    s = (SparkSession.builder.master("local[2]").appName("tokenize-kit-tests")
-         .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
-         .config("spark.driver.memory", "1g").getOrCreate())
-    s.sparkContext.setLogLevel("ERROR")
-    yield s
-    s.stop()
+    with pytest.MonkeyPatch.context() as env:  # the environment is restored when the module's tests are done
+        env.setenv("PYSPARK_PYTHON", sys.executable)  # workers must use this interpreter (pyarrow, tokenize_kit)
+        env.setenv("PYSPARK_DRIVER_PYTHON", sys.executable)
+        s = (SparkSession.builder.master("local[2]").appName("tokenize-kit-tests")
+             .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
+             .config("spark.driver.memory", "1g").getOrCreate())
+        s.sparkContext.setLogLevel("ERROR")
+        yield s
+        s.stop()
 
 
 def _table(n: int = 200) -> pa.Table:
@@ -125,7 +126,7 @@ def test_generate_on_spark_equals_single_machine(spark):
     from generators import BATCH_ROWS, generate_table
 
     rows = BATCH_ROWS + 700  # two batches, so two partitions
-    df = tks.generate(spark, "eg-consumer-finance", "customers", rows=rows, seed=5)
+    df = generate(spark, "eg-consumer-finance", "customers", rows=rows, seed=5)
     assert df.rdd.getNumPartitions() == 2
     got = pa.Table.from_pandas(df.toPandas(), preserve_index=False)
     want = generate_table("eg-consumer-finance", "customers", rows, seed=5)
@@ -133,8 +134,8 @@ def test_generate_on_spark_equals_single_machine(spark):
     assert got.column("national_id").to_pylist() == want.column("national_id").to_pylist()
     assert got.column("full_name_ar").to_pylist() == want.column("full_name_ar").to_pylist()
     assert got.column("birth_date").to_pylist() == want.column("birth_date").to_pylist()
-    small = tks.generate(spark, "sa-water-utility", "service_requests", rows=300, seed=2).toPandas()
+    small = generate(spark, "sa-water-utility", "service_requests", rows=300, seed=2).toPandas()
     assert small.to_dict("list") == generate_table("sa-water-utility", "service_requests", 300, 2).to_pandas().to_dict(
         "list")
     with pytest.raises(ValueError, match="has no table"):
-        tks.generate(spark, "eg-consumer-finance", "nope", rows=10)
+        generate(spark, "eg-consumer-finance", "nope", rows=10)

@@ -3,6 +3,15 @@ Saudi customer extracts.
 
 The friendly API is re-exported here lazily so that ``import tokenize_kit`` stays cheap (the CLI
 imports it on every start) and the primitive layers (:mod:`tokenize_kit.fpe`) stay independent.
+
+>>> import pyarrow as pa
+>>> from tokenize_kit import Keyset, tokenize_table
+>>> from tokenize_kit.pii import eg_national_id
+>>> extract = pa.table({"national_id": ["29801010123456"]})
+>>> out = tokenize_table(extract, {"columns": {"national_id": {"type": "eg_national_id"}}}, Keyset.generate())
+>>> token = out["national_id"][0].as_py()
+>>> token != "29801010123456", eg_national_id.is_valid(token)
+(True, True)
 """
 
 from __future__ import annotations

@@ -19,6 +19,14 @@
 
 Validation is strict: an unknown key, type, method, keep option or on_invalid value is an error that
 names the column and lists what is valid, because a typo must never silently weaken protection.
+
+>>> p = Policy.from_dict({"columns": {"national_id": {"type": "eg_national_id", "keep": ["governorate"]}}})
+>>> p.columns["national_id"].keep, p.algorithm, p.derivation
+(('governorate',), 'ff1', 2)
+>>> Policy.from_dict({"columns": {"id": {"type": "eg_national_id", "keep": ["name"]}}})
+Traceback (most recent call last):
+    ...
+tokenize_kit.policy.PolicyError: column 'id': cannot keep ['name'] for type eg_national_id; valid: ...
 """
 
 from __future__ import annotations
@@ -35,8 +43,8 @@ import yaml
 
 from . import quasi as quasi_ids
 from .pii import registry
-from .pii.base import ALGORITHMS, METHODS, ON_INVALID, ColumnSpec, PIIType
-from .subkeys import DEFAULT_DERIVATION, DERIVATIONS
+from .pii.base import METHODS, ON_INVALID, ColumnSpec, PIIType
+from .subkeys import ALGORITHMS, DEFAULT_DERIVATION, DERIVATIONS
 
 TOP_LEVEL = {"version", "key", "key_version", "algorithm", "derivation", "columns", "quasi", "suppress"}
 COLUMN_KEYS = {"type", "method", "keep", "on_invalid", "domain"}

@@ -61,7 +61,7 @@ class AesEcb:
         # update_into wants room for one more block than ECB writes; the extra 15 bytes stay unused
         out = np.empty(n + BLOCK - 1, dtype=np.uint8)
         if n:
-            self._cipher.encryptor().update_into(data, out)
+            self._cipher.encryptor().update_into(data.data, out.data)
         return out[:n].reshape(-1, BLOCK)
 
 

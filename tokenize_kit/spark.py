@@ -24,7 +24,7 @@ import pyarrow as pa
 from .keys import Keyset, KeysetError
 from .policy import Policy
 from .subkeys import DEFAULT_DERIVATION, FPE
-from .table import TableReport, TokenizeError, check_columns, crypto_for, policy_subkeys, transform_table
+from .table import TokenizeError, check_columns, crypto_for, policy_subkeys, transform_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
@@ -227,7 +227,7 @@ def scan(df: DataFrame, covered: Iterable[str] = ()) -> DataFrame:
         result = ScanResult()
         for batch in batches:
             scan_batch(batch, result, covered)
-        rows = {"part": [], "column": [], "type": [], "count": [], "non_empty": []}
+        rows: dict[str, list[Any]] = {"part": [], "column": [], "type": [], "count": [], "non_empty": []}
         for col in result.columns.values():
             for t, n in [*((k, v.count) for k, v in col.kinds_found().items()),
                          *((f"{k} (in text)", v.count) for k, v in col.in_text.items() if v.count)]:
@@ -249,47 +249,6 @@ def scan(df: DataFrame, covered: Iterable[str] = ()) -> DataFrame:
     return (agg.join(non_empty, "column")
             .withColumn("confidence", F.round(F.col("count") / F.col("non_empty"), 4))
             .orderBy("column", "type"))
-
-
-def generate(spark: Any, dataset: Any, table: str | None = None, rows: int = 1_000_000, seed: int = 0) -> DataFrame:
-    """A synthetic table as a Spark DataFrame, generated on the executors.
-
-    Batch ``k`` of the dataset (``generators.BATCH_ROWS`` main-table rows and their children) is
-    generated on partition ``k`` from the same seeded streams as on one machine, and IDs are unique by
-    construction (no shared state), so the result equals
-    ``generators.generate_table(dataset, table, rows, seed)`` row for row, in order.
-    ``dataset`` is a built-in name, a schema file path (read on the driver) or a ``Schema``.
-    """
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    from generators import BATCH_ROWS, generate_batch
-    from generators import load as load_schema
-    from generators.schema import Schema
-
-    schema = dataset if isinstance(dataset, Schema) else load_schema(dataset)
-    table = table or schema.root
-    if table not in schema.tables:
-        raise ValueError(f"dataset {schema.name!r} has no table {table!r}; tables: {', '.join(schema.tables)}")
-    if rows < 0:
-        raise ValueError("rows must be >= 0")
-    arrow_schema = generate_batch(schema, 0, seed, [table], 0)[table].schema
-    n_batches = -(-rows // BATCH_ROWS)
-
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for rb in batches:
-            for k in rb.column(0).to_pylist():
-                yield generate_batch(schema, k, seed, [table], rows)[table]
-
-    ids = spark.range(0, n_batches, 1, numPartitions=max(1, n_batches))
-    return ids.mapInArrow(run, from_arrow_schema(arrow_schema))
-
-
-def report_for(table: pa.Table, policy: Any, keyset: Keyset) -> TableReport:  # pragma: no cover - helper
-    from .table import tokenize_table
-
-    rep = TableReport()
-    tokenize_table(table, policy, keyset, report=rep)
-    return rep
 
 
 def risk(df: DataFrame, quasi: Sequence[str] = (), *, policy: Any = None, sensitive: str | None = None,

@@ -9,6 +9,17 @@ raw unless the policy says ``method: keep``.
 Detokenization dispatches on validity: the type's tokens are always valid, and the generic token of
 an invalid value is cycle-walked until it is invalid too (see :mod:`tokenize_kit.pii.charclass`), so
 each token is reversed by the map that made it.
+
+>>> import pyarrow as pa
+>>> from tokenize_kit.keys import Keyset
+>>> keyset = Keyset.generate()
+>>> policy = {"columns": {"mobile": {"type": "phone"}}}
+>>> extract = pa.table({"mobile": ["01012345678", "N/A", "+966 50 123 4567"], "amount": [10, 20, 30]})
+>>> tokens = tokenize_table(extract, policy, keyset)
+>>> [t[:3] for t in tokens["mobile"].to_pylist()], tokens["amount"].to_pylist()
+(['010', 'N/A', '+96'], [10, 20, 30])
+>>> detokenize_table(tokens, policy, keyset).equals(extract)
+True
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ import pyarrow.compute as pc
 
 from .io import InputError
 from .pii import registry
-from .pii.base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, scoped_domain
+from .pii.base import ColumnSpec, Crypto, Parse, PIIType, SubkeySource, int_domain_subkeys, scoped_domain
 from .pii.charclass import charclass
 from .policy import Policy, PolicyError
 from .primitives import hmac_sha256_hex
@@ -123,7 +134,7 @@ def detokenize_table(table, policy, keyset: Keyset, *, report: TableReport | Non
     return _run(table, policy, keyset, report, row_offset, decrypt=True)
 
 
-def crypto_for(policy: Policy, keyset: Keyset) -> Crypto:
+def crypto_for(policy: Policy, keyset: SubkeySource) -> Crypto:
     try:
         return Crypto(keyset, key_name=policy.key, version=policy.key_version, algorithm=policy.algorithm,
                       derivation=policy.derivation)
@@ -499,9 +510,9 @@ def distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     A column of plain digit strings (IDs and phones as most extracts hold them, nearly all distinct within a
     batch) is de-duplicated on integer keys: a string of 1-17 ASCII digits is exactly identified by its value
     and its length, so ``value * 32 + length`` is a key that two strings share only when they are equal.
-    One sort of the keys finds the repeated ones, and only the rows holding those are grouped, which costs
-    about a third of hashing the strings (pyarrow's hash table grows and rehashes as it meets 100,000 new
-    values).  Any other column goes through one hash pass (``dictionary_encode``)."""
+    One sort of the keys finds the repeated ones, and only the rows holding those are grouped, which is cheaper
+    than hashing the strings (pyarrow's hash table grows and rehashes as it meets a batch of new values).  Any
+    other column goes through one hash pass (``dictionary_encode``)."""
     n = len(values)
     keys = _digit_keys(values)
     if keys is None:

@@ -3,9 +3,17 @@
 The FPE engine works on numerals (indices into an alphabet).  Arrow stores strings as one UTF-8 byte
 buffer plus offsets; decoding that buffer with numpy avoids a Python call per value, which matters
 because Arabic alphabets (two bytes per letter) and Arabic-Indic digits are first-class here.
+
+>>> arr = pa.array(["ab", "cd"])
+>>> group_bytes(arr).tolist(), decode_fixed(group_bytes(arr), 2, 2).tolist()
+([97, 98, 99, 100], [[97, 98], [99, 100]])
+>>> encode_fixed(np.array([[0x645, 0x62D], [0x62F, 0x627]], dtype=np.uint32)).to_pylist()
+['مح', 'دا']
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -15,10 +23,7 @@ def group_bytes(arr: pa.Array) -> np.ndarray:
     """Return the UTF-8 payload of a null-free string array as one uint8 array."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    if pa.types.is_large_string(arr.type):
-        off_dtype = np.int64
-    else:
-        off_dtype = np.int32
+    off_dtype: type[np.signedinteger[Any]] = np.int64 if pa.types.is_large_string(arr.type) else np.int32
     bufs = arr.buffers()
     offsets = np.frombuffer(bufs[1], dtype=off_dtype, count=len(arr) + 1 + arr.offset)[arr.offset :]
     if bufs[2] is None:
@@ -31,7 +36,8 @@ def decode_at(data: np.ndarray, lead_pos: np.ndarray) -> np.ndarray:
     """Code points of the UTF-8 characters starting at ``lead_pos`` in ``data`` (valid UTF-8)."""
     b0 = data[lead_pos].astype(np.uint32)
     nbytes = 1 + (b0 >= 0xC0).astype(np.int8) + (b0 >= 0xE0) + (b0 >= 0xF0)
-    cp = np.where(nbytes == 1, b0, np.where(nbytes == 2, b0 & 0x1F, np.where(nbytes == 3, b0 & 0x0F, b0 & 0x07)))
+    cp: np.ndarray = np.where(nbytes == 1, b0, np.where(nbytes == 2, b0 & 0x1F,
+                                                        np.where(nbytes == 3, b0 & 0x0F, b0 & 0x07)))
     for k in (1, 2, 3):
         sel = np.flatnonzero(nbytes > k)
         if len(sel) == 0:

@@ -3,6 +3,13 @@
 This layer knows nothing about countries, PII or files: it maps strings over an alphabet to strings
 of the same length over the same alphabet under a key and a tweak.  Everything domain-specific lives
 in :mod:`tokenize_kit.pii`.
+
+>>> from tokenize_kit.fpe import DIGITS, FF1
+>>> c = FF1(bytes(range(16)), DIGITS)
+>>> c.encrypt_many(["0123456789", None, "12345678"])
+['9233750996', None, '31329581']
+>>> c.decrypt_many(['9233750996', None, '31329581'])
+['0123456789', None, '12345678']
 """
 
 from ._alphabet import (

@@ -1,4 +1,11 @@
-"""Alphabets: an ordered set of distinct Unicode characters and the numeral <-> character maps."""
+"""Alphabets: an ordered set of distinct Unicode characters and the numeral <-> character maps.
+
+>>> digits = Alphabet(DIGITS)
+>>> digits.radix, digits.to_numerals(np.frombuffer(b"0357", np.uint8).reshape(2, 2)).tolist()
+(10, [[0, 3], [5, 7]])
+>>> "".join(map(chr, Alphabet(ARABIC_INDIC_DIGITS).to_codepoints(np.array([2, 0, 2, 5]))))
+'٢٠٢٥'
+"""
 
 from __future__ import annotations
 
@@ -20,6 +27,9 @@ class Alphabet:
     """An ordered alphabet; numeral ``i`` is ``chars[i]``."""
 
     __slots__ = ("_cps", "_cps_out", "_lookup", "_lookup8", "_sorted_cps", "_sorted_idx", "chars", "radix")
+    _lookup: np.ndarray | None
+    _sorted_cps: np.ndarray | None
+    _sorted_idx: np.ndarray | None
 
     def __init__(self, chars: str) -> None:
         if not isinstance(chars, str):
@@ -55,6 +65,7 @@ class Alphabet:
         ``rows`` maps group rows back to positions in the caller's batch so the error can say
         *which* value is bad without ever showing it.
         """
+        nums: np.ndarray
         if cps.dtype == np.uint8:
             nums = self._lookup8[cps]
         elif self._lookup is not None:
@@ -63,6 +74,7 @@ class Alphabet:
             nums = lk[safe]
             nums[cps >= len(lk)] = -1
         else:
+            assert self._sorted_cps is not None and self._sorted_idx is not None
             pos = np.searchsorted(self._sorted_cps, cps)
             pos = np.minimum(pos, self.radix - 1)
             nums = np.where(self._sorted_cps[pos] == cps, self._sorted_idx[pos], -1)
@@ -78,7 +90,8 @@ class Alphabet:
 
     def to_codepoints(self, nums: np.ndarray) -> np.ndarray:
         """Numerals -> code points (uint8 for an ASCII alphabet, else uint32)."""
-        return self._cps_out[nums]
+        out: np.ndarray = self._cps_out[nums]
+        return out
 
     def __repr__(self) -> str:
         return f"Alphabet(radix={self.radix})"

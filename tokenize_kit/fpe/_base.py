@@ -3,6 +3,11 @@
 A subclass only implements ``_crypt(numerals, tweak, decrypt)`` on a 2-D array of numerals in which
 every row has the same length.  Everything else (mixed lengths, nulls, list vs. Arrow input, error
 messages that never show a value) lives here once.
+
+The shortest value each radix allows (radix ** length >= 1,000,000):
+
+>>> min_length(10), min_length(2), min_length(26), min_length(36)
+(6, 20, 5, 4)
 """
 
 from __future__ import annotations
@@ -132,11 +137,11 @@ class FeistelCipher:
         return self._one(text, tweak, decrypt=True)
 
     @overload
-    def encrypt_many(self, values: ArrowStrings, tweak: bytes = ..., *, threads: int | None = ...) -> ArrowStrings:
-        ...
-    @overload
     def encrypt_many(self, values: Sequence[str | None], tweak: bytes = ..., *, threads: int | None = ...
                      ) -> list[str | None]: ...
+    @overload
+    def encrypt_many(self, values: ArrowStrings, tweak: bytes = ..., *, threads: int | None = ...) -> ArrowStrings:
+        ...
     def encrypt_many(self, values: Any, tweak: bytes = b"", *, threads: int | None = None) -> Any:
         """Encrypt a batch (list of str or Arrow string array, mixed lengths allowed); same kind back.
 
@@ -146,11 +151,11 @@ class FeistelCipher:
         return self._many(values, tweak, False, resolve_threads(threads))
 
     @overload
-    def decrypt_many(self, values: ArrowStrings, tweak: bytes = ..., *, threads: int | None = ...) -> ArrowStrings:
-        ...
-    @overload
     def decrypt_many(self, values: Sequence[str | None], tweak: bytes = ..., *, threads: int | None = ...
                      ) -> list[str | None]: ...
+    @overload
+    def decrypt_many(self, values: ArrowStrings, tweak: bytes = ..., *, threads: int | None = ...) -> ArrowStrings:
+        ...
     def decrypt_many(self, values: Any, tweak: bytes = b"", *, threads: int | None = None) -> Any:
         """Decrypt a batch; see :meth:`encrypt_many`."""
         return self._many(values, tweak, True, resolve_threads(threads))

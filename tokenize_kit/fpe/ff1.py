@@ -134,7 +134,8 @@ class FF1(FeistelCipher):
             return np.array([int(p) * mod_v + int(q) for p, q in zip(a, bb, strict=True)], dtype=np.uint64)
         return a.astype(np.uint64) * np.uint64(mod_v) + bb.astype(np.uint64)
 
-    def _feistel(self, a, bb, n: int, tweak: bytes, decrypt: bool, exact: bool):
+    def _feistel(self, a: np.ndarray, bb: np.ndarray, n: int, tweak: bytes, decrypt: bool, exact: bool
+                 ) -> tuple[np.ndarray, np.ndarray]:
         """The ten Feistel rounds on the integer halves (uint64 arrays, or object arrays if exact)."""
         radix = self.radix
         u = n // 2
@@ -187,7 +188,8 @@ class FF1(FeistelCipher):
         r = self._ecb(self._cipher, blk.view(np.uint8))
         return r.view(">u8")[:, 0].astype(np.uint64)
 
-    def _round_exact(self, src, i, state, head, b, d, m, rows):
+    def _round_exact(self, src: np.ndarray, i: int, state: bytes, head: bytes, b: int, d: int, m: int, rows: int
+                     ) -> np.ndarray:
         """y mod m for one round with Python integers (any length); AES still batched."""
         k = (1 + b + 15) // 16
         var = b"".join(int(x).to_bytes(b, "big") for x in src)

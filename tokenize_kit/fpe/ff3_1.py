@@ -119,6 +119,7 @@ class FF3_1(FeistelCipher):
                     a, b = b, (a + y) % m
                 continue
             mm = np.uint64(m)
+            assert blk is not None
             y = self._round_fast(blk, src, tail, m)
             if decrypt:
                 c = b + (mm - y)

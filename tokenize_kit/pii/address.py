@@ -124,7 +124,7 @@ def _trie(country: str, keep_places: bool) -> _Trie:
             words.setdefault(w, len(words))
     first = np.zeros(len(words), dtype=bool)
     first[[words[t[0]] for t in places]] = True
-    prefix = {(w,): i for w, i in words.items()}
+    prefix: dict[tuple[str, ...], int] = {(w,): i for w, i in words.items()}
     codes, ids, complete = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [
         np.array([(w,) in places for w in words], dtype=bool)]
     for n in range(2, longest + 1):

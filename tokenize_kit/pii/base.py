@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -237,7 +237,8 @@ class PIIType(ABC):
         raise NotImplementedError(f"method 'surrogate' is not available for type {self.name!r}")
 
 
-def stdnum_api(pii_type: PIIType):
+def stdnum_api(pii_type: PIIType) -> tuple[Callable[[str], str], Callable[[str], str], Callable[[str], bool],
+                                            Callable[[str], str]]:
     """The python-stdnum module functions ``compact, validate, is_valid, format`` of one PII type.
 
     Each type module ends with ``compact, validate, is_valid, format = stdnum_api(_TYPE)``.

@@ -15,6 +15,20 @@ Positions of each class are kept, so the layout (and the class of every position
 ``avoid`` makes the map a permutation of the values that do NOT satisfy a predicate (cycle walking):
 the table layer uses it so that the generic token of an invalid national ID is itself never a valid
 one, which keeps detokenization unambiguous (valid -> type decrypt, invalid -> generic decrypt).
+
+>>> from tokenize_kit.keys import Keyset
+>>> from tokenize_kit.pii.base import Crypto
+>>> crypto = Crypto(Keyset.generate())
+>>> values = pa.array(["شارع 12 عمارة 5", "Flat 7B"])
+>>> tokens = charclass(values, crypto, "example")
+>>> def layout(text):
+...     return "".join("d" if c.isdigit() else "A" if c.isupper() else "a" if c.isalpha() else c for c in text)
+>>> [layout(t) for t in tokens.to_pylist()] == [layout(v) for v in values.to_pylist()], tokens != values
+(True, True)
+>>> layout("شارع 12 عمارة 5"), layout("Flat 7B")
+('aaaa dd aaaaa d', 'Aaaa dA')
+>>> charclass(tokens, crypto, "example", decrypt=True).equals(values)
+True
 """
 
 from __future__ import annotations

@@ -70,7 +70,12 @@ class Region:
 
 def _region(code: str) -> Region:
     meta = phonenumbers.PhoneMetadata.metadata_for_region(code)
-    return Region(code, meta.country_code, meta.mobile.national_number_pattern, meta.fixed_line.national_number_pattern)
+    if meta is None or meta.country_code is None or meta.mobile is None or meta.fixed_line is None:
+        raise RuntimeError(f"libphonenumber has no metadata for {code}")  # pragma: no cover
+    mobile, fixed = meta.mobile.national_number_pattern, meta.fixed_line.national_number_pattern
+    if mobile is None or fixed is None:
+        raise RuntimeError(f"libphonenumber has no number patterns for {code}")  # pragma: no cover
+    return Region(code, meta.country_code, mobile, fixed)
 
 
 REGIONS = {code: _region(code) for code in ("EG", "SA")}
@@ -142,6 +147,7 @@ def _digit_sets(items: list, budget: list[int], max_len: int, lossy: list[bool] 
 
     seqs: list[tuple[frozenset[str], ...]] = [()]
     for op, arg in items:
+        alts: list[tuple[frozenset[str], ...]] | None
         if op is c.LITERAL or op is c.IN or op is c.ANY:
             chars = _char_set(op, arg, lossy)
             if chars is None:
@@ -452,19 +458,20 @@ class PhoneType(PIIType):
         intl_skip = np.where(plus, 1, 2)  # characters before the country code of an international form
         for ri, reg in enumerate(regions):
             cc = str(reg.country_code)
-            forms = [(1, 1, national, None), (2, len(cc), None, cc), (3, 0, bare, None)]
+            forms: list[tuple[int, int | None, np.ndarray | None, str | None]] = [
+                (1, 1, national, None), (2, len(cc), None, cc), (3, 0, bare, None)]
             if intl.any():  # +CC... / 00CC...: the body after the prefix starts with the country code
                 body_cc = np.zeros(n, dtype=bool)
-                for skip in (1, 2):
-                    rows = np.flatnonzero(intl & (intl_skip == skip))
+                for prefix_chars in (1, 2):
+                    rows = np.flatnonzero(intl & (intl_skip == prefix_chars))
                     if len(rows):
                         sub = compact.take(pa.array(rows))
-                        body_cc[rows] = arr(pc.starts_with(pc.utf8_slice_codeunits(sub, skip), cc))
+                        body_cc[rows] = arr(pc.starts_with(pc.utf8_slice_codeunits(sub, prefix_chars), cc))
                 forms.insert(0, (0, None, intl & body_cc, None))
             for form_rank, skip, applies, bare_prefix in forms:
                 if bare_prefix is not None:  # bare with the country code: 20..., 966...
                     applies = bare & arr(pc.starts_with(compact, bare_prefix)) if bare.any() else bare
-                if not applies.any():
+                if applies is None or not applies.any():
                     continue
                 start = intl_skip + len(cc) if skip is None else np.full(n, skip, dtype=np.int64)
                 for ki, kname in enumerate(KINDS):

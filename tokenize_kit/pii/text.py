@@ -5,6 +5,12 @@ Extracts from Egypt and Saudi Arabia mix three digit scripts: ASCII ``0-9``, Ara
 script (and the layout: spaces, dashes, parentheses) of the input, so the PII types work on ASCII
 digits internally and :func:`replace_trailing_digits` writes the new digits into the original string,
 digit for digit, in each digit's own script.
+
+>>> ascii_digits(pa.array(["٠١٠ ۱۲۳"])).to_pylist(), digits_only(pa.array(["+20 (10) 1234-5678"])).to_pylist()
+(['010 123'], ['201012345678'])
+>>> render_digits(pa.array(["٠١٠-١٢٣", "010123"]), pa.array(["010123", "010123"]),
+...               pa.array(["010987", "010987"])).to_pylist()
+['٠١٠-٩٨٧', '010987']
 """
 
 from __future__ import annotations
@@ -43,13 +49,12 @@ _DIGITS4_U32 = np.ascontiguousarray(_DIGITS4).view(np.uint32).ravel()
 def ascii_digit_matrix(numbers: np.ndarray, width: int) -> np.ndarray:
     """(rows, width) ASCII digits of non-negative integers below 10**width, zero-padded."""
     dtype = np.uint32 if width <= 9 else np.uint64  # 32-bit division is faster
-    x = np.asarray(numbers).astype(dtype)
+    x: np.ndarray = np.asarray(numbers).astype(dtype)
     chunks = -(-width // 4)
     out = np.empty((len(x), chunks), dtype=np.uint32)
-    ten4 = dtype(10_000)
     for k in range(chunks - 1, -1, -1):
-        q = x // ten4
-        out[:, k] = _DIGITS4_U32[x - q * ten4]
+        q: np.ndarray = x // 10_000  # (a Python int keeps x's unsigned dtype)
+        out[:, k] = _DIGITS4_U32[x - q * 10_000]
         x = q
     return out.view(np.uint8)[:, 4 * chunks - width :]
 

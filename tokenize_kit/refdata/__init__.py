@@ -1,4 +1,9 @@
-"""Reference tables shared by the PII types and the generators (sources in ``SOURCES.md``)."""
+"""Reference tables shared by the PII types and the generators (sources in ``SOURCES.md``).
+
+>>> governorates = table("eg_governorates")
+>>> governorates.num_rows >= 27, "eg_governorates" in names()
+(True, True)
+"""
 
 from __future__ import annotations
 
