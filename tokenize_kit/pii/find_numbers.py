@@ -30,6 +30,12 @@ could still make the token read differently from the original: its digits alone 
 mobile token that happens to pass the Saudi ID check), or a longer run of groups through it could become valid.
 :func:`walk_predicate` states both conditions and the tokenizer re-encrypts until they hold (cycle walking), so
 what is found in a token text is exactly the tokens of what was found in the original.
+
+>>> view = TextView(pa.array(["ت01012345678 و 1012345678، 2850 6150 1123 45 LN-1012345678"]))
+>>> nums = find(view)
+>>> [(view.strings(nums.starts[i : i + 1], nums.ends[i : i + 1])[0].as_py(), KINDS[k])
+...  for i, k in enumerate(nums.kinds)]
+[('01012345678', 'phone'), ('1012345678', 'phone'), ('2850 6150 1123 45', 'eg_national_id')]
 """
 
 from __future__ import annotations

@@ -23,6 +23,12 @@ Stability: name tokens are lexicon names of the same group, so the run reads the
 structure words and places, and the tokenizer walks until every other word keeps its role (an encrypted word
 never becomes a stop word, a cue or a place, and the digits never become a phone or an ID), so the span reads
 the same.  The free-text layer checks the whole result once more and masks what still reads differently.
+
+>>> view = TextView(pa.array(["العميل كريم يسكن في 12 شارع التحرير، الدقي، الجيزة وطلب مهلة", "كريم جدا"]))
+>>> blocked = np.zeros(len(view), dtype=bool)
+>>> names, places = find_names(view, blocked), find_addresses(view, blocked)
+>>> view.strings(names.starts, names.ends).to_pylist(), view.strings(places.starts, places.ends).to_pylist()
+(['كريم'], ['12 شارع التحرير، الدقي، الجيزة'])
 """
 
 from __future__ import annotations
