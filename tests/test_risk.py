@@ -50,14 +50,12 @@ def pandas_figures(df: pd.DataFrame, quasi: list[str], k: int, sensitive: str | 
            "uniques": int((sizes == 1).sum()), "rows_below": int(sizes[sizes < k].sum()),
            "histogram": {int(s): int(c) for s, c in sizes.value_counts().items()}}
     if sensitive:
-        groups = body.assign(_s=body[sensitive].fillna("<missing>")).groupby(quasi, dropna=False)["_s"]
-        distinct = groups.nunique()
-        out["distinct_l"] = int(distinct.min())
-
-        def entropy(s):
-            p = s.value_counts(normalize=True).to_numpy()
-            return float(-(p * np.log(p)).sum())
-        out["entropy_l"] = math.exp(groups.apply(entropy).min())
+        pairs = body.assign(_s=body[sensitive].fillna("<missing>")).groupby([*quasi, "_s"], dropna=False).size()
+        per_class = pairs.groupby(level=list(range(len(quasi))), dropna=False)
+        out["distinct_l"] = int(per_class.size().min())
+        p = pairs / per_class.transform("sum")
+        out["entropy_l"] = math.exp(float((-(p * np.log(p))).groupby(level=list(range(len(quasi))),
+                                                                     dropna=False).sum().min()))
     return out
 
 

@@ -14,6 +14,14 @@ a city, an exact income).  Generalising it replaces each value by the class it f
 
 Every function here works on whole columns (numpy/Arrow); the per-value Python work is on distinct values only.
 Errors name the column and the row, never the value.
+
+>>> days = parse_dates(pa.array(["1987-03-04", "2000-02-29", "N/A"]), "birth_date").days[:2]
+>>> date_labels(days, {"to": "month"}).to_pylist(), date_labels(days, {"to": "5y"}).to_pylist()
+(['1987-03', '2000-02'], ['1985-1989', '2000-2004'])
+>>> number_labels(np.array([2500.0, 12500.0, 75000.0]), {"width": 5000, "bottom": 3000, "top": 50000}).to_pylist()
+['<3000', '[10000, 15000)', '>=50000']
+>>> places("eg").label("المعادى", "city", "governorate"), places("eg").label("Armant", "city", "governorate")
+('القاهرة', 'Luxor / Qena')
 """
 
 from __future__ import annotations
@@ -342,7 +350,11 @@ _AR_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": 
 
 def place_key(name: str) -> str:
     """The form place names are matched in: trimmed, case-folded, Arabic letter variants folded (أ/إ/آ -> ا,
-    ى -> ي, ة -> ه), diacritics and tatweel dropped, hyphens as spaces, runs of spaces collapsed."""
+    ى -> ي, ة -> ه), diacritics and tatweel dropped, hyphens as spaces, runs of spaces collapsed.
+
+    >>> place_key(" Al-Khobar ") == place_key("al khobar"), place_key("الإسكندرية") == place_key("الاسكندريه")
+    (True, True)
+    """
     s = unicodedata.normalize("NFKC", name).casefold().translate(_AR_FOLD)
     s = "".join(c for c in s if not ("\u064b" <= c <= "\u0652" or c == "\u0670"))
     return " ".join(s.split())
@@ -517,7 +529,11 @@ def generalize_places(col: pa.Array, country: str, level: str, to: str) -> tuple
 
 # ------------------------------------------------------------------------------------------------- nice widths
 def nice_width(span: float, buckets: int = 64) -> float:
-    """The smallest 1, 2 or 5 x 10^k at least ``span / buckets`` (a readable bucket width)."""
+    """The smallest 1, 2 or 5 x 10^k at least ``span / buckets`` (a readable bucket width).
+
+    >>> nice_width(497000), nice_width(3.2)
+    (10000.0, 0.05)
+    """
     target = max(span / buckets, 1e-12)
     exp = math.floor(math.log10(target))
     for base in (1, 2, 5, 10):

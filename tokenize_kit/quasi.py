@@ -194,6 +194,15 @@ class Suppress:
 
 
 def parse_suppress(doc: Any) -> Suppress:
+    """The ``suppress:`` setting, checked.
+
+    >>> parse_suppress({"k": 5, "max_share": 0.01})
+    Suppress(k=5, max_share=0.01)
+    >>> parse_suppress({"k": 1, "max_share": 0.01})
+    Traceback (most recent call last):
+        ...
+    ValueError: suppress: k must be an integer >= 2
+    """
     if not isinstance(doc, Mapping) or set(doc) != {"k", "max_share"}:
         raise ValueError("suppress must be a mapping {k: K, max_share: S} (K >= 2; S the largest share of rows "
                          "that may be suppressed, from 0 to 1)")

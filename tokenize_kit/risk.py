@@ -20,8 +20,15 @@ Definitions (Sweeney 2002; Machanavajjhala et al. 2007; the risk measures as ARX
   values), so a table is entropy l-diverse for L when that figure is >= L.  The target ``--l`` is checked
   against distinct l.
 
-Everything is aggregated per batch with Arrow's hash group-by and combined (memory holds the classes, not the
-rows).  Reports carry counts only: no class key (those are quasi-identifier values) ever leaves this module.
+Everything is counted per batch and combined (memory holds the classes, not the rows; see
+:class:`ClassCounter`).  Reports carry counts only: no class key (those are quasi-identifier values) ever leaves
+this module.
+
+>>> t = pa.table({"city": ["Giza", "Giza", "Giza", "Suez"], "gender": ["M", "M", "M", "F"],
+...               "job": ["a", "b", "a", "c"]})
+>>> rep = measure_table(t, ["city", "gender"], sensitive="job", k=2)
+>>> rep.class_sizes, rep.min_k, rep.uniques, rep.k_met, rep.min_l
+({1: 1, 3: 1}, 1, 1, False, 1)
 """
 
 from __future__ import annotations

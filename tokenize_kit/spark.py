@@ -293,24 +293,35 @@ def risk(df: DataFrame, quasi: Sequence[str] = (), *, policy: Any = None, sensit
         all_null = all_null & F.col(n).isNull()
     small = (F.col("n") < F.lit(suppress.k)) if suppress else F.lit(False)
     classes = classes.withColumn("kind", F.when(all_null, "none").when(small, "suppressed").otherwise("class"))
-    classes.persist()
-    try:
-        totals = {r["kind"]: int(r["rows"]) for r in classes.groupBy("kind").agg(F.sum("n").alias("rows")).collect()}
-        kept = classes.where(F.col("kind") == "class")
-        sizes = {int(r["n"]): int(r["count"]) for r in kept.groupBy("n").count().collect()}
-        rows = sum(totals.values())
-        rep = RiskReport(rows, [i.name for i in items], sizes, totals.get("none", 0) + totals.get("suppressed", 0),
-                         totals.get("suppressed", 0), sensitive, k_target=k, l_target=l)
-        if suppress is not None:
-            rep.suppress_limit = suppress.max_share
-        if sensitive:
-            rep.l_counts = {int(r["l"]): [int(r["classes"]), int(r["rows"])] for r in kept.groupBy("l").agg(
-                F.count(F.lit(1)).alias("classes"), F.sum("n").alias("rows")).collect()}
-            low = kept.agg(F.min(F.log(F.col("n")) - F.col("nlogn") / F.col("n")).alias("h")).collect()[0]["h"]
-            if low is not None:
-                import math
+    if not sensitive:
+        classes = classes.withColumn("l", F.lit(0)).withColumn("nlogn", F.lit(0.0))
+    # one small table reaches the driver: per (kind, size, distinct l), how many classes and their lowest entropy
+    summary = classes.groupBy("kind", "n", "l").agg(
+        F.count(F.lit(1)).alias("classes"),
+        F.min(F.log(F.col("n")) - F.col("nlogn") / F.col("n")).alias("h")).collect()
+    totals: dict[str, int] = {}
+    sizes: dict[int, int] = {}
+    l_counts: dict[int, list[int]] = {}
+    low = None
+    for r in summary:
+        n, c = int(r["n"]), int(r["classes"])
+        totals[r["kind"]] = totals.get(r["kind"], 0) + n * c
+        if r["kind"] != "class":
+            continue
+        sizes[n] = sizes.get(n, 0) + c
+        entry = l_counts.setdefault(int(r["l"]), [0, 0])
+        entry[0] += c
+        entry[1] += n * c
+        low = float(r["h"]) if low is None else min(low, float(r["h"]))
+    rep = RiskReport(sum(totals.values()), [i.name for i in items], sizes,
+                     totals.get("none", 0) + totals.get("suppressed", 0), totals.get("suppressed", 0), sensitive,
+                     k_target=k, l_target=l)
+    if suppress is not None:
+        rep.suppress_limit = suppress.max_share
+    if sensitive:
+        import math
 
-                rep.entropy_l = float(math.exp(max(float(low), 0.0)))
-    finally:
-        classes.unpersist()
+        rep.l_counts = l_counts
+        if low is not None:
+            rep.entropy_l = float(math.exp(max(low, 0.0)))
     return rep

@@ -153,7 +153,12 @@ def entity_prf(key: bytes, values: pa.Array) -> np.ndarray:
 
 def shifts(entities: pa.Array, key: bytes, max_days: int) -> np.ndarray:
     """Days of shift per row for null-free, trimmed entity texts: in ``[-max_days, -1]`` or ``[1, max_days]``,
-    equal for equal entities.  The PRF runs once per distinct entity."""
+    equal for equal entities.  The PRF runs once per distinct entity.
+
+    >>> s = shifts(pa.array(["29801010123456", "30001010123458", "29801010123456"]), bytes(32), 30)
+    >>> bool(s[0] == s[2]), bool(0 < abs(s[0]) <= 30 and 0 < abs(s[1]) <= 30)
+    (True, True)
+    """
     uniq, pos = distinct(entities)
     r = (entity_prf(key, uniq) % np.uint64(2 * max_days)).astype(np.int64) - max_days
     r[r >= 0] += 1
