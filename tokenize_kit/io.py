@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 import pyarrow as pa
@@ -88,7 +88,7 @@ def is_gzip(path: str | os.PathLike[str]) -> bool:
 
 
 def _open_binary(path: Path) -> BinaryIO:
-    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+    return cast(BinaryIO, gzip.open(path, "rb")) if is_gzip(path) else open(path, "rb")
 
 
 def _open_arrow(path: Path) -> pa.NativeFile:

@@ -622,7 +622,7 @@ def _serials_to_ms(values: np.ndarray, epoch: np.datetime64) -> np.ndarray:
 _KIND_ORDER = (str, int, float, bool, _Date, _Serial, _Time, _Duration)
 
 
-def _kind_of(value: Any) -> type:
+def _kind_of(value: Any) -> type[Any]:
     """A mixed column's child for ``value``: numbers share one (float), dates and date-times share one."""
     t = type(value)
     return float if t is int else _Serial if t is _Date else t
@@ -817,7 +817,7 @@ class XlsxWriter:
         from .io import _string_payload
 
         try:
-            self._sheet.write(_string_payload(xml))
+            self._sheet.write(_string_payload(xml).data)
         except RuntimeError:  # zipfile: the entry is over 2 GiB without zip64
             raise InputError("the sheet's XML is over 2 GiB, more than an .xlsx part holds; write CSV or "
                              "Parquet") from None

@@ -231,8 +231,8 @@ def _candidates(scan: _Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     spaced = (ssum[me] - ssum[ms]) > 0
     keep = ndig >= MIN_DIGITS
     if not (keep & spaced).any():  # the common case: every match is one piece
-        k = np.flatnonzero(keep)
-        return k, ms[k], me[k]
+        kept = np.flatnonzero(keep)
+        return kept, ms[kept], me[kept]
     mids: list[int] = []
     cs: list[int] = []
     ce: list[int] = []
@@ -311,7 +311,7 @@ def transform(values: pa.Array, crypto: Crypto, decrypt: bool) -> pa.Array:
     values = _text(values)
     scan = _Scan(values)
     starts, ends, kinds, texts = _choose(scan)
-    if not len(starts):
+    if texts is None or not len(starts):
         return original
     tokens: list[pa.Array | None] = [None] * len(DETECTORS)
     where = np.zeros(len(starts), dtype=np.int64)  # position of each span's token in its type's output
