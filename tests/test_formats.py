@@ -409,3 +409,13 @@ def test_scan_reads_xlsx_columns_mixing_text_and_numbers(env):
     proc = tk(env, "scan", "in.xlsx", "--format", "json", code=1)
     doc = json.loads(proc.stdout)
     assert any(c["column"] == "who" and "eg_national_id" in c["types"] for c in doc["columns"])
+
+
+def test_no_file_named_dash_is_ever_written(env):
+    (env / "in.csv").write_text(f"id,mobile\n{SECRET_ID},{SECRET_MOBILE}\n")
+    proc = tk(env, "tokenize", "in.csv", "out.csv", "--policy", "p.yaml", "--manifest", "-", code=2)
+    assert "'-'" in err(proc) and not (env / "-").exists() and not (env / "out.csv").exists()
+    tk(env, "scan", "in.csv", "--suggest-policy", "-", code=2)
+    assert not (env / "-").exists()
+    proc = tk(env, "scan", "-", "--format", "json", code=1, stdin=(env / "in.csv").read_bytes())
+    assert json.loads(proc.stdout)["rows"] == 1

@@ -230,3 +230,10 @@ def test_jsonl_integers_then_fractions_across_blocks_are_read(env):
     run = bounded(env, "tokenize", "in.jsonl", "out.jsonl", "--policy", "p.yaml", "-q")
     assert run.rc == 0, run.stderr
     assert (env / "out.jsonl").read_text().rstrip().endswith('"n":1.5}')
+
+
+def test_jsonl_cell_over_the_limit_names_its_line(env):
+    (env / "in.jsonl").write_bytes(b'{"id":"29801010123456"}\n\n{"id":"29801010123456","notes":"' + b"x" * (2 << 20)
+                                   + b'"}\n')
+    refused(bounded(env, "tokenize", "in.jsonl", "out.jsonl", "--policy", "p.yaml"), "column 'notes', line 3",
+            "--max-cell-bytes")

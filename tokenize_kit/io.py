@@ -25,11 +25,11 @@ import sys
 import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -88,7 +88,9 @@ def is_gzip(path: str | os.PathLike[str]) -> bool:
 
 
 def _open_binary(path: Path) -> BinaryIO:
-    return cast(BinaryIO, gzip.open(path, "rb")) if is_gzip(path) else open(path, "rb")
+    if is_gzip(path):
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]  # (a binary file; typeshed does not say so)
+    return open(path, "rb")
 
 
 def _open_arrow(path: Path) -> pa.NativeFile:
@@ -463,9 +465,10 @@ def _byte_sizes(col: pa.Array) -> np.ndarray:
     return np.diff(off[col.offset:])
 
 
-def check_cell_sizes(batch: pa.RecordBatch, limit: int, where: str, row_offset: int) -> None:
-    """Refuse a cell whose text is over ``limit`` bytes, naming column and row: from the columns' offsets
-    (one pass over an integer array per text column; no cell is touched)."""
+def check_cell_sizes(batch: pa.RecordBatch, limit: int, where: str, row_offset: int,
+                     line_of: Callable[[int], int] | None = None) -> None:
+    """Refuse a cell whose text is over ``limit`` bytes, naming column and row (or line, with ``line_of``): from
+    the columns' offsets (one pass over an integer array per text column; no cell is touched)."""
     for name, col in zip(batch.schema.names, batch.columns, strict=True):
         t = col.type
         if not (pa.types.is_string(t) or pa.types.is_binary(t) or pa.types.is_large_string(t)
@@ -478,7 +481,8 @@ def check_cell_sizes(batch: pa.RecordBatch, limit: int, where: str, row_offset: 
         sizes = _byte_sizes(col)
         if sizes.max() > limit:
             row = row_offset + int(np.argmax(sizes > limit)) + 1
-            raise limit_error(f"{where}: column {name!r}, row {row}", f"a cell of {int(sizes.max()):,} bytes",
+            at = f"line {line_of(row)}" if line_of else f"row {row}"
+            raise limit_error(f"{where}: column {name!r}, {at}", f"a cell of {int(sizes.max()):,} bytes",
                               "max_cell_bytes", limit)
 
 
@@ -732,7 +736,7 @@ def _jsonl_batches(path: Path, name: str, batch_size: int, limits: Limits) -> It
                         skip -= batch.num_rows
                         continue
                     batch, skip = batch.slice(skip), 0
-                check_cell_sizes(batch, limits.max_cell_bytes, name, rows)
+                check_cell_sizes(batch, limits.max_cell_bytes, name, rows, lambda row: _jsonl_line(path, row))
                 try:
                     batch.validate(full=True)
                 except pa.ArrowException:  # text that is not UTF-8: the line-by-line reading below names the line
@@ -751,6 +755,20 @@ def _jsonl_batches(path: Path, name: str, batch_size: int, limits: Limits) -> It
                 raise InputError(f"{name}: not valid JSON Lines (one JSON object per line)") from None
             # integers in one block, fractions in a later one: read again with the columns as floats
             parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+
+
+def _jsonl_line(path: Path, row: int) -> int:
+    """The line of the ``row``-th object (blank lines hold none), for an error message."""
+    seen = 0
+    with _open_binary(path) as fh:
+        for line_no, line in enumerate(iter(lambda: fh.readline(1 << 20), b""), 1):
+            if line.strip():
+                seen += 1
+            if seen == row:
+                return line_no
+            while line and not line.endswith(b"\n"):  # (a long line read in pieces)
+                line = fh.readline(1 << 20)
+    return row
 
 
 _JSON_KINDS = {bool: "true/false", int: "a number", float: "a number", str: "text", dict: "an object",
@@ -1138,6 +1156,8 @@ class _Terminated(Exception):
 @contextmanager
 def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A temp file beside ``path``; fsync + rename on success, deleted on any error, Ctrl-C or SIGTERM."""
+    if str(path) == STDIO:  # (standard output is written through SpooledOutput; no file named '-' is created)
+        raise InputError("'-' stands for standard input or output, not a file to write here; give a file path")
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=directory)

@@ -67,7 +67,7 @@ def run(
     sign_key: Any = None,
     progress: Callable[[int, int | None], None] | None = None,
     overwrite: bool = False,
-    manifest: str | os.PathLike[str] | None = None,
+    manifest_file: str | os.PathLike[str] | None = None,
     delimiter: str | None = None,
     limits: Limits | None = None,
     threads: int | None = None,
@@ -78,7 +78,7 @@ def run(
 
     Each batch's rows are split over ``threads`` worker threads (``None``: one per CPU), which exist for
     the duration of the call.  ``-`` reads standard input or writes standard output (which then needs
-    ``manifest``, the manifest's path: it cannot sit beside standard output; what goes to standard output is
+    ``manifest_file``, the manifest's path: it cannot sit beside standard output; what goes to standard output is
     written only once the job succeeded).  ``max_risk``: refuse (:class:`~tokenize_kit.risk.RiskRefused`, nothing
     written) unless the delivery is ``max_risk``-anonymous over the policy's quasi-identifiers plus ``quasi``; a
     policy's ``suppress:`` reads the input's quasi-identifier columns once ahead (see
@@ -86,13 +86,13 @@ def run(
     """
     from_stdin, to_stdout = str(input_path) == STDIO, str(output_path) == STDIO
     input_path, output_path = Path(input_path), Path(output_path)
-    if to_stdout and manifest is None:
+    if to_stdout and manifest_file is None:
         raise InputError("OUTPUT - (standard output) needs --manifest PATH: the manifest cannot sit beside "
                          "standard output")
-    manifest_file = Path(manifest) if manifest is not None else manifest_path(output_path)
+    manifest_out = Path(manifest_file) if manifest_file is not None else manifest_path(output_path)
     if not (from_stdin or to_stdout) and input_path.resolve() == output_path.resolve():
         raise InputError("the output path is the input path; write the delivery to a new file")
-    for target in ((manifest_file,) if to_stdout else (output_path, manifest_file)):
+    for target in ((manifest_out,) if to_stdout else (output_path, manifest_out)):
         if target.is_dir():
             raise InputError(f"{target} is a folder; give a file name")
         if not target.parent.is_dir():  # (a bare file name's parent is ".")
@@ -188,7 +188,7 @@ def run(
         fh.flush()
     output_sha256 = hasher.hexdigest() if hasher is not None else sha256_file(spool.path if spool else output_path)
     seconds = time.perf_counter() - start
-    doc: dict[str, Any] = {
+    manifest = {
         "tool": "tokenize-kit",
         "tool_version": __version__,
         "operation": "detokenize" if detokenize else "tokenize",
@@ -208,11 +208,11 @@ def run(
         "python": sys.version.split()[0],
     }
     if sign_key is not None:
-        doc = sign(doc, sign_key)
+        manifest = sign(manifest, sign_key)
     try:
         from .io import write_json_atomic
 
-        write_json_atomic(manifest_file, doc)
+        write_json_atomic(manifest_out, manifest)
     except BaseException:
         if not to_stdout:
             output_path.unlink(missing_ok=True)  # no delivery without its manifest
@@ -221,9 +221,9 @@ def run(
         try:
             spool.commit()  # the output reaches standard output only now, after its manifest
         except BaseException:
-            manifest_file.unlink(missing_ok=True)  # it describes bytes that did not all arrive
+            manifest_out.unlink(missing_ok=True)  # it describes bytes that did not all arrive
             raise
-    return JobResult(rows, seconds, report, doc)
+    return JobResult(rows, seconds, report, manifest)
 
 
 def estimated_rows(path: Path, first_batch: pa.RecordBatch) -> int | None:

@@ -619,7 +619,7 @@ def _serials_to_ms(values: np.ndarray, epoch: np.datetime64) -> np.ndarray:
     return np.round(days * DAY_MS).astype(np.int64) + epoch.astype(np.int64)
 
 
-_KIND_ORDER = (str, int, float, bool, _Date, _Serial, _Time, _Duration)
+_KIND_ORDER: tuple[type, ...] = (str, int, float, bool, _Date, _Serial, _Time, _Duration)
 
 
 def _kind_of(value: Any) -> type[Any]:
@@ -646,7 +646,7 @@ def _column(cells: list[tuple[int, Any]], n: int, epoch: np.datetime64) -> pa.Ar
         return _spread(arr, at, n)
     # mixed kinds: a dense union, one child per kind
     kinds = [k for k in _KIND_ORDER if k in {_kind_of(v) for v in values}]
-    code = {k: i for i, k in enumerate(kinds)}
+    code: dict[type, int] = {k: i for i, k in enumerate(kinds)}
     codes = np.fromiter((code[_kind_of(v)] for v in values), dtype=np.int8, count=len(values))
     children = []
     offsets = np.zeros(len(values), dtype=np.int32)

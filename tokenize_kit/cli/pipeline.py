@@ -54,7 +54,7 @@ def _job(input_path, output_path, policy, keyset_path, detok, opts):
             input_format=opts["input_format"], output_format=opts["output_format"], encoding=opts["encoding"],
             output_encoding=opts["output_encoding"], batch_size=opts["batch_size"], sign_key=sign_key,
             progress=update, overwrite=opts["force"], threads=opts["threads"],
-            manifest=opts.get("manifest") or opts.get("output_manifest"), delimiter=opts["delimiter"],
+            manifest_file=opts.get("manifest") or opts.get("output_manifest"), delimiter=opts["delimiter"],
             limits=_limits(opts), max_risk=opts.get("max_risk"),
             quasi=[c.strip() for q in opts.get("quasi", ()) for c in q.split(",") if c.strip()],
         )
@@ -253,7 +253,10 @@ def scan(input_path, out_format, sample, policy, against, suggest_policy, input_
     except _errors() as exc:
         raise UsageProblem(str(exc)) from None
     if suggest_policy:
-        _suggest(result, Path(suggest_policy))
+        try:
+            _suggest(result, Path(suggest_policy))
+        except _errors() as exc:
+            raise UsageProblem(str(exc)) from None
     if out_format == "json":
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
