@@ -223,7 +223,7 @@ class ClassCounter:
         self._dicts: list[_Dictionary] = []
         self._bits = [1] * self.width
         self._layout = self._place(self._bits)
-        self._counts = np.int32  # widened to int64 if the rows ever approach 2**31
+        self._counts: type[np.signedinteger[Any]] = np.int32  # widened to int64 if the rows ever approach 2**31
         self._big: tuple[np.ndarray, np.ndarray] | None = None  # (sorted distinct keys, counts) merged so far
         self._new: list[tuple[np.ndarray, np.ndarray]] = []  # runs of the batches since, each sorted
         self._pending = 0
@@ -339,12 +339,12 @@ class ClassCounter:
             self._counts = np.int64
             self._big = None if self._big is None else (self._big[0], self._big[1].astype(np.int64))
             self._new = [(k, c.astype(np.int64)) for k, c in self._new]
-        keys = self._pack(codes)
-        if keys.ndim == 1:
-            uniq, counts = np.unique(keys, return_counts=True)
+        packed = self._pack(codes)
+        if packed.ndim == 1:
+            uniq, counts = np.unique(packed, return_counts=True)
             run = (uniq, counts.astype(self._counts))
         else:
-            run = self._sorted(keys, np.ones(n, dtype=self._counts))
+            run = self._sorted(packed, np.ones(n, dtype=self._counts))
         self._new.append(run)
         self.rows += n
         self._pending += len(run[0])

@@ -307,14 +307,14 @@ def risk(df: DataFrame, quasi: Sequence[str] = (), *, policy: Any = None, sensit
     l_counts: dict[int, list[int]] = {}
     low = None
     for r in summary:
-        n, c = int(r["n"]), int(r["classes"])
-        totals[r["kind"]] = totals.get(r["kind"], 0) + n * c
+        size, c = int(r["n"]), int(r["classes"])
+        totals[r["kind"]] = totals.get(r["kind"], 0) + size * c
         if r["kind"] != "class":
             continue
-        sizes[n] = sizes.get(n, 0) + c
+        sizes[size] = sizes.get(size, 0) + c
         entry = l_counts.setdefault(int(r["l"]), [0, 0])
         entry[0] += c
-        entry[1] += n * c
+        entry[1] += size * c
         low = float(r["h"]) if low is None else min(low, float(r["h"]))
     rep = RiskReport(sum(totals.values()), [i.name for i in items], sizes,
                      totals.get("none", 0) + totals.get("suppressed", 0), totals.get("suppressed", 0), sensitive,
