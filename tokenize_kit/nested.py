@@ -100,6 +100,8 @@ def _mask(arr: pa.Array) -> pa.Array | None:
 def _map(path: str, arr: pa.Array, rows: np.ndarray, fn: Callable[[str, pa.Array, np.ndarray], pa.Array | None]
          ) -> pa.Array:
     t = arr.type
+    if pa.types.is_struct(t) and t.num_fields == 0:
+        return arr  # an empty object ({}): no leaf
     if pa.types.is_struct(t):
         children = [_map(f"{path}.{t.field(i).name}", _struct_child(arr, i), rows, fn) for i in range(t.num_fields)]
         fields = [pa.field(t.field(i).name, c.type, t.field(i).nullable) for i, c in enumerate(children)]

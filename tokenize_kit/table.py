@@ -266,11 +266,12 @@ def _nested_roots(table: pa.Table, policy: Policy) -> dict[str, dict[str, Column
                                         f"(type {table.schema.field(where[0]).type}); name the column itself")
                 roots.setdefault(where[0], {})[name] = spec
     for field_ in table.schema:
-        if nested.is_nested(field_.type) and field_.name not in roots:
+        pii_leaves = [p for p, t in nested.paths(field_.name, field_.type) if _pii_leaf(t)]
+        if nested.is_nested(field_.type) and field_.name not in roots and pii_leaves:
             raise TokenizeError(
                 f"column {field_.name!r} holds nested values ({field_.type}) that may carry PII, and the policy does "
                 f"not cover it: list it with type free_text (every text inside it is tokenized), name its leaves "
-                f"(e.g. '{nested.paths(field_.name, field_.type)[0][0]}: {{type: phone}}'), or mark it "
+                f"(e.g. '{pii_leaves[0]}: {{type: phone}}'), or mark it "
                 f"{{type: free_text, method: keep}} to pass it through")
     return roots
 
