@@ -373,10 +373,10 @@ class _BatchJob:
             for lo, hi in itertools.pairwise(bounds)
         ] if threads > 1 else []
 
-    def _whole(self) -> dict[str, tuple[pa.Array, ColumnReport]]:
+    def _whole(self) -> dict[str, tuple[pa.Array | None, ColumnReport | None]]:
         return transform_table(self.table, self.policy, self.crypto, self.detokenize, self.row_offset)
 
-    def result(self) -> dict[str, tuple[pa.Array, ColumnReport]]:
+    def result(self) -> dict[str, tuple[pa.Array | None, ColumnReport | None]]:
         if not self.futures:
             return self._whole()
         futures, self.futures = self.futures, []
@@ -398,6 +398,8 @@ class _BatchJob:
             if first_rep is not None:
                 rep = ColumnReport(first_rep.method, first_rep.type)
                 for r in results:
-                    rep.add(r[name][1])
+                    part = r[name][1]
+                    if part is not None:
+                        rep.add(part)
             out[name] = (pa.concat_arrays(arrays) if first_array is not None else None, rep)
         return out
