@@ -167,11 +167,28 @@ class SpooledOutput:
             self._fh.flush()
 
     def commit(self, out: BinaryIO | None = None) -> None:
+        """Copy the output to ``out`` (standard output).  A reader that went away (``| head``) is an InputError:
+        the output is written straight to the file descriptor, so no half-flushed buffer is left for Python to
+        fail on again at exit."""
         out = out if out is not None else sys.stdout.buffer
         self._fh.seek(0)
-        shutil.copyfileobj(self._fh, out, 1 << 20)
-        out.flush()
-        self.close()
+        try:
+            try:
+                fd = out.fileno()
+            except (AttributeError, OSError, ValueError):  # (not a real file: a test's capture)
+                shutil.copyfileobj(self._fh, out, 1 << 20)
+                out.flush()
+                return
+            out.flush()
+            while chunk := self._fh.read(1 << 20):
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+        except BrokenPipeError:
+            raise InputError("standard output was closed before the whole output was written (the reader of the "
+                             "pipe stopped early): it received only part, and the manifest was removed") from None
+        finally:
+            self.close()
 
     def close(self) -> None:
         self._fh.close()
