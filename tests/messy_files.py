@@ -21,6 +21,7 @@ columns:
   الإقامة: {type: sa_national_id}
   email: {type: email}
   ملاحظات: {type: free_text}
+  الاسم: {type: person_name}
 """
 
 

@@ -20,6 +20,7 @@ from tests.test_pii_identifiers import independent_eg_id_ok, independent_luhn_ok
 from tokenize_kit import refdata
 from tokenize_kit.cli import cli
 from tokenize_kit.pii import free_text, registry
+from tokenize_kit.pii.base import ColumnSpec
 
 REF = dt.date(2025, 12, 31)
 N = 20_000
@@ -343,7 +344,8 @@ def test_sa_meters_bills_and_requests(sa):
     for r in rows:
         assert r["account_no"] in accounts and r["created_at"] <= REF
         assert r["closed_at"] is None or r["created_at"] <= r["closed_at"] <= REF
-    spans = free_text.find(reqs.column("description_ar"))
+    numbers = ColumnSpec("description_ar", "free_text", options={"find": ["national_id", "phone"]})
+    spans = free_text.find(reqs.column("description_ar"), numbers)
     with_pii = {row for row, *_ in spans}
     assert 0.25 < len(with_pii) / len(rows) < 0.35
     for row, start, end, _ in spans:  # every mention is the account holder's own phone or ID

@@ -96,7 +96,7 @@ def test_manifest_contents_and_verify_and_tamper(env):
     m = json.loads((env / "out.csv.manifest.json").read_text())
     assert m["rows"] == 20 and m["key"]["name"] == "default" and m["key"]["version"] == 1
     assert len(m["output"]["sha256"]) == 64 and m["signature"]["algorithm"] == "Ed25519"
-    assert set(m["columns"]) == {"الرقم القومي", "رقم الموبايل", "الإقامة", "email", "ملاحظات"}
+    assert set(m["columns"]) == {"الرقم القومي", "رقم الموبايل", "الإقامة", "email", "ملاحظات", "الاسم"}
     assert "material" not in json.dumps(m)
     assert tk("verify", "out.csv", "--public-key", "s.pub").exit_code == 0
     with open(env / "out.csv", "ab") as fh:
@@ -124,12 +124,14 @@ def test_scan_exit_codes_and_suggest_policy(env):
     src = write_csv(env / "in.csv", data)
     res = tk("scan", str(src), "--format", "json", "--suggest-policy", "suggested.yaml", code=1)
     doc = json.loads(res.stdout)
+    assert doc["format"] == "tokenize-kit-scan" and doc["format_version"] == 1
     cols = {c["column"]: c for c in doc["columns"]}
-    assert "eg_national_id" in cols["الرقم القومي"]["types"] and cols["ملاحظات"]["in_text"]
+    assert "national_id" in cols["الرقم القومي"]["values"] and cols["ملاحظات"]["in_text"]
+    assert "name" in cols["الاسم"]["values"]  # a name column is found too
     for value in raw_pii(data):  # counts only, never a value
         assert value not in res.output
     suggested = (env / "suggested.yaml").read_text(encoding="utf-8")
-    assert "eg_national_id" in suggested and "free_text" in suggested
+    assert "eg_national_id" in suggested and "free_text" in suggested and "person_name" in suggested
     (env / "clean.csv").write_text("a,b\nhello,world\n", encoding="utf-8")
     tk("scan", "clean.csv", code=0)
     tk("scan", "missing.csv", code=2)
@@ -273,7 +275,8 @@ def test_scan_against_catches_a_value_that_passed_through(env):
     lines[1] = ",".join(fields)
     (env / "leaky.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     res = tk("scan", "leaky.csv", "--against", str(src), "--policy", str(pol), code=1)
-    assert "RAW VALUES OF THE INPUT" in res.output and data[0][0] not in res.output
+    assert "RAW NATIONAL_ID OF THE INPUT in column 'الرقم القومي': 1 in their own row (rows 1)" in res.output
+    assert data[0][0] not in res.output
 
 
 #: runs the command's ``main()`` in a process where pandas cannot be imported at all, as where it is not installed

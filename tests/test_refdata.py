@@ -18,6 +18,7 @@ KEYS = {
     "person_names": ("pool", "role", "gender", "name_ar"),
     "sa_age_sex": ("group", "age_from"),
     "eg_villages": ("governorate_code", "markaz_ar", "name_ar"),
+    "name_lexicon": ("name_ar", "name_en", "role"),
 }
 
 SOURCES = (Path(refdata.__file__).parent / "SOURCES.md").read_text(encoding="utf-8")

@@ -1,33 +1,174 @@
-"""Find raw PII in a table or file: per column, which types, how many cells, with what confidence.
+"""Find raw PII in a file or table, and prove a delivery carries none of its input's raw values.
 
-Reports never contain a value.  ``confidence`` is the share of non-empty cells valid for the type;
-PII inside free text (IDs and phones written in notes) is counted separately as ``in_text``.
+**Scan.**  Every string leaf of every column is read: plain text, integers (IDs and phones exported as numbers),
+binary that is UTF-8, and the leaves of nested columns (struct fields ``col.field``, list items ``col[]``, map
+keys and values ``col{key}`` / ``col{value}``).  Each cell goes through the free-text finders
+(:mod:`tokenize_kit.pii.free_text`), so IDs, phones, IBANs, e-mails, names and addresses are found whether a
+cell holds exactly one value (counted per column and kind, with the share of non-empty cells) or carries them
+inside text (counted as ``in_text``).  A column of a type the scanner cannot read is reported as unreadable and
+makes the scan fail (fail closed): it is never taken as clean.
 
-Because tokens look like real IDs by design, a tokenized delivery is checked differently:
-``covered`` (the policy's columns) are not reported, so only a column someone forgot shows up;
-``against`` (the raw input) proves that no raw value of the covered columns, and no ID or phone found
-in the input's free text, appears anywhere in the output.
+**Gate** (``against``: the raw input of a delivery, ``policy``: what was tokenized).  The input and the output
+are read side by side, row by row.  For every row the raw values of the input's policy columns and the PII found
+in its free text are written as comparison keys: a phone as its national significant number, an ID as its
+digits, an e-mail in lower case, an IBAN compact and upper case, a name as each pair of consecutive parts and an
+address as each run of three words that holds something the address types encrypt (letters folded: alef forms,
+final ة/ه and ي/ى, diacritics, tatweel, case).  The output row's cells and the PII found inside them are keyed
+the same way, with every reading of every run of digits.  A key of the input row found in the same output row
+is a **leak** (the scan fails); a key found in another row only is counted as a **coincidence**: realistic tokens
+share the space of real values (about n**2 / domain such pairs among n values).  Coincidences are found through
+hash partitions spilled to a temporary folder, so memory stays flat whatever the file size.
+
+Reports never contain a value: counts per column and kind, and row numbers (1 = the first data row).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .pii import registry
-from .pii.free_text import find, find_spans
+from . import __version__
+from .pii import find_numbers as fn
+from .pii import find_words as fw
+from .pii import free_text as ft
+from .pii import name_lexicon as nl
+from .pii.find_codes import find_emails, find_ibans
+from .pii.iban import _compact_array as iban_compact
+from .pii.textview import TextView, plain_strings
 from .table import EMPTY_MARKERS
 from .utf8 import group_bytes
 
-#: a column is reported as holding a type when at least this share of its non-empty cells are valid
-MIN_CONFIDENCE = 0.05
-MIN_CELLS = 1
+FORMAT = "tokenize-kit-scan"
+FORMAT_VERSION = 1
+#: a column is reported as holding a kind when at least this share of its non-empty cells are one value of it
+MIN_SHARE = 0.05
+#: single-word name cells count only when at least this share of the column is names (a first-name column)
+MIN_NAME_SHARE = 0.3
+#: row numbers kept per column and kind in a report
+MAX_ROWS = 20
+REPORT_KINDS = ("national_id", "phone", "iban", "email", "name", "address")
+_KIND_OF_SPAN = {"eg_national_id": "national_id", "sa_national_id": "national_id", "phone": "phone",
+                 "iban": "iban", "email": "email", "person_name": "name", "eg_address": "address",
+                 "sa_address": "address"}
+_KIND_OF_TYPE = {"eg_national_id": "national_id", "sa_national_id": "national_id", "phone": "phone",
+                 "eg_phone": "phone", "sa_phone": "phone", "iban": "iban", "email": "email", "person_name": "name",
+                 "eg_address": "address", "sa_address": "address"}
+
+
+class ScanError(ValueError):
+    """The scan cannot run as asked (rows not aligned, spill folder unusable ...); never shows a value."""
+
+
+# -- reading every string leaf ----------------------------------------------------------------------------------
+@dataclass
+class Leaf:
+    """One string leaf of a batch: its path, its values and the batch row each value belongs to."""
+
+    path: str
+    values: pa.Array
+    rows: np.ndarray
+
+
+def leaves(batch: pa.RecordBatch | pa.Table, skip: Iterable[str] = ()) -> tuple[list[Leaf], list[tuple[str, str]]]:
+    """The readable string leaves of a batch, and the (path, type) of the leaves that cannot be read."""
+    skip = set(skip)
+    out: list[Leaf] = []
+    bad: list[tuple[str, str]] = []
+    n = batch.num_rows
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        if name in skip:
+            continue
+        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        _walk(str(name), arr, np.arange(n, dtype=np.int64), out, bad)
+    return out, bad
+
+
+def _walk(path: str, arr: pa.Array, rows: np.ndarray, out: list[Leaf], bad: list[tuple[str, str]]) -> None:
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        _walk(path, arr.dictionary_decode(), rows, out, bad)
+    elif pa.types.is_string(t) or pa.types.is_large_string(t):
+        out.append(Leaf(path, plain_strings(arr), rows))
+    elif pa.types.is_integer(t):
+        out.append(Leaf(path, pc.cast(arr, pa.string()), rows))
+    elif pa.types.is_union(t):  # an .xlsx column mixing numbers, dates and text
+        from .io import as_text
+
+        out.append(Leaf(path, plain_strings(as_text(arr)), rows))
+    elif pa.types.is_floating(t):
+        # an ID or phone saved as a number: its digits (whole values as integers, never "1.0e+13")
+        finite = pc.fill_null(pc.is_finite(arr), False)
+        whole = pc.and_(finite, pc.equal(pc.floor(arr), arr))
+        ints = pc.cast(pc.if_else(whole, arr, pa.scalar(None, t)), pa.int64(), safe=False)
+        text = pc.if_else(whole, pc.cast(ints, pa.string()), pc.cast(arr, pa.string()))
+        out.append(Leaf(path, text, rows))
+    elif pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        try:
+            text = arr.cast(pa.binary()).cast(pa.string())
+            text.validate(full=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            bad.append((path, f"{t} (not UTF-8 text)"))
+            return
+        out.append(Leaf(path, text, rows))
+    elif pa.types.is_struct(t):
+        for i in range(t.num_fields):
+            child = arr.field(i)
+            if arr.null_count:
+                child = pc.if_else(arr.is_valid(), child, pa.nulls(len(child), child.type))
+            _walk(f"{path}.{t.field(i).name}", child, rows, out, bad)
+    elif pa.types.is_map(t):
+        offsets = arr.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
+        owner = rows[np.repeat(np.arange(len(arr)), np.diff(offsets))]
+        lo, hi = int(offsets[0]), int(offsets[-1])
+        _walk(f"{path}{{key}}", arr.keys.slice(lo, hi - lo), owner, out, bad)
+        _walk(f"{path}{{value}}", arr.items.slice(lo, hi - lo), owner, out, bad)
+    elif pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        if pa.types.is_fixed_size_list(t):
+            size = t.list_size
+            owner = rows[np.repeat(np.arange(len(arr)), size)]
+            _walk(f"{path}[]", arr.flatten(), owner, out, bad)
+            return
+        offsets = arr.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
+        owner = rows[np.repeat(np.arange(len(arr)), np.diff(offsets))]
+        lo, hi = int(offsets[0]), int(offsets[-1])
+        _walk(f"{path}[]", arr.values.slice(lo, hi - lo), owner, out, bad)
+    elif (pa.types.is_boolean(t) or pa.types.is_temporal(t) or pa.types.is_decimal(t) or pa.types.is_null(t)):
+        return  # readable, and holds no text
+    else:
+        bad.append((path, str(t)))
+
+
+def _non_empty(values: pa.Array) -> np.ndarray:
+    core = pc.utf8_trim_whitespace(pc.fill_null(values, ""))
+    empty = pc.is_in(core, value_set=pa.array(EMPTY_MARKERS, pa.string())).to_numpy(zero_copy_only=False)
+    return ~empty & pc.is_valid(values).to_numpy(zero_copy_only=False)
+
+
+# -- findings ---------------------------------------------------------------------------------------------------
+@dataclass
+class KindCount:
+    count: int = 0
+    rows: list[int] = field(default_factory=list)
+
+    def add(self, rows: np.ndarray) -> None:
+        self.count += len(rows)
+        room = MAX_ROWS - len(self.rows)
+        if room > 0 and len(rows):
+            self.rows.extend(int(r) for r in np.unique(rows)[:room])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "rows": list(self.rows)}
 
 
 @dataclass
@@ -35,279 +176,669 @@ class ColumnFinding:
     column: str
     cells: int = 0
     non_empty: int = 0
+    #: cells that are one value of a kind (the whole trimmed cell)
+    values: dict[str, KindCount] = field(default_factory=dict)
+    #: values of a kind found inside longer text
+    in_text: dict[str, KindCount] = field(default_factory=dict)
+    #: single-word name cells (a first-name column), reported only when they are most of the column
+    single_names: int = 0
+    #: whole cells per PII type (eg_national_id, phone, person_name, sa_address ...): for suggesting a policy
     types: dict[str, int] = field(default_factory=dict)
-    in_text: dict[str, int] = field(default_factory=dict)
 
-    def confidence(self, type_name: str) -> float:
-        return self.types.get(type_name, 0) / self.non_empty if self.non_empty else 0.0
+    def share(self, kind: str) -> float:
+        k = self.values.get(kind)
+        return k.count / self.non_empty if k and self.non_empty else 0.0
+
+    def kinds_found(self) -> dict[str, KindCount]:
+        out = {k: v for k, v in self.values.items() if v.count and self.share(k) >= MIN_SHARE}
+        if self.non_empty and self.single_names / self.non_empty >= MIN_NAME_SHARE:
+            out.setdefault("name", self.values.get("name", KindCount()))
+        return out
+
+    @property
+    def found(self) -> bool:
+        return bool(self.kinds_found()) or any(v.count for v in self.in_text.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "column": self.column,
             "cells": self.cells,
             "non_empty": self.non_empty,
-            "types": {t: {"count": n, "confidence": round(self.confidence(t), 4)} for t, n in self.types.items()},
-            "in_text": dict(self.in_text),
+            "values": {k: {**v.to_dict(), "share": round(self.share(k), 4)} for k, v in self.kinds_found().items()},
+            "in_text": {k: v.to_dict() for k, v in self.in_text.items() if v.count},
         }
-
-    @property
-    def found(self) -> bool:
-        return bool(self.in_text) or any(
-            n >= MIN_CELLS and self.confidence(t) >= MIN_CONFIDENCE for t, n in self.types.items()
-        )
 
 
 @dataclass
 class ScanResult:
     columns: dict[str, ColumnFinding] = field(default_factory=dict)
     rows: int = 0
-    leaks: dict[str, int] = field(default_factory=dict)  # column -> raw values of the input found in their own row
-    collisions: dict[str, int] = field(default_factory=dict)  # column -> tokens equal to another row's raw value
+    unreadable: dict[str, str] = field(default_factory=dict)
+    #: column -> kind -> raw values of the input found in their own row of the output
+    leaks: dict[str, dict[str, KindCount]] = field(default_factory=dict)
+    #: column -> kind -> output values equal to a raw value of another row (coincidences, not leaks)
+    collisions: dict[str, dict[str, int]] = field(default_factory=dict)
+    kept_by_policy: list[str] = field(default_factory=list)
+    file: str = ""
+    against: str | None = None
 
     @property
     def found(self) -> bool:
-        return any(c.found for c in self.columns.values()) or bool(self.leaks)
+        return any(c.found for c in self.columns.values()) or bool(self.leaks) or bool(self.unreadable)
+
+    @property
+    def leak_count(self) -> int:
+        return sum(k.count for kinds in self.leaks.values() for k in kinds.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "tool_version": __version__,
+            "file": self.file,
+            "against": self.against,
             "rows": self.rows,
             "pii_found": self.found,
             "columns": [c.to_dict() for c in self.columns.values() if c.found],
-            "raw_values_found": dict(self.leaks),
-            "token_collisions_with_other_rows": dict(self.collisions),
+            "unreadable": [{"column": c, "type": t} for c, t in self.unreadable.items()],
+            "leaks": [{"column": c, "kind": k, **v.to_dict()} for c, kinds in self.leaks.items()
+                      for k, v in kinds.items()],
+            "coincidences": [{"column": c, "kind": k, "count": v} for c, kinds in self.collisions.items()
+                             for k, v in kinds.items()],
+            "kept_by_policy": list(self.kept_by_policy),
         }
 
 
-def _text(col: pa.Array) -> pa.Array:
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
-    if pa.types.is_string(col.type):
-        return col
-    if pa.types.is_large_string(col.type) or pa.types.is_integer(col.type) or pa.types.is_dictionary(col.type):
-        return pc.cast(col, pa.string())
-    if pa.types.is_union(col.type):  # an .xlsx column mixing text and numbers
-        from .io import as_text
+def _cell_kinds(det: ft.Detection, values: pa.Array) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Rows (indices into ``values``) whose whole trimmed cell is one value of a kind, and rows of values of a
+    kind found inside longer text."""
+    s, e, k = det.all_spans()
+    view = det.view
+    if not len(s):
+        return {}, {}
+    rows = view.row[s]
+    core = pc.utf8_trim_whitespace(values)
+    lead = pc.utf8_length(values).to_numpy(zero_copy_only=False) - pc.utf8_length(
+        pc.utf8_ltrim_whitespace(values)).to_numpy(zero_copy_only=False)
+    core_len = pc.utf8_length(core).to_numpy(zero_copy_only=False)
+    base = view.row_off[rows] + lead[rows]
+    whole = (s == base) & (e == base + core_len[rows])
+    # a name or an address cell may hold punctuation the span leaves out: whole when the span holds every
+    # letter and digit of the cell
+    if (~whole).any():
+        alnum = np.concatenate([[0], np.cumsum((view.cls & (fw.LETTER | fw.DIGIT)) != 0)])
+        row_alnum = alnum[view.row_off[1:]] - alnum[view.row_off[:-1]]
+        whole |= (alnum[e] - alnum[s]) == row_alnum[rows]
+    values_by: dict[str, np.ndarray] = {}
+    text_by: dict[str, np.ndarray] = {}
+    for t in np.unique(k).tolist():
+        sel = k == t
+        values_by[ft.SPAN_KINDS[t]] = np.unique(rows[sel & whole])
+        text_by[ft.SPAN_KINDS[t]] = rows[sel & ~whole]
+    return values_by, text_by
 
-        return as_text(col)
-    return None
+
+def _single_names(values: pa.Array) -> np.ndarray:
+    """Cells that are one word of the name lexicon (a first-name column)."""
+    core = pc.utf8_trim_whitespace(values)
+    enc = pc.dictionary_encode(core)
+    d = enc.dictionary.to_pylist()
+    hit = np.array([(" " not in w) and nl.parse(w) is not None for w in d], dtype=bool)
+    return hit[enc.indices.to_numpy(zero_copy_only=False)] if len(d) else np.zeros(len(values), dtype=bool)
 
 
-def _non_empty(text: pa.Array) -> pa.Array:
-    core = pc.utf8_trim_whitespace(pc.fill_null(text, ""))
-    keep = pc.invert(pc.is_in(core, value_set=pa.array(EMPTY_MARKERS, pa.string())))
-    return core.filter(keep)
-
-
-def scan_batch(batch: pa.RecordBatch | pa.Table, result: ScanResult, covered: Iterable[str] = ()) -> None:
-    """Add one batch's findings to ``result`` (columns in ``covered`` are skipped)."""
-    covered = set(covered)
+def scan_batch(batch: pa.RecordBatch | pa.Table, result: ScanResult, covered: Iterable[str] = (),
+               row_offset: int = 0) -> None:
+    """Add one batch's findings to ``result`` (columns in ``covered``, the policy's, are skipped)."""
     result.rows += batch.num_rows
-    for name, col in zip(batch.schema.names, batch.columns, strict=True):
-        if name in covered:
+    found_leaves, bad = leaves(batch, covered)
+    for path, typ in bad:
+        result.unreadable.setdefault(path, typ)
+    for leaf in found_leaves:
+        finding = result.columns.setdefault(leaf.path, ColumnFinding(leaf.path))
+        finding.cells += len(leaf.values)
+        keep = _non_empty(leaf.values)
+        finding.non_empty += int(keep.sum())
+        if not keep.any():
             continue
-        finding = result.columns.setdefault(name, ColumnFinding(name))
-        finding.cells += len(col)
-        text = _text(col)
-        if text is None:
-            continue
-        values = _non_empty(text)
-        finding.non_empty += len(values)
-        if len(values) == 0:
-            continue
-        uniq = pc.unique(values)
-        counts = pc.value_counts(values)
-        order = pc.index_in(uniq, value_set=counts.field("values"))
-        per_value = counts.field("counts").take(order).to_numpy(zero_copy_only=False)
-        whole = np.zeros(len(uniq), dtype=bool)
-        for t in registry.detectors():
-            mask = t.valid_mask(uniq)
-            if mask.any():
-                finding.types[t.name] = finding.types.get(t.name, 0) + int(per_value[mask].sum())
-                whole |= mask
-        rest = uniq.filter(pa.array(~whole))
-        if len(rest):
-            for _, _, _, type_name in find(rest):
-                finding.in_text[type_name] = finding.in_text.get(type_name, 0) + 1
+        idx = np.flatnonzero(keep)
+        values = leaf.values.take(pa.array(idx))
+        det = ft.detect(values)
+        whole, inside = _cell_kinds(det, values)
+        for type_name, r in whole.items():
+            if len(r):
+                finding.values.setdefault(_KIND_OF_SPAN[type_name], KindCount()).add(leaf.rows[idx[r]] + row_offset + 1)
+                finding.types[type_name] = finding.types.get(type_name, 0) + len(r)
+        for type_name, r in inside.items():
+            if len(r):
+                finding.in_text.setdefault(_KIND_OF_SPAN[type_name], KindCount()).add(
+                    leaf.rows[idx[r]] + row_offset + 1)
+        singles = int(_single_names(values).sum())
+        finding.single_names += singles
 
 
-#: multiplier of the polynomial string hash (odd, so every byte position matters modulo 2**64)
-_HASH_BASE = np.uint64(0x100000001B3)
-_HASH_LENGTH = np.uint64(0x9E3779B97F4A7C15)
-_EMPTY = pa.array([], pa.string())
+# -- the gate ---------------------------------------------------------------------------------------------------
+def _digit_keys(digits: pa.Array, plus: np.ndarray | None = None) -> list[pa.Array]:
+    """Comparison keys of digit strings in every reading: "d:" + the digits (an ID), and "p:" + the national
+    significant number after whatever prefix a phone may be written with (00/+ and the country code, the bare
+    country code, the trunk 0)."""
+    keys = [pc.binary_join_element_wise("d:", digits, "")]
+    nsn = digits
+    for prefix in ("0020", "00966", "20", "966", "0"):
+        nsn = pc.if_else(pc.starts_with(nsn, prefix), pc.utf8_slice_codeunits(nsn, len(prefix)), nsn)
+    keys.append(pc.binary_join_element_wise("p:", nsn, ""))
+    for prefix in ("20", "966"):  # bare country code that is also a valid start of the number: both readings
+        alt = pc.if_else(pc.starts_with(digits, prefix), pc.utf8_slice_codeunits(digits, len(prefix)), digits)
+        keys.append(pc.binary_join_element_wise("p:", alt, ""))
+    return keys
+
+
+def _word_keys(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.ndarray, pa.Array, np.ndarray,
+                                                                          pa.Array]:
+    """(row, "n:" key) of every pair of consecutive words and (row, "a:" key) of every run of three, folded."""
+    w = fw.words(view, np.zeros(len(view), dtype=bool) if blocked is None else blocked)
+    if len(w.start) < 2:
+        z = np.zeros(0, np.int64)
+        return z, pa.array([], pa.string()), z, pa.array([], pa.string())
+    enc = pc.dictionary_encode(w.text)
+    d = enc.dictionary.to_pylist()
+    f_d = [nl.fold(x) for x in d]
+    s_d = [_strip_prefix(x) for x in f_d]  # the word without a glued و/ب/ل/ف/ك (بأحمد -> احمد)
+    idx = enc.indices
+    folded = pa.array(f_d, pa.string()).take(idx)
+    stripped = pa.array(s_d, pa.string()).take(idx)
+    has_prefix = np.array([a != b for a, b in zip(f_d, s_d, strict=True)], dtype=bool)[
+        idx.to_numpy(zero_copy_only=False)]
+    same1 = w.row[1:] == w.row[:-1]
+    i2 = np.flatnonzero(same1)
+    rows2, pairs = [w.row[i2]], [pc.binary_join_element_wise("n:", folded.take(pa.array(i2)), " ",
+                                                              folded.take(pa.array(i2 + 1)), "")]
+    for a_arr, b_arr, sel in ((stripped, folded, has_prefix[i2]), (folded, stripped, has_prefix[i2 + 1]),
+                              (stripped, stripped, has_prefix[i2] & has_prefix[i2 + 1])):
+        j = i2[sel]
+        if len(j):
+            rows2.append(w.row[j])
+            pairs.append(pc.binary_join_element_wise("n:", a_arr.take(pa.array(j)), " ", b_arr.take(pa.array(j + 1)),
+                                                     ""))
+    r3, k3 = _core_keys(w.row, folded, _core_mask(d, idx))
+    return np.concatenate(rows2), pa.concat_arrays(pairs), r3, k3
 
 
 @cache
-def _hash_powers(size: int) -> np.ndarray:
-    """``_HASH_BASE ** k`` modulo 2**64 for k < size (size: a power of two, so few tables are cached)."""
-    powers = np.ones(size, dtype=np.uint64)
-    np.cumprod(np.full(size - 1, _HASH_BASE, dtype=np.uint64), out=powers[1:])
-    return powers
+def _place_words() -> frozenset[str]:
+    """Folded words of every place name the reference data knows (cities, districts, villages, markaz and
+    governorate names, regions): a town's name in an address is not what identifies its resident."""
+    from . import refdata
 
-
-#: strings hashed per step (bounds the temporary arrays: 16 bytes per byte of text)
-HASH_CHUNK = 1 << 16
-
-
-def _hash64(values: pa.Array) -> np.ndarray:
-    """A 64-bit polynomial hash of each string (wrapping uint64 arithmetic): only narrows a lookup; every hit
-    is confirmed by comparing the strings themselves."""
-    n = len(values)
-    if n > HASH_CHUNK:
-        return np.concatenate([_hash64(values.slice(i, HASH_CHUNK)) for i in range(0, n, HASH_CHUNK)])
-    if n == 0:
-        return np.zeros(0, dtype=np.uint64)
-    data = group_bytes(values)
-    off32 = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1 + values.offset)[values.offset :]
-    off = off32.astype(np.int64) - int(off32[0])
-    lengths = np.diff(off)
-    pos = np.arange(len(data), dtype=np.int64) - np.repeat(off[:-1], lengths)
-    powers = _hash_powers(1 << max(int(lengths.max()), 1).bit_length())
-    sums = np.zeros(len(data) + 1, dtype=np.uint64)
-    np.cumsum((data.astype(np.uint64) + np.uint64(1)) * powers[pos], out=sums[1:])
-    return (sums[off[1:]] - sums[off[:-1]]) ^ (lengths.astype(np.uint64) * _HASH_LENGTH)
-
-
-def raw_pairs(batch: pa.RecordBatch | pa.Table, columns: Iterable[str], text_columns: Iterable[str] = (),
-              row_numbers: np.ndarray | None = None) -> tuple[np.ndarray, pa.Array]:
-    """(rows, values) of the raw input: covered columns' values (trimmed) and the PII spans in their text.
-
-    ``row_numbers`` gives each row of ``batch`` its row number in the file (default: 0, 1, 2 ...).
-
-    For ``text_columns`` (free text) only the PII spans count: the rest of a note is not sensitive and
-    legitimately stays the same.  Values shorter than 4 characters and empty markers ("N/A" ...) are not
-    counted: they are not identifying and would match by chance.
-    """
-    text_columns = set(text_columns)
-    number = np.arange(batch.num_rows, dtype=np.int64) if row_numbers is None else row_numbers
-    rows: list[np.ndarray] = []
-    values: list[pa.Array] = []
-    for name in columns:
-        if name not in batch.schema.names:
+    words: set[str] = set()
+    for table, cols in (("eg_cities", ("name_ar", "name_en")), ("eg_villages", ("markaz_ar", "name_ar")),
+                        ("eg_governorates", ("name_ar", "name_en")), ("sa_cities", ("name_ar", "name_en")),
+                        ("sa_city_districts", ("name_ar", "name_en")), ("sa_districts", ("name_ar", "name_en")),
+                        ("sa_regions", ("name_ar", "name_en", "capital_ar", "capital_en"))):
+        try:
+            t = refdata.table(table)
+        except ValueError:
             continue
-        text = _text(batch.column(batch.schema.get_field_index(name)))
-        if text is None:
+        for c in cols:
+            if c in t.column_names:
+                for name in t.column(c).to_pylist():
+                    words.update(nl.fold(w) for w in str(name).split())
+    return frozenset(words)
+
+
+def _core_mask(d: list[str], idx: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Per word: not a structure word or a place the address types keep (what an address token encrypts: street
+    names, numbers, village and owner names); and whether it is a place name any reference table knows."""
+    places = _place_words()
+    kept = np.array([bool(fw.role(x) & (fw.STRUCT | fw.PLACE_EG | fw.PLACE_SA)) for x in d], dtype=bool)
+    known = np.array([nl.fold(x) in places for x in d], dtype=bool)
+    i = idx.to_numpy(zero_copy_only=False)
+    if not len(d):
+        return np.zeros(len(idx), dtype=bool), np.zeros(len(idx), dtype=bool)
+    return ~kept[i], known[i]
+
+
+def _core_keys(row: np.ndarray, folded: pa.Array, core: tuple[np.ndarray, np.ndarray]
+               ) -> tuple[np.ndarray, pa.Array]:
+    """"a:" keys of an address's core: each pair of consecutive core words of a row (structure words and kept
+    places left out, so "13 ش التحرير" and "13 شارع التحرير، الدقي" give the same key), except pairs that are a
+    town's name alone ("تمى الأمديد": not what identifies a resident, and often a column of its own)."""
+    mask, known = core
+    ci = np.flatnonzero(mask)
+    if len(ci) < 2:
+        return np.zeros(0, np.int64), pa.array([], pa.string())
+    same = row[ci[1:]] == row[ci[:-1]]
+    a, b = ci[:-1][same], ci[1:][same]
+    keep = ~(known[a] & known[b])
+    a, b = a[keep], b[keep]
+    return row[a], pc.binary_join_element_wise("a:", folded.take(pa.array(a)), " ", folded.take(pa.array(b)), "")
+
+
+def _strip_prefix(key: str) -> str:
+    return key[1:] if len(key) > 3 and ord(key[0]) in fw.PREFIX_LETTERS else key
+
+
+def _name_keys(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(row, key) of a name value: every pair of consecutive parts, and a one-part name itself."""
+    view = TextView(values)
+    ps, pe = nl.name_parts(view)
+    if not len(ps):
+        return np.zeros(0, np.int64), pa.array([], pa.string())
+    parts = view.strings(ps, pe)
+    enc = pc.dictionary_encode(parts)
+    folded = pa.array([nl.fold(x).replace(" ", "") for x in enc.dictionary.to_pylist()], pa.string()).take(
+        enc.indices)
+    row = view.row[ps]
+    same = row[1:] == row[:-1]
+    i2 = np.flatnonzero(same)
+    pair_keys = pc.binary_join_element_wise("n:", folded.take(pa.array(i2)), " ", folded.take(pa.array(i2 + 1)), "")
+    count = np.bincount(row, minlength=len(values))
+    single = np.flatnonzero(count[row] == 1)
+    single_keys = pc.binary_join_element_wise("w:", folded.take(pa.array(single)), "")
+    return np.concatenate([row[i2], row[single]]), pa.concat_arrays([pair_keys, single_keys])
+
+
+def _address_keys(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(row, key) of an address: each pair of consecutive core words (see :func:`_core_keys`), and a one-word
+    core (a street name alone) as a single word."""
+    view = TextView(values)
+    w = fw.words(view, np.zeros(len(view), dtype=bool))
+    if not len(w.start):
+        return np.zeros(0, np.int64), pa.array([], pa.string())
+    enc = pc.dictionary_encode(w.text)
+    d = enc.dictionary.to_pylist()
+    folded = pa.array([nl.fold(x) for x in d], pa.string()).take(enc.indices)
+    core = _core_mask(d, enc.indices)
+    r2, k2 = _core_keys(w.row, folded, core)
+    count = np.bincount(w.row[core[0]], minlength=len(values))
+    lone = np.flatnonzero(core[0] & ~core[1] & (count[w.row] == 1)
+                          & ~pc.ascii_is_decimal(w.text).to_numpy(zero_copy_only=False))
+    k1 = pc.binary_join_element_wise("w:", folded.take(pa.array(lone)), "")
+    return np.concatenate([r2, w.row[lone]]), pa.concat_arrays([k2, k1])
+
+
+def _column_raw_keys(values: pa.Array, type_name: str) -> tuple[np.ndarray, pa.Array]:
+    """(row, key) of a policy column's raw values."""
+    values = plain_strings(values)
+    core = pc.utf8_trim_whitespace(values)
+    keep = _non_empty(core) & (pc.utf8_length(core).to_numpy(zero_copy_only=False) >= 4)
+    rows = np.flatnonzero(keep)
+    if not len(rows):
+        return rows, pa.array([], pa.string())
+    sub = core.take(pa.array(rows))
+    kind = _KIND_OF_TYPE.get(type_name, "")
+    if kind in ("phone", "national_id"):
+        from .pii.text import digits_only
+
+        digits = digits_only(sub)
+        if kind == "phone":
+            keys = _digit_keys(digits)[1:2]
+        else:
+            keys = [pc.binary_join_element_wise("d:", digits, "")]
+        return np.concatenate([rows] * len(keys)), pa.concat_arrays(keys)
+    if kind == "email":
+        return rows, pc.binary_join_element_wise("e:", pc.utf8_lower(sub), "")
+    if kind == "iban":
+        return rows, pc.binary_join_element_wise("i:", iban_compact(sub), "")
+    if kind == "name":
+        r, k = _name_keys(sub)
+        return rows[r], k
+    if kind == "address":
+        r, k = _address_keys(sub)
+        return rows[r], k
+    # any other type: the value itself, as written
+    return rows, pc.binary_join_element_wise("v:", sub, "")
+
+
+def _text_raw_keys(values: pa.Array, context: list[ft.RowColumn]) -> tuple[np.ndarray, pa.Array]:
+    """(row, key) of the PII found in a free-text column of the input (with the row's own values)."""
+    det = ft.detect(plain_strings(values), None, context)
+    s, e, k = det.all_spans()
+    if not len(s):
+        return np.zeros(0, np.int64), pa.array([], pa.string())
+    view = det.view
+    rows = view.row[s]
+    texts = view.strings(s, e)
+    out_rows, out_keys = [], []
+    kinds = np.array([_KIND_OF_SPAN[x] for x in ft.SPAN_KINDS])[k]
+    for kind in np.unique(kinds).tolist():
+        sel = np.flatnonzero(kinds == kind)
+        r, keys = _column_raw_keys(texts.take(pa.array(sel)), {"phone": "phone", "national_id": "eg_national_id",
+                                                                "email": "email", "iban": "iban",
+                                                                "name": "person_name",
+                                                                "address": "eg_address"}[kind])
+        out_rows.append(rows[sel][r])
+        out_keys.append(keys)
+    return np.concatenate(out_rows), pa.concat_arrays(out_keys)
+
+
+def raw_keys(batch: pa.Table, policy: Any) -> tuple[np.ndarray, pa.Array, np.ndarray]:
+    """(row, key, kind index) of every raw value of a batch of the input that must not reach the delivery."""
+    rows, keys = [], []
+    context = [ft.RowColumn(spec, plain_strings(batch.column(batch.column_names.index(name)).combine_chunks()),
+                            plain_strings(batch.column(batch.column_names.index(name)).combine_chunks()))
+               for name, spec in policy.columns.items()
+               if spec.type in _KIND_OF_TYPE and spec.method != "keep" and name in batch.column_names]
+    for name, spec in policy.columns.items():
+        if spec.method == "keep" or name not in batch.column_names:
             continue
-        core = pc.utf8_trim_whitespace(pc.fill_null(text, ""))
-        if name not in text_columns:
-            keep = pc.and_(pc.greater_equal(pc.utf8_length(core), 4),
-                           pc.invert(pc.is_in(core, value_set=pa.array(EMPTY_MARKERS, pa.string()))))
-            idx = np.flatnonzero(keep.to_numpy(zero_copy_only=False))
-            rows.append(number[idx])
-            values.append(core.take(pa.array(idx)))
-        span_rows, spans = find_spans(core)
-        rows.append(number[span_rows])
-        values.append(spans)
+        col = batch.column(batch.column_names.index(name)).combine_chunks()
+        text = pc.cast(col, pa.string()) if not (pa.types.is_string(col.type)) else col
+        if spec.type == "free_text":
+            r, k = _text_raw_keys(text, context)
+        else:
+            r, k = _column_raw_keys(text, spec.type)
+        rows.append(r)
+        keys.append(k)
     if not rows:
-        return np.zeros(0, dtype=np.int64), _EMPTY
-    return np.concatenate(rows), pa.concat_arrays(values)
+        return np.zeros(0, np.int64), pa.array([], pa.string()), np.zeros(0, np.int8)
+    k_all = pa.concat_arrays(keys)
+    return np.concatenate(rows), k_all, _key_kind(k_all)
 
 
-def _pair_keys(rows: np.ndarray, values: pa.Array) -> pa.Array:
-    """One string per (row, value) pair: the row number, a unit separator, the value (unambiguous)."""
-    return pc.binary_join_element_wise(pc.cast(pa.array(rows, pa.int64()), pa.string()), values, "\x1f")
+_KEY_KIND = {"d": "national_id", "p": "phone", "e": "email", "i": "iban", "n": "name", "w": "name",
+             "a": "address", "v": "value"}
+GATE_KINDS = ("national_id", "phone", "email", "iban", "name", "address", "value")
 
 
-class RawIndex:
-    """The raw input's covered values, for ``scan --against``: streamed and vectorised.
-
-    A first pass over the input keeps each distinct raw value once (as Arrow strings, sorted by a 64-bit
-    hash), so every output cell and PII span is looked up in the whole input at once.  A hit is then told
-    apart by a second pass that reads the input again in step with the output's rows, looking only at the
-    rows with hits: in its own row, the value passed through (a leak); in another row, a realistic token
-    happens to equal someone else's value (a coincidence, counted for information).  Memory holds the
-    distinct raw values of the covered columns and about one batch of the input, not the file.
-    """
-
-    def __init__(self, open_input: Callable[[], Iterable[pa.RecordBatch]], columns: Iterable[str],
-                 text_columns: Iterable[str] = ()) -> None:
-        self._columns, self._text_columns = list(columns), list(text_columns)
-        parts = []
-        for batch in open_input():
-            _, values = raw_pairs(batch, self._columns, self._text_columns)
-            if len(values):
-                parts.append(pc.unique(values))
-        everything = pa.concat_arrays(parts) if parts else _EMPTY
-        parts.clear()
-        distinct = pc.unique(everything)
-        del everything
-        hashes = _hash64(distinct)
-        order = np.argsort(hashes, kind="stable")
-        self._hashes, self._values = hashes[order], distinct.take(pa.array(order))
-        del distinct, order
-        self._cursor = iter(open_input())
-        self._buffered: list[tuple[int, pa.RecordBatch]] = []  # (first row, batch) of the input, in order
-        self._read_to = 0
-
-    def found(self, values: pa.Array) -> np.ndarray:
-        """Which of ``values`` equal a raw value of the input (in any row)."""
-        hit = np.zeros(len(values), dtype=bool)
-        if not len(values) or not len(self._hashes):
-            return hit
-        h = _hash64(values)
-        # searched in sorted order: consecutive probes land near each other in the (large) sorted table
-        order = np.argsort(h)
-        lo = np.empty(len(h), dtype=np.int64)
-        lo[order] = np.searchsorted(self._hashes, h[order], "left")
-        hi = lo.copy()
-        maybe = np.flatnonzero(self._hashes[np.minimum(lo, len(self._hashes) - 1)] == h)
-        hi[maybe] = np.searchsorted(self._hashes, h[maybe], "right")
-        one = np.flatnonzero(hi - lo == 1)  # the usual case: one raw value with this hash, compare with it
-        if len(one):
-            same = pc.equal(values.take(pa.array(one)), self._values.take(pa.array(lo[one])))
-            hit[one] = same.to_numpy(zero_copy_only=False)
-        for i in np.flatnonzero(hi - lo > 1).tolist():  # several raw values share the hash (rare)
-            hit[i] = bool(pc.any(pc.equal(self._values.slice(lo[i], hi[i] - lo[i]), values[i])).as_py())
-        return hit
-
-    def pairs_of_rows(self, rows: np.ndarray) -> pa.Array:
-        """The raw (row, value) pairs of the given rows as :func:`_pair_keys`; ask in row order (each call's
-        rows at or after the previous call's)."""
-        stop = int(rows.max()) + 1 if len(rows) else 0
-        while self._read_to < stop:
-            batch = next(self._cursor, None)
-            if batch is None:
-                break
-            self._buffered.append((self._read_to, batch))
-            self._read_to += batch.num_rows
-        start = int(rows.min()) if len(rows) else self._read_to
-        self._buffered = [(first, b) for first, b in self._buffered if first + b.num_rows > start]
-        keys = []
-        for first, batch in self._buffered:
-            mine = np.unique(rows[(rows >= first) & (rows < first + batch.num_rows)])
-            if len(mine):
-                pair_rows, values = raw_pairs(batch.take(pa.array(mine - first)), self._columns,
-                                              self._text_columns, mine)
-                keys.append(_pair_keys(pair_rows, values))
-        return pa.concat_arrays(keys) if keys else _EMPTY
+def _key_kind(keys: pa.Array) -> np.ndarray:
+    first = pc.utf8_slice_codeunits(keys, 0, 1).to_pylist()
+    return np.array([GATE_KINDS.index(_KEY_KIND[c]) for c in first], dtype=np.int8) if first else np.zeros(
+        0, np.int8)
 
 
-def leaks_in(batch: pa.RecordBatch | pa.Table, raw: RawIndex, result: ScanResult, row_offset: int = 0) -> None:
-    """Count raw values of the input found in the SAME row of the output (a value that passed through).
+def output_keys(leaf: Leaf) -> tuple[np.ndarray, pa.Array]:
+    """(row, key) of everything an output leaf could carry of the input: the trimmed cell itself in every key
+    form, every run of digits in every reading, e-mails, IBANs and word pairs and triples."""
+    values = leaf.values
+    core = pc.utf8_trim_whitespace(values)
+    n = len(values)
+    rows_l: list[np.ndarray] = []
+    keys_l: list[pa.Array] = []
+    every = np.arange(n)
+    # whole cells
+    for prefix in ("v:", "e:"):
+        rows_l.append(every)
+        keys_l.append(pc.binary_join_element_wise(prefix, core if prefix == "v:" else pc.utf8_lower(core), ""))
+    rows_l.append(every)
+    keys_l.append(pc.binary_join_element_wise("i:", iban_compact(core), ""))
+    view = TextView(values)
+    # digits: every candidate run of groups
+    nums = fn.candidates(view)
+    if len(nums.c_match):
+        cand = np.arange(len(nums.c_match))
+        digits = nums.candidate_digits(cand)
+        crow = view.row[nums.g_start[nums.c_a]]
+        for k in _digit_keys(digits):
+            rows_l.append(crow)
+            keys_l.append(k)
+    s, e = find_emails(view)
+    if len(s):
+        rows_l.append(view.row[s])
+        keys_l.append(pc.binary_join_element_wise("e:", pc.utf8_lower(view.strings(s, e)), ""))
+    s, e = find_ibans(view)
+    if len(s):
+        rows_l.append(view.row[s])
+        keys_l.append(pc.binary_join_element_wise("i:", iban_compact(view.strings(s, e)), ""))
+    r2, k2, r3, k3 = _word_keys(view)
+    rows_l += [r2, r3]
+    keys_l += [k2, k3]
+    # single words (a one-part name): "w:" keys
+    w = fw.words(view, np.zeros(len(view), dtype=bool))
+    if len(w.start):
+        enc = pc.dictionary_encode(w.text)
+        folded = pa.array([nl.fold(x) for x in enc.dictionary.to_pylist()], pa.string()).take(enc.indices)
+        rows_l.append(w.row)
+        keys_l.append(pc.binary_join_element_wise("w:", folded, ""))
+    return np.concatenate(rows_l), pa.concat_arrays([plain_strings(k) for k in keys_l])
 
-    Every cell of every output column, and every ID or phone found inside its text, is looked up.  A token
-    equal to a raw value of ANOTHER row is a coincidence, not a leak: realistic tokens live in the same
-    space as real values (about n**2 / domain such pairs for n values); they are counted in
-    ``result.collisions`` for information.
-    """
-    hits = []
-    for name, col in zip(batch.schema.names, batch.columns, strict=True):
-        text = _text(col)
-        if text is None:
+
+def _hash64(keys: pa.Array) -> np.ndarray:
+    """A 64-bit hash of each key (blake2b of the UTF-8 bytes, whole column at once through Arrow)."""
+    if not len(keys):
+        return np.zeros(0, dtype=np.uint64)
+    data = plain_strings(keys)
+    off = np.frombuffer(data.buffers()[1], dtype=np.int32, count=len(data) + 1 + data.offset)[data.offset :]
+    off = off.astype(np.int64) - int(off[0])
+    buf = group_bytes(data)
+    lengths = np.diff(off)
+    # FNV-1a style polynomial hash over bytes, vectorised (only narrows; every leak is confirmed by string)
+    pos = np.arange(len(buf), dtype=np.int64) - np.repeat(off[:-1], lengths)
+    powers = _powers(int(lengths.max(initial=1)) + 1)
+    sums = np.zeros(len(buf) + 1, dtype=np.uint64)
+    np.cumsum((buf.astype(np.uint64) + np.uint64(1)) * powers[pos], out=sums[1:])
+    return (sums[off[1:]] - sums[off[:-1]]) ^ (lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+
+
+_POWERS: dict[int, np.ndarray] = {}
+
+
+def _powers(size: int) -> np.ndarray:
+    size = 1 << max(size - 1, 1).bit_length()
+    p = _POWERS.get(size)
+    if p is None:
+        p = np.ones(size, dtype=np.uint64)
+        np.cumprod(np.full(size - 1, np.uint64(0x100000001B3), dtype=np.uint64), out=p[1:])
+        _POWERS[size] = p
+    return p
+
+
+class _Partitions:
+    """uint64 hashes appended to ``parts`` files by their top bits, in a private temporary folder."""
+
+    def __init__(self, directory: str | os.PathLike[str] | None, parts: int, label: str) -> None:
+        base = Path(directory) if directory else None
+        try:
+            self.dir = Path(tempfile.mkdtemp(prefix=f"tokenize-kit-scan-{label}-", dir=base))
+        except OSError as exc:
+            raise ScanError(f"cannot create a spill folder in {base or tempfile.gettempdir()}: {exc.strerror}; "
+                            "pass --spill-dir with a writable folder") from None
+        self.parts = parts
+        self.shift = np.uint64(64 - int(np.log2(parts)))
+        self._files = [open(self.dir / f"{i:03d}.u64", "wb") for i in range(parts)]
+
+    def add(self, hashes: np.ndarray, payload: np.ndarray | None = None) -> None:
+        if not len(hashes):
+            return
+        part = (hashes >> self.shift).astype(np.int64)
+        order = np.argsort(part, kind="stable")
+        cut = np.searchsorted(part[order], np.arange(self.parts + 1))
+        items = hashes[order] if payload is None else np.stack([hashes[order], payload[order]], axis=1)
+        for i in range(self.parts):
+            if cut[i + 1] > cut[i]:
+                try:
+                    self._files[i].write(np.ascontiguousarray(items[cut[i] : cut[i + 1]]).tobytes())
+                except OSError as exc:
+                    raise ScanError(f"the spill folder {self.dir.parent} is full or not writable ({exc.strerror}); "
+                                    "free space there or pass --spill-dir with another folder") from None
+
+    def read(self, i: int, width: int = 1) -> np.ndarray:
+        self._files[i].flush()
+        data = np.fromfile(self.dir / f"{i:03d}.u64", dtype=np.uint64)
+        return data.reshape(-1, width) if width > 1 else data
+
+    def close(self) -> None:
+        for f in self._files:
+            f.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _aligned(a: Iterator[pa.RecordBatch], b: Iterator[pa.RecordBatch]) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """The two streams cut into pieces of equal row ranges."""
+    buf_a: list[pa.RecordBatch] = []
+    buf_b: list[pa.RecordBatch] = []
+    na = nb = 0
+    done_a = done_b = False
+    while True:
+        while not done_a and na <= nb:
+            x = next(a, None)
+            if x is None:
+                done_a = True
+            else:
+                buf_a.append(x)
+                na += x.num_rows
+        while not done_b and nb <= na:
+            y = next(b, None)
+            if y is None:
+                done_b = True
+            else:
+                buf_b.append(y)
+                nb += y.num_rows
+        take = min(na, nb)
+        if take == 0:
+            if (done_a and done_b) or (done_a and na == 0 and nb) or (done_b and nb == 0 and na):
+                if na != nb:
+                    raise ScanError("the delivery and the input have different row counts: scan --against compares "
+                                    "them row by row (pass the input the delivery was made from)")
+                return
             continue
-        cells = pc.utf8_trim_whitespace(pc.fill_null(text, ""))
-        cell_hit = np.flatnonzero(raw.found(cells))
-        span_rows, spans = find_spans(cells)
-        span_hit = np.flatnonzero(raw.found(spans))
-        if len(cell_hit) or len(span_hit):
-            rows = np.concatenate([cell_hit, span_rows[span_hit]]) + row_offset
-            values = pa.concat_arrays([cells.take(pa.array(cell_hit)), spans.take(pa.array(span_hit))])
-            hits.append((name, rows, values))
-    if not hits:
-        return
-    own = raw.pairs_of_rows(np.concatenate([rows for _, rows, _ in hits]))
-    for name, rows, values in hits:
-        same_row = int(pc.sum(pc.is_in(_pair_keys(rows, values), value_set=own)).as_py() or 0)
-        if same_row:
-            result.leaks[name] = result.leaks.get(name, 0) + same_row
-        if len(rows) > same_row:
-            result.collisions[name] = result.collisions.get(name, 0) + len(rows) - same_row
+        ta = pa.Table.from_batches(buf_a)
+        tb = pa.Table.from_batches(buf_b)
+        yield ta.slice(0, take), tb.slice(0, take)
+        rest_a, rest_b = ta.slice(take), tb.slice(take)
+        buf_a, buf_b = rest_a.to_batches(), rest_b.to_batches()
+        na, nb = rest_a.num_rows, rest_b.num_rows
+        if done_a and done_b and na == 0 and nb == 0:
+            return
+        if (done_a and na == 0 and nb) or (done_b and nb == 0 and na):
+            raise ScanError("the delivery and the input have different row counts: scan --against compares them "
+                            "row by row (pass the input the delivery was made from)")
+
+
+@dataclass
+class Gate:
+    """``scan --against``: leaks by row, coincidences through spilled hash partitions (see the module docstring)."""
+
+    policy: Any
+    spill_dir: str | os.PathLike[str] | None = None
+    parts: int = 64
+    _raw: _Partitions | None = None
+    _probe: _Partitions | None = None
+    _probe_columns: list[str] = field(default_factory=list)
+
+    def __enter__(self) -> Gate:
+        self._raw = _Partitions(self.spill_dir, self.parts, "raw")
+        self._probe = _Partitions(self.spill_dir, self.parts, "out")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for p in (self._raw, self._probe):
+            if p is not None:
+                p.close()
+
+    def add(self, raw: pa.Table, out: pa.Table, result: ScanResult, row_offset: int) -> None:
+        """Compare one aligned piece of the input and the output."""
+        assert self._raw is not None and self._probe is not None
+        r_rows, r_keys, r_kind = raw_keys(raw, self.policy)
+        if not len(r_keys):
+            return
+        # coincidences: only keys that identify a value on their own (digits, e-mails, IBANs)
+        lone = np.isin(r_kind, [GATE_KINDS.index(k) for k in ("national_id", "phone", "email", "iban")])
+        self._raw.add(_hash64(r_keys.filter(pa.array(lone))))
+        own = pc.binary_join_element_wise(pc.cast(pa.array(r_rows), pa.string()), r_keys, "\x1f")
+        out_leaves, _ = leaves(out)
+        word_kinds = [GATE_KINDS.index(k) for k in ("name", "address")]
+        for leaf in out_leaves:
+            o_rows, o_keys = output_keys(leaf)
+            if not len(o_keys):
+                continue
+            probe = pc.binary_join_element_wise(pc.cast(pa.array(leaf.rows[o_rows]), pa.string()), o_keys, "\x1f")
+            hit = pc.is_in(probe, value_set=own).to_numpy(zero_copy_only=False)
+            if hit.any() and leaf.path in self._token_columns():
+                # a tokenized name or address column holds lexicon names and kept places by design: a pair of
+                # its words equal to a raw pair of the same row is two realistic tokens meeting, not a leak
+                words = np.isin(_key_kind(o_keys), word_kinds) & hit
+                if words.any():
+                    for kind in np.unique(_key_kind(o_keys.filter(pa.array(words)))).tolist():
+                        bucket2 = result.collisions.setdefault(leaf.path, {})
+                        bucket2[GATE_KINDS[kind]] = bucket2.get(GATE_KINDS[kind], 0) + int(np.unique(
+                            leaf.rows[o_rows[words & (_key_kind(o_keys) == kind)]]).size)
+                    hit = hit & ~words
+            if hit.any():
+                kinds = _key_kind(o_keys.filter(pa.array(hit)))
+                rows = leaf.rows[o_rows[hit]] + row_offset + 1
+                for kind in np.unique(kinds).tolist():
+                    sel = kinds == kind
+                    # one leak per (row, kind): the digits of one value match in several readings
+                    uniq = np.unique(rows[sel])
+                    bucket = result.leaks.setdefault(leaf.path, {}).setdefault(GATE_KINDS[kind], KindCount())
+                    bucket.add(uniq)
+            # probes for coincidences: digit, e-mail and IBAN keys not found in their own row
+            kind_o = _key_kind(o_keys)
+            lone_o = np.isin(kind_o, [GATE_KINDS.index(k) for k in ("national_id", "phone", "email", "iban")]) & ~hit
+            if lone_o.any():
+                if leaf.path not in self._probe_columns:
+                    self._probe_columns.append(leaf.path)
+                col_id = self._probe_columns.index(leaf.path)
+                idx = np.flatnonzero(lone_o)
+                # one probe per (row, value): the readings of one digit run are probed once each
+                payload = (col_id * 16 + kind_o[idx].astype(np.int64)).astype(np.uint64) << np.uint64(40) | (
+                    leaf.rows[o_rows[idx]] + row_offset).astype(np.uint64)
+                self._probe.add(_hash64(o_keys.take(pa.array(idx))), payload)
+
+    def _token_columns(self) -> frozenset[str]:
+        return frozenset(n for n, spec in self.policy.columns.items()
+                         if spec.method == "fpe" and spec.type in ("person_name", "eg_address", "sa_address"))
+
+    def finish(self, result: ScanResult) -> None:
+        """Count the coincidences, partition by partition."""
+        assert self._raw is not None and self._probe is not None
+        counts: dict[tuple[int, int], set[int]] = {}
+        for i in range(self.parts):
+            raw = np.unique(self._raw.read(i))
+            probe = self._probe.read(i, 2)
+            if not len(raw) or not len(probe):
+                continue
+            hit = probe[np.isin(probe[:, 0], raw)]
+            for col_kind, row in zip((hit[:, 1] >> np.uint64(40)).tolist(),
+                                     (hit[:, 1] & np.uint64((1 << 40) - 1)).tolist(), strict=True):
+                counts.setdefault(divmod(int(col_kind), 16), set()).add(int(row))
+        for (col_id, kind), rows in counts.items():
+            col = self._probe_columns[col_id]
+            result.collisions.setdefault(col, {})[GATE_KINDS[kind]] = len(rows)
+
+
+def scan_file(path: str | os.PathLike[str], *, policy: Any = None, against: str | os.PathLike[str] | None = None,
+              input_format: str | None = None, encoding: str | None = None, sample: int | None = None,
+              spill_dir: str | os.PathLike[str] | None = None, progress: Any = None, delimiter: str | None = None,
+              limits: Any = None) -> ScanResult:
+    """Scan a file (skipping the policy's columns), and with ``against`` compare it with the raw input."""
+    from .io import read_batches
+    from .policy import Policy
+
+    pol = Policy.load(policy) if policy is not None else None
+    if against is not None and pol is None:
+        raise ScanError("--against needs --policy (which columns of the input were tokenized)")
+    covered = list(pol.columns) if pol else []
+    result = ScanResult(file=Path(path).name, against=Path(against).name if against else None)
+    if pol is not None:
+        result.kept_by_policy = [n for n, s in pol.columns.items() if s.method == "keep"]
+    batches, _ = read_batches(path, input_format, encoding=encoding, delimiter=delimiter, limits=limits)
+    if against is None:
+        seen = 0
+        for b in batches:
+            if sample is not None and seen >= sample:
+                break
+            if sample is not None:
+                b = b.slice(0, sample - seen)
+            scan_batch(b, result, covered, seen)
+            seen += b.num_rows
+            if progress:
+                progress(seen, None)
+        return result
+    raw_batches, _ = read_batches(against, limits=limits)
+    with Gate(pol, spill_dir) as gate:
+        seen = 0
+        for raw, out in _aligned(iter(raw_batches), iter(batches)):
+            scan_batch(out, result, covered, seen)
+            gate.add(raw, out, result, seen)
+            seen += out.num_rows
+            if progress:
+                progress(seen, None)
+        gate.finish(result)
+    return result
+
+
+def digest(result: ScanResult) -> str:
+    """A short fingerprint of a report (for tests comparing runs); never derived from values."""
+    return hashlib.sha256(repr(result.to_dict()).encode()).hexdigest()[:16]

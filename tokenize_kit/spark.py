@@ -1,6 +1,6 @@
 """tokenize-kit on Apache Spark: the same engine, the same tokens, for extracts that outgrow one machine.
 
-``tokenize(df, policy, keyset)`` / ``detokenize(...)`` run :func:`tokenize_kit.table.transform_column`
+``tokenize(df, policy, keyset)`` / ``detokenize(...)`` run :func:`tokenize_kit.table.transform_table`
 inside ``DataFrame.mapInArrow``: each Arrow batch of each partition goes straight into the vectorised
 engine (no per-row Python UDF), so a file tokenized on a laptop and a table tokenized on a cluster join.
 
@@ -229,7 +229,8 @@ def scan(df: DataFrame, covered: Iterable[str] = ()) -> DataFrame:
             scan_batch(batch, result, covered)
         rows: dict[str, list[Any]] = {"part": [], "column": [], "type": [], "count": [], "non_empty": []}
         for col in result.columns.values():
-            for t, n in [*col.types.items(), *((f"{k} (in text)", v) for k, v in col.in_text.items())]:
+            for t, n in [*((k, v.count) for k, v in col.kinds_found().items()),
+                         *((f"{k} (in text)", v.count) for k, v in col.in_text.items() if v.count)]:
                 rows["part"].append(part)
                 rows["column"].append(col.column)
                 rows["type"].append(t)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .keys import Keyset
+    from .pii.free_text import RowColumn
 
 #: cells treated as empty: kept as they are, never tokenized, counted as "empty" (compared after trimming)
 EMPTY_MARKERS = ("", "N/A", "n/a", "NA", "na", "#N/A", "null", "NULL", "Null", "None", "none", "NaN", "nan",
@@ -75,6 +77,10 @@ class ColumnReport:
     invalid: dict[str, int] = field(default_factory=dict)
     left_as_is: int = 0
     output_type: str = ""
+    #: free text: spans found per kind (IDs, phones, names ...), and spans masked because no reversible token
+    #: could be written for them
+    found: dict[str, int] = field(default_factory=dict)
+    irreversible: int = 0
 
     def add(self, other: ColumnReport) -> None:
         self.tokenized += other.tokenized
@@ -82,6 +88,9 @@ class ColumnReport:
         self.left_as_is += other.left_as_is
         for k, v in other.invalid.items():
             self.invalid[k] = self.invalid.get(k, 0) + v
+        for k, v in other.found.items():
+            self.found[k] = self.found.get(k, 0) + v
+        self.irreversible += other.irreversible
         self.output_type = other.output_type or self.output_type
 
 
@@ -190,9 +199,19 @@ def transform_table(table: pa.Table, policy: Policy, crypto: Crypto, decrypt: bo
 
     A column whose transform reads another column (a date shift keyed by its entity) gets that column's raw
     values: as they came in when tokenizing (read before the entity column is tokenized), as they come out when
-    detokenizing (after it is detokenized)."""
+    detokenizing (after it is detokenized).  Free-text columns come last, with the row's own values of the other
+    policy columns (method fpe) before and after, so a customer's phone, ID or name in the notes gets the
+    column's token whatever way the note writes it (row-aware text, :mod:`tokenize_kit.pii.free_text`)."""
+    from .pii.free_text import RowColumn
+
     out: dict[str, tuple[pa.Array, ColumnReport]] = {}
-    for name in sorted(policy.columns, key=lambda n: _entity_of(policy.columns[n]) is not None):
+    context: list[RowColumn] = []
+    text_cols = any(s.type == "free_text" for s in policy.columns.values())
+
+    def order(n: str) -> tuple[bool, bool]:
+        return policy.columns[n].type == "free_text", _entity_of(policy.columns[n]) is not None
+
+    for name in sorted(policy.columns, key=order):
         spec = policy.columns[name]
         entity_name = _entity_of(spec)
         entity = None
@@ -202,7 +221,13 @@ def transform_table(table: pa.Table, policy: Policy, crypto: Crypto, decrypt: bo
             else:
                 entity = table.column(table.column_names.index(entity_name)).combine_chunks()
         col = table.column(table.column_names.index(name)).combine_chunks()
+        if spec.type == "free_text":
+            out[name] = transform_column(col, spec, crypto, decrypt, row_offset, context=context)
+            continue
         out[name] = transform_column(col, spec, crypto, decrypt, row_offset, entity=entity)
+        new = out[name][0]
+        if text_cols and spec.method == "fpe" and spec.type in LINKED_TYPES and not pa.types.is_floating(new.type):
+            context.append(RowColumn(spec, _as_text(col, spec)[0], _as_text(new, spec)[0]))
     return {name: out[name] for name in policy.columns}
 
 
@@ -227,6 +252,11 @@ def _run(table, policy, keyset, report, row_offset, decrypt):
     if report is not None:
         report.add(local)
     return _from_arrow(arrow, kind, index)
+
+
+#: column types whose values are looked for in the same row's free text (row-aware text)
+LINKED_TYPES = ("eg_national_id", "sa_national_id", "phone", "eg_phone", "sa_phone", "email", "iban",
+                "person_name", "eg_address", "sa_address")
 
 
 def _to_arrow(table) -> tuple[str, pa.Table, Any]:
@@ -310,17 +340,18 @@ _QUOTING_ERRORS = (pa.ArrowException, ValueError, TypeError, ArithmeticError, In
 
 def transform_column(
     col: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool, row_offset: int = 0,
-    entity: pa.Array | None = None,
+    entity: pa.Array | None = None, context: Sequence[RowColumn] = (),
 ) -> tuple[pa.Array, ColumnReport]:
     """Tokenize (or detokenize) one column; returns the new column and its counts.  ``entity``: the raw entity
-    column of a date shift (see :func:`transform_table`).
+    column of a date shift (see :func:`transform_table`); ``context``: for a free-text column, the same rows'
+    other policy columns (row-aware text).
 
     Our own errors (:class:`TokenizeError`) name the column and row and never a value.  Any other error from
     Arrow, numpy or a PII type may quote a cell, so it is replaced by one that names the column, the batch's
     rows, the error's type and where it was raised, and nothing of its message (raised outside the ``except``,
     so not even the exception chain keeps the original)."""
     try:
-        return _transform_column(col, spec, crypto, decrypt, row_offset, entity)
+        return _transform_column(col, spec, crypto, decrypt, row_offset, entity, context)
     except (TokenizeError, PolicyError, InputError):  # ours: written never to hold a value
         raise
     except _QUOTING_ERRORS as exc:
@@ -341,7 +372,7 @@ def _failure_site(exc: BaseException) -> str:
 
 def _transform_column(
     col: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool, row_offset: int = 0,
-    entity: pa.Array | None = None,
+    entity: pa.Array | None = None, context: Sequence[RowColumn] = (),
 ) -> tuple[pa.Array, ColumnReport]:
     if spec.type in QUASI_TYPES:  # generalize / date_shift: see tokenize_kit.transforms
         from .transforms import transform_column as transform_quasi
@@ -352,6 +383,8 @@ def _transform_column(
     text, origin = _as_text(col, spec)
     if spec.domain:
         crypto = crypto.scoped(pii_type.domain, spec.domain)
+    if spec.type == "free_text" and spec.method == "fpe":
+        return _free_text_column(col, text, spec, crypto, decrypt, context, rep)
     filled = pc.fill_null(text, "") if text.null_count else text
     core = pc.utf8_trim_whitespace(filled)
     # trimming only removes bytes: some value is padded (its whitespace is kept around its token) exactly when
@@ -435,6 +468,36 @@ def _transform_column(
         wrapped = pc.if_else(pc.is_null(tokens), pa.nulls(len(tokens), pa.string()), wrapped)
     full = wrapped if every_row else pc.replace_with_mask(text, pa.array(~empty_np), wrapped)
     out = _restore_type(full, origin, col, spec)
+    rep.output_type = str(out.type)
+    return out, rep
+
+
+def _free_text_column(col: pa.Array, text: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool,
+                      context: Sequence[RowColumn], rep: ColumnReport) -> tuple[pa.Array, ColumnReport]:
+    """A free-text column: every row through the free-text layer (with the row's own column values); notes are
+    nearly all distinct and their tokens depend on their row, so they are not de-duplicated.  Empty cells and
+    placeholders are left as they are."""
+    from .pii import free_text
+
+    filled = pc.fill_null(text, "") if text.null_count else text
+    empty = _empty_markers(pc.utf8_trim_whitespace(filled))
+    if text.null_count:
+        empty |= pc.is_null(text).to_numpy(zero_copy_only=False)
+    rep.empty = int(empty.sum())
+    work = np.flatnonzero(~empty)
+    rep.tokenized = len(work)
+    if not len(work):
+        rep.output_type = str(col.type)
+        return col, rep
+    every = len(work) == len(text)
+    sub = filled if every else filled.take(pa.array(work))
+    ctx = context if every else [free_text.RowColumn(c.spec, c.before.take(pa.array(work)), c.after.take(
+        pa.array(work))) for c in context]
+    outcome = free_text.transform(sub, crypto, spec, decrypt=decrypt, context=ctx)
+    rep.found = dict(outcome.counts)
+    rep.irreversible = outcome.irreversible
+    new = outcome.values if every else pc.replace_with_mask(text, pa.array(~empty), outcome.values)
+    out = _restore_type(new, _as_text(col, spec)[1], col, spec)
     rep.output_type = str(out.type)
     return out, rep
 

@@ -35,12 +35,11 @@ def demo(rows: int, out_dir: Path) -> None:
     Everything runs on synthetic data in OUT (keys included), so it is safe to run anywhere.
     """
     from generators import generate_dataset
-    from tokenize_kit.io import read_batches
     from tokenize_kit.keys import Keyset
     from tokenize_kit.manifest import create_signing_key, verify
     from tokenize_kit.pipeline import run
     from tokenize_kit.policy import Policy
-    from tokenize_kit.scan import RawIndex, ScanResult, leaks_in, scan_batch
+    from tokenize_kit.scan import scan_file
 
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -66,17 +65,11 @@ def demo(rows: int, out_dir: Path) -> None:
     res = run(raw, delivery, policy, ks, sign_key=load_private(out_dir / "signing.pem"))
     click.echo(f"   -> {delivery}: {res.rows:,} rows in {res.seconds:.2f}s ({res.rows / res.seconds:,.0f} rows/s)")
     click.echo("4. scan      the delivery against the raw extract")
-    result = ScanResult()
-    text_cols = [c for c, spec in policy.columns.items() if spec.type == "free_text"]
-    raw_index = RawIndex(lambda: read_batches(raw)[0], policy.columns, text_cols)
-    offset = 0
-    for b in read_batches(delivery)[0]:
-        scan_batch(b, result, policy.columns)
-        leaks_in(b, raw_index, result, offset)
-        offset += b.num_rows
-    leaked = sum(result.leaks.values())
+    result = scan_file(delivery, policy=policy, against=raw)
+    leaked = result.leak_count
     click.echo(f"   -> raw values of covered columns found in the delivery: {leaked}")
-    click.echo(f"   -> tokens that happen to equal another customer's real value: {sum(result.collisions.values())} "
+    click.echo(f"   -> tokens that happen to equal another customer's real value: "
+               f"{sum(n for kinds in result.collisions.values() for n in kinds.values())} "
                "(realistic tokens share the real value space)")
     verify(delivery, out_dir / "signing.pub")
     click.echo("   -> manifest hash and Ed25519 signature verified")

@@ -204,53 +204,41 @@ def detokenize(input_path, output_path, policy, keyset_path, **opts):
 
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option("--format", "out_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--sample", type=click.IntRange(1), help="Scan only the first N rows.")
+@click.option("--format", "out_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: the versioned report (format tokenize-kit-scan, counts and row numbers, never values).")
+@click.option("--sample", type=click.IntRange(1), help="Scan only the first N rows (not with --against).")
 @click.option("--policy", type=click.Path(exists=True, dir_okay=False),
               help="Skip the policy's (tokenized) columns: report only PII in columns it does not cover.")
 @click.option("--against", type=click.Path(exists=True, dir_okay=False),
-              help="The raw input: also prove no raw value of its covered columns appears in INPUT (needs --policy).")
+              help="The raw input INPUT was made from: fail if any raw value of its policy columns, or any PII in "
+                   "its free text, is in INPUT in any written form (needs --policy).")
 @click.option("--suggest-policy", type=click.Path(dir_okay=False), help="Write a starting policy YAML here.")
 @click.option("--input-format", type=click.Choice(["csv", "tsv", "parquet", "jsonl", "xlsx"]))
 @click.option("--encoding", help="CSV encoding (default: detected).")
+@click.option("--spill-dir", type=click.Path(file_okay=False),
+              help="Folder for the gate's temporary hash partitions (default: the system temp folder).")
 @_input_options
-def scan(input_path, out_format, sample, policy, against, suggest_policy, input_format, encoding, **opts):
-    """Find raw PII (national IDs, phones, e-mails, IDs/phones inside text) in INPUT.
+def scan(input_path, out_format, sample, policy, against, suggest_policy, input_format, encoding, spill_dir,
+         **opts):
+    """Find raw PII in INPUT: national IDs, phones, IBANs, e-mails, names and addresses, as whole cells and
+    inside text, in every column (nested JSON / Parquet fields too).
 
     \b
-    Exit status: 0 nothing found, 1 PII found, 2 error; use it to gate a delivery:
+    Exit status: 0 nothing found, 1 PII found (or a column it cannot read), 2 error.  Gate a delivery with:
       tokenize-kit scan delivery.csv --against extract.csv --policy policy.yaml || exit 1
-    Reports counts and confidence per column, never a value.
+    Reports counts and row numbers per column and kind, never a value.
     """
-    from tokenize_kit.io import read_batches
-    from tokenize_kit.policy import Policy
-    from tokenize_kit.scan import RawIndex, ScanResult, leaks_in, scan_batch
+    from tokenize_kit.scan import ScanError, scan_file
 
+    if sample is not None and against:
+        raise UsageProblem("--sample cannot be used with --against: the gate reads every row")
     try:
-        pol = Policy.load(policy) if policy else None
-        if against and pol is None:
-            raise UsageProblem("--against needs --policy (the covered columns of the raw input)")
-        covered = list(pol.columns) if pol else []
-        raw = None
-        if against:
-            text_cols = [c for c, spec in pol.columns.items() if spec.type == "free_text"]
-            raw = RawIndex(lambda: read_batches(against, limits=_limits(opts))[0], covered, text_cols)
-        result = ScanResult()
-        batches, _ = read_batches(input_path, input_format, encoding=encoding, delimiter=opts["delimiter"],
-                                  limits=_limits(opts))
-        seen = 0
-        for b in batches:
-            if sample is not None and seen >= sample:
-                break
-            if sample is not None:
-                b = b.slice(0, sample - seen)
-            seen += b.num_rows
-            scan_batch(b, result, covered)
-            if raw is not None:
-                leaks_in(b, raw, result, seen - b.num_rows)
+        result = scan_file(input_path, policy=policy, against=against, input_format=input_format,
+                           encoding=encoding, sample=sample, spill_dir=spill_dir, delimiter=opts["delimiter"],
+                           limits=_limits(opts))
     except click.ClickException:
         raise
-    except _errors() as exc:
+    except (*_errors(), ScanError) as exc:
         raise UsageProblem(str(exc)) from None
     if suggest_policy:
         try:
@@ -264,20 +252,37 @@ def scan(input_path, out_format, sample, policy, against, suggest_policy, input_
     sys.exit(EXIT_FOUND if result.found else 0)
 
 
+def _rows(rows: list[int]) -> str:
+    return ", ".join(map(str, rows[:5])) + (" ..." if len(rows) > 5 else "")
+
+
 def _print_scan(result, against: bool) -> None:
     found = [c for c in result.columns.values() if c.found]
     click.echo(f"scanned {result.rows:,} rows, {len(result.columns)} column(s) outside the policy")
     for c in found:
-        parts = [f"{t}: {n:,} cells ({c.confidence(t):.0%})" for t, n in c.types.items()]
-        parts += [f"{t} inside text: {n:,}" for t, n in c.in_text.items()]
+        parts = [f"{k}: {v.count:,} cells ({c.share(k):.0%}), rows {_rows(v.rows)}" for k, v in c.kinds_found().items()]
+        parts += [f"{k} inside text: {v.count:,}, rows {_rows(v.rows)}" for k, v in c.in_text.items() if v.count]
         click.echo(f"  PII in column {c.column!r}: " + "; ".join(parts))
-    for col, n in result.leaks.items():
-        click.echo(f"  RAW VALUES OF THE INPUT in column {col!r}: {n:,} cell(s) in their own row")
-    for col, n in result.collisions.items():
-        click.echo(f"  note: {n:,} token(s) in column {col!r} equal a raw value of another row "
-                   "(a coincidence of realistic tokens, not a leak)")
+    for col, typ in result.unreadable.items():
+        click.echo(f"  CANNOT READ column {col!r} (type {typ}): it is not known to be clean")
+    for col, kinds in result.leaks.items():
+        for kind, v in kinds.items():
+            click.echo(f"  RAW {kind.upper()} OF THE INPUT in column {col!r}: {v.count:,} in their own row "
+                       f"(rows {_rows(v.rows)})")
+    for col, kinds in result.collisions.items():
+        for kind, n in kinds.items():
+            click.echo(f"  note: {n:,} {kind} token(s) in column {col!r} equal a raw value of another row "
+                       "(a coincidence of realistic tokens, not a leak)")
+    if result.kept_by_policy and against:
+        click.echo(f"  not checked (method keep in the policy): {', '.join(result.kept_by_policy)}")
     if not result.found:
         click.echo("  no PII found" + (" and no raw value of the input" if against else ""))
+
+
+#: what a column found to hold one kind of value gets in a suggested policy
+_SUGGEST = {"eg_national_id": "eg_national_id", "sa_national_id": "sa_national_id", "phone": "phone",
+            "iban": "iban", "email": "email", "person_name": "person_name", "eg_address": "eg_address",
+            "sa_address": "sa_address"}
 
 
 def _suggest(result, path: Path) -> None:
@@ -285,18 +290,18 @@ def _suggest(result, path: Path) -> None:
 
     columns = {}
     for c in result.columns.values():
-        if not c.found:
+        if not c.found or "[]" in c.column or "{" in c.column:
             continue
-        if c.types:
-            best = max(c.types, key=c.confidence)
-            if c.confidence(best) >= 0.5:
-                columns[c.column] = {"type": best}
-                continue
-        if c.in_text or c.types:
+        best = max(c.types, key=c.types.get) if c.types else None
+        if best is not None and c.non_empty and c.types[best] / c.non_empty >= 0.5:
+            columns[c.column] = {"type": _SUGGEST[best]}
+        elif "name" in c.kinds_found() and not c.in_text:
+            columns[c.column] = {"type": "person_name"}
+        else:
             columns[c.column] = {"type": "free_text"}
     doc = {"version": 1, "algorithm": "ff1", "columns": columns}
     text = "# Starting policy written by `tokenize-kit scan --suggest-policy`: review every column.\n"
-    text += "# Names, addresses and other PII the scanner cannot recognise must be added by hand.\n"
+    text += "# PII the scanner cannot recognise (rare names, free-form codes) must be added by hand.\n"
     text += yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
     from tokenize_kit.io import atomic_output
 

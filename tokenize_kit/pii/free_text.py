@@ -1,370 +1,709 @@
-"""PII inside free text: national IDs and phone numbers in Arabic or English notes.
+"""PII inside free text: IDs, phones, IBANs, e-mails, names and addresses in Arabic or English notes.
 
-Every run of digits (ASCII, Arabic-Indic or Extended Arabic-Indic, with spaces, dashes, dots or
-parentheses between them, optionally after ``+``) is a candidate; a run of several space-separated
-groups is also tried group by group, so two numbers written side by side are both found.  A candidate
-counts only if it is VALID for its type (Egyptian national ID, Saudi ID/Iqama, Egyptian or Saudi
-phone), and it is replaced in place by exactly the token the matching column type gives (same subkey
-domain and tweak), so a phone in the notes joins to the phone column.
+Each kind is found by its own module, for whole columns at once (no regular expression per value):
 
-Precedence when spans overlap: longer first, then Egyptian ID, Saudi ID, phone.  In text, a phone must
-be written with its international prefix, its national ``0`` or its country code: a bare 10-digit
-number starting with 1 is too ambiguous (Saudi ID or Egyptian mobile without its zero) to be read as a
-phone.  Tokens are valid values of the same form, so detokenization finds them again the same way.
+* :mod:`~tokenize_kit.pii.find_numbers`: Egyptian and Saudi national IDs and phone numbers in every typed form
+  (any digit script, grouped, with or without the trunk ``0`` or the country code, glued to words);
+* :mod:`~tokenize_kit.pii.find_codes`: e-mail addresses and Egyptian / Saudi IBANs;
+* :mod:`~tokenize_kit.pii.find_words`: person names (after cue words, or two name-dictionary words in a row) and
+  addresses (after cue words, or around structure words such as ``شارع`` or ``street``).
 
-Work is per match, not per row: the column's code points are classified once with numpy and the
-matches of :data:`CANDIDATE` (the reference definition) are found as runs of those classes, candidates
-are validated and tokenized in one vectorised call per type, and the tokens (digits in their own
-script, so the same bytes long) are written into a copy of the column's byte buffer.
+A span is replaced by exactly the token its column type gives (same subkey domain and tweak), so a phone in
+the notes joins to the phone column.  **Row-aware text**: when the table also holds the row's own policy
+columns (its phone, ID, name ...), their values are looked for first in the row's text, whatever their
+written form, and get the column's own token.
+
+Precedence, first come first served: the row's own values, e-mails, IBANs, numbers, addresses, names.  What one
+kind has taken is invisible to the next, and every token keeps the character classes and layout of what it
+replaces, so detokenization finds the same spans again; where a token could still read differently (see
+:func:`~tokenize_kit.pii.find_numbers.walk_predicate`) the tokenizer re-encrypts until it reads the same
+(cycle walking), and the rare span that cannot be made to read the same is masked with ``#`` and counted as
+irreversible rather than left raw.
+
+The policy options of a ``free_text`` column: ``find`` (the kinds to look for, default all of
+:data:`FIND_KINDS`) and ``cues`` (extra cue words for names and addresses).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tokenize_kit.utf8 import decode_at, group_bytes
-
+from . import find_numbers as fn
+from . import find_words as fw
+from . import name_lexicon as nl
+from .address import EgAddress, SaAddress, kept_chars
 from .base import ColumnSpec, Crypto, Parse, PIIType
-from .eg_national_id import EgNationalId
-from .phone import Parsed, Phone
-from .sa_national_id import SaNationalId
-from .text import WORD_CHARS
+from .email import Email
+from .find_codes import find_emails, find_ibans, spans_mask
+from .iban import Iban, render
+from .iban import _compact_array as iban_compact
+from .person_name import PersonName
+from .text import digits_only, render_digits
+from .textview import TextView, gather, plain_strings
 
-_D = "0-9\u0660-\u0669\u06f0-\u06f9"
-CANDIDATE = re.compile(rf"(?<![{_D}\w])\+?[{_D}](?:[{_D}]|[ \-.()](?=[{_D}(]))*[{_D}](?![{_D}])")
-_DIGIT = re.compile(rf"[{_D}]")
-_PIECE = re.compile(r"[^ ]+")
-MIN_DIGITS = 7
+#: the kinds a ``free_text`` column's ``find:`` option may list
+FIND_KINDS = ("national_id", "phone", "iban", "email", "name", "address")
+#: the kinds of spans, as reported (the names of the PII types whose tokens they get)
+SPAN_KINDS = ("eg_national_id", "sa_national_id", "phone", "iban", "email", "person_name", "eg_address",
+              "sa_address")
+K_EG_ID, K_SA_ID, K_PHONE, K_IBAN, K_EMAIL, K_NAME, K_EG_ADDRESS, K_SA_ADDRESS = range(len(SPAN_KINDS))
+_DIGIT_TYPES = {"eg_national_id": K_EG_ID, "sa_national_id": K_SA_ID, "phone": K_PHONE, "eg_phone": K_PHONE,
+                "sa_phone": K_PHONE}
+_PHONE_TYPES = ("phone", "eg_phone", "sa_phone")
+MAX_WALKS = 1000
+MASK = "#"
 
-
-class _PhoneInText(Phone):
-    """Phones as written in text: international, national-0 or country-code forms only."""
-
-    def parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> Parsed:
-        p = super().parse(values, spec)
-        if not p.ok.any():
-            return p
-        # the digits in their own scripts (a prefix must be written in one script to count)
-        digits = pc.replace_substring_regex(values, _NOT_DIGIT, "")
-        prefixed = pc.or_(pc.starts_with(pc.utf8_ltrim_whitespace(values), "+"), _starts_with_any(digits, _PREFIXES))
-        p.ok = p.ok & pc.fill_null(prefixed, False).to_numpy(zero_copy_only=False)
-        return p
-
-
-#: the first digit "0" (national form) or a country code, in any one digit script
-_PREFIXES = ("0", "٠", "۰", "20", "966", "٢٠", "٩٦٦", "۲۰", "۹۶۶")
-_NOT_DIGIT = rf"[^{_D}]"
+_EMAIL = Email()
+_IBAN = Iban()
+_EG_ADDRESS = EgAddress()
+_SA_ADDRESS = SaAddress()
+_Z = np.zeros(0, dtype=np.int64)
 
 
-def _starts_with_any(values: pa.Array, prefixes: tuple[str, ...]) -> pa.Array:
-    out = pc.starts_with(values, prefixes[0])
-    for p in prefixes[1:]:
-        out = pc.or_(out, pc.starts_with(values, p))
+@dataclass
+class RowColumn:
+    """A policy column of the same rows, for row-aware text: its values as they come into this pass (``before``:
+    raw values when tokenizing, tokens when detokenizing) and as they leave it (``after``)."""
+
+    spec: ColumnSpec
+    before: pa.Array
+    after: pa.Array
+
+
+@dataclass
+class Found:
+    """Spans of one kind group: positions in the column's :class:`TextView` and kind (index into
+    :data:`SPAN_KINDS`); ``text`` holds their replacement when it is already known (row-aware spans), for the
+    pieces ``pieces`` (start, end) when only some of a span's words are replaced (names, addresses)."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    kinds: np.ndarray
+    text: pa.Array | None = None
+    pieces: tuple[np.ndarray, np.ndarray] | None = None
+
+
+@dataclass
+class Detection:
+    """Everything found in one column."""
+
+    view: TextView
+    own: list[Found] = field(default_factory=list)  # row-aware spans with their new text
+    emails: Found | None = None
+    ibans: Found | None = None
+    numbers: fn.Numbers | None = None
+    addresses: fw.AddressSpans | None = None
+    names: fw.NameSpans | None = None
+    taken: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def all_spans(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(start, end, kind) of every span, sorted by start."""
+        parts = list(self.own)
+        parts += [f for f in (self.emails, self.ibans) if f is not None]
+        if self.numbers is not None and len(self.numbers.chosen):
+            parts.append(Found(self.numbers.starts, self.numbers.ends, self.numbers.kinds.astype(np.int8)))
+        if self.addresses is not None and len(self.addresses.starts):
+            a = self.addresses
+            parts.append(Found(a.starts, a.ends, np.where(a.country == 1, K_SA_ADDRESS, K_EG_ADDRESS).astype(np.int8)))
+        if self.names is not None and len(self.names.starts):
+            parts.append(Found(self.names.starts, self.names.ends, np.full(len(self.names.starts), K_NAME, np.int8)))
+        if not parts:
+            return _Z, _Z, np.zeros(0, np.int8)
+        s = np.concatenate([p.starts for p in parts])
+        e = np.concatenate([p.ends for p in parts])
+        k = np.concatenate([p.kinds for p in parts])
+        order = np.argsort(s, kind="stable")
+        return s[order], e[order], k[order]
+
+
+def options(spec: ColumnSpec | None) -> tuple[frozenset[str], tuple[str, ...]]:
+    """(kinds to find, extra cue words) of a ``free_text`` column."""
+    opts = dict(spec.options) if spec is not None else {}
+    kinds = opts.get("find", FIND_KINDS)
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    unknown = sorted(set(kinds) - set(FIND_KINDS))
+    if unknown:
+        raise ValueError(f"free_text find: unknown kind(s) {unknown}; valid: {', '.join(FIND_KINDS)}")
+    cues = opts.get("cues", ())
+    if isinstance(cues, str):
+        cues = [cues]
+    return frozenset(kinds), tuple(str(c) for c in cues)
+
+
+def detect(values: pa.Array, spec: ColumnSpec | None = None, context: Sequence[RowColumn] = ()) -> Detection:
+    """Find every span of the kinds the spec asks for (all by default), the rows' own values first."""
+    kinds, _cues = options(spec)
+    view = TextView(values)
+    det = Detection(view, taken=np.zeros(len(view), dtype=bool))
+    if not len(view):
+        return det
+    for col in context:
+        found = _own_codes(view, col, det.taken)
+        if found is not None:
+            det.own.append(found)
+            det.taken |= spans_mask(len(view), found.starts, found.ends)
+    digit_cols = [c for c in context if c.spec.type in _DIGIT_TYPES]
+    if digit_cols:
+        for found in _own_numbers(view, digit_cols, det.taken):
+            det.own.append(found)
+            det.taken |= spans_mask(len(view), found.starts, found.ends)
+    for col in context:
+        if col.spec.type in ("person_name", "eg_address", "sa_address"):
+            found = _own_words(view, col, det.taken)
+            if found is not None:
+                det.own.append(found)
+                det.taken |= spans_mask(len(view), found.starts, found.ends)
+    if "email" in kinds:
+        s, e = find_emails(view, det.taken)
+        det.emails = Found(s, e, np.full(len(s), K_EMAIL, np.int8))
+        det.taken |= spans_mask(len(view), s, e)
+    if "iban" in kinds:
+        s, e = find_ibans(view, det.taken)
+        det.ibans = Found(s, e, np.full(len(s), K_IBAN, np.int8))
+        det.taken |= spans_mask(len(view), s, e)
+    if kinds & {"national_id", "phone"}:
+        nums = fn.find(view, det.taken)
+        wanted = np.array(["national_id" in kinds, "national_id" in kinds, "phone" in kinds])
+        if len(nums.chosen) and not wanted.all():
+            nums.chosen = nums.chosen[wanted[nums.c_kind[nums.chosen]]]
+        det.numbers = nums
+        if len(nums.chosen):
+            det.taken |= spans_mask(len(view), nums.starts, nums.ends)
+    cue_set = frozenset(nl.fold(c) for c in _cues)
+    if "address" in kinds:
+        det.addresses = fw.find_addresses(view, det.taken)
+        det.taken |= spans_mask(len(view), det.addresses.starts, det.addresses.ends)
+    if "name" in kinds:
+        det.names = fw.find_names(view, det.taken, cue_set)
+        det.taken |= spans_mask(len(view), det.names.starts, det.names.ends)
+    return det
+
+
+# -- row-aware: the row's own column values in its text ---------------------------------------------------------
+def _usable(col: RowColumn) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """The column's before/after values as plain strings and which rows can be linked (fpe, both present)."""
+    before, after = plain_strings(col.before), plain_strings(col.after)
+    ok = (pc.is_valid(col.before).to_numpy(zero_copy_only=False) & pc.is_valid(col.after).to_numpy(zero_copy_only=False)
+          & (pc.binary_length(pc.utf8_trim_whitespace(before)).to_numpy(zero_copy_only=False) > 0))
+    return pc.utf8_trim_whitespace(before), pc.utf8_trim_whitespace(after), ok
+
+
+def _own_codes(view: TextView, col: RowColumn, taken: np.ndarray) -> Found | None:
+    """The rows' own e-mail or IBAN values in their text: e-mails as written exactly, IBANs in any layout and
+    case; the replacement is the column's new value (an IBAN in the text's own layout)."""
+    if col.spec.type == "email":
+        s, e = find_emails(view, taken)
+        kind = K_EMAIL
+    elif col.spec.type == "iban":
+        s, e = find_ibans(view, taken)
+        kind = K_IBAN
+    else:
+        return None
+    if not len(s):
+        return None
+    before, after, ok = _usable(col)
+    rows = view.row[s]
+    text = view.strings(s, e)
+    if kind == K_EMAIL:
+        hit = pc.fill_null(pc.equal(text, before.take(pa.array(rows))), False).to_numpy(zero_copy_only=False)
+    else:
+        hit = pc.fill_null(pc.equal(iban_compact(text), iban_compact(before.take(pa.array(rows)))),
+                           False).to_numpy(zero_copy_only=False)
+    hit &= ok[rows]
+    if not hit.any():
+        return None
+    idx = np.flatnonzero(hit)
+    new = after.take(pa.array(rows[idx]))
+    if kind == K_IBAN:
+        sub = text.take(pa.array(idx))
+        new = render(sub, iban_compact(sub), iban_compact(new))
+    return Found(s[idx], e[idx], np.full(len(idx), kind, np.int8), new)
+
+
+def _phone_forms(col: RowColumn, values: pa.Array) -> tuple[pa.Array, np.ndarray, pa.Array]:
+    """Core digits of each value (a phone's national significant number; all digits of anything else), whether
+    it is a valid phone, and its country code ("" if not)."""
+    from . import registry
+
+    digits = digits_only(values)
+    if col.spec.type not in _PHONE_TYPES:
+        return digits, np.zeros(len(values), dtype=bool), pa.array([""] * len(values), pa.string())
+    pii = registry.get(col.spec.type)
+    parsed = pii.parse(values, col.spec)  # type: ignore[attr-defined]
+    ok = parsed.ok
+    core = pc.if_else(pa.array(ok), pc.fill_null(parsed.nsn, ""), digits)
+    regions = pii._regions(col.spec)  # type: ignore[attr-defined]
+    codes = np.array([str(r.country_code) for r in regions] + [""], dtype=object)
+    cc = pa.array(codes[np.where(ok, parsed.region, len(regions))].tolist(), pa.string())
+    return core, ok, cc
+
+
+def _own_numbers(view: TextView, cols: Sequence[RowColumn], taken: np.ndarray) -> list[Found]:
+    """The rows' own ID and phone values in their text, in any digit script, grouping or prefix form; the
+    replacement keeps the text's layout and writes the column's new digits (for a phone: its new national
+    significant number after whatever prefix the text used)."""
+    nums = fn.candidates(view, taken)
+    if not len(nums.c_match):
+        return []
+    out = []
+    claimed = np.zeros(len(view), dtype=bool)
+    cand = np.arange(len(nums.c_match))
+    c_row = view.row[nums.g_start[nums.c_a]]
+    c_len = nums.g_dend[nums.c_b] - nums.g_dstart[nums.c_a]
+    c_plus = nums.candidate_plus(cand)
+    c_digits = nums.candidate_digits(cand)
+    for col in cols:
+        before, after, usable = _usable(col)
+        core_b, is_phone, cc = _phone_forms(col, before)
+        core_a, _, _ = _phone_forms(col, after)
+        usable = usable & (pc.binary_length(core_b).to_numpy(zero_copy_only=False) >= fn.MIN_DIGITS)
+        usable &= pc.fill_null(pc.equal(pc.binary_length(core_b), pc.binary_length(core_a)),
+                               False).to_numpy(zero_copy_only=False)
+        core_len = pc.binary_length(core_b).to_numpy(zero_copy_only=False).astype(np.int64)[c_row]
+        prefix_len = c_len - core_len
+        fits = usable[c_row] & (prefix_len >= 0)
+        lo = nums.g_dstart[nums.c_a] + np.maximum(prefix_len, 0)
+        tail = gather(nums.digits, np.where(fits, lo, nums.g_dstart[nums.c_b]),
+                      np.where(fits, nums.g_dend[nums.c_b], nums.g_dstart[nums.c_b]))
+        same_tail = fits & pc.fill_null(pc.equal(tail, core_b.take(pa.array(c_row))),
+                                        False).to_numpy(zero_copy_only=False)
+        exact = same_tail & (prefix_len == 0) & ~c_plus
+        prefix = gather(nums.digits, nums.g_dstart[nums.c_a], np.where(fits, lo, nums.g_dstart[nums.c_a]))
+        row_cc = cc.take(pa.array(c_row))
+        form = (pc.fill_null(pc.equal(prefix, "0"), False).to_numpy(zero_copy_only=False) & ~c_plus) | (
+            pc.fill_null(pc.equal(prefix, row_cc), False).to_numpy(zero_copy_only=False)) | (
+            pc.fill_null(pc.equal(prefix, pc.binary_join_element_wise("00", row_cc, "")),
+                         False).to_numpy(zero_copy_only=False) & ~c_plus) | ((prefix_len == 0) & ~c_plus)
+        hit = exact | (same_tail & is_phone[c_row] & form)
+        hit &= ~_covers(claimed, nums.candidate_start(cand), nums.candidate_end(cand))
+        chosen = fn._munch(nums, np.flatnonzero(hit))
+        if not len(chosen):
+            continue
+        s, e = nums.candidate_start(chosen), nums.candidate_end(chosen)
+        claimed |= spans_mask(len(view), s, e)
+        rows = c_row[chosen]
+        new_digits = pc.binary_join_element_wise(
+            gather(nums.digits, nums.g_dstart[nums.c_a[chosen]], lo[chosen]), core_a.take(pa.array(rows)), "")
+        span_text = view.strings(s, e)
+        new = render_digits(span_text, c_digits.take(pa.array(chosen)), new_digits)
+        kind = _DIGIT_TYPES[col.spec.type]
+        out.append(Found(s, e, np.full(len(s), kind, np.int8), new))
     return out
 
 
-DETECTORS: tuple[tuple[str, PIIType], ...] = (
-    ("eg_national_id", EgNationalId()),
-    ("sa_national_id", SaNationalId()),
-    ("phone", _PhoneInText()),
-)
+def _own_words(view: TextView, col: RowColumn, taken: np.ndarray) -> Found | None:
+    """The rows' own names or addresses in their text: runs of the text's words that are consecutive words of the
+    row's column value (two or more, or the whole value), compared after folding letter variants, diacritics,
+    tatweel and case where the token can carry the text's spelling (lexicon name parts, kept place and structure
+    words) and exactly elsewhere.  Each matching word gets the column token's word at the same position, written
+    the text's way, so the text joins to the column and comes back exactly."""
+    is_name = col.spec.type == "person_name"
+    before, after, usable = _usable(col)
+    bview, aview = TextView(before), TextView(after)
+    if is_name:
+        bs, be = nl.name_parts(bview)
+        a_s, a_e = nl.name_parts(aview)
+        ts, te = nl.name_parts(view, taken)
+    else:
+        bw = fw.words(bview, np.zeros(len(bview), dtype=bool))
+        aw = fw.words(aview, np.zeros(len(aview), dtype=bool))
+        bs, be, a_s, a_e = bw.start, bw.end, aw.start, aw.end
+        tw = fw.words(view, taken)
+        ts, te = tw.start, tw.end
+    if not len(ts) or not len(bs):
+        return None
+    b_row, a_row, t_row = bview.row[bs], aview.row[a_s], view.row[ts]
+    if len(bs) != len(a_s) or not np.array_equal(b_row, a_row):
+        # a value whose token splits differently (it cannot, for these types): link only rows that agree
+        nb = np.bincount(b_row, minlength=len(before))
+        na = np.bincount(a_row, minlength=len(after))
+        usable = usable & (nb == na)
+    b_text, a_text, t_text = bview.strings(bs, be), aview.strings(a_s, a_e), view.strings(ts, te)
+    # compare: folded keys (exact text for words a token cannot carry), prefixed by the row
+    b_key = _word_keys(b_text, is_name, exact=not is_name)
+    t_key = _word_keys(t_text, is_name, exact=not is_name)
+    b_first = np.concatenate([[True], b_row[1:] != b_row[:-1]])
+    b_pos = np.arange(len(bs)) - np.maximum.accumulate(np.where(b_first, np.arange(len(bs)), 0))
+    ok_b = usable[b_row]
+    col_keys = pc.binary_join_element_wise(pc.cast(pa.array(b_row), pa.string()), b_key, "\x1f").filter(
+        pa.array(ok_b))
+    col_index = np.flatnonzero(ok_b)
+    txt_keys = pc.binary_join_element_wise(pc.cast(pa.array(t_row), pa.string()), t_key, "\x1f")
+    hit = pc.index_in(txt_keys, value_set=col_keys)
+    found = hit.is_valid().to_numpy(zero_copy_only=False)
+    if not found.any():
+        return None
+    p = np.full(len(ts), -1, dtype=np.int64)
+    p[found] = col_index[pc.fill_null(hit, 0).to_numpy(zero_copy_only=False)[found]]
+    # runs: the next text word is the next word of the same value, with only spaces (names) or an address's
+    # joiners (addresses) between them
+    gap_ok = np.zeros(len(ts), dtype=bool)
+    if len(ts) > 1:
+        between = view.strings(te[:-1], ts[1:])
+        allowed = r"^\s+$" if is_name else r"^[\s,،\-/–:.]+$"
+        gap_ok[1:] = (pc.match_substring_regex(between, allowed).to_numpy(zero_copy_only=False)
+                      & (t_row[1:] == t_row[:-1]))
+    link = np.zeros(len(ts), dtype=bool)
+    link[1:] = found[1:] & found[:-1] & gap_ok[1:] & (p[1:] == p[:-1] + 1)
+    first, last = fw._runs(found, link)
+    length = last - first + 1
+    value_len = np.bincount(b_row, minlength=len(before))[t_row[first]]
+    whole = (length == value_len) & (b_pos[p[first]] == 0)
+    keep = (length >= (2 if is_name else 3)) | (whole & (length >= 1))
+    first, last = first[keep], last[keep]
+    if not len(first):
+        return None
+    member = np.zeros(len(ts) + 1, dtype=np.int64)
+    np.add.at(member, first, 1)
+    np.add.at(member, last + 1, -1)
+    words_in = np.flatnonzero(np.cumsum(member[:-1]) > 0)
+    new, fits = _own_word_text(t_text.take(pa.array(words_in)), b_text.take(pa.array(p[words_in])),
+                               a_text.take(pa.array(p[words_in])), is_name)
+    # a run whose words the token cannot all carry is left to the generic finders
+    run_of = np.cumsum(np.isin(np.arange(len(ts)), first))[words_in] - 1
+    bad_runs = np.unique(run_of[~fits])
+    good_w = ~np.isin(run_of, bad_runs)
+    good_r = ~np.isin(np.arange(len(first)), bad_runs)
+    if not good_w.any():
+        return None
+    words_in, new = words_in[good_w], new.filter(pa.array(good_w))
+    first, last = first[good_r], last[good_r]
+    changed = pc.not_equal(new, t_text.take(pa.array(words_in))).to_numpy(zero_copy_only=False)
+    kind = K_NAME if is_name else (K_SA_ADDRESS if col.spec.type == "sa_address" else K_EG_ADDRESS)
+    return Found(ts[first], te[last], np.full(len(first), kind, np.int8), new.filter(pa.array(changed)),
+                 (ts[words_in[changed]], te[words_in[changed]]))
 
 
-def find(values: pa.Array) -> list[tuple[int, int, int, str]]:
-    """All PII spans in the column: (row, start, end, type name), positions in characters of the row."""
-    scan = _Scan(_text(values))
-    starts, ends, kinds, _ = _choose(scan)
-    if not len(starts):
-        return []
-    rows = np.searchsorted(scan.row_off, starts, "right") - 1
-    base = scan.row_off[rows]
-    return [(r, s, e, DETECTORS[k][0]) for r, s, e, k in zip(rows.tolist(), (starts - base).tolist(),
-                                                              (ends - base).tolist(), kinds.tolist(), strict=True)]
+def _word_keys(words: pa.Array, is_name: bool, exact: bool) -> pa.Array:
+    """Comparison keys of words: folded (letter variants, diacritics, tatweel, case) for names; for addresses the
+    exact text, but folded for words the address types keep (places and structure words)."""
+    enc = pc.dictionary_encode(words)
+    d = enc.dictionary.to_pylist()
+    if is_name:
+        keys = [nl.fold(w) for w in d]
+    else:
+        keys = [nl.fold(w) if fw.role(w) & (fw.STRUCT | fw.PLACE_EG | fw.PLACE_SA) else "=" + w for w in d]
+    return pa.array(keys, pa.string()).take(enc.indices)
 
 
-def find_spans(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """The PII spans of :func:`find` as arrays: each span's row and its text (one Arrow string per span)."""
-    scan = _Scan(_text(values))
-    starts, ends, _, _ = _choose(scan)
-    rows = np.searchsorted(scan.row_off, starts, "right") - 1
-    return rows.astype(np.int64), scan.strings(starts, ends)
-
-
-def _text(values: pa.Array) -> pa.Array:
-    """A plain string array without nulls (a null reads as "")."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if not pa.types.is_string(values.type):
-        values = values.cast(pa.string())
-    return pc.fill_null(values, "") if values.null_count else values
-
-
-_DIGIT_RANGES = ((0x30, 0x39), (0x660, 0x669), (0x6F0, 0x6F9))
-
-
-def _is_word(cps: np.ndarray) -> np.ndarray:
-    return WORD_CHARS.mask(cps)
-
-
-class _Scan:
-    """A string column as flat code points (plus where each character starts in the UTF-8 bytes), with the
-    character classes the candidate pattern needs."""
-
-    def __init__(self, values: pa.Array) -> None:
-        self.values = values
-        n = len(values)
-        data = group_bytes(values) if n else np.zeros(0, np.uint8)
-        if n:
-            off = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1 + values.offset)[values.offset :]
-            self.byte_off = off.astype(np.int64) - int(off[0])
-        else:
-            self.byte_off = np.zeros(1, dtype=np.int64)
-        self.data = data
-        lead = (data & 0xC0) != 0x80
-        self.lead_pos = np.flatnonzero(lead)
-        self.ascii = len(self.lead_pos) == len(data)
-        self.cps = data.astype(np.uint32) if self.ascii else decode_at(data, self.lead_pos)
-        char_index = np.concatenate([[0], np.cumsum(lead)])
-        self.row_off = char_index[self.byte_off]  # character offsets of the rows
-
-    def byte_pos(self, char_pos: np.ndarray) -> np.ndarray:
-        """Byte offset of character positions (the end position maps to the end of the data)."""
-        if self.ascii:
-            return char_pos
-        lp = np.concatenate([self.lead_pos, [len(self.data)]])
-        return lp[char_pos]
-
-    def strings(self, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-        """The substrings [start, end) (character positions) as one Arrow array, gathered from the bytes."""
-        bs, be = self.byte_pos(starts), self.byte_pos(ends)
-        lengths = be - bs
-        offsets = np.concatenate([[0], np.cumsum(lengths)])
-        idx = np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1] - bs, lengths)
-        return pa.StringArray.from_buffers(len(starts), pa.py_buffer(offsets.astype(np.int32)),
-                                           pa.py_buffer(self.data[idx]))
-
-
-def _matches(scan: _Scan) -> tuple[np.ndarray, np.ndarray]:
-    """(start, end) character positions of the matches of :data:`CANDIDATE` (same spans as ``finditer`` over
-    the rows), without running the regex: per maximal run of characters that can continue a match (a digit, or a
-    separator followed by a digit or "("), the match runs from the first digit not preceded by a digit or word
-    character (with a "+" just before it, itself not after one) to the run's last digit, if that is another digit."""
-    cps = scan.cps
-    n = len(cps)
-    if n == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    digit = np.zeros(n, dtype=bool)
-    for lo, hi in _DIGIT_RANGES:
-        digit |= (cps >= lo) & (cps <= hi)
-    sep = (cps == 0x20) | (cps == 0x2D) | (cps == 0x2E) | (cps == 0x28) | (cps == 0x29)
-    row_start = np.zeros(n + 1, dtype=bool)
-    row_start[scan.row_off[:-1]] = True  # (empty rows mark the next row's start: harmless)
-    row_start = row_start[:n]
-    row_end = np.zeros(n + 1, dtype=bool)
-    row_end[scan.row_off[1:] - 1] = True
-    row_end = row_end[:n]
-    # next character is a digit or "(" (within the row)
-    nxt = np.zeros(n, dtype=bool)
-    nxt[:-1] = digit[1:] | (cps[1:] == 0x28)
-    nxt &= ~row_end
-    cont = digit | (sep & nxt)
-    word = _is_word(cps) | digit
-    prev_word = np.zeros(n, dtype=bool)
-    prev_word[1:] = word[:-1]
-    prev_word &= ~row_start
-    can_start = digit & ~prev_word
-    # runs of cont: id per position
-    run_start = cont.copy()
-    run_start[1:] &= ~cont[:-1] | row_start[1:]
-    run_id = np.cumsum(run_start) - 1
-    first = np.flatnonzero(can_start)  # sorted; keep the first per run
-    if len(first) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    fr = run_id[first]
-    keep = np.ones(len(first), dtype=bool)
-    keep[1:] = fr[1:] != fr[:-1]
-    first, fr = first[keep], fr[keep]
-    dpos = np.flatnonzero(digit & cont)
-    dr = run_id[dpos]
-    last_of = np.ones(len(dpos), dtype=bool)
-    last_of[:-1] = dr[:-1] != dr[1:]
-    last_digit = np.full(int(run_id[-1]) + 1 if n else 0, -1, dtype=np.int64)
-    last_digit[dr[last_of]] = dpos[last_of]
-    end = last_digit[fr]
-    ok = end > first
-    first, end = first[ok], end[ok] + 1
-    # a "+" right before the first digit belongs to the match unless it follows a digit or word character
-    plus = np.zeros(len(first), dtype=bool)
-    has_prev = (first >= 1) & ~row_start[first]
-    cand = np.flatnonzero(has_prev)
-    plus[cand] = cps[first[cand] - 1] == 0x2B
-    cand = np.flatnonzero(plus)
-    before = first[cand] - 2
-    blocked = np.zeros(len(cand), dtype=bool)
-    inside = (before >= 0) & ~row_start[first[cand] - 1]
-    blocked[inside] = word[before[inside]]
-    plus[cand[blocked]] = False
-    return first - plus, end
-
-
-def _candidates(scan: _Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate spans: (match id, start, end) in characters, in match order.
-
-    A match of :data:`CANDIDATE` with at least :data:`MIN_DIGITS` digits is a candidate as a whole;
-    one with spaces also yields every run of up to 6 of its space-separated pieces that has enough
-    digits (two numbers written side by side)."""
-    ms, me = _matches(scan)
-    if not len(ms):
-        return np.zeros(0, np.int64), ms, me
-    cps = scan.cps
-    digit = np.zeros(len(cps), dtype=bool)
-    for lo, hi in _DIGIT_RANGES:
-        digit |= (cps >= lo) & (cps <= hi)
-    dsum = np.concatenate([[0], np.cumsum(digit)])
-    ssum = np.concatenate([[0], np.cumsum(cps == 0x20)])
-    ndig = dsum[me] - dsum[ms]
-    spaced = (ssum[me] - ssum[ms]) > 0
-    keep = ndig >= MIN_DIGITS
-    if not (keep & spaced).any():  # the common case: every match is one piece
-        k = np.flatnonzero(keep)
-        return k, ms[k], me[k]
-    mids: list[int] = []
-    cs: list[int] = []
-    ce: list[int] = []
-    for k in np.flatnonzero(keep).tolist():
-        start, end = int(ms[k]), int(me[k])
-        if not spaced[k]:
-            mids.append(k)
-            cs.append(start)
-            ce.append(end)
+def _own_word_text(text: pa.Array, before: pa.Array, after: pa.Array, is_name: bool) -> tuple[pa.Array, np.ndarray]:
+    """The new text of each matched word: the column's new word written as the text wrote it (names: its lexicon
+    spelling with the text's layout; other words: exactly the column's new word, for they matched exactly; kept
+    address words: the text's own word).  Also whether the text's spelling could be carried."""
+    out, fits = [], []
+    lex = nl.lexicon()
+    for t, b, a in zip(text.to_pylist(), before.to_pylist(), after.to_pylist(), strict=True):
+        if not is_name:
+            out.append(t if b == a or nl.fold(t) == nl.fold(a) else a)
+            fits.append(t == b or nl.fold(t) == nl.fold(a))
             continue
-        text = "".join(map(chr, cps[start:end].tolist()))
-        pieces = [(mm.start(), mm.end()) for mm in _PIECE.finditer(text)]
-        for i in range(len(pieces)):
-            for j in range(i, min(len(pieces), i + 6)):
-                s, e = pieces[i][0], pieces[j][1]
-                if len(_DIGIT.findall(text[s:e])) >= MIN_DIGITS:
-                    mids.append(k)
-                    cs.append(start + s)
-                    ce.append(start + e)
-    return np.array(mids, np.int64), np.array(cs, np.int64), np.array(ce, np.int64)
+        tp, ap = nl.parse(t), nl.parse(a)
+        if tp is None or ap is None:
+            out.append(a)
+            fits.append(t == b)
+            continue
+        canon = lex.canon[ap.entry]
+        ok = nl.fits(canon, tp.layout)
+        out.append(nl.write(canon, tp.layout) if ok else t)
+        fits.append(ok)
+    return pa.array(out, pa.string()), np.array(fits, dtype=bool)
 
 
-def _choose(scan: _Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Array | None]:
-    """The chosen spans, sorted by start: (start, end, detector index, their text).
-
-    Chosen greedily: longer spans first, then by detector priority, then leftmost.  Spans of different
-    candidate matches never overlap, so the choice is made per match: vectorised for the (common)
-    matches with a single candidate, in Python for the others."""
-    mids, cs, ce = _candidates(scan)
-    empty = np.zeros(0, np.int64)
-    if not len(mids):
-        return empty, empty, empty, None
-    arr = scan.strings(cs, ce)
-    n = len(mids)
-    none = len(DETECTORS)
-    best = np.full(n, none, dtype=np.int64)  # the first detector (in priority order) that accepts each candidate
-    hit_any = np.zeros((none, n), dtype=bool)
-    for prio, (_, det) in enumerate(DETECTORS):
-        ok = det.valid_mask(arr)
-        hit_any[prio] = ok
-        best = np.where(ok & (best == none), prio, best)
-    multi = np.zeros(n, dtype=bool)  # matches with more than one candidate
-    if n > 1:
-        same = mids[1:] == mids[:-1]
-        multi[1:] |= same
-        multi[:-1] |= same
-    chosen = np.flatnonzero(~multi & (best < none))
-    kinds = best[chosen]
-    mi = np.flatnonzero(multi)
-    if len(mi):
-        hits: list[tuple[int, int, int, int, int]] = []  # (-length, priority, start, end, candidate)
-        for prio in range(none):
-            for k in mi[hit_any[prio][mi]].tolist():
-                s, e = int(cs[k]), int(ce[k])
-                hits.append((-(e - s), prio, s, e, k))
-        hits.sort()
-        taken: dict[int, list[tuple[int, int]]] = {}  # per match: chosen (start, end)
-        extra, extra_kind = [], []
-        for _, prio, s, e, k in hits:
-            spans = taken.setdefault(int(mids[k]), [])
-            if any(s < e2 and s2 < e for s2, e2 in spans):
-                continue
-            spans.append((s, e))
-            extra.append(k)
-            extra_kind.append(prio)
-        chosen = np.concatenate([chosen, np.array(extra, np.int64)])
-        kinds = np.concatenate([kinds, np.array(extra_kind, np.int64)])
-    order = np.lexsort((ce[chosen], cs[chosen]))
-    chosen, kinds = chosen[order], kinds[order]
-    return cs[chosen], ce[chosen], kinds, arr.take(pa.array(chosen))
+def _covers(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Whether each span [start, end) touches a character set in ``mask``."""
+    if not mask.any():
+        return np.zeros(len(starts), dtype=bool)
+    csum = np.concatenate([[0], np.cumsum(mask)])
+    return csum[ends] > csum[starts]
 
 
-def transform(values: pa.Array, crypto: Crypto, decrypt: bool) -> pa.Array:
-    """Replace every PII span of every value by its token (or back); a null comes back as ""."""
-    original = values
-    values = _text(values)
-    scan = _Scan(values)
-    starts, ends, kinds, texts = _choose(scan)
-    if not len(starts):
-        return original
-    tokens: list[pa.Array | None] = [None] * len(DETECTORS)
-    where = np.zeros(len(starts), dtype=np.int64)  # position of each span's token in its type's output
-    for k, (_, det) in enumerate(DETECTORS):
+# -- tokens -----------------------------------------------------------------------------------------------------
+_NUMBER_TYPES: tuple[PIIType, ...] = (fn._EG_ID, fn._SA_ID, fn._PHONE)
+_NUMBER_SPECS = tuple(ColumnSpec("", t.name) for t in _NUMBER_TYPES)
+
+
+def _step(kinds: np.ndarray, texts: pa.Array, crypto: Crypto, decrypt: bool) -> pa.Array:
+    """One encryption (or decryption) of number spans of the given kinds, each by its type."""
+    pieces, where = [], []
+    for k in np.unique(kinds).tolist():
         idx = np.flatnonzero(kinds == k)
-        if not len(idx):
+        sub = texts.take(pa.array(idx))
+        t, spec = _NUMBER_TYPES[k], _NUMBER_SPECS[k]
+        pieces.append(t.detokenize(sub, crypto, spec) if decrypt else t.tokenize(sub, crypto, spec))
+        where.append(idx)
+    return _scatter(pieces, where, len(texts))
+
+
+def _scatter(pieces: list[pa.Array], where: list[np.ndarray], n: int) -> pa.Array:
+    if not pieces:
+        return pa.array([], pa.string())
+    order = np.concatenate(where)
+    back = np.empty(n, dtype=np.int64)
+    back[order] = np.arange(n)
+    return pa.concat_arrays([plain_strings(p) for p in pieces]).take(pa.array(back))
+
+
+def _walk_numbers(nums: fn.Numbers, spans: np.ndarray, texts: pa.Array, crypto: Crypto, decrypt: bool,
+                  buffer: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]) -> tuple[pa.Array, np.ndarray]:
+    """Cycle-walk the given spans until each reads as it did (see find_numbers.walk_predicate); returns the new
+    texts and which spans did not settle within MAX_WALKS steps."""
+    kinds = nums.c_kind[nums.chosen[spans]]
+    done_p: list[pa.Array] = []
+    done_w: list[np.ndarray] = []
+    todo = np.arange(len(spans))
+    cur = texts
+    for _ in range(MAX_WALKS):
+        if not len(todo):
+            break
+        cur = _step(kinds[todo], cur, crypto, decrypt)
+        ok = fn.walk_predicate(nums, spans[todo], digits_only(cur), buffer, pairs)
+        if ok.any():
+            done_p.append(cur.filter(pa.array(ok)))
+            done_w.append(todo[ok])
+        todo, cur = todo[~ok], cur.filter(pa.array(~ok))
+    failed = np.zeros(len(spans), dtype=bool)
+    if len(todo):
+        failed[todo] = True
+        done_p.append(cur)
+        done_w.append(todo)
+    return _scatter(done_p, done_w, len(spans)), failed
+
+
+def _number_tokens(nums: fn.Numbers, crypto: Crypto, decrypt: bool) -> tuple[pa.Array, np.ndarray]:
+    """New texts of the chosen number spans, and which of them are masked (could not be made reversible).
+
+    The types work on each span's ASCII digits (with its "+"), and the new digits are then written over the
+    span's own digits, in their own scripts and layout."""
+    k = len(nums.chosen)
+    view = nums.view
+    spans = np.arange(k)
+    digits = fn.span_digits(nums, spans)
+    plus = nums.candidate_plus(nums.chosen)
+    plain = pc.if_else(pa.array(plus), pc.binary_join_element_wise("+", digits, ""), digits) if plus.any() else digits
+    pairs = fn.blockers(nums)
+    m = nums.c_match[nums.chosen]
+    if decrypt:
+        out, failed = _walk_numbers(nums, spans, plain, crypto, True, nums.digits, pairs)
+    else:
+        # from the right within each match: a span's reading may depend on the digits after it, never before
+        new_run = np.concatenate([[True], m[1:] != m[:-1]])
+        run_id = np.cumsum(new_run) - 1
+        run_last = np.concatenate([np.flatnonzero(new_run)[1:], [k]]) - 1
+        rank = run_last[run_id] - np.arange(k)  # spans after this one in its match
+        buffer = nums.digits.copy()
+        pieces, where = [], []
+        failed = np.zeros(k, dtype=bool)
+        for r in range(int(rank.max(initial=0)) + 1):
+            sel = np.flatnonzero(rank == r)
+            new, bad = _walk_numbers(nums, sel, plain.take(pa.array(sel)), crypto, False, buffer, pairs)
+            fn.write_digits(nums, buffer, sel, digits_only(new))
+            pieces.append(new)
+            where.append(sel)
+            failed[sel[bad]] = True
+        out = _scatter(pieces, where, k)
+        multi = np.zeros(k, dtype=bool)
+        if k > 1:
+            multi[1:] |= m[1:] == m[:-1]
+            multi[:-1] |= m[1:] == m[:-1]
+        check = np.flatnonzero(multi & ~failed)
+        if len(check):  # several spans in one match: prove the round trip, as detokenization will do it
+            back, _ = _walk_numbers(nums, check, out.take(pa.array(check)), crypto, True, buffer, pairs)
+            failed[check[~pc.equal(back, plain.take(pa.array(check))).to_numpy(zero_copy_only=False)]] = True
+    if failed.any():  # mask every span of the matches involved
+        failed |= np.isin(m, np.unique(m[failed]))
+    return render_digits(view.strings(nums.starts, nums.ends), digits, digits_only(out)), failed
+
+
+def _masked(texts: pa.Array) -> pa.Array:
+    """Digits and letters replaced by ``#`` (layout kept): an irreversible span, never left raw."""
+    return pc.replace_substring_regex(texts, r"[\p{L}\p{N}]", MASK)
+
+
+@dataclass
+class Outcome:
+    """A transformed column and what was found in it."""
+
+    values: pa.Array
+    counts: dict[str, int]
+    irreversible: int = 0
+
+
+def transform(values: pa.Array, crypto: Crypto, spec: ColumnSpec | None = None, *, decrypt: bool = False,
+              context: Sequence[RowColumn] = ()) -> Outcome:
+    """Replace every span found in each value by its token (or, with ``decrypt``, a token by its value)."""
+    original = values
+    det = detect(values, spec, context)
+    view = det.view
+    starts_l, ends_l, texts_l = [], [], []
+    counts: dict[str, int] = {}
+    irreversible = 0
+
+    def add(found_s: np.ndarray, found_e: np.ndarray, kinds: np.ndarray, new: pa.Array) -> None:
+        starts_l.append(found_s)
+        ends_l.append(found_e)
+        texts_l.append(plain_strings(new))
+        for k, c in zip(*np.unique(kinds, return_counts=True), strict=True):
+            counts[SPAN_KINDS[int(k)]] = counts.get(SPAN_KINDS[int(k)], 0) + int(c)
+
+    for found in det.own:
+        assert found.text is not None
+        if found.pieces is None:
+            add(found.starts, found.ends, found.kinds, found.text)
+        else:  # only some words of the span change (names, addresses)
+            starts_l.append(found.pieces[0])
+            ends_l.append(found.pieces[1])
+            texts_l.append(plain_strings(found.text))
+            for k, c in zip(*np.unique(found.kinds, return_counts=True), strict=True):
+                counts[SPAN_KINDS[int(k)]] = counts.get(SPAN_KINDS[int(k)], 0) + int(c)
+    for found, pii in ((det.emails, _EMAIL), (det.ibans, _IBAN)):
+        if found is not None and len(found.starts):
+            texts = view.strings(found.starts, found.ends)
+            spec_k = ColumnSpec("", pii.name)
+            new = pii.detokenize(texts, crypto, spec_k) if decrypt else pii.tokenize(texts, crypto, spec_k)
+            add(found.starts, found.ends, found.kinds, new)
+    nums = det.numbers
+    if nums is not None and len(nums.chosen):
+        new, failed = _number_tokens(nums, crypto, decrypt)
+        if failed.any():
+            irreversible += int(failed.sum())
+            new = pc.if_else(pa.array(failed), _masked(view.strings(nums.starts, nums.ends)), new)
+        add(nums.starts, nums.ends, nums.kinds.astype(np.int8), new)
+    adr = det.addresses
+    if adr is not None and len(adr.starts):
+        texts = view.strings(adr.starts, adr.ends)
+        new, failed = _address_tokens(texts, adr.country, crypto, decrypt)
+        if failed.any():
+            irreversible += int(failed.sum())
+            new = pc.if_else(pa.array(failed), _masked(texts), new)
+        add(adr.starts, adr.ends, np.where(adr.country == 1, K_SA_ADDRESS, K_EG_ADDRESS).astype(np.int8), new)
+    names = det.names
+    if names is not None and len(names.starts):
+        parts = view.strings(names.part_start, names.part_end)
+        new = nl.crypt_part_array(parts, names.part_pos, crypto, decrypt=decrypt, contexts=names.part_context)
+        starts_l.append(names.part_start)
+        ends_l.append(names.part_end)
+        texts_l.append(new)
+        counts["person_name"] = counts.get("person_name", 0) + len(names.starts)
+    if not starts_l:
+        return Outcome(original, counts, irreversible)  # nothing found: the same array back
+    s = np.concatenate(starts_l)
+    e = np.concatenate(ends_l)
+    t = pa.concat_arrays(texts_l)
+    order = np.argsort(s, kind="stable")
+    out = view.replace(s[order], e[order], t.take(pa.array(order)))
+    if not decrypt:
+        out, masked = _verified(det, out, spec, [RowColumn(c.spec, c.after, c.before) for c in context])
+        irreversible += masked
+    return Outcome(out, counts, irreversible)
+
+
+def _skeleton(det: Detection) -> pa.Array:
+    """Each value with every span replaced by a marker of its kind: what must read the same in a token text."""
+    s, e, k = det.all_spans()
+    view = det.view
+    if not len(s):
+        return view.values
+    marks = pa.array([f"\x00{SPAN_KINDS[i]}\x00" for i in range(len(SPAN_KINDS))], pa.string())
+    return view.replace(s, e, marks.take(pa.array(k.astype(np.int64))))
+
+
+def _verified(det: Detection, out: pa.Array, spec: ColumnSpec | None, context: Sequence[RowColumn]
+              ) -> tuple[pa.Array, int]:
+    """The tokenized column, checked: where a token text does not read exactly as the original (the spans, their
+    kinds and everything between them), every span of that row is masked instead (irreversible, never raw)."""
+    again = detect(out, spec, context)
+    bad = np.flatnonzero(~pc.fill_null(pc.equal(_skeleton(det), _skeleton(again)), False).to_numpy(
+        zero_copy_only=False))
+    if not len(bad):
+        return out, 0
+    s, e, _ = again.all_spans()
+    rows = again.view.row[s] if len(s) else np.zeros(0, np.int64)
+    sel = np.isin(rows, bad)
+    view = again.view
+    masked = view.replace(s[sel], e[sel], _masked(view.strings(s[sel], e[sel])))
+    # the masked rows' original spans, all masked too (a span the token text lost is still raw there)
+    s0, e0, _ = det.all_spans()
+    rows0 = det.view.row[s0]
+    sel0 = np.isin(rows0, bad)
+    orig_masked = det.view.replace(s0[sel0], e0[sel0], _masked(det.view.strings(s0[sel0], e0[sel0])))
+    fixed = pc.replace_with_mask(out, pa.array(np.isin(np.arange(len(out)), bad)), orig_masked.take(pa.array(bad)))
+    return fixed, int(sel0.sum()) + 0 * len(masked)
+
+
+def _address_tokens(texts: pa.Array, country: np.ndarray, crypto: Crypto, decrypt: bool) -> tuple[pa.Array,
+                                                                                                 np.ndarray]:
+    """Address tokens as ``eg_address`` / ``sa_address`` make them (place names of both countries and structure
+    words kept, every other letter and digit encrypted class by class under the country's subkey), walked until
+    the kept words are the input's, no encrypted word takes a role that would change how the address reads
+    (see find_words.address_roles) and its digits show no new phone or ID; returns the tokens and which spans
+    did not settle (masked by the caller)."""
+    from .charclass import charclass_cps
+    from .text import decode, encode
+
+    cps, off = decode(texts)
+    kept = kept_chars(cps, off, "eg") | kept_chars(cps, off, "sa")
+    target = fw.address_roles(TextView(texts), kept)
+    out = cps.copy()
+    failed = np.zeros(len(texts), dtype=bool)
+    for c, domain in ((0, _EG_ADDRESS.domain), (1, _SA_ADDRESS.domain)):
+        rows = np.flatnonzero(country == c)
+        if not len(rows):
             continue
-        spec = ColumnSpec(column="", type=det.name)
-        src = texts.take(pa.array(idx))
-        tokens[k] = det.detokenize(src, crypto, spec) if decrypt else det.tokenize(src, crypto, spec)
-        where[idx] = np.arange(len(idx))
-    bs, be = scan.byte_pos(starts), scan.byte_pos(ends)
-    pieces = [t for t in tokens if t is not None]
-    offs = [k for k, t in enumerate(tokens) if t is not None]
-    cat = pa.concat_arrays(pieces)
-    base = np.zeros(len(DETECTORS), dtype=np.int64)
-    base[offs] = np.concatenate([[0], np.cumsum([len(p) for p in pieces])[:-1]])
-    ordered = cat.take(pa.array(base[kinds] + where))  # tokens in span order
-    tok_off = np.frombuffer(ordered.buffers()[1], dtype=np.int32, count=len(ordered) + 1 + ordered.offset)[
-        ordered.offset :].astype(np.int64)
-    tok_data = group_bytes(ordered)
-    tok_off -= tok_off[0]
-    if ordered.null_count == 0 and np.array_equal(np.diff(tok_off), be - bs):
-        # tokens keep the byte length of what they replace (digits stay digits of their script): write in place
-        data = scan.data.copy()
-        idx = np.arange(int(tok_off[-1]), dtype=np.int64) - np.repeat(tok_off[:-1] - bs, be - bs)
-        data[idx] = tok_data
-        return pa.StringArray.from_buffers(len(values), pa.py_buffer(scan.byte_off.astype(np.int32)),
-                                           pa.py_buffer(data))
-    # otherwise rebuild each value in Python
-    rows = np.searchsorted(scan.row_off, starts, "right") - 1
-    reps = ordered.to_pylist()
-    out = values.to_pylist()
-    for r in np.unique(rows).tolist():
-        sel = np.flatnonzero(rows == r)
-        base_c = int(scan.row_off[r])
-        text, parts, pos = out[r], [], 0
-        for i in sel.tolist():
-            s, e = int(starts[i]) - base_c, int(ends[i]) - base_c
-            parts += [text[pos:s], reps[i]]
-            pos = e
-        parts.append(text[pos:])
-        out[r] = "".join(parts)
-    return pa.array(out, pa.string())
+        lengths = off[rows + 1] - off[rows]
+        sub_off = np.concatenate([[0], np.cumsum(lengths)])
+        at = np.repeat(off[rows] - sub_off[:-1], lengths) + np.arange(sub_off[-1])
+        cur, keep = cps[at], kept[at]
+        todo = np.arange(len(rows))
+        for _ in range(MAX_WALKS):
+            t_len = sub_off[todo + 1] - sub_off[todo]
+            t_off = np.concatenate([[0], np.cumsum(t_len)])
+            t_at = np.repeat(sub_off[todo] - t_off[:-1], t_len) + np.arange(t_off[-1])
+            new = charclass_cps(cur[t_at], t_off, crypto, domain, decrypt=decrypt, protect=keep[t_at])
+            cur[t_at] = new
+            new_text = encode(new, t_off)
+            same_kept = ~_rows_differ(kept_chars(new, t_off, "eg") | kept_chars(new, t_off, "sa"), keep[t_at], t_off)
+            ok = same_kept & (fw.address_roles(TextView(new_text), keep[t_at]) == target[rows[todo]])
+            todo = todo[~ok]
+            if not len(todo):
+                break
+        failed[rows[todo]] = True
+        out[at] = cur
+    return encode(out, off), failed
+
+
+def _rows_differ(a: np.ndarray, b: np.ndarray, row_off: np.ndarray) -> np.ndarray:
+    """Per row: whether the per-character masks differ."""
+    diff = np.concatenate([[0], np.cumsum(a != b)])
+    return diff[row_off[1:]] > diff[row_off[:-1]]
+def find(values: pa.Array, spec: ColumnSpec | None = None) -> list[tuple[int, int, int, str]]:
+    """All PII spans of the column: (row, start, end, kind), positions in characters of the row."""
+    det = detect(values, spec)
+    s, e, k = det.all_spans()
+    if not len(s):
+        return []
+    rows = det.view.row[s]
+    base = det.view.row_off[rows]
+    return [(r, a, b, SPAN_KINDS[c]) for r, a, b, c in zip(rows.tolist(), (s - base).tolist(), (e - base).tolist(),
+                                                            k.tolist(), strict=True)]
 
 
 class FreeText(PIIType):
     name: ClassVar[str] = "free_text"
-    description: ClassVar[str] = "Free text (Arabic or English): national IDs and phones inside are tokenized in place"
+    description: ClassVar[str] = ("Free text (Arabic or English): IDs, phones, IBANs, e-mails, names and addresses "
+                                  "inside are tokenized in place")
     domain: ClassVar[str] = "free_text"
     has_invalid: ClassVar[bool] = False
     #: the tokens in text are the column types' own (same subkeys, same domains)
-    subkeys: ClassVar[tuple[tuple[str, str], ...]] = tuple(k for _, det in DETECTORS for k in det.subkeys)
+    subkeys: ClassVar[tuple[tuple[str, str], ...]] = tuple(dict.fromkeys(
+        k for t in (fn._EG_ID, fn._SA_ID, fn._PHONE, _IBAN, _EMAIL, PersonName(), _EG_ADDRESS, _SA_ADDRESS)
+        for k in t.subkeys))
 
     def compact(self, value: str) -> str:
         return value
@@ -377,4 +716,4 @@ class FreeText(PIIType):
 
     def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool,
                parsed: Parse | None) -> pa.Array:
-        return transform(values, crypto, decrypt)
+        return transform(values, crypto, spec, decrypt=decrypt).values

@@ -36,9 +36,15 @@ from .base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, stdnum
 from .charclass import charclass
 from .exceptions import InvalidFormat
 from .intdomain import crypt_ints
+from .name_lexicon import crypt_names, generic_avoid
 from .text import CharClass
 
 _SPLIT = re.compile(r"(\s+)")
+
+
+def token_scheme(crypto: Crypto) -> int:
+    """The token scheme of a run: 2 (the default) or 1 (to reverse tokens made before the name lexicon)."""
+    return int(getattr(crypto, "derivation", 2))
 _COMPOUND_HEADS = {"عبد", "أبو", "ابو"}
 _ARABIC = re.compile(r"[\u0600-\u06FF]")
 MAX_PARTS = 5
@@ -207,9 +213,15 @@ class PersonName(PIIType):
 
     def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool,
                parsed: Parse | None) -> pa.Array:
-        """Columnar for the usual names (parts separated by single spaces, no compound); the others part by part."""
+        """Token scheme 2 (derivation 2 on: the lexicon, see :mod:`~tokenize_kit.pii.name_lexicon`); scheme 1
+        kept to reverse the tokens made before it: columnar for the usual names, the others part by part."""
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
+        if token_scheme(crypto) >= 2:
+            def generic(parts: pa.Array) -> pa.Array:
+                return charclass(parts, crypto, self.domain + "/generic", decrypt=decrypt, avoid=generic_avoid)
+
+            return crypt_names(values, crypto, decrypt=decrypt, domain=self.domain, generic=generic)
         fast = _simple_rows(values)
         if not fast.any():
             return self._crypt_rows(values, crypto, decrypt)

@@ -1,0 +1,153 @@
+"""``scan --against``, the delivery gate: a raw value of the input in its own output row is a leak in any
+written form and for every kind; the same value in another row is a coincidence; results do not depend on how
+the files are cut into batches; spilled partitions are exact for leaks; bad set-ups fail clearly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from tokenize_kit import scan
+from tokenize_kit.policy import Policy
+from tokenize_kit.scan import Gate, ScanError, ScanResult, _aligned, scan_batch
+
+POLICY = Policy.from_dict({"columns": {
+    "national_id": {"type": "eg_national_id"}, "mobile": {"type": "phone"}, "name": {"type": "person_name"},
+    "address": {"type": "eg_address"}, "email": {"type": "email"}, "iban": {"type": "iban"},
+    "notes": {"type": "free_text"}, "kept": {"type": "phone", "method": "keep"}}})
+N = 40
+RAW = pa.table({
+    "national_id": [f"290010101{i:04d}{i % 10}" for i in range(N)],
+    "mobile": [f"010{i:08d}" for i in range(N)],
+    "name": ["محمد أحمد علي حسن"] * N,
+    "address": [f"{i + 1} شارع التحرير، الدقي، الجيزة" for i in range(N)],
+    "email": [f"user{i}@example.com" for i in range(N)],
+    "iban": ["EG380019000500000000263180002"] * N,
+    "notes": [f"call 011{i:08d} today" if i % 3 == 0 else "paid" for i in range(N)],
+    "kept": [f"012{i:08d}" for i in range(N)],
+})
+
+
+def _clean() -> pa.Table:
+    """An output with no raw value: tokens everywhere."""
+    return pa.table({
+        "national_id": [f"3911111{i:07d}" for i in range(N)],
+        "mobile": [f"015{i:08d}" for i in range(N)],
+        "name": ["سعيد كريم يحيي سلطان"] * N,
+        "address": [f"{i + 1} شارع زكلمنت، الدقي، الجيزة" for i in range(N)],
+        "email": [f"qxsz{i}@example.com" for i in range(N)],
+        "iban": ["EG800002000156789012345180002"] * N,
+        "notes": [f"call 012{i:08d} today" if i % 3 == 0 else "paid" for i in range(N)],
+        "kept": RAW["kept"].to_pylist(),
+    })
+
+
+def _gate(output: pa.Table, in_size: int = N, out_size: int = N, parts: int = 64, spill=None) -> ScanResult:
+    result = ScanResult()
+    with Gate(POLICY, spill, parts=parts) as gate:
+        seen = 0
+        for raw, out in _aligned(iter(RAW.to_batches(max_chunksize=in_size)),
+                                 iter(output.to_batches(max_chunksize=out_size))):
+            scan_batch(out, result, POLICY.columns, seen)
+            gate.add(raw, out, result, seen)
+            seen += out.num_rows
+        gate.finish(result)
+    return result
+
+
+def _with(column: str, row: int, value: str) -> pa.Table:
+    out = _clean()
+    values = out[column].to_pylist()
+    values[row] = value
+    return out.set_column(out.schema.get_field_index(column), column, pa.array(values))
+
+
+def test_a_clean_delivery_passes():
+    r = _gate(_clean())
+    assert r.leaks == {} and not r.found
+
+
+LEAKS = [  # (column written to, row, text that carries row's raw value, kind reported)
+    ("notes", 4, "رقمه " + "1000000004", "phone"),  # the mobile without its 0, in another column
+    ("notes", 5, "+20 100 000 0005 للاتصال", "phone"),
+    ("notes", 6, "٠١٠٠٠٠٠٠٠٠٦", "phone"),  # Arabic-Indic digits
+    ("notes", 7, "ID 2900 1010 1000 77", "national_id"),  # grouped
+    ("notes", 8, "iban eg38 0019 0005 0000 0000 2631 8000 2", "iban"),  # lower case, groups
+    ("notes", 9, "mail USER9@example.com", "email"),  # case
+    ("notes", 10, "اتصلت بأحمد علي أمس", "name"),  # two consecutive parts, a glued preposition
+    ("notes", 11, "كلم احمد على", "name"),  # letter variants
+    ("notes", 12, "يسكن 13 ش التحرير", "address"),
+    ("notes", 15, "call 01100000015 today", "phone"),  # the phone of the input's own note, left raw
+    ("mobile", 16, "01000000016", "phone"),  # a column left raw
+    ("email", 17, "user17@example.com", "email"),
+]
+
+
+@pytest.mark.parametrize(("column", "row", "text", "kind"), LEAKS)
+def test_every_kind_of_leak_fails_the_gate(column, row, text, kind):
+    r = _gate(_with(column, row, text))
+    assert r.found and kind in r.leaks.get(column, {}), r.leaks
+    assert r.leaks[column][kind].rows == [row + 1]
+
+
+def test_leaks_and_coincidences_whatever_the_batches():
+    out = _with("mobile", 9, RAW["mobile"][30].as_py())  # another row's raw mobile: a coincidence
+    out = out.set_column(out.schema.get_field_index("national_id"), "national_id",
+                         pa.array([RAW["national_id"][i].as_py() if i == 5 else out["national_id"][i].as_py()
+                                   for i in range(N)]))
+    for in_size, out_size in [(40, 40), (7, 10), (10, 7), (1, 3)]:
+        r = _gate(out, in_size, out_size, parts=2)
+        assert {c: {k: v.count for k, v in kinds.items()} for c, kinds in r.leaks.items()} == {
+            "national_id": {"national_id": 1}}, (in_size, out_size)
+        assert r.collisions.get("mobile", {}).get("phone") == 1
+
+
+def test_leaks_are_exact_when_every_hash_collides(monkeypatch):
+    """Hashes only route coincidence counting: leaks are decided by comparing the keys themselves."""
+    monkeypatch.setattr(scan, "_hash64", lambda keys: np.zeros(len(keys), dtype=np.uint64))
+    r = _gate(_with("notes", 4, "رقمه 1000000004"), parts=2)
+    assert {c: list(k) for c, k in r.leaks.items()} == {"notes": ["phone"]}
+
+
+def test_kept_columns_are_not_leaks():
+    r = _gate(_clean())  # "kept" holds its raw values, as the policy says (method keep)
+    assert "kept" not in r.leaks and r.leaks == {}
+
+
+def test_row_counts_must_agree():
+    with pytest.raises(ScanError, match="row counts"):
+        _gate(_clean().slice(0, N - 1))
+
+
+def test_an_unusable_spill_folder_is_a_clear_error(tmp_path):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    with pytest.raises(ScanError, match="spill folder") as err:
+        _gate(_clean(), spill=not_a_folder)
+    assert str(not_a_folder) in str(err.value) and "--spill-dir" in str(err.value)
+
+
+def test_a_full_spill_folder_is_a_clear_error(monkeypatch, tmp_path):
+    """Disk full while spilling: the error names the folder and what to do, and nothing is left behind."""
+    real_open = open
+
+    class Full:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+    monkeypatch.setattr(scan, "open", lambda *a, **k: Full(real_open(*a, **k)), raising=False)
+    with pytest.raises(ScanError, match="full or not writable"):
+        _gate(_with("mobile", 9, RAW["mobile"][30].as_py()), spill=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_spill_files_are_removed(tmp_path):
+    _gate(_with("notes", 4, "رقمه 1000000004"), spill=tmp_path, parts=4)
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,149 @@
+"""E-mail addresses and IBANs inside free text, found for whole columns at once.
+
+E-mail: around every ``@``, the longest run of local-part characters ``[A-Za-z0-9._%+-]`` before it and of
+domain characters ``[A-Za-z0-9.-]`` after it (trailing dots and hyphens left out, so a sentence's full stop is
+not taken), kept when the whole is a valid address for the ``email`` type.  Arabic letters may touch it on
+either side (``الايميلahmed@example.com``).
+
+IBAN: an ``EG`` or ``SA`` country code in any case, not preceded by a Latin letter or a digit, then the country's
+number of letters and digits (29 for Egypt, 24 for Saudi Arabia) with at most one space or hyphen between any
+two of them (``SA03 8000 0000 6080 1016 7519``, compact, lower case, Arabic-Indic digits), not followed by
+another Latin letter or digit, kept when it is a valid IBAN (ISO 7064 check digits, the country's layout).
+
+Tokens of both keep every character class in place (the ``email`` and ``iban`` types), so a token text shows
+the same spans again.
+
+>>> import pyarrow as pa
+>>> from tokenize_kit.pii.textview import TextView
+>>> view = TextView(pa.array(["راسلني ahmed.ali@example.com. الايبان SA03 8000 0000 6080 1016 7519 شكرا"]))
+>>> [view.strings(s, e).to_pylist() for s, e in (find_emails(view), find_ibans(view))]
+[['ahmed.ali@example.com'], ['SA03 8000 0000 6080 1016 7519']]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .email import Email
+from .iban import Iban
+from .textview import DIGIT, TextView
+
+_EMAIL = Email()
+_IBAN = Iban()
+_LOCAL = np.zeros(128, dtype=bool)
+for _c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-":
+    _LOCAL[ord(_c)] = True
+_DOMAIN = _LOCAL.copy()
+for _c in "_%+":
+    _DOMAIN[ord(_c)] = False
+_ALNUM = np.zeros(128, dtype=bool)
+for _c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789":
+    _ALNUM[ord(_c)] = True
+#: IBAN length per country code (upper case)
+IBAN_LENGTHS = {"EG": 29, "SA": 24}
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def _ascii_mask(cps: np.ndarray, table: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(cps), dtype=bool)
+    small = cps < 128
+    out[small] = table[cps[small]]
+    return out
+
+
+def _run_bounds(view: TextView, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every position: the start of the run of ``mask`` it belongs to, and the end (exclusive) of it."""
+    n = len(mask)
+    idx = np.arange(n, dtype=np.int64)
+    starts = mask & ~view.prev(mask)
+    first = np.maximum.accumulate(np.where(starts, idx, 0))
+    ends = mask & ~view.next(mask)
+    last = np.minimum.accumulate(np.where(ends, idx, n)[::-1])[::-1]
+    return first, last + 1
+
+
+def find_emails(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of the e-mail addresses in the column (see the module docstring)."""
+    cps = view.cps
+    at = np.flatnonzero(cps == 0x40)
+    if not len(at):
+        return _EMPTY, _EMPTY
+    local = _ascii_mask(cps, _LOCAL)
+    domain = _ascii_mask(cps, _DOMAIN)
+    if blocked is not None:
+        local &= ~blocked
+        domain &= ~blocked
+    has_before = (at > 0) & ~view.row_start[at] & local[np.maximum(at - 1, 0)]
+    has_after = (at + 1 < len(cps)) & ~view.row_end[at] & domain[np.minimum(at + 1, len(cps) - 1)]
+    at = at[has_before & has_after]
+    if not len(at):
+        return _EMPTY, _EMPTY
+    l_first, _ = _run_bounds(view, local)
+    _, d_end = _run_bounds(view, domain)
+    starts, ends = l_first[at - 1], d_end[at + 1]
+    # trailing dots and hyphens are punctuation of the sentence, not of the address
+    for _ in range(8):
+        trail = np.isin(cps[ends - 1], (0x2E, 0x2D)) & (ends - 1 > at)
+        if not trail.any():
+            break
+        ends = ends - trail
+    ok = _EMAIL.valid_mask(view.strings(starts, ends))
+    return starts[ok], ends[ok]
+
+
+def find_ibans(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of the Egyptian and Saudi IBANs in the column (see the module docstring)."""
+    cps = view.cps
+    n = len(cps)
+    upper = np.where((cps >= 0x61) & (cps <= 0x7A), cps - 0x20, cps)
+    e_s = np.flatnonzero(((upper == 0x45) | (upper == 0x53))[: max(n - 3, 0)])
+    if not len(e_s):
+        return _EMPTY, _EMPTY
+    second = upper[e_s + 1]
+    country = np.where((upper[e_s] == 0x45) & (second == 0x47), 0, np.where((upper[e_s] == 0x53) & (second == 0x41),
+                                                                            1, -1))
+    digit = (view.cls & DIGIT) != 0
+    alnum = _ascii_mask(cps, _ALNUM) | digit
+    ok = (country >= 0) & digit[e_s + 2] & digit[e_s + 3]
+    ok &= (view.row[e_s] == view.row[e_s + 3])
+    before = np.maximum(e_s - 1, 0)
+    ok &= ~((e_s > 0) & ~view.row_start[e_s] & alnum[before])
+    if blocked is not None:
+        ok &= ~blocked[e_s]
+    anchors, country = e_s[ok], country[ok]
+    if not len(anchors):
+        return _EMPTY, _EMPTY
+    need = np.where(country == 0, IBAN_LENGTHS["EG"], IBAN_LENGTHS["SA"])
+    width = 2 * int(need.max())
+    pos = anchors[:, None] + np.arange(width)[None, :]
+    inside = (pos < n)
+    pos_c = np.minimum(pos, n - 1)
+    inside &= view.row[pos_c] == view.row[anchors][:, None]
+    a = alnum[pos_c] & inside
+    sep = np.isin(cps[pos_c], (0x20, 0x2D, 0xA0)) & inside
+    count = np.cumsum(a, axis=1)
+    # the position of the need-th character; before it only characters and single separators
+    reach = np.argmax(count >= need[:, None], axis=1)
+    found = count[np.arange(len(anchors)), reach] >= need
+    good = a | sep
+    double_sep = sep & np.concatenate([np.zeros((len(anchors), 1), bool), sep[:, :-1]], axis=1)
+    bad_before = np.cumsum(~good | double_sep, axis=1)
+    found &= bad_before[np.arange(len(anchors)), reach] == 0
+    ends = anchors + reach + 1
+    after = np.minimum(ends, n - 1)
+    found &= ~((ends < n) & (view.row[after] == view.row[anchors]) & alnum[after])
+    if blocked is not None and found.any():
+        cover = np.cumsum(np.concatenate([[0], blocked]))
+        found &= cover[ends] == cover[anchors]
+    starts, ends = anchors[found], ends[found]
+    if not len(starts):
+        return _EMPTY, _EMPTY
+    valid = _IBAN.valid_mask(view.strings(starts, ends))
+    return starts[valid], ends[valid]
+
+
+def spans_mask(n: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Boolean mask of the characters covered by the spans."""
+    delta = np.bincount(starts, minlength=n + 1)[: n + 1] - np.bincount(ends, minlength=n + 1)[: n + 1]
+    return np.cumsum(delta[:n]) > 0
+

@@ -1,0 +1,479 @@
+"""Person names and addresses inside free text, found word by word for whole columns.
+
+Words are runs of letters (with Arabic diacritics and tatweel), and for addresses of letters and digits.  Each
+distinct word of a batch is looked up once (name lexicon, cue words, address structure words, gazetteer places,
+stop words); the spans are then found with numpy over the words of the whole column.
+
+**Names.**  A *part* is a word of the name lexicon (:mod:`~tokenize_kit.pii.name_lexicon`, compared after
+folding alef forms, final ة/ه and ي/ى, diacritics, tatweel and case), a compound (``عبد الرحمن``, also glued), or
+such a word after a conjunction ``و`` (``وأحمد``).  A name is a run of parts separated by spaces (``بن``/``bin``
+may join them) that has two parts or more, or one part right after a cue word (:data:`NAME_CUES`: العميل،
+السيد، الحاج، زوجته، الضامن، Mr, Mrs, customer, guarantor ...).  A single ordinary word that is also a name
+(``كريم``، ``سعيد``، ``أمل``، ``نور``) standing alone is not a name.
+
+**Addresses.**  An address starts after an address cue (:data:`ADDRESS_CUES`: يسكن في، العنوان، عنوانه، address,
+lives at ...) or at a structure word (:data:`STRUCTURE`: شارع، ش، عمارة، شقة، حي، طريق، مبنى، street,
+building ...), taking a house number written just before it, and runs over words, numbers, commas, hyphens and
+slashes until a sentence ends, a stop word (:data:`STOP`: a verb such as طلب or a conjunction such as and),
+another cue, a number or code taken by another kind, or :data:`MAX_ADDRESS_WORDS` words.  It needs evidence: a
+structure word, a gazetteer place or a number.  It is tokenized as ``eg_address`` or ``sa_address`` would (the
+country with more gazetteer places in it; Egypt on a tie).
+
+Stability: name tokens are lexicon names of the same group, so the run reads the same; address tokens keep
+structure words and places, and the tokenizer walks until every other word keeps its role (an encrypted word
+never becomes a stop word, a cue or a place, and the digits never become a phone or an ID), so the span reads
+the same.  The free-text layer checks the whole result once more and masks what still reads differently.
+
+>>> view = TextView(pa.array(["العميل كريم يسكن في 12 شارع التحرير، الدقي، الجيزة وطلب مهلة", "كريم جدا"]))
+>>> blocked = np.zeros(len(view), dtype=bool)
+>>> names, places = find_names(view, blocked), find_addresses(view, blocked)
+>>> view.strings(names.starts, names.ends).to_pylist(), view.strings(places.starts, places.ends).to_pylist()
+(['كريم'], ['12 شارع التحرير، الدقي، الجيزة'])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import find_numbers as fn
+from . import name_lexicon as nl
+from .address import STRUCTURAL, gazetteer, kept_chars
+from .address import normalize as place_key
+from .textview import DIGIT, LETTER, MARK, SPACE, TATWEEL, TextView
+
+NAME_CUES = (
+    "العميل العميلة عميل عميلة السيد السيدة الاستاذ الاستاذة استاذ استاذة الحاج الحاجة الاخ الاخت ابن ابنه "
+    "بنت زوجته زوجها زوج زوجة اخوه اخيه اخته والده والدته والدها والدتها ابوه امه الضامن الضامنة الكفيل الكفيلة "
+    "المدعو المدعوة المقترض المقترضة الدكتور الدكتورة دكتور د المهندس المهندسة الشيخ مستر مدام الانسة اسمه اسمها "
+    "الاسم "
+    "mr mrs ms miss dr sir madam customer client guarantor borrower son daughter wife husband brother sister father "
+    "mother named name eng"
+).split()
+ADDRESS_CUES = (
+    "يسكن تسكن يقيم تقيم ساكن ساكنه مقيم مقيمه المقيم المقيمه عنوانه عنوانها العنوان عنوان سكنه سكنها "
+    "lives live living resides residing address located"
+).split()
+#: words that may sit between an address cue and the address
+CUE_LINKS = "في ب بـ الجديد الجديده هو at in is on new".split()
+#: the structure words an address is kept with (the ``eg_address`` / ``sa_address`` list, so they stay in tokens)
+STRUCTURE = tuple(w for w in STRUCTURAL if "." not in w)
+STOP = (
+    "و او أو ثم لكن بعد قبل حتى لان لأن مع الى إلى عن منذ يوم الساعه تليفون تلفون هاتف موبايل جوال واتساب ايميل بريد "
+    "طلب وطلب قال وقال وعد ووعد تم وتم يريد ويريد اتصل واتصل سيدفع وسيدفع رفض ورفض اكد واكد ذكر وذكر افاد وافاد "
+    "يرغب سدد وسدد دفع ودفع لم ولم لا ولا لن ولن اكد وعليه عليه الذي التي وهو وهي هو هي "
+    "and but or then who which that called said asked promised requested will would to for since because phone "
+    "mobile tel email whatsapp paid pay before after until with from regarding about asked promised called visit "
+    "reminder meter invoice loan balance due follow call phones id iban رقم الرقم رقمه الهويه القومي الايبان الموبايل "
+    "العداد الفاتوره المبلغ الرصيد"
+).split()
+CONNECTORS = "بن بنت ابن bin bint ibn".split()
+#: one-letter Arabic words written glued to the next: و (and), ف (so), ب (with), ل (to), ك (as)
+PREFIX_LETTERS = (0x648, 0x641, 0x628, 0x644, 0x643)
+MAX_ADDRESS_WORDS = 12
+#: characters that may lie between two words of an address (besides spaces)
+ADDRESS_JOINERS = (0x2C, 0x60C, 0x2D, 0x2F, 0x2013, 0x3A)
+
+# word roles (bit flags), looked up once per distinct word
+PART, HEAD, CONNECT, NAME_CUE, ADDR_CUE, LINK, STRUCT, PLACE_EG, PLACE_SA, STOPW, NUMBER = (1 << i for i in range(11))
+SPECIAL = NAME_CUE | ADDR_CUE | LINK | STRUCT | PLACE_EG | PLACE_SA | STOPW | CONNECT | HEAD
+
+
+@cache
+def _folded(words: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(nl.fold(w) for w in words)
+
+
+@cache
+def _places(country: str) -> frozenset[str]:
+    places, _ = gazetteer(country)
+    structure = {place_key(w) for w in STRUCTURE}
+    return frozenset(w for t in places for w in t if w not in structure)
+
+
+def _unprefixed(key: str) -> list[str]:
+    """A folded word and its forms without glued one-letter prefixes (والعميل -> العميل, للعميل -> العميل)."""
+    out = [key]
+    rest = key
+    for _ in range(2):
+        if len(rest) > 3 and ord(rest[0]) in PREFIX_LETTERS:
+            rest = rest[1:]
+            out.append(rest)
+            if rest.startswith("ل") and not rest.startswith("ال"):
+                out.append("ا" + rest)  # للعميل = ل + العميل
+    return out
+
+
+@cache
+def role(word: str, extra_cues: frozenset[str] = frozenset()) -> int:
+    """The role bits of one word."""
+    key = nl.fold(word)
+    bits = 0
+    cue_keys = _unprefixed(key)
+    if nl.parse(word) is not None:
+        bits |= PART
+    if key in nl.heads():
+        bits |= HEAD
+    if key in _folded(tuple(CONNECTORS)):
+        bits |= CONNECT
+    if any(k in _folded(tuple(NAME_CUES)) or k in extra_cues for k in cue_keys):
+        bits |= NAME_CUE
+    if any(k in _folded(tuple(ADDRESS_CUES)) for k in cue_keys):
+        bits |= ADDR_CUE
+    if key in _folded(tuple(CUE_LINKS)):
+        bits |= LINK
+    if key in _folded(tuple(STRUCTURE)):
+        bits |= STRUCT
+    if key in _folded(tuple(STOP)):
+        bits |= STOPW
+    pk = place_key(word)
+    if pk in _places("eg"):
+        bits |= PLACE_EG
+    if pk in _places("sa"):
+        bits |= PLACE_SA
+    if word.isdigit():
+        bits |= NUMBER
+    return bits
+
+
+@dataclass
+class Words:
+    """The words of a column: character spans, row, role bits, the gap before each word."""
+
+    start: np.ndarray
+    end: np.ndarray
+    row: np.ndarray
+    roles: np.ndarray
+    text: pa.Array
+    #: the characters between this word and the previous one of its row are only spaces (1 or more)
+    spaced: np.ndarray
+    #: ... are spaces, commas, hyphens, slashes or an abbreviation's dot (an address may continue)
+    joined: np.ndarray
+    #: the word starts its row, or follows something that is neither
+    first: np.ndarray
+    #: what lies before the word, for addresses: GAP_WITHIN (spaces, a glued hyphen or slash), GAP_SEGMENT (a
+    #: comma, or a hyphen between spaces), GAP_BREAK (anything else, a new line, another row)
+    gap: np.ndarray
+    #: what lies after the word: True where its row's text ends or a sentence does (., ؛, ;, !, ?, ؟, a new line)
+    #: before anything else that is not a space
+    ends_sentence: np.ndarray
+
+
+GAP_WITHIN, GAP_SEGMENT, GAP_BREAK = 0, 1, 2
+_SENTENCE_END = (0x2E, 0x61B, 0x3B, 0x21, 0x3F, 0x61F, 0x0A, 0x0D)
+
+
+def words(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = frozenset()) -> Words:
+    """Words (runs of letters, marks, tatweel and digits, with a hyphen or apostrophe inside Latin names) outside
+    ``blocked``, with their roles and what separates each from the one before."""
+    cls = view.cls
+    wc = ((cls & (LETTER | MARK | TATWEEL | DIGIT)) != 0) & ~blocked
+    inner = np.isin(view.cps, (0x2D, 0x27)) & view.prev(wc & ((cls & LETTER) != 0)) & view.next(
+        wc & ((cls & LETTER) != 0)) & ~blocked
+    wc |= inner
+    ws = np.flatnonzero(wc & ~view.prev(wc))
+    we = np.flatnonzero(wc & ~view.next(wc)) + 1
+    row = view.row[ws] if len(ws) else np.zeros(0, np.int64)
+    text = view.strings(ws, we)
+    enc = pc.dictionary_encode(text)
+    roles_d = np.array([role(w, extra_cues) for w in enc.dictionary.to_pylist()], dtype=np.int64)
+    roles = roles_d[enc.indices.to_numpy(zero_copy_only=False)] if len(ws) else np.zeros(0, np.int64)
+    n = len(ws)
+    same_row = np.zeros(n, dtype=bool)
+    same_row[1:] = row[1:] == row[:-1]
+    gap_lo = np.zeros(n, dtype=np.int64)
+    gap_lo[1:] = we[:-1]
+    spaced = np.zeros(n, dtype=bool)
+    joined = np.zeros(n, dtype=bool)
+    if n > 1:
+        space = ((cls & SPACE) != 0) & (view.cps != 0x0A) & (view.cps != 0x0D)
+        joiner = np.isin(view.cps, ADDRESS_JOINERS) | space
+        bad_space = np.concatenate([[0], np.cumsum(~space | blocked)])
+        bad_join = np.concatenate([[0], np.cumsum(~joiner | blocked)])
+        lo, hi = gap_lo[1:], ws[1:]
+        spaced[1:] = same_row[1:] & (hi > lo) & (bad_space[hi] == bad_space[lo])
+        joined[1:] = same_row[1:] & (hi > lo) & (bad_join[hi] == bad_join[lo])
+        # "ش." / "St." : the dot of an abbreviated structure word, followed by a space
+        dot = same_row[1:] & (hi - lo >= 2) & (view.cps[np.minimum(lo, len(view.cps) - 1)] == 0x2E)
+        dot &= ((roles[:-1] & STRUCT) != 0)
+        after_dot = lo + 1
+        dot &= bad_join[np.maximum(hi, after_dot)] == bad_join[np.minimum(after_dot, hi)]
+        joined[1:] |= dot
+    first = ~same_row
+    gap = np.full(n, GAP_BREAK, dtype=np.int8)
+    if n > 1:
+        cps = view.cps
+        space = ((cls & SPACE) != 0) & (cps != 0x0A) & (cps != 0x0D)
+        comma = np.isin(cps, (0x2C, 0x60C))
+        dash = np.isin(cps, (0x2D, 0x2013))
+        dot = cps == 0x2E
+        other = ~(space | comma | dash | dot | np.isin(cps, (0x2F, 0x3A))) | blocked
+        c_other = np.concatenate([[0], np.cumsum(other)])
+        c_comma = np.concatenate([[0], np.cumsum(comma)])
+        c_dash = np.concatenate([[0], np.cumsum(dash)])
+        c_dot = np.concatenate([[0], np.cumsum(dot)])
+        c_space = np.concatenate([[0], np.cumsum(space)])
+        lo, hi = gap_lo[1:], ws[1:]
+        ok = same_row[1:] & (hi > lo) & (c_other[hi] == c_other[lo])
+        dots = c_dot[hi] - c_dot[lo]
+        abbrev = (dots == 1) & dot[np.minimum(lo, len(cps) - 1)] & ((roles[:-1] & STRUCT) != 0)
+        ok &= (dots == 0) | abbrev
+        seg = (c_comma[hi] > c_comma[lo]) | ((c_dash[hi] > c_dash[lo]) & (c_space[hi] > c_space[lo]))
+        gap[1:] = np.where(ok, np.where(seg, GAP_SEGMENT, GAP_WITHIN), GAP_BREAK)
+    # the first character after each word that is not a space (or its row's end)
+    ends_sentence = np.zeros(n, dtype=bool)
+    if n:
+        cps = view.cps
+        plain_space = ((cls & SPACE) != 0) & (cps != 0x0A) & (cps != 0x0D)
+        nonspace = np.flatnonzero(~plain_space)
+        k = np.searchsorted(nonspace, we)
+        at = np.where(k < len(nonspace), nonspace[np.minimum(k, len(nonspace) - 1)], len(cps))
+        row_end = view.row_off[row + 1]
+        inside = at < row_end
+        ends_sentence = ~inside
+        ends_sentence[inside] = np.isin(cps[at[inside]], _SENTENCE_END) & ~blocked[at[inside]]
+    return Words(ws, we, row, roles, text, spaced, joined, first, gap, ends_sentence)
+
+
+def _runs(ok: np.ndarray, link: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Maximal runs of consecutive items where ``ok`` holds and each item but the first is ``link``ed to the one
+    before: (first item, last item) of each run."""
+    start = ok & ~(np.concatenate([[False], ok[:-1]]) & link)
+    end = ok & ~(np.concatenate([ok[1:], [False]]) & np.concatenate([link[1:], [False]]))
+    return np.flatnonzero(start), np.flatnonzero(end)
+
+
+@dataclass
+class NameSpans:
+    """Name spans: character [start, end) and, for every part, its span (a part after a glued ``و`` starts after
+    it), its position in the name, the span it belongs to, and what is written right before it that could read
+    as one name with it (the glued letter, or a compound head and a space; "" for most parts)."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    part_start: np.ndarray
+    part_end: np.ndarray
+    part_pos: np.ndarray
+    part_span: np.ndarray
+    part_context: pa.Array | None = None
+
+
+def find_names(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = frozenset(),
+               w: Words | None = None) -> NameSpans:
+    w = words(view, blocked, extra_cues) if w is None else w
+    n = len(w.start)
+    z = np.zeros(0, np.int64)
+    if not n:
+        return NameSpans(z, z, z, z, z, z)
+    part = (w.roles & PART) != 0
+    pstart = w.start.copy()
+    # "وأحمد", "بعبدالرحمن": a conjunction or preposition glued to a name
+    glued = ~part & np.isin(view.cps[w.start], PREFIX_LETTERS) & (w.end - w.start > 2)
+    if glued.any():
+        idx = np.flatnonzero(glued)
+        sub = view.strings(w.start[idx] + 1, w.end[idx])
+        ok = np.array([nl.parse(s) is not None for s in sub.to_pylist()], dtype=bool)
+        part[idx[ok]] = True
+        pstart[idx[ok]] += 1
+    # compounds: a head, one space, a word, together a lexicon name
+    head = (w.roles & HEAD) != 0
+    comp = np.zeros(n, dtype=bool)
+    cand = np.flatnonzero(head[:-1] & (w.start[1:] == w.end[:-1] + 1) & (w.row[1:] == w.row[:-1]))
+    cand = cand[view.cps[w.end[cand]] == 0x20]
+    if len(cand):
+        pair = view.strings(w.start[cand], w.end[cand + 1])
+        ok = np.array([nl.parse(s) is not None for s in pair.to_pylist()], dtype=bool)
+        comp[cand[ok]] = True
+    pend = w.end.copy()
+    absorbed = np.zeros(n, dtype=bool)
+    absorbed[1:] = comp[:-1]
+    pend[comp] = w.end[np.flatnonzero(comp) + 1]
+    part = (part | comp) & ~absorbed
+    connect = ((w.roles & CONNECT) != 0) & ~part
+    # a run: parts (and connectors between parts) separated by spaces only; skip the absorbed words
+    keep = ~absorbed
+    idx = np.flatnonzero(keep)
+    kp, kc = part[idx], connect[idx]
+    spaced = w.spaced[idx].copy()
+    # the word after a compound follows its head: its own gap is the one before the head's second word
+    spaced[1:] &= w.row[idx[1:]] == w.row[idx[:-1]]
+    member = kp | kc
+    s_i, e_i = _runs(member, spaced)
+    if not len(s_i):
+        return NameSpans(z, z, z, z, z, z)
+    # each run from its first part to its last (connectors only between parts)
+    m = len(idx)
+    run = np.full(m, -1, dtype=np.int64)
+    mark = np.zeros(m + 1, dtype=np.int64)
+    np.add.at(mark, s_i, 1)
+    np.add.at(mark, e_i + 1, -1)
+    in_run = np.cumsum(mark[:-1]) > 0
+    run[in_run] = (np.cumsum(np.isin(np.arange(m), s_i)) - 1)[in_run]
+    parts_at = np.flatnonzero(kp & in_run)
+    if not len(parts_at):
+        return NameSpans(z, z, z, z, z, z)
+    pr = run[parts_at]
+    new = np.concatenate([[True], pr[1:] != pr[:-1]])
+    first_part = parts_at[new]
+    last_part = parts_at[np.concatenate([new[1:], [True]])]
+    count = np.diff(np.concatenate([np.flatnonzero(new), [len(parts_at)]]))
+    # one part is a name only right after a cue word (spaces, or a colon, between them)
+    fw = idx[first_part]
+    prev = np.maximum(fw - 1, 0)
+    cue_ok = (fw > 0) & ((w.roles[prev] & NAME_CUE) != 0) & (w.row[prev] == w.row[fw])
+    if cue_ok.any():
+        c = np.flatnonzero(cue_ok)
+        gap = pc.utf8_trim_whitespace(view.strings(w.end[prev[c]], w.start[fw[c]]))
+        cue_ok[c] = pc.is_in(gap, value_set=pa.array(["", ":", ".", "-", ":-"])).to_numpy(zero_copy_only=False)
+    good = (count >= 2) | cue_ok
+    first_part, last_part = first_part[good], last_part[good]
+    span_id = np.cumsum(good) - 1
+    keep_part = good[np.cumsum(new) - 1]
+    parts_at, pspan = parts_at[keep_part], span_id[np.cumsum(new) - 1][keep_part]
+    # position of a part in its name: members (parts and connectors) since the name's first part
+    member_index = np.cumsum(member) - 1
+    pos = member_index[parts_at] - member_index[first_part][pspan]
+    wp = idx[parts_at]
+    # context: a glued letter, or a compound head one space before the name's first part
+    ctx_start = np.where(pstart[wp] > w.start[wp], w.start[wp], pstart[wp])
+    before = np.maximum(wp - 1, 0)
+    headed = (pos == 0) & (ctx_start == pstart[wp]) & (wp > 0) & ((w.roles[before] & HEAD) != 0)
+    headed &= (w.row[before] == w.row[wp]) & (w.end[before] + 1 == pstart[wp])
+    if headed.any():
+        hs = np.flatnonzero(headed)
+        headed[hs] = view.cps[w.end[before[hs]]] == 0x20
+    ctx_start = np.where(headed, w.start[before], ctx_start)
+    context = view.strings(ctx_start, pstart[wp])
+    return NameSpans(pstart[idx[first_part]], pend[idx[last_part]], pstart[wp], pend[wp], pos.astype(np.int64),
+                     pspan.astype(np.int64), context)
+
+
+@dataclass
+class AddressSpans:
+    starts: np.ndarray
+    ends: np.ndarray
+    country: np.ndarray  # 0 Egypt, 1 Saudi Arabia
+
+
+def find_addresses(view: TextView, blocked: np.ndarray, w: Words | None = None) -> AddressSpans:
+    """Address spans (see the module docstring).  After its first comma-separated segment an address goes on
+    only into segments that hold address evidence (``، الدقي، الجيزة``), so the sentence after it is not
+    taken."""
+    w = words(view, blocked) if w is None else w
+    n = len(w.start)
+    z = np.zeros(0, np.int64)
+    if not n:
+        return AddressSpans(z, z, z)
+    r = w.roles
+    struct = (r & STRUCT) != 0
+    cue = (r & ADDR_CUE) != 0
+    number = (r & NUMBER) != 0
+    # a place: a word the address types keep (a whole gazetteer name), so tokens show the same evidence
+    kept_eg, kept_sa = (np.concatenate([[0], np.cumsum(kept_chars(view.cps, view.row_off, c))]) for c in ("eg", "sa"))
+    length = w.end - w.start
+    place_eg = ~struct & (kept_eg[w.end] - kept_eg[w.start] == length)
+    place_sa = ~struct & (kept_sa[w.end] - kept_sa[w.start] == length)
+    place = place_eg | place_sa
+    evidence = struct | number | place
+    stop = ((r & (STOPW | NAME_CUE | ADDR_CUE)) != 0) & ~evidence  # (الشيخ: a cue, and part of الشيخ زايد)
+    gap = w.gap
+    begin = np.zeros(n, dtype=bool)
+    # after a cue and its link words ("يسكن في", "address:", "lives at")
+    for i in np.flatnonzero(cue).tolist():
+        j = i + 1
+        while j < n and gap[j] != GAP_BREAK and (r[j] & LINK) and j - i <= 2:
+            j += 1
+        if j < n and gap[j] != GAP_BREAK and not stop[j]:
+            begin[j] = True
+    # at a structure word, with a house number written just before it
+    si = np.flatnonzero(struct)
+    with_number = si[(si > 0) & (gap[si] == GAP_WITHIN) & number[np.maximum(si - 1, 0)]]
+    begin[with_number - 1] = True
+    begin[np.setdiff1d(si, with_number)] = True
+    starts, ends, country = [], [], []
+    taken_until = -1
+    for b in np.flatnonzero(begin).tolist():
+        if b <= taken_until:
+            continue
+        e = b
+        while e + 1 < n and e + 1 - b < MAX_ADDRESS_WORDS and gap[e + 1] != GAP_BREAK and not stop[e + 1]:
+            if gap[e + 1] == GAP_WITHIN and place[e] and not evidence[e + 1] and not _name_tail(
+                    e + 1, n, gap, stop, evidence, w.ends_sentence):
+                break  # a place name ends its segment: "الرياض يرجى ..." is a new sentence
+            if gap[e + 1] == GAP_SEGMENT and not _segment_ok(e + 1, n, gap, stop, evidence, w.ends_sentence):
+                break
+            e += 1
+        if not evidence[b : e + 1].any():
+            continue
+        starts.append(int(w.start[b]))
+        ends.append(int(w.end[e]))
+        eg, sa = int(place_eg[b : e + 1].sum()), int(place_sa[b : e + 1].sum())
+        country.append(1 if sa > eg else 0)
+        taken_until = e
+    return AddressSpans(np.array(starts, np.int64), np.array(ends, np.int64), np.array(country, np.int64))
+
+
+def _has_evidence(k: int, n: int, gap: np.ndarray, stop: np.ndarray, evidence: np.ndarray) -> bool:
+    """Whether the segment starting at word ``k`` shows address evidence within its first words, before a stop."""
+    j = k
+    while j < n and j - k < 4 and (j == k or gap[j] == GAP_WITHIN) and not stop[j]:
+        if evidence[j]:
+            return True
+        j += 1
+    return False
+
+
+def _name_tail(k: int, n: int, gap: np.ndarray, stop: np.ndarray, evidence: np.ndarray,
+               ends_sentence: np.ndarray) -> bool:
+    """Whether the one or two words from ``k`` end their segment (a comma or the sentence follows): the rest of a
+    place's name ("قرية عرب بخواج،", "حي النخيل الشمالي،"), not a new sentence."""
+    last = k
+    while last + 1 < n and gap[last + 1] == GAP_WITHIN and not stop[last + 1] and not evidence[last + 1]:
+        last += 1
+    if last - k >= 2 or stop[k]:
+        return False
+    return bool(ends_sentence[last]) or last + 1 >= n or gap[last + 1] == GAP_SEGMENT
+
+
+def _segment_ok(k: int, n: int, gap: np.ndarray, stop: np.ndarray, evidence: np.ndarray,
+                ends_sentence: np.ndarray) -> bool:
+    """Whether an address goes on into the segment starting at word ``k``: it shows evidence, or it is one or two
+    words that end the sentence or come before a segment with evidence (``، فيصل، الجيزة``), or one word before a
+    stop (``, Olaya, paid``)."""
+    if stop[k]:
+        return False
+    if _has_evidence(k, n, gap, stop, evidence):
+        return True
+    last = k
+    while last + 1 < n and gap[last + 1] == GAP_WITHIN and not stop[last + 1]:
+        last += 1
+    if last - k >= 2:
+        return False
+    if ends_sentence[last] or last + 1 >= n:
+        return True
+    if gap[last + 1] != GAP_SEGMENT:
+        return False
+    return _has_evidence(last + 1, n, gap, stop, evidence) or (last == k and bool(stop[last + 1]))
+
+
+#: roles an encrypted word of an address must not take (it had none of them, or it would have been kept or
+#: would have ended the address)
+ADDRESS_ROLES = STOPW | NAME_CUE | ADDR_CUE
+
+
+def address_roles(view: TextView, kept: np.ndarray) -> np.ndarray:
+    """Per row of ``view``: whether some word outside ``kept`` has one of :data:`ADDRESS_ROLES`, plus the number
+    of phones and IDs the row shows on its own (what an address token must keep as it was)."""
+    w = words(view, kept)
+    bad = np.zeros(view.rows, dtype=np.int64)
+    hit = (w.roles & ADDRESS_ROLES) != 0
+    if hit.any():
+        np.add.at(bad, w.row[hit], 1)
+    nums = fn.find(view)
+    if len(nums.chosen):
+        np.add.at(bad, view.row[nums.starts], 1 << 20)
+    return bad

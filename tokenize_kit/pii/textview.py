@@ -1,0 +1,251 @@
+"""A string column as flat code points with character classes, for finding and replacing spans in whole columns.
+
+Free-text detection works on every character of a column at once: the column's UTF-8 bytes are decoded once
+into one flat array of code points (plus where each row starts), each code point is classified once through a
+lookup table (digit and its value, letter, Arabic or Latin letter, case, space, word character, Arabic
+diacritic, tatweel), and spans are found with numpy over those arrays instead of a regular expression per value.
+Spans are (start, end) positions in that flat array; :meth:`TextView.strings` gathers their text and
+:meth:`TextView.replace` writes replacements of any length back, still without a per-row Python loop.
+
+>>> view = TextView(pa.array(["call ٠١٠ now", "x"]))
+>>> view.strings(np.array([5]), np.array([8])).to_pylist()
+['٠١٠']
+>>> view.replace(np.array([5]), np.array([8]), pa.array(["[phone]"])).to_pylist()
+['call [phone] now', 'x']
+>>> view.digit[5:8].tolist(), int(view.row[9])
+([0, 1, 0], 0)
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import cache, cached_property
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tokenize_kit.utf8 import decode_at, encode_codepoints, group_bytes
+
+# character class bits (one uint16 per BMP code point)
+DIGIT = 1  # a digit of the three scripts extracts use: ASCII, Arabic-Indic, Extended Arabic-Indic
+LETTER = 2  # str.isalpha
+ARABIC = 4  # an Arabic letter (U+0620..U+064A, U+066E..U+06D3, U+06FA..U+06FF)
+LATIN = 8  # A-Z, a-z
+UPPER = 16  # str.isupper
+SPACE = 32  # str.isspace
+WORD = 64  # \w: str.isalnum or "_"
+MARK = 128  # Arabic diacritics (harakat, shadda, sukun, superscript alef): folded away when comparing words
+TATWEEL = 256  # U+0640, the Arabic elongation character: folded away when comparing words
+DIGIT_BASES = (0x30, 0x660, 0x6F0)
+
+
+@cache
+def class_table() -> np.ndarray:
+    """The class bits of every BMP code point (built once per process, about 65,000 lookups)."""
+    table = np.zeros(0x10000, dtype=np.uint16)
+    for c in range(0x10000):
+        ch = chr(c)
+        bits = 0
+        if ch.isalpha():
+            bits |= LETTER | WORD
+            if 0x620 <= c <= 0x64A or 0x66E <= c <= 0x6D3 or 0x6FA <= c <= 0x6FF:
+                bits |= ARABIC
+            elif c < 0x80:
+                bits |= LATIN
+            if ch.isupper():
+                bits |= UPPER
+        elif ch.isalnum() or ch == "_":
+            bits |= WORD
+        if ch.isspace():
+            bits |= SPACE
+        if 0x64B <= c <= 0x652 or c == 0x670 or (0x653 <= c <= 0x65F and unicodedata.combining(ch)):
+            bits |= MARK
+        table[c] = bits
+    table[0x640] |= TATWEEL
+    for base in DIGIT_BASES:
+        table[base : base + 10] |= DIGIT
+    return table
+
+
+def classify(cps: np.ndarray) -> np.ndarray:
+    """Class bits of flat code points (characters outside the BMP are classified one by one)."""
+    table = class_table()
+    bmp = cps < 0x10000
+    if bmp.all():
+        return table[cps]
+    out = np.zeros(len(cps), dtype=np.uint16)
+    out[bmp] = table[cps[bmp]]
+    for i in np.flatnonzero(~bmp).tolist():
+        ch = chr(int(cps[i]))
+        out[i] = (LETTER | WORD if ch.isalpha() else WORD if ch.isalnum() else 0) | (SPACE if ch.isspace() else 0)
+    return out
+
+
+def plain_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A plain (not large, not chunked) string array without nulls (a null reads as "")."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
+    return pc.fill_null(values, "") if values.null_count else values
+
+
+class TextView:
+    """A null-free string array as flat code points; positions are indices into :attr:`cps`."""
+
+    def __init__(self, values: pa.Array) -> None:
+        values = plain_strings(values)
+        self.values = values
+        n = self.rows = len(values)
+        data = group_bytes(values) if n else np.zeros(0, np.uint8)
+        if n:
+            off = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1 + values.offset)[values.offset :]
+            self.byte_off = off.astype(np.int64) - int(off[0])
+        else:
+            self.byte_off = np.zeros(1, dtype=np.int64)
+        self.data = data
+        lead = (data & 0xC0) != 0x80
+        self.ascii = bool(lead.all())
+        self.lead_pos = np.arange(len(data), dtype=np.int64) if self.ascii else np.flatnonzero(lead)
+        self.cps = data.astype(np.uint32) if self.ascii else decode_at(data, self.lead_pos)
+        if self.ascii:
+            self.row_off = self.byte_off
+        else:
+            char_index = np.concatenate([[0], np.cumsum(lead)])
+            self.row_off = char_index[self.byte_off]
+
+    def __len__(self) -> int:
+        return len(self.cps)
+
+    @cached_property
+    def cls(self) -> np.ndarray:
+        return classify(self.cps)
+
+    @cached_property
+    def digit(self) -> np.ndarray:
+        """Digit value (0-9) of every character, -1 for non-digits (int8)."""
+        out = np.full(len(self.cps), -1, dtype=np.int8)
+        isd = (self.cls & DIGIT) != 0
+        if isd.any():
+            c = self.cps[isd].astype(np.int64)
+            out[isd] = np.where(c >= 0x6F0, c - 0x6F0, np.where(c >= 0x660, c - 0x660, c - 0x30))
+        return out
+
+    @cached_property
+    def row(self) -> np.ndarray:
+        """Row index of every character."""
+        return np.repeat(np.arange(self.rows, dtype=np.int64), np.diff(self.row_off))
+
+    @cached_property
+    def row_start(self) -> np.ndarray:
+        """Whether each character is the first of its row."""
+        out = np.zeros(len(self.cps) + 1, dtype=bool)
+        out[self.row_off[:-1]] = True
+        return out[: len(self.cps)]
+
+    @cached_property
+    def row_end(self) -> np.ndarray:
+        """Whether each character is the last of its row."""
+        out = np.zeros(len(self.cps) + 1, dtype=bool)
+        out[self.row_off[1:] - 1] = True
+        return out[: len(self.cps)]
+
+    def prev(self, mask: np.ndarray) -> np.ndarray:
+        """``mask`` of the previous character in the same row (False at a row's start)."""
+        out = np.zeros(len(mask), dtype=bool)
+        out[1:] = mask[:-1]
+        return out & ~self.row_start
+
+    def next(self, mask: np.ndarray) -> np.ndarray:
+        """``mask`` of the next character in the same row (False at a row's end)."""
+        out = np.zeros(len(mask), dtype=bool)
+        out[:-1] = mask[1:]
+        return out & ~self.row_end
+
+    def byte_pos(self, char_pos: np.ndarray) -> np.ndarray:
+        """Byte offsets of character positions (the end of the data maps to its length)."""
+        if self.ascii:
+            return np.asarray(char_pos, dtype=np.int64)
+        return np.concatenate([self.lead_pos, [len(self.data)]])[char_pos]
+
+    def strings(self, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+        """The substrings ``[start, end)`` as one Arrow string array, gathered from the bytes."""
+        return gather(self.data, self.byte_pos(starts), self.byte_pos(ends))
+
+    def replace(self, starts: np.ndarray, ends: np.ndarray, repl: pa.Array) -> pa.Array:
+        """The column with each span ``[start, end)`` replaced by ``repl`` (spans sorted, non-overlapping, each
+        within one row; replacements of any length)."""
+        if not len(starts):
+            return self.values
+        return splice(self.data, self.byte_off, self.byte_pos(starts), self.byte_pos(ends), plain_strings(repl))
+
+
+def _offsets(arr: pa.Array) -> np.ndarray:
+    off = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=len(arr) + 1 + arr.offset)[arr.offset :]
+    return off.astype(np.int64) - int(off[0])
+
+
+def gather(data: np.ndarray, bs: np.ndarray, be: np.ndarray) -> pa.Array:
+    """Strings made of the byte ranges ``data[bs[i]:be[i]]``."""
+    lengths = (be - bs).astype(np.int64)
+    offsets = np.zeros(len(bs) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    idx = np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1] - bs, lengths)
+    return pa.StringArray.from_buffers(len(bs), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data[idx]))
+
+
+def splice(data: np.ndarray, row_byte_off: np.ndarray, bs: np.ndarray, be: np.ndarray, repl: pa.Array) -> pa.Array:
+    """Rows of ``data`` (split at ``row_byte_off``) with the byte ranges ``[bs, be)`` replaced by ``repl``."""
+    rows = len(row_byte_off) - 1
+    rdata = group_bytes(repl) if len(repl) else np.zeros(0, np.uint8)
+    roff = _offsets(repl)
+    rlen = np.diff(roff)
+    if np.array_equal(rlen, be - bs):  # same byte lengths (digits of the same script ...): write in place
+        out = data.copy()
+        idx = np.arange(int(roff[-1]), dtype=np.int64) - np.repeat(roff[:-1] - bs, rlen)
+        out[idx] = rdata
+        return pa.StringArray.from_buffers(rows, pa.py_buffer(row_byte_off.astype(np.int32)), pa.py_buffer(out))
+    # the output as a sequence of pieces: for every row, [gap, replacement]* then the tail gap
+    k = len(bs)
+    span_row = np.searchsorted(row_byte_off, bs, side="right") - 1
+    prev_end = np.empty(k, dtype=np.int64)
+    prev_end[0] = 0
+    prev_end[1:] = be[:-1]
+    first = np.ones(k, dtype=bool)
+    first[1:] = span_row[1:] != span_row[:-1]
+    gap_start = np.where(first, row_byte_off[span_row], prev_end)
+    # last span of each row, or none: tail from there (or the whole row) to the row's end
+    last_end = row_byte_off[:-1].copy()
+    last = np.ones(k, dtype=bool)
+    last[:-1] = span_row[:-1] != span_row[1:]
+    last_end[span_row[last]] = be[last]
+    # piece order: per row, (gap_k, repl_k) for its spans, then the tail; rows without spans: just the tail
+    spans_per_row = np.bincount(span_row, minlength=rows)
+    pieces_per_row = 2 * spans_per_row + 1
+    row_first_piece = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(pieces_per_row, out=row_first_piece[1:])
+    rank = np.arange(k) - np.repeat(np.cumsum(spans_per_row) - spans_per_row, spans_per_row)
+    gap_piece = row_first_piece[span_row] + 2 * rank
+    total = int(row_first_piece[-1])
+    src = np.zeros(total, dtype=np.int8)  # 0: input data, 1: replacement data
+    start = np.zeros(total, dtype=np.int64)
+    length = np.zeros(total, dtype=np.int64)
+    start[gap_piece], length[gap_piece] = gap_start, bs - gap_start
+    src[gap_piece + 1], start[gap_piece + 1], length[gap_piece + 1] = 1, roff[:-1], rlen
+    tail = row_first_piece[1:] - 1
+    start[tail], length[tail] = last_end, row_byte_off[1:] - last_end
+    both = np.concatenate([data, rdata])
+    start[src == 1] += len(data)
+    out_off = np.zeros(total + 1, dtype=np.int64)
+    np.cumsum(length, out=out_off[1:])
+    idx = np.arange(int(out_off[-1]), dtype=np.int64) - np.repeat(out_off[:-1] - start, length)
+    offsets = out_off[row_first_piece]
+    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(both[idx]))
+
+
+def encode(cps: np.ndarray, row_off: np.ndarray) -> pa.Array:
+    """Flat code points + row offsets -> string array."""
+    data, char_byte_off = encode_codepoints(cps)
+    offsets = char_byte_off[row_off].astype(np.int32)
+    return pa.StringArray.from_buffers(len(row_off) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
