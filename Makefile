@@ -31,6 +31,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check tokenize_kit generators tests bench
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(COMPILE)

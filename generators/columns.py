@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -73,6 +73,13 @@ class Batch:
     def rng(self, stream: str) -> np.random.Generator:
         return stream_rng(self.seed, f"{self.dataset}/{self.table}", self.index, stream)
 
+    @property
+    def ordinal(self) -> np.ndarray:
+        """:attr:`seq`, which only a child table's batch has."""
+        if self.seq is None:
+            raise ValueError(f"table {self.table!r} is not a child table: its rows have no ordinal within a parent")
+        return self.seq
+
     def col(self, ref_name: str) -> pa.Array:
         """``"x"``: this table's column; ``"parent.x"``: the parent row's value repeated per child row."""
         if ref_name.startswith("parent."):
@@ -84,7 +91,10 @@ class Batch:
     def idx(self, ref_name: str) -> np.ndarray:
         """The reference-table indices behind a column (a region, a governorate ...)."""
         if ref_name.startswith("parent."):
-            return self.parent.idx(ref_name[7:])[self.parent_index]
+            if self.parent is None:
+                raise ValueError(f"table {self.table!r} has no parent for {ref_name!r}")
+            out: np.ndarray = self.parent.idx(ref_name[7:])[self.parent_index]
+            return out
         if ref_name not in self.index_of:
             raise ValueError(f"column {ref_name!r} of table {self.table!r} is not a reference-table column")
         return self.index_of[ref_name]
@@ -196,7 +206,7 @@ def _literal(text: str) -> pa.Array:
     return pa.array([text], pa.string())
 
 
-def join_drawn(parts: list[str | tuple[pa.Array, np.ndarray]], sep: str = "") -> pa.Array:
+def join_drawn(parts: Sequence[str | tuple[pa.Array, np.ndarray]], sep: str = "") -> pa.Array:
     """Strings built from drawn parts: each part a literal or (reference strings, each row's index into them).
 
     Arrow's element-wise join costs a pass per part while ``take`` from a small table is cheap, so adjacent
@@ -213,7 +223,7 @@ def join_drawn(parts: list[str | tuple[pa.Array, np.ndarray]], sep: str = "") ->
             if prev_idx is None and idx is None:
                 vocab, idx = _literal(prev[0].as_py() + sep + vocab[0].as_py()), None
             else:
-                n = len(prev_idx) if prev_idx is not None else len(idx)
+                n = len(prev_idx) if prev_idx is not None else len(idx) if idx is not None else 0
                 pi = prev_idx if prev_idx is not None else np.zeros(n, np.int64)
                 ci = idx if idx is not None else np.zeros(n, np.int64)
                 vocab, idx = _pairs(prev, vocab, sep), pi * len(vocab) + ci
@@ -291,7 +301,7 @@ def child_id(b: Batch, name: str, parent_key: str, prefix: str, strip: int, sep:
     key = b.col(parent_key)
     if strip:
         key = pc.utf8_slice_codeunits(key, strip)
-    return _concat(prefix, key, sep, _digits(b.seq + 1, width))
+    return _concat(prefix, key, sep, _digits(b.ordinal + 1, width))
 
 
 @kind("parent", required=("column",))
@@ -303,7 +313,7 @@ def parent(b: Batch, name: str, column: str) -> pa.Array:
 @kind("ordinal", optional={"start": 1})
 def ordinal(b: Batch, name: str, start: int) -> pa.Array:
     """The child row's position within its parent: 1, 2, 3 ..."""
-    return pa.array(b.seq + start)
+    return pa.array(b.ordinal + start)
 
 
 @kind("choice", required=("values",), optional={"weights": None, "stream": None, "by": None, "weights_by": None},
@@ -322,7 +332,7 @@ def choice(b: Batch, name: str, values: list, weights: list | None, stream: str 
         idx = np.zeros(b.n, dtype=np.int64)
         for key, w in (weights_by or {}).items():
             sel = _eq(keys, key)
-            p = np.cumsum(_weights(w))
+            p = np.cumsum(np.asarray(_weights(w)))
             idx[sel] = np.minimum(np.searchsorted(p, u[sel], side="right"), len(values) - 1)
     else:
         idx = _choose(rng, len(values), b.n, _weights(weights))
@@ -377,7 +387,8 @@ def age_date(b: Batch, name: str, min_age: int, max_age: int, table: str | None,
     is_male = _eq(b.col(sex), male) if sex else np.ones(b.n, bool)
     u = rng.random(b.n)
     days = np.zeros(b.n, dtype=np.int64)
-    for key, grp in (groups or {None: None}).items():
+    pyramids: list[tuple[str | None, str | None]] = list(groups.items()) if groups else [(None, None)]
+    for key, grp in pyramids:
         sel = _eq(keys, key) if keys is not None and key is not None else np.ones(b.n, bool)
         for m in (True, False):
             rows = np.flatnonzero(sel & (is_male == m))
@@ -408,14 +419,14 @@ def _dates(arr: pa.Array) -> np.ndarray:
 @kind("add_months", required=("column",), optional={"plus": 1}, columns=("column",))
 def add_months(b: Batch, name: str, column: str, plus: int) -> pa.Array:
     """``column`` + (ordinal within parent + plus) calendar months: instalment due dates, bill periods."""
-    return pa.array(_add_months(_dates(b.col(column)), b.seq + plus))
+    return pa.array(_add_months(_dates(b.col(column)), b.ordinal + plus))
 
 
 @kind("month_start", required=("start",))
 def month_start(b: Batch, name: str, start: Any) -> pa.Array:
     """First day of the month ``start`` + ordinal within parent (bill periods)."""
     first = _date(start, b.reference_date).astype("datetime64[M]")
-    return pa.array((first + b.seq.astype("timedelta64[M]")).astype("datetime64[D]"))
+    return pa.array((first + b.ordinal.astype("timedelta64[M]")).astype("datetime64[D]"))
 
 
 @kind("flag", required=("column",), optional={"gt": 0}, columns=("column",))

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -180,7 +181,7 @@ class _Sink:
         from tokenize_kit.io import BatchWriter
 
         self.fh = fh
-        self._impl = None if fmt == "parquet" else BatchWriter(fh, fmt, encoding)
+        self._impl: Any = None if fmt == "parquet" else BatchWriter(fh, fmt, encoding)
 
     def write(self, batch: pa.RecordBatch) -> None:
         if self._impl is None:
@@ -225,7 +226,7 @@ def generate_dataset(
                 rb = batch[n]
                 if dirty > 0:
                     rb, truth = inject(s.tables[n], rb, dirty, seed, k, offsets[n])
-                    if truth.num_rows:
+                    if truth.num_rows and truth_writer is not None:
                         truth_writer.write(truth)
                 writers[n].write(rb)
                 offsets[n] += rb.num_rows

@@ -37,7 +37,7 @@ def count(b: Batch, name: str, mean: float, plus: int, max: int | None) -> pa.Ar
     return pa.array(np.minimum(v, max) if max is not None else v)
 
 
-def _annuity_factor(r_month: np.ndarray, n: np.ndarray) -> np.ndarray:
+def _annuity_factor(r_month: np.ndarray | float, n: np.ndarray) -> np.ndarray:
     """Principal per unit of monthly instalment: (1 - (1 + r)^-n) / r."""
     return (1 - (1 + r_month) ** -n) / r_month
 
@@ -116,22 +116,22 @@ def _draw_loans(b: Batch, stream: str, income: str, birth_date: str, occupation:
         pick = draw_rows(ok.astype(np.float64), rng.random(len(sel)))
         n = tenors[pick]
         lo_r, hi_r = (float(x) for x in p["rate"])
-        r = np.round(rng.uniform(lo_r, hi_r, len(sel)) * 4) / 4
+        rates = np.round(rng.uniform(lo_r, hi_r, len(sel)) * 4) / 4
         amin, amed, amax = (float(x) for x in p["amount"])
-        afford = budget[sel] * _annuity_factor(r / 1200, n)
+        afford = budget[sel] * _annuity_factor(rates / 1200, n)
         # too short to afford the minimum: the longest tenor the borrower's age allows
         short = afford < amin
         if short.any():
             longest = np.max(np.where(tenors[None, :] <= months_left[sel][short, None], tenors[None, :],
                                       tenors.min()), axis=1)
             n[short] = longest
-            afford[short] = budget[sel][short] * _annuity_factor(r[short] / 1200, n[short])
+            afford[short] = budget[sel][short] * _annuity_factor(rates[short] / 1200, n[short])
         want = np.exp(np.log(amed) + 0.6 * rng.standard_normal(len(sel)))
         step = float(p.get("round", 100))
         amount = np.floor(np.minimum(np.minimum(want, amax), afford) / step) * step
         principal[sel] = np.maximum(amount, amin)
         tenor[sel] = n
-        rate[sel] = r
+        rate[sel] = rates
     r_m = rate / 1200
     instalment = np.round(principal * r_m / (1 - (1 + r_m) ** -tenor), 2)
     names = [str(p["name"]) for p in products]

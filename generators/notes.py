@@ -315,9 +315,9 @@ def generate(count: int, seed: int) -> Notes:
                            None))
         pieces.append((_filler(rnd, script, country), None))
         text, spans = "", []
-        for piece, kind in pieces:
-            if kind is not None:
-                spans.append((kind, len(text), len(text) + len(piece)))
+        for piece, piece_kind in pieces:
+            if piece_kind is not None:
+                spans.append((piece_kind, len(text), len(text) + len(piece)))
             text += piece
         out.text.append(text)
         out.spans.append(spans)

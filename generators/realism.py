@@ -203,8 +203,8 @@ def sa_checks(rows: int, seed: int = 1) -> list[Check]:
     accounts = meters.column("account_no").to_pylist()
     first_meter = np.array([m.endswith("-1") for m in meters.column("meter_no").to_pylist()])
     spike = (q > 2.4 * np.median(q, axis=1, keepdims=True)) & (rt == "actual") & first_meter[:, None]
-    rows_, cols_ = np.nonzero(spike)
-    tied = [(accounts[r], int(k)) in ticket_months for r, k in zip(rows_, cols_, strict=True)]
+    spike_rows, spike_cols = np.nonzero(spike)
+    tied = [(accounts[r], int(k)) in ticket_months for r, k in zip(spike_rows, spike_cols, strict=True)]
     out.append(Check(d, "bill spikes with a leak ticket that month", float(np.mean(tied)) if tied else 0.0, 1.0,
                      0.15, "consistency target (leaks tie bills to tickets)"))
     return out

@@ -80,8 +80,8 @@ def _readings(b: Batch, stream: str, household: str, leak_month: str, lpd: float
               phi: float, sigma: float, meter_sigma: float, est_share: float, zero_share: float,
               leak_factor: list, start: str) -> dict[str, pa.Array]:
     rng = b.rng(stream)
-    months = int(b.seq.max()) + 1 if b.n else 1
-    if b.n % months or not (b.seq.reshape(-1, months) == np.arange(months)).all():
+    months = int(b.ordinal.max()) + 1 if b.n else 1
+    if b.n % months or not (b.ordinal.reshape(-1, months) == np.arange(months)).all():
         raise ValueError("meter_reading needs a fixed number of bills per meter (per_parent: {fixed: N})")
     meters = b.n // months
     hh = _ints(b, household).reshape(meters, months)[:, 0]

@@ -212,7 +212,7 @@ def date_class_label(cid: int, level: str) -> str:
 def age_years(days: np.ndarray, reference: np.datetime64) -> np.ndarray:
     """Completed years between each date and ``reference`` (negative for dates after it)."""
     y, m, d = _ymd(days)
-    ry, rm, rd = (int(v[0]) for v in _ymd(np.array([int(np.datetime64(reference, "D").astype(np.int64))])))
+    ry, rm, rd = (int(v[0]) for v in _ymd(np.array([int(reference.astype("datetime64[D]").astype(np.int64))])))
     before = (rm < m) | ((rm == m) & (rd < d))
     return ry - y - before.astype(np.int64)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import pyarrow as pa
 
@@ -121,7 +121,8 @@ def run(
     spool = SpooledOutput() if to_stdout else None
     with spool or atomic_output(output_path) as fh, worker_pool(threads, "rows") as pool:
         hashing = out_fmt in ("csv", "tsv", "jsonl")  # written by us, sequentially: hash as we write
-        sink = _HashingFile(fh) if hashing else fh
+        hasher = _HashingFile(fh) if hashing else None
+        sink = cast(BinaryIO, hasher) if hasher is not None else fh
         writer = BatchWriter(sink, out_fmt, out_enc if out_fmt in ("csv", "tsv") else None,
                              compress=not to_stdout and output_path.name.lower().endswith(".gz"),
                              sheet=info.get("sheet"))
@@ -185,7 +186,7 @@ def run(
         risk = gate.finish() if gate is not None else None  # (a refusal here leaves no OUTPUT)
         writer.close()
         fh.flush()
-    output_sha256 = sink.hexdigest() if hashing else sha256_file(spool.path if spool else output_path)
+    output_sha256 = hasher.hexdigest() if hasher is not None else sha256_file(spool.path if spool else output_path)
     seconds = time.perf_counter() - start
     manifest = {
         "tool": "tokenize-kit",

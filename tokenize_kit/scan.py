@@ -598,8 +598,8 @@ def _hash64(keys: pa.Array) -> np.ndarray:
     if not len(keys):
         return np.zeros(0, dtype=np.uint64)
     data = plain_strings(keys)
-    off = np.frombuffer(data.buffers()[1], dtype=np.int32, count=len(data) + 1 + data.offset)[data.offset :]
-    off = off.astype(np.int64) - int(off[0])
+    off32 = np.frombuffer(data.buffers()[1], dtype=np.int32, count=len(data) + 1 + data.offset)[data.offset :]
+    off = off32.astype(np.int64) - int(off32[0])
     buf = group_bytes(data)
     lengths = np.diff(off)
     # FNV-1a style polynomial hash over bytes, vectorised (only narrows; every leak is confirmed by string)

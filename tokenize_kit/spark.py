@@ -180,6 +180,9 @@ def _flag_suppressed(df: DataFrame, policy: Policy) -> tuple[DataFrame, list[str
     items = quasi_items(policy)
     if not items:
         raise RiskError("suppress needs quasi-identifiers: list them under quasi: in the policy")
+    suppress = policy.suppress
+    if suppress is None:
+        raise RiskError("the policy has no suppress: settings")
     check_columns(list(df.columns), items, None, "the Spark DataFrame")
     names = [f"__q{i}" for i in range(len(items))]
     schema = StructType([*df.schema.fields, *(StructField(n, StringType(), True) for n in names)])
@@ -195,13 +198,13 @@ def _flag_suppressed(df: DataFrame, policy: Policy) -> tuple[DataFrame, list[str
     for n in names:
         all_null = all_null & F.col(n).isNull()
     sizes = F.count(F.lit(1)).over(Window.partitionBy(*names))
-    flagged = keyed.withColumn(_FLAG, (sizes < F.lit(policy.suppress.k)) & ~all_null).drop(*names)
+    flagged = keyed.withColumn(_FLAG, (sizes < F.lit(suppress.k)) & ~all_null).drop(*names)
     flagged = flagged.withColumn(_FLAG, F.col(_FLAG).cast(BooleanType()))
     total, hit = flagged.agg(F.count(F.lit(1)), F.sum(F.col(_FLAG).cast("long"))).collect()[0]
     hit = int(hit or 0)
-    if hit > policy.suppress.max_share * total:
+    if hit > suppress.max_share * total:
         raise RiskRefused(f"suppression would empty {hit:,} of {total:,} rows, over the policy's max_share "
-                          f"{policy.suppress.max_share:.2%}: generalise more or allow more suppression")
+                          f"{suppress.max_share:.2%}: generalise more or allow more suppression")
     return flagged, list(dict.fromkeys(i.column for i in items))
 
 

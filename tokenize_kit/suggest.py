@@ -373,10 +373,11 @@ class Lattice:
         self.evaluated += 1
         for j, lv in enumerate(node):
             below = (*node[:j], lv - 1, *node[j + 1:])
-            if lv > 0 and below in self._tables and self.up[j][lv - 1] is not None:
+            up = self.up[j][lv - 1] if lv > 0 else None
+            if up is not None and below in self._tables:
                 cols, sizes = self._tables[below]
                 cols = list(cols)
-                cols[j] = self.up[j][lv - 1][cols[j]]
+                cols[j] = up[cols[j]]
                 return self._group(cols, sizes)
         cols = [self.codes[i][lv][self.base[i]] for i, lv in enumerate(node)]
         return self._group(cols, self.counts)
@@ -438,7 +439,7 @@ def _entry(chain: Chain, level: int) -> dict[str, Any] | None:
             return None
         if name.startswith("age_band"):
             return {"type": "date", "method": "generalize", **opts, "to": "age_band", "width": int(name[9:])}
-        entry = {"type": "date", "method": "generalize", "to": name}
+        entry: dict[str, Any] = {"type": "date", "method": "generalize", "to": name}
         if "format" in opts:
             entry["format"] = opts["format"]
         return entry

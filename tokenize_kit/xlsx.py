@@ -622,7 +622,7 @@ def _serials_to_ms(values: np.ndarray, epoch: np.datetime64) -> np.ndarray:
 _KIND_ORDER: tuple[type, ...] = (str, int, float, bool, _Date, _Serial, _Time, _Duration)
 
 
-def _kind_of(value: Any) -> type:
+def _kind_of(value: Any) -> type[Any]:
     """A mixed column's child for ``value``: numbers share one (float), dates and date-times share one."""
     t = type(value)
     return float if t is int else _Serial if t is _Date else t

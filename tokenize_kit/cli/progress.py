@@ -21,4 +21,7 @@ def progress_line(quiet: bool, label: str) -> tuple[Callable[[int, int | None], 
         sys.stderr.write(f"\r{label}: {rows:>12,} rows  {rate:>10,.0f} rows/s{extra}")
         sys.stderr.flush()
 
-    return update, lambda: sys.stderr.write("\n")
+    def done() -> None:
+        sys.stderr.write("\n")
+
+    return update, done

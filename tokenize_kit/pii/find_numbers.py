@@ -345,7 +345,9 @@ def write_digits(nums: Numbers, buffer: np.ndarray, spans: np.ndarray, values: p
         return
     c = nums.chosen[spans]
     lo = nums.g_dstart[nums.c_a[c]]
-    data = np.frombuffer(values.buffers()[2], dtype=np.uint8) if values.buffers()[2] is not None else None
+    if values.buffers()[2] is None:  # no bytes at all: nothing to write
+        return
+    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)
     off = np.frombuffer(values.buffers()[1], dtype=np.int32, count=len(values) + 1 + values.offset)[values.offset :]
     off = off.astype(np.int64)
     lengths = np.diff(off)

@@ -44,6 +44,7 @@ from .find_codes import find_emails, find_ibans, spans_mask
 from .iban import Iban, render
 from .iban import _compact_array as iban_compact
 from .person_name import PersonName
+from .phone import PhoneType
 from .text import digits_only, render_digits
 from .textview import TextView, gather, plain_strings
 
@@ -236,10 +237,11 @@ def _phone_forms(col: RowColumn, values: pa.Array) -> tuple[pa.Array, np.ndarray
     if col.spec.type not in _PHONE_TYPES:
         return digits, np.zeros(len(values), dtype=bool), pa.array([""] * len(values), pa.string())
     pii = registry.get(col.spec.type)
-    parsed = pii.parse(values, col.spec)  # type: ignore[attr-defined]
+    assert isinstance(pii, PhoneType)
+    parsed = pii.parse(values, col.spec)
     ok = parsed.ok
     core = pc.if_else(pa.array(ok), pc.fill_null(parsed.nsn, ""), digits)
-    regions = pii._regions(col.spec)  # type: ignore[attr-defined]
+    regions = pii._regions(col.spec)
     codes = np.array([str(r.country_code) for r in regions] + [""], dtype=object)
     cc = pa.array(codes[np.where(ok, parsed.region, len(regions))].tolist(), pa.string())
     return core, ok, cc
@@ -562,12 +564,12 @@ def transform(values: pa.Array, crypto: Crypto, spec: ColumnSpec | None = None, 
             texts_l.append(plain_strings(found.text))
             for k, c in zip(*np.unique(found.kinds, return_counts=True), strict=True):
                 counts[SPAN_KINDS[int(k)]] = counts.get(SPAN_KINDS[int(k)], 0) + int(c)
-    for found, pii in ((det.emails, _EMAIL), (det.ibans, _IBAN)):
-        if found is not None and len(found.starts):
-            texts = view.strings(found.starts, found.ends)
+    for codes, pii in ((det.emails, _EMAIL), (det.ibans, _IBAN)):
+        if codes is not None and len(codes.starts):
+            texts = view.strings(codes.starts, codes.ends)
             spec_k = ColumnSpec("", pii.name)
             new = pii.detokenize(texts, crypto, spec_k) if decrypt else pii.tokenize(texts, crypto, spec_k)
-            add(found.starts, found.ends, found.kinds, new)
+            add(codes.starts, codes.ends, codes.kinds, new)
     nums = det.numbers
     if nums is not None and len(nums.chosen):
         new, failed = _number_tokens(nums, crypto, decrypt)

@@ -57,7 +57,9 @@ def _strip_marks(word: str) -> tuple[str, tuple[tuple[int, str], ...]]:
     """The word without diacritics and tatweel, and where they were (index into the stripped word, characters)."""
     if not any(ch in _MARKS for ch in word):
         return word, ()
-    out, marks, run = [], [], []
+    out: list[str] = []
+    marks: list[tuple[int, str]] = []
+    run: list[str] = []
     for ch in word:
         if ch in _MARKS:
             run.append(ch)
