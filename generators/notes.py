@@ -324,3 +324,31 @@ def generate(count: int, seed: int) -> Notes:
         out.own.append(own)
         out.country.append(country)
     return out
+
+
+def for_customers(names: list[str], mobiles: list[str], national_ids: list[str], seed: int) -> list[str]:
+    """One agent's note per customer that mentions the customer's own name, mobile or ID the way agents type them
+    (two parts of the name, letter variants, the mobile without its 0 or in Arabic-Indic digits, the ID grouped),
+    sometimes another person's name and phone too: what row-aware tokenization links to the columns."""
+    rnd = random.Random(seed)
+    out = []
+    for name, mobile, nid in zip(names, mobiles, national_ids, strict=True):
+        parts = (name or "").split(" ")
+        pieces = [_filler(rnd, "ar", "eg")]
+        r = rnd.random()
+        if r < 0.3 and len(parts) >= 2:
+            mention = " ".join(parts[: rnd.choice([2, 3])])
+            if rnd.random() < 0.4:
+                mention = mention.replace("أ", "ا").replace("إ", "ا")
+            pieces.append(f"{rnd.choice(NAME_CUES_AR)} {mention}")
+        if mobile and rnd.random() < 0.5:
+            grouped = f"{mobile[:3]} {mobile[3:7]} {mobile[7:]}"
+            form = rnd.choice([mobile, mobile[1:], mobile.translate(ARABIC_INDIC), grouped])
+            pieces.append(rnd.choice(["اتصل على ", "ت", "رقمه "]) + form)
+        if nid and rnd.random() < 0.2:
+            pieces.append(f"الرقم القومي {nid[:7]} {nid[7:]}")
+        if rnd.random() < 0.15:
+            other, _ = phone(rnd, "eg")
+            pieces.append(f"وأعطى رقم قريبه {other}")
+        out.append("، ".join(pieces))
+    return out

@@ -135,9 +135,11 @@ def run(
                 local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, table.num_rows,
                                     derivation=crypto.derivation)
                 for name, (new, col_rep) in job.result().items():
-                    i = table.column_names.index(name)
-                    local.columns[name] = col_rep
-                    table = table.set_column(i, pa.field(name, new.type), new)
+                    if col_rep is not None:
+                        local.columns[name] = col_rep
+                    if new is not None:  # (a path into a nested column has counts, its column is the root's)
+                        i = table.column_names.index(name)
+                        table = table.set_column(i, pa.field(name, new.type), new)
                 if gate is not None:
                     table = gate.apply(job.table, table, job.row_offset)
                 report.add(local)
@@ -384,16 +386,18 @@ class _BatchJob:
         results = [f.result() for f in futures]
         if len(results) == 1:
             return results[0]
-        out = {}
-        whole: dict[str, tuple[pa.Array, ColumnReport]] | None = None
-        for name, spec in self.policy.columns.items():
+        out: dict[str, tuple[pa.Array | None, ColumnReport | None]] = {}
+        whole: dict[str, tuple[pa.Array | None, ColumnReport | None]] | None = None
+        for name, (first_array, first_rep) in results[0].items():
             arrays = [r[name][0] for r in results]
-            if any(a.type != arrays[0].type for a in arrays):
+            if first_array is not None and any(a is None or a.type != first_array.type for a in arrays):
                 whole = whole or self._whole()
                 out[name] = whole[name]
                 continue
-            rep = ColumnReport(spec.method, spec.type)
-            for r in results:
-                rep.add(r[name][1])
-            out[name] = (pa.concat_arrays(arrays), rep)
+            rep = None
+            if first_rep is not None:
+                rep = ColumnReport(first_rep.method, first_rep.type)
+                for r in results:
+                    rep.add(r[name][1])
+            out[name] = (pa.concat_arrays(arrays) if first_array is not None else None, rep)
         return out

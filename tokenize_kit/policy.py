@@ -61,6 +61,8 @@ OPTION_KEYS = {
     "mask_char",  # mask
     "marker",  # redact
     "keep_places",  # eg_address / sa_address
+    "find",  # free_text: the kinds to look for (national_id, phone, iban, email, name, address)
+    "cues",  # free_text: extra cue words before a name
 }
 
 
@@ -181,7 +183,15 @@ class Policy:
             raise PolicyError(f"column {name!r}: on_invalid must be one of: {', '.join(ON_INVALID)}")
         options = {k: entry[k] for k in entry if k in OPTION_KEYS}
         domain = entry.get("domain")
-        return ColumnSpec(name, pii_type.name, method, tuple(keep), on_invalid, domain, options)
+        spec = ColumnSpec(name, pii_type.name, method, tuple(keep), on_invalid, domain, options)
+        if pii_type.name == "free_text":
+            from .pii.free_text import options as free_text_options
+
+            try:
+                free_text_options(spec)
+            except ValueError as exc:
+                raise PolicyError(f"column {name!r}: {exc}") from None
+        return spec
 
     def to_dict(self) -> dict[str, Any]:
         cols = {}

@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import __version__
+from . import __version__, nested
 from .pii import find_numbers as fn
 from .pii import find_words as fw
 from .pii import free_text as ft
@@ -71,82 +71,53 @@ class ScanError(ValueError):
 
 
 # -- reading every string leaf ----------------------------------------------------------------------------------
-@dataclass
-class Leaf:
-    """One string leaf of a batch: its path, its values and the batch row each value belongs to."""
-
-    path: str
-    values: pa.Array
-    rows: np.ndarray
-
-
-def leaves(batch: pa.RecordBatch | pa.Table, skip: Iterable[str] = ()) -> tuple[list[Leaf], list[tuple[str, str]]]:
-    """The readable string leaves of a batch, and the (path, type) of the leaves that cannot be read."""
+def leaves(batch: pa.RecordBatch | pa.Table, skip: Iterable[str] = ()) -> tuple[list[nested.Leaf],
+                                                                          list[tuple[str, str]]]:
+    """The readable leaves of a batch as text (nested columns leaf by leaf: :mod:`tokenize_kit.nested`), and the
+    (path, type) of the leaves that cannot be read."""
     skip = set(skip)
-    out: list[Leaf] = []
+    out: list[nested.Leaf] = []
     bad: list[tuple[str, str]] = []
-    n = batch.num_rows
     for name, col in zip(batch.schema.names, batch.columns, strict=True):
         if name in skip:
             continue
-        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-        _walk(str(name), arr, np.arange(n, dtype=np.int64), out, bad)
+        for leaf in nested.leaves(str(name), col):
+            text, problem = _leaf_text(leaf.values)
+            if problem:
+                bad.append((leaf.path, problem))
+            elif text is not None:
+                out.append(nested.Leaf(leaf.path, text, leaf.rows))
     return out, bad
 
 
-def _walk(path: str, arr: pa.Array, rows: np.ndarray, out: list[Leaf], bad: list[tuple[str, str]]) -> None:
+def _leaf_text(arr: pa.Array) -> tuple[pa.Array | None, str]:
+    """A leaf as text to scan (None: a type that holds no text), or why it cannot be read."""
     t = arr.type
     if pa.types.is_dictionary(t):
-        _walk(path, arr.dictionary_decode(), rows, out, bad)
-    elif pa.types.is_string(t) or pa.types.is_large_string(t):
-        out.append(Leaf(path, plain_strings(arr), rows))
-    elif pa.types.is_integer(t):
-        out.append(Leaf(path, pc.cast(arr, pa.string()), rows))
-    elif pa.types.is_union(t):  # an .xlsx column mixing numbers, dates and text
+        return _leaf_text(arr.dictionary_decode())
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return plain_strings(arr), ""
+    if pa.types.is_integer(t):
+        return pc.cast(arr, pa.string()), ""
+    if pa.types.is_union(t):  # an .xlsx column mixing numbers, dates and text
         from .io import as_text
 
-        out.append(Leaf(path, plain_strings(as_text(arr)), rows))
-    elif pa.types.is_floating(t):
-        # an ID or phone saved as a number: its digits (whole values as integers, never "1.0e+13")
+        return plain_strings(as_text(arr)), ""
+    if pa.types.is_floating(t):  # an ID or phone saved as a number: its digits (whole values as integers)
         finite = pc.fill_null(pc.is_finite(arr), False)
         whole = pc.and_(finite, pc.equal(pc.floor(arr), arr))
         ints = pc.cast(pc.if_else(whole, arr, pa.scalar(None, t)), pa.int64(), safe=False)
-        text = pc.if_else(whole, pc.cast(ints, pa.string()), pc.cast(arr, pa.string()))
-        out.append(Leaf(path, text, rows))
-    elif pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return pc.if_else(whole, pc.cast(ints, pa.string()), pc.cast(arr, pa.string())), ""
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
         try:
             text = arr.cast(pa.binary()).cast(pa.string())
             text.validate(full=True)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            bad.append((path, f"{t} (not UTF-8 text)"))
-            return
-        out.append(Leaf(path, text, rows))
-    elif pa.types.is_struct(t):
-        for i in range(t.num_fields):
-            child = arr.field(i)
-            if arr.null_count:
-                child = pc.if_else(arr.is_valid(), child, pa.nulls(len(child), child.type))
-            _walk(f"{path}.{t.field(i).name}", child, rows, out, bad)
-    elif pa.types.is_map(t):
-        offsets = arr.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
-        owner = rows[np.repeat(np.arange(len(arr)), np.diff(offsets))]
-        lo, hi = int(offsets[0]), int(offsets[-1])
-        _walk(f"{path}{{key}}", arr.keys.slice(lo, hi - lo), owner, out, bad)
-        _walk(f"{path}{{value}}", arr.items.slice(lo, hi - lo), owner, out, bad)
-    elif pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-        if pa.types.is_fixed_size_list(t):
-            size = t.list_size
-            owner = rows[np.repeat(np.arange(len(arr)), size)]
-            _walk(f"{path}[]", arr.flatten(), owner, out, bad)
-            return
-        offsets = arr.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
-        owner = rows[np.repeat(np.arange(len(arr)), np.diff(offsets))]
-        lo, hi = int(offsets[0]), int(offsets[-1])
-        _walk(f"{path}[]", arr.values.slice(lo, hi - lo), owner, out, bad)
-    elif (pa.types.is_boolean(t) or pa.types.is_temporal(t) or pa.types.is_decimal(t) or pa.types.is_null(t)):
-        return  # readable, and holds no text
-    else:
-        bad.append((path, str(t)))
+            return None, f"{t} (not UTF-8 text)"
+        return text, ""
+    if pa.types.is_boolean(t) or pa.types.is_temporal(t) or pa.types.is_decimal(t) or pa.types.is_null(t):
+        return None, ""  # readable, and holds no text
+    return None, str(t)
 
 
 def _non_empty(values: pa.Array) -> np.ndarray:
@@ -513,27 +484,53 @@ def _text_raw_keys(values: pa.Array, context: list[ft.RowColumn]) -> tuple[np.nd
 
 
 def raw_keys(batch: pa.Table, policy: Any) -> tuple[np.ndarray, pa.Array, np.ndarray]:
-    """(row, key, kind index) of every raw value of a batch of the input that must not reach the delivery."""
+    """(row, key, kind index) of every raw value of a batch of the input that must not reach the delivery: the
+    policy's columns (every leaf of a nested one, and a path entry's leaf) and the PII in its free text."""
     rows, keys = [], []
-    context = [ft.RowColumn(spec, plain_strings(batch.column(batch.column_names.index(name)).combine_chunks()),
-                            plain_strings(batch.column(batch.column_names.index(name)).combine_chunks()))
+    names = batch.column_names
+    context = [ft.RowColumn(spec, plain_strings(batch.column(names.index(name)).combine_chunks()),
+                            plain_strings(batch.column(names.index(name)).combine_chunks()))
                for name, spec in policy.columns.items()
-               if spec.type in _KIND_OF_TYPE and spec.method != "keep" and name in batch.column_names]
+               if spec.type in _KIND_OF_TYPE and spec.method != "keep" and name in names
+               and not nested.is_nested(batch.schema.field(name).type)]
     for name, spec in policy.columns.items():
-        if spec.method == "keep" or name not in batch.column_names:
+        if spec.method == "keep":
             continue
-        col = batch.column(batch.column_names.index(name)).combine_chunks()
-        text = pc.cast(col, pa.string()) if not (pa.types.is_string(col.type)) else col
-        if spec.type == "free_text":
-            r, k = _text_raw_keys(text, context)
+        if name in names:
+            found = nested.leaves(name, batch.column(names.index(name)))
         else:
-            r, k = _column_raw_keys(text, spec.type)
-        rows.append(r)
-        keys.append(k)
+            where = nested.split(name, names)
+            if where is None:
+                continue
+            found = [leaf for leaf in nested.leaves(where[0], batch.column(names.index(where[0])))
+                     if leaf.path == name]
+        for leaf in found:
+            if nested.is_nested(leaf.values.type) or not _textual(leaf.values.type):
+                continue
+            text = plain_strings(_as_text(leaf.values))
+            if spec.type == "free_text":
+                r, k = _text_raw_keys(text, context if leaf.path == name and len(text) == batch.num_rows else [])
+            else:
+                r, k = _column_raw_keys(text, spec.type)
+            rows.append(leaf.rows[r])
+            keys.append(k)
     if not rows:
         return np.zeros(0, np.int64), pa.array([], pa.string()), np.zeros(0, np.int8)
     k_all = pa.concat_arrays(keys)
     return np.concatenate(rows), k_all, _key_kind(k_all)
+
+
+def _textual(t: pa.DataType) -> bool:
+    return (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
+            or pa.types.is_dictionary(t) or pa.types.is_union(t))
+
+
+def _as_text(values: pa.Array) -> pa.Array:
+    if pa.types.is_union(values.type) or pa.types.is_dictionary(values.type):
+        from .io import as_text
+
+        return as_text(values)
+    return values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
 
 
 _KEY_KIND = {"d": "national_id", "p": "phone", "e": "email", "i": "iban", "n": "name", "w": "name",
@@ -547,7 +544,7 @@ def _key_kind(keys: pa.Array) -> np.ndarray:
         0, np.int8)
 
 
-def output_keys(leaf: Leaf) -> tuple[np.ndarray, pa.Array]:
+def output_keys(leaf: nested.Leaf) -> tuple[np.ndarray, pa.Array]:
     """(row, key) of everything an output leaf could carry of the input: the trimmed cell itself in every key
     form, every run of digits in every reading, e-mails, IBANs and word pairs and triples."""
     values = leaf.values

@@ -128,6 +128,8 @@ def _transform(df: DataFrame, policy: Any, keyset: Keyset | DerivedKeyset, decry
                 continue
             arrays = list(batch.columns)
             for name, (new, _) in transform_table(pa.Table.from_batches([batch]), pol, crypto, decrypt).items():
+                if new is None:  # a path inside a nested column: the column itself comes under its own name
+                    continue
                 i = batch.schema.get_field_index(name)
                 target = out_schema.field(i).type
                 if new.type != target:

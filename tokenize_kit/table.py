@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import nested
 from .io import InputError
 from .pii import registry
 from .pii.base import ColumnSpec, Crypto, Parse, PIIType, SubkeySource, int_domain_subkeys, scoped_domain
@@ -168,7 +169,7 @@ def policy_subkeys(policy: Policy) -> set[tuple[str, str]]:
 
 
 def check_columns(policy: Policy, column_names: list[str]) -> None:
-    missing = [c for c in policy.columns if c not in column_names]
+    missing = [c for c in policy.columns if c not in column_names and nested.split(c, column_names) is None]
     if missing:
         hint = ""
         if len(column_names) == 1:  # a file read as one column: delimited by something else?
@@ -194,41 +195,126 @@ def _entity_of(spec: ColumnSpec) -> str | None:
 
 
 def transform_table(table: pa.Table, policy: Policy, crypto: Crypto, decrypt: bool, row_offset: int = 0
-                    ) -> dict[str, tuple[pa.Array, ColumnReport]]:
+                    ) -> dict[str, tuple[pa.Array | None, ColumnReport | None]]:
     """Every policy column of one table: {name: (new column, counts)}.
 
     A column whose transform reads another column (a date shift keyed by its entity) gets that column's raw
     values: as they came in when tokenizing (read before the entity column is tokenized), as they come out when
     detokenizing (after it is detokenized).  Free-text columns come last, with the row's own values of the other
     policy columns (method fpe) before and after, so a customer's phone, ID or name in the notes gets the
-    column's token whatever way the note writes it (row-aware text, :mod:`tokenize_kit.pii.free_text`)."""
+    column's token whatever way the note writes it (row-aware text, :mod:`tokenize_kit.pii.free_text`).
+
+    Nested columns (struct, list, map: JSON Lines objects and arrays, Parquet nested types) are transformed leaf
+    by leaf (:func:`transform_nested`): a policy entry may name a leaf by its path (``extra.phone``,
+    ``contacts[].mobile``), and the entry of the column itself applies to its other leaves.  For a nested column
+    the result holds its new column under the column's name (with no counts when the policy names only paths
+    inside it), and each path entry's counts with no column."""
     from .pii.free_text import RowColumn
 
-    out: dict[str, tuple[pa.Array, ColumnReport]] = {}
+    out: dict[str, tuple[pa.Array | None, ColumnReport | None]] = {}
     context: list[RowColumn] = []
     text_cols = any(s.type == "free_text" for s in policy.columns.values())
+    names = table.column_names
+    roots = _nested_roots(table, policy)
 
-    def order(n: str) -> tuple[bool, bool]:
-        return policy.columns[n].type == "free_text", _entity_of(policy.columns[n]) is not None
+    def order(n: str) -> tuple[bool, bool, bool]:
+        spec = policy.columns[n]
+        return n in roots, spec.type == "free_text", _entity_of(spec) is not None
 
-    for name in sorted(policy.columns, key=order):
+    for name in sorted((n for n in policy.columns if n in names), key=order):
         spec = policy.columns[name]
+        if name in roots:
+            continue
         entity_name = _entity_of(spec)
         entity = None
         if entity_name is not None:
             if decrypt and entity_name in out:
                 entity = out[entity_name][0]
             else:
-                entity = table.column(table.column_names.index(entity_name)).combine_chunks()
-        col = table.column(table.column_names.index(name)).combine_chunks()
+                entity = table.column(names.index(entity_name)).combine_chunks()
+        col = table.column(names.index(name)).combine_chunks()
         if spec.type == "free_text":
             out[name] = transform_column(col, spec, crypto, decrypt, row_offset, context=context)
             continue
         out[name] = transform_column(col, spec, crypto, decrypt, row_offset, entity=entity)
         new = out[name][0]
-        if text_cols and spec.method == "fpe" and spec.type in LINKED_TYPES and not pa.types.is_floating(new.type):
+        if (text_cols and spec.method == "fpe" and spec.type in LINKED_TYPES and new is not None
+                and not pa.types.is_floating(new.type)):
             context.append(RowColumn(spec, _as_text(col, spec)[0], _as_text(new, spec)[0]))
-    return {name: out[name] for name in policy.columns}
+    for root, entries in roots.items():
+        col = table.column(names.index(root)).combine_chunks()
+        new, reports = transform_nested(root, col, entries, crypto, decrypt, row_offset, context)
+        out[root] = (new, reports.pop(root, None))
+        for entry, rep in reports.items():
+            out[entry] = (None, rep)
+    return {n: out[n] for n in [*policy.columns, *(r for r in roots if r not in policy.columns)] if n in out}
+
+
+def _nested_roots(table: pa.Table, policy: Policy) -> dict[str, dict[str, ColumnSpec]]:
+    """The nested columns of the table with the policy entries that reach into them (the column's own entry,
+    paths inside it); a nested column the policy does not cover is refused: its leaves may hold anything."""
+    names = table.column_names
+    roots: dict[str, dict[str, ColumnSpec]] = {}
+    for name, spec in policy.columns.items():
+        if name in names and nested.is_nested(table.schema.field(name).type):
+            roots.setdefault(name, {})[name] = spec
+        elif name not in names:
+            where = nested.split(name, names)
+            if where is not None:
+                if not nested.is_nested(table.schema.field(where[0]).type):
+                    raise TokenizeError(f"policy column {name!r}: column {where[0]!r} holds no nested values "
+                                        f"(type {table.schema.field(where[0]).type}); name the column itself")
+                roots.setdefault(where[0], {})[name] = spec
+    for field_ in table.schema:
+        pii_leaves = [p for p, t in nested.paths(field_.name, field_.type) if _pii_leaf(t)]
+        if nested.is_nested(field_.type) and field_.name not in roots and pii_leaves:
+            raise TokenizeError(
+                f"column {field_.name!r} holds nested values ({field_.type}) that may carry PII, and the policy does "
+                f"not cover it: list it with type free_text (every text inside it is tokenized), name its leaves "
+                f"(e.g. '{pii_leaves[0]}: {{type: phone}}'), or mark it "
+                f"{{type: free_text, method: keep}} to pass it through")
+    return roots
+
+
+#: leaf types that can hold PII (text, and numbers that may be IDs or phones)
+def _pii_leaf(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t) or pa.types.is_dictionary(t)
+
+
+def transform_nested(root: str, col: pa.Array, entries: dict[str, ColumnSpec], crypto: Crypto, decrypt: bool,
+                     row_offset: int, context: Sequence[RowColumn] = ()
+                     ) -> tuple[pa.Array, dict[str, ColumnReport]]:
+    """A nested column with its leaves transformed: a leaf named by a path entry by that entry, the others by the
+    column's own entry (``free_text`` for texts inside, ``keep`` to pass through, or a type for every leaf such
+    as ``phones: {type: phone}`` on a list of phones).  Every text or integer leaf must be covered."""
+    from .pii.free_text import RowColumn
+
+    own = entries.get(root)
+    uncovered = [p for p, t in nested.paths(root, col.type) if _pii_leaf(t) and p not in entries and own is None]
+    if uncovered:
+        raise TokenizeError(f"column {root!r}: leaves {uncovered} are not in the policy; name them (e.g. "
+                            f"'{uncovered[0]}: {{type: free_text}}') or give the column itself a type or method keep")
+    unknown = [p for p in entries if p != root and p not in dict(nested.paths(root, col.type))]
+    if unknown:
+        raise TokenizeError(f"column {root!r} has no leaf {unknown[0]!r}; its leaves are: "
+                            f"{', '.join(p for p, _ in nested.paths(root, col.type))}")
+    reports: dict[str, ColumnReport] = {}
+
+    def leaf(path: str, values: pa.Array, rows: np.ndarray) -> pa.Array | None:
+        spec = entries.get(path, own)
+        if spec is None or spec.method == "keep" or not _pii_leaf(values.type):
+            return None
+        entry = path if path in entries else root
+        spec = replace(spec, column=path)
+        ctx = [RowColumn(c.spec, c.before.take(pa.array(rows)), c.after.take(pa.array(rows))) for c in context]
+        new, rep = transform_column(values, spec, crypto, decrypt, row_offset, context=ctx)
+        if entry in reports:
+            reports[entry].add(rep)
+        else:
+            reports[entry] = rep
+        return new
+
+    return nested.map_leaves(root, col, leaf), reports
 
 
 def _run(table, policy, keyset, report, row_offset, decrypt):
@@ -240,9 +326,11 @@ def _run(table, policy, keyset, report, row_offset, decrypt):
                         derivation=crypto.derivation)
     source = arrow
     for name, (new, col_report) in transform_table(arrow, policy, crypto, decrypt, row_offset).items():
-        i = arrow.column_names.index(name)
-        local.columns[name] = col_report
-        arrow = arrow.set_column(i, pa.field(name, new.type, nullable=True), new)
+        if col_report is not None:
+            local.columns[name] = col_report
+        if new is not None:
+            i = arrow.column_names.index(name)
+            arrow = arrow.set_column(i, pa.field(name, new.type, nullable=True), new)
     if policy.suppress is not None and not decrypt:  # over this table: call it with the whole table
         from .risk import RiskGate
 

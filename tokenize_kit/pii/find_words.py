@@ -71,7 +71,7 @@ STOP = (
     "reminder meter invoice loan balance due follow call phones id iban رقم الرقم رقمه الهويه القومي الايبان الموبايل "
     "العداد الفاتوره المبلغ الرصيد"
 ).split()
-CONNECTORS = "بن بنت ابن bin bint ibn".split()
+CONNECTORS = nl.CONNECTORS
 #: one-letter Arabic words written glued to the next: و (and), ف (so), ب (with), ل (to), ك (as)
 PREFIX_LETTERS = (0x648, 0x641, 0x628, 0x644, 0x643)
 MAX_ADDRESS_WORDS = 12

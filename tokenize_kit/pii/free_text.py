@@ -124,18 +124,24 @@ class Detection:
 
 
 def options(spec: ColumnSpec | None) -> tuple[frozenset[str], tuple[str, ...]]:
-    """(kinds to find, extra cue words) of a ``free_text`` column."""
+    """(kinds to find, extra cue words) of a ``free_text`` column, checked: ``find`` a list of
+    :data:`FIND_KINDS`, ``cues`` a list of single words."""
     opts = dict(spec.options) if spec is not None else {}
     kinds = opts.get("find", FIND_KINDS)
     if isinstance(kinds, str):
         kinds = [kinds]
+    if not isinstance(kinds, list | tuple) or not all(isinstance(k, str) for k in kinds):
+        raise ValueError(f"find: a list of kinds among {', '.join(FIND_KINDS)}")
     unknown = sorted(set(kinds) - set(FIND_KINDS))
     if unknown:
-        raise ValueError(f"free_text find: unknown kind(s) {unknown}; valid: {', '.join(FIND_KINDS)}")
+        raise ValueError(f"find: unknown kind(s) {unknown}; valid: {', '.join(FIND_KINDS)}")
     cues = opts.get("cues", ())
     if isinstance(cues, str):
         cues = [cues]
-    return frozenset(kinds), tuple(str(c) for c in cues)
+    if not isinstance(cues, list | tuple) or not all(isinstance(c, str) and c.strip() and " " not in c.strip()
+                                                     for c in cues):
+        raise ValueError("cues: a list of single words (e.g. [المشترك, subscriber])")
+    return frozenset(kinds), tuple(c.strip() for c in cues)
 
 
 def detect(values: pa.Array, spec: ColumnSpec | None = None, context: Sequence[RowColumn] = ()) -> Detection:

@@ -50,6 +50,8 @@ _FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا"})
 _MARKS = {chr(c) for c in range(0x64B, 0x660)} | {"\u0670", "\u0640"}
 #: first words of compound names besides those the lexicon lists (عبد الرحمن, أبو بكر)
 COMPOUND_HEADS = frozenset({"عبد", "ابو"})
+#: words that join the parts of a name (son / daughter of): kept as they are, and they count as a position
+CONNECTORS = ("بن", "بنت", "ابن", "bin", "bint", "ibn")
 ROLES = ("female", "male", "family")
 
 
@@ -456,10 +458,16 @@ def crypt_part_array(parts: pa.Array, pos: np.ndarray, crypto: Crypto, *, decryp
         back[np.concatenate([hi, lo])] = np.arange(len(parts))
         return pa.concat_arrays([pa.array(new, pa.string()), rest.cast(pa.string())]).take(pa.array(back))
     enc = pc.dictionary_encode(parts)
-    parsed = [_parse_cached(w) for w in enc.dictionary.to_pylist()]
+    words = enc.dictionary.to_pylist()
+    parsed = [_parse_cached(w) for w in words]
     pidx = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     in_lex = np.array([p is not None for p in parsed], dtype=bool)[pidx] if len(parsed) else np.zeros(0, bool)
+    connector = np.array([fold(w) in _connectors() for w in words], dtype=bool)[pidx] if len(words) else in_lex
     out_parts: list[tuple[np.ndarray, pa.Array]] = []
+    kept = np.flatnonzero(connector & ~in_lex)
+    if len(kept):
+        out_parts.append((kept, parts.take(pa.array(kept))))
+    in_lex_or_kept = in_lex | connector
     lex_rows = np.flatnonzero(in_lex)
     if len(lex_rows):
         # distinct (part, position) pairs: one encryption each
@@ -468,7 +476,7 @@ def crypt_part_array(parts: pa.Array, pos: np.ndarray, crypto: Crypto, *, decryp
         items = [parsed[int(k) // 8] for k in uniq.tolist()]
         new = crypt_parts(crypto, items, uniq % 8, decrypt=decrypt, domain=domain)  # type: ignore[arg-type]
         out_parts.append((lex_rows, pa.array(new, pa.string()).take(pa.array(inverse.ravel()))))
-    rest = np.flatnonzero(~in_lex)
+    rest = np.flatnonzero(~in_lex_or_kept)
     if len(rest):
         if generic is None:
             raise ValueError("name parts outside the lexicon need a generic tokenizer")
@@ -479,8 +487,15 @@ def crypt_part_array(parts: pa.Array, pos: np.ndarray, crypto: Crypto, *, decryp
     return pa.concat_arrays([a.cast(pa.string()) for _, a in out_parts]).take(pa.array(back))
 
 
+@cache
+def _connectors() -> frozenset[str]:
+    return frozenset(fold(w) for w in CONNECTORS)
+
+
 def generic_avoid(values: pa.Array) -> np.ndarray:
-    """For the generic token of a part outside the lexicon: it must not read as a lexicon name or a head."""
+    """For the generic token of a part outside the lexicon: it must not read as a lexicon name, a head or a
+    connector."""
     enc = pc.dictionary_encode(values)
-    bad = np.array([_parse_cached(v) is not None or is_head(v) for v in enc.dictionary.to_pylist()], dtype=bool)
+    bad = np.array([_parse_cached(v) is not None or is_head(v) or fold(v) in _connectors()
+                    for v in enc.dictionary.to_pylist()], dtype=bool)
     return bad[enc.indices.to_numpy(zero_copy_only=False)] if len(bad) else np.zeros(len(values), dtype=bool)

@@ -30,6 +30,7 @@ False
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -43,6 +44,7 @@ from tokenize_kit.subkeys import FPE
 from tokenize_kit.utf8 import encode_fixed, group_bytes
 
 from .base import ColumnSpec, Crypto, Parse, PIIType, stdnum_api
+from .checksums import luhn_digit_of
 from .exceptions import InvalidComponent, InvalidFormat
 from .text import ascii_digit_matrix, ascii_digits, render_digits
 
@@ -559,7 +561,10 @@ class PhoneType(PIIType):
             pattern = reg.mobile if kind == "mobile" else reg.fixed
             tweak = crypto.tweak("phone", str(reg.country_code), kind, prefix)
             blockers = self._blockers(regions, rest // 300 // 2, (rest // 300) % 2)
-            new_sub[sel] = self._walk(cipher, sub_int[sel], length, tweak, prefix, pattern, decrypt, blockers)
+            classes = _id_shaped(prefix, length) if (reg.code == "EG" and kind == "mobile"
+                                                     and crypto.derivation >= 2) else None
+            new_sub[sel] = self._walk(cipher, sub_int[sel], length, tweak, prefix, pattern, decrypt, blockers,
+                                      classes)
         # only the subscriber digits change: they are the value's last digits
         if p.plain:  # ASCII digits and "+" only: write them straight into the value
             return _write_tail(values, sub_len, new_sub)
@@ -587,11 +592,12 @@ class PhoneType(PIIType):
 
     @staticmethod
     def _walk(cipher, subs: np.ndarray, length: int, tweak: bytes, prefix: str, pattern: str, decrypt: bool,
-              blockers: tuple[str, ...] = ()):
-        """Encrypt subscriber numbers, re-encrypting until prefix + result matches the type's pattern and
-        no higher-precedence reading (``blockers``) claims it."""
+              blockers: tuple[str, ...] = (), classes: Callable[[np.ndarray], np.ndarray] | None = None):
+        """Encrypt subscriber numbers, re-encrypting until prefix + result matches the type's pattern, no
+        higher-precedence reading (``blockers``) claims it, and it is in the input's class (``classes``)."""
         out = subs.astype(np.uint64)
         todo = np.arange(len(out))
+        cls = classes(out) if classes is not None else None
         amb = None
         if blockers:  # each row's class: claimed by a higher-precedence reading or not (kept by the walk)
             start = _digit_strings(prefix, out, length)
@@ -607,10 +613,12 @@ class PhoneType(PIIType):
             else:  # FF3-1: through numerals
                 nums = (out[todo].astype(np.int64)[:, None] // weights[None, :]) % 10
                 out[todo] = (fn(nums, tweak) @ weights).astype(np.uint64)
-            if not blockers and _accepts_all(pattern, prefix, length):  # every subscriber number is valid here
+            if not blockers and cls is None and _accepts_all(pattern, prefix, length):  # every number is valid
                 return out.astype(np.int64)
             cand = _digit_strings(prefix, out[todo], length)
             ok = _match(cand, pattern)
+            if cls is not None:
+                ok &= classes(out[todo]) == cls[todo]  # type: ignore[misc]
             if amb is not None:
                 claimed = np.zeros(len(todo), dtype=bool)
                 for other in blockers:
@@ -620,6 +628,23 @@ class PhoneType(PIIType):
             if len(todo) == 0:
                 return out.astype(np.int64)
         raise RuntimeError("cycle walking did not terminate")  # pragma: no cover
+
+
+def _id_shaped(prefix: str, length: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Whether an Egyptian mobile's national significant number (``1x`` + 8 digits, as people type it without
+    its 0) is also a valid Saudi ID (10 digits, Luhn): free text reads such a number as the ID.  Derivation 2
+    keeps this class, so a mobile written bare in a note gets the same token as in its column and is read the
+    same way in the token."""
+    head = int(prefix) * 10**length
+
+    def classes(subs: np.ndarray) -> np.ndarray:
+        nsn = head + subs.astype(np.int64)
+        if len(prefix) + length != 10:
+            return np.zeros(len(subs), dtype=bool)
+        nine = nsn // 10
+        return luhn_digit_of(nine, 9) == nsn - nine * 10
+
+    return classes
 
 
 class EgPhone(PhoneType):

@@ -1,0 +1,308 @@
+"""PII inside free text (issue 12's acceptance list): every typed form of a phone or ID in both countries, IBANs,
+e-mails, names after cues or in runs, addresses after cues or around structure words, each replaced by exactly
+the token its column type gives; the row's own column values linked in any written form; the round trip exact
+and what a token text shows exactly the tokens of what the original showed; amounts, dates, references and
+ordinary words untouched; policy options."""
+
+from __future__ import annotations
+
+import random
+import warnings
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from generators import notes as gen_notes
+from tokenize_kit import detokenize_table, tokenize_table
+from tokenize_kit.keys import Keyset
+from tokenize_kit.pii import free_text as ft
+from tokenize_kit.pii import registry
+from tokenize_kit.pii.base import ColumnSpec, Crypto
+from tokenize_kit.policy import Policy, PolicyError
+
+warnings.filterwarnings("ignore", message="keyset .* is not passphrase-protected")
+KS = Keyset.generate()
+CRYPTO = Crypto(KS)
+AR = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+FA = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+
+
+def _spans(text: str, spec: ColumnSpec | None = None) -> list[tuple[str, str]]:
+    return [(text[s:e], kind) for _, s, e, kind in ft.find(pa.array([text]), spec)]
+
+
+def _tokenize(texts: list[str], spec: ColumnSpec | None = None) -> list[str]:
+    return ft.transform(pa.array(texts), CRYPTO, spec).values.to_pylist()
+
+
+def _type_token(type_name: str, value: str) -> str:
+    """The token the column type gives the value, in the value's own layout."""
+    t = registry.get(type_name)
+    return t.tokenize(pa.array([value]), CRYPTO, ColumnSpec("c", type_name))[0].as_py()
+
+
+# -- phones: every typed form, both countries ---------------------------------------------------------------------
+EG, SA = "1012345678", "501234567"
+PHONE_FORMS = [  # (as typed, as the phone type reads it)
+    ("01012345678", None), ("1012345678", None), ("+201012345678", None), ("00201012345678", None),
+    ("201012345678", None), ("010 1234 5678", None), ("0101-234-5678", None), ("010.1234.5678", None),
+    ("+20 10 1234 5678", None), ("0020 10 123 45678", None), ("٠١٠١٢٣٤٥٦٧٨", None), ("۰۱۰۱۲۳۴۵۶۷۸", None),
+    ("0501234567", None), ("501234567", None), ("+966501234567", None), ("00966 50 123 4567", None),
+    ("966501234567", None), ("050 123 4567", None), ("05-0123-4567", None), ("٠٥٠١٢٣٤٥٦٧", None),
+]
+
+
+@pytest.mark.parametrize(("form", "_"), PHONE_FORMS)
+@pytest.mark.parametrize("wrap", ["اتصل على {} الآن", "call {} today", "ت{}", "واتساب{}", "رقمه:{}.", "({})",
+                                  "{}ت", "mobile{}"])
+def test_phones_in_every_typed_form(form, _, wrap):
+    text = wrap.format(form)
+    found = _spans(text)
+    assert found == [(form, "phone")], (text, found)
+    token = _tokenize([text])[0]
+    assert token == text.replace(form, _type_token("phone", form))  # exactly the phone column's token, in place
+
+
+@pytest.mark.parametrize("joiner", ["/", "،", "-", "و", " و ", " / ", ", "])
+def test_several_phones_joined(joiner):
+    a, b = "01012345678", "0551234567"
+    text = f"أرقامه {a}{joiner}{b} فقط"
+    assert _spans(text) == [(a, "phone"), (b, "phone")]
+    token = _tokenize([text])[0]
+    assert token == text.replace(a, _type_token("phone", a)).replace(b, _type_token("phone", b))
+
+
+def test_a_bare_landline_without_its_zero_is_not_a_phone_but_with_it_is():
+    assert _spans("الرقم 221234567 فقط") == []  # Cairo landline written without 0: too like any number
+    assert _spans("الرقم 0221234567 فقط") == [("0221234567", "phone")]
+
+
+# -- IDs, IBANs, e-mails ------------------------------------------------------------------------------------------
+EG_ID = "29801010123456"
+SA_ID = "1012345672"
+
+
+@pytest.mark.parametrize("form", [EG_ID, "2 980101 01 2345 6", "2980 1010 1234 56", "29801010123456".translate(AR),
+                                  "2-980101-01-2345-6"])
+def test_egyptian_ids_however_grouped(form):
+    text = f"الرقم القومي {form}، شكرا"
+    assert _spans(text) == [(form, "eg_national_id")]
+    assert _tokenize([text])[0] == text.replace(form, _type_token("eg_national_id", form))
+
+
+@pytest.mark.parametrize("form", [SA_ID, "1 0123 4567 2", SA_ID.translate(FA)])
+def test_saudi_ids(form):
+    assert registry.get("sa_national_id").is_valid(SA_ID)
+    text = f"رقم الهوية {form}"
+    assert _spans(text) == [(form, "sa_national_id")]
+
+
+IBANS = ["SA0380000000608010167519", "SA03 8000 0000 6080 1016 7519", "sa03 8000 0000 6080 1016 7519",
+         "EG380019000500000000263180002", "EG38 0019 0005 0000 0000 2631 8000 2", "eg380019000500000000263180002"]
+
+
+@pytest.mark.parametrize("iban", IBANS)
+def test_ibans_compact_grouped_any_case(iban):
+    text = f"حول على الايبان {iban} من فضلك"
+    assert _spans(text) == [(iban, "iban")]
+    assert _tokenize([text])[0] == text.replace(iban, _type_token("iban", iban))
+
+
+@pytest.mark.parametrize("text", ["mail ahmed.ali@example.com.", "الايميلahmed_ali77@gmail.com شكرا",
+                                  "(Sara.Hassan@outlook.com)"])
+def test_emails(text):
+    found = _spans(text)
+    assert len(found) == 1 and found[0][1] == "email" and "@" in found[0][0] and not found[0][0].endswith(".")
+
+
+# -- names and addresses ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("cue", ["العميل", "العميلة", "السيد", "السيدة", "الأستاذ", "الحاج", "ابن", "ابنة", "ابنه",
+                                 "زوجته", "أخوه", "والدته", "الضامن", "الكفيل", "Mr", "Mrs", "Ms", "Dr", "customer",
+                                 "guarantor"])
+def test_a_name_after_a_cue(cue):
+    name = "كريم" if any("\u0600" <= c <= "\u06ff" for c in cue) else "Karim"
+    text = f"{cue} {name} اتصل"
+    assert _spans(text) == [(name, "person_name")]
+
+
+@pytest.mark.parametrize("word", ["كريم", "سعيد", "أمل", "نور"])
+def test_an_ordinary_word_that_is_a_name_stays_alone(word):
+    text = f"الموظف {word} جدا في الرد"
+    assert _spans(text) == [] and _tokenize([text]) == [text]
+
+
+@pytest.mark.parametrize("text,name", [("اتصل محمد أحمد علي أمس", "محمد أحمد علي"),
+                                       ("called Ahmed Hassan yesterday", "Ahmed Hassan"),
+                                       ("وصل فهد بن سعود القحطاني", "فهد بن سعود القحطاني"),
+                                       ("حضر عبد الرحمن محمد", "عبد الرحمن محمد")])
+def test_a_run_of_name_parts(text, name):
+    assert _spans(text) == [(name, "person_name")]
+    token = _tokenize([text])[0]
+    assert token != text and token.replace(_type_token("person_name", name), name) == text
+
+
+@pytest.mark.parametrize("text,address,kind", [
+    ("يسكن في 12 شارع التحرير، الدقي، الجيزة وطلب مهلة", "12 شارع التحرير، الدقي، الجيزة", "eg_address"),
+    ("العنوان: عمارة 5 ش النيل - المعادي. شكرا", "عمارة 5 ش النيل - المعادي", "eg_address"),
+    ("lives at 5 Nile Street, Maadi and paid", "5 Nile Street, Maadi", "eg_address"),
+    ("عنوانه 8228 طريق الملك فهد، حي العليا، الرياض", "8228 طريق الملك فهد، حي العليا، الرياض", "sa_address"),
+])
+def test_addresses_after_cues_or_structure_words(text, address, kind):
+    assert _spans(text) == [(address, kind)]
+    token = _tokenize([text])[0]
+    assert token == text.replace(address, _type_token(kind, address))
+
+
+# -- the row's own values ------------------------------------------------------------------------------------------
+def _row_table(notes: list[str]) -> pa.Table:
+    n = len(notes)
+    return pa.table({
+        "mobile": ["01012345678"] * n, "national_id": [EG_ID] * n, "name": ["محمد أحمد علي حسن"] * n,
+        "email": ["ahmed.ali@example.com"] * n, "iban": ["EG380019000500000000263180002"] * n,
+        "address": ["12 شارع التحرير، الدقي، الجيزة"] * n, "notes": notes})
+
+
+ROW_POLICY = {"columns": {"mobile": {"type": "phone"}, "national_id": {"type": "eg_national_id",
+                                                                          "keep": ["governorate"]},
+                          "name": {"type": "person_name"}, "email": {"type": "email"}, "iban": {"type": "iban"},
+                          "address": {"type": "eg_address"}, "notes": {"type": "free_text"}}}
+
+
+@pytest.mark.parametrize("mention,column", [
+    ("١٠١٢٣٤٥٦٧٨", "mobile"), ("+20 101 234 5678", "mobile"), ("1012345678", "mobile"),
+    ("2980 1010 1234 56", "national_id"), ("٢٩٨٠١٠١٠١٢٣٤٥٦", "national_id"),
+    ("ahmed.ali@example.com", "email"), ("eg38 0019 0005 0000 0000 2631 8000 2", "iban")])
+def test_a_rows_own_value_gets_the_columns_token_whatever_its_form(mention, column):
+    table = _row_table([f"العميل قال {mention} فقط"])
+    out = tokenize_table(table, ROW_POLICY, KS)
+    column_token = out[column][0].as_py()
+    note = out["notes"][0].as_py()
+    assert mention not in note
+    digits = "".join(c for c in note if c.isdigit() or (c.isalpha() and c.isascii()))
+    key = "".join(c for c in column_token if c.isdigit() or (c.isalpha() and c.isascii()))
+    if column == "mobile":
+        assert key[-9:] in "".join(str(int(c)) if c.isdigit() else c for c in digits)  # same subscriber digits
+    elif column == "email":
+        assert column_token in note
+    else:
+        assert key.upper() in "".join(str(int(c)) if c.isdigit() else c for c in digits).upper()
+    assert detokenize_table(out, ROW_POLICY, KS).equals(table)
+
+
+@pytest.mark.parametrize("mention", ["أحمد علي", "احمد على", "أحمد علي حسن", "محمد أحمد علي حسن", "أَحمد عـلي"])
+def test_a_rows_own_name_in_any_spelling(mention):
+    table = _row_table([f"تحدثت مع {mention} اليوم"])
+    out = tokenize_table(table, ROW_POLICY, KS)
+    note, token = out["notes"][0].as_py(), out["name"][0].as_py().split(" ")
+    from tokenize_kit.pii.name_lexicon import fold
+
+    assert fold(mention) not in fold(note)
+    # the column token's parts at the same positions, folded, are in the note: text and column still join
+    parts = mention.replace("ـ", "").split(" ")
+    start = 1 if fold(parts[0]) == fold("أحمد") else 0
+    assert fold(" ".join(token[start : start + len(parts)])) in fold(note.replace("ـ", ""))
+    assert detokenize_table(out, ROW_POLICY, KS).equals(table)
+
+
+def test_a_rows_own_address_gets_the_columns_token():
+    table = _row_table(["يسكن في 12 شارع التحرير، الدقي، الجيزة"])
+    out = tokenize_table(table, ROW_POLICY, KS)
+    assert out["notes"][0].as_py().endswith(out["address"][0].as_py())
+    assert detokenize_table(out, ROW_POLICY, KS).equals(table)
+
+
+# -- round trips and stable readings -------------------------------------------------------------------------------
+@settings(max_examples=25, deadline=None)
+@given(st.integers(min_value=0, max_value=10**9))
+def test_generated_notes_round_trip_and_read_the_same(seed):
+    notes = gen_notes.generate(40, seed=seed)
+    values = pa.array(notes.text)
+    out = ft.transform(values, CRYPTO)
+    assert out.irreversible == 0
+    back = ft.transform(out.values, CRYPTO, decrypt=True).values
+    assert back.to_pylist() == notes.text
+    s0, _, k0 = ft.detect(values).all_spans()
+    s1, _, k1 = ft.detect(out.values).all_spans()
+    assert k0.tolist() == k1.tolist() and len(s0) == len(s1)  # what is found in a token text: the same kinds
+
+
+def _digit_soup(rnd: random.Random) -> str:
+    """Random digit groups that make valid and almost-valid numbers, joined in every way."""
+    pieces = []
+    for _ in range(rnd.randrange(1, 6)):
+        r = rnd.random()
+        if r < 0.3:
+            pieces.append(rnd.choice(["10", "11", "12", "15", "5"]) + "".join(rnd.choice("0123456789")
+                                                                          for _ in range(rnd.randrange(7, 9))))
+        elif r < 0.5:
+            pieces.append(rnd.choice("12") + "".join(rnd.choice("0123456789") for _ in range(9)))
+        else:
+            pieces.append("".join(rnd.choice("0123456789") for _ in range(rnd.randrange(1, 6))))
+        pieces.append(rnd.choice([" ", " ", "-", ".", "/", "و", " x "]))
+    return "".join(pieces)
+
+
+def test_random_digits_read_the_same_in_their_tokens():
+    """The 7-8 in 10,000 random digit strings that once got a phone token read as a Saudi ID: every span of a
+    token text is the token of a span of the original, and every token comes back."""
+    rnd = random.Random(20261202)
+    texts = [_digit_soup(rnd) for _ in range(20_000)]
+    out = ft.transform(pa.array(texts), CRYPTO)
+    assert out.irreversible == 0
+    back = ft.transform(out.values, CRYPTO, decrypt=True).values.to_pylist()
+    assert back == texts
+    a, b = ft.detect(pa.array(texts)).all_spans(), ft.detect(out.values).all_spans()
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_a_walk_is_needed_and_taken():
+    """Without the walk predicate some token texts read differently: the predicate is what keeps them exact."""
+    from tokenize_kit.pii import find_numbers
+
+    rnd = random.Random(7)
+    texts = [" ".join(rnd.choice(["1", "2"]) + "".join(rnd.choice("0123456789") for _ in range(9))
+                      for _ in range(3)) for _ in range(5000)]
+    good = ft.transform(pa.array(texts), CRYPTO).values
+    real = find_numbers.walk_predicate
+    try:
+        find_numbers.walk_predicate = lambda nums, spans, values, buffer, pairs: np.ones(len(spans), bool)
+        naive = ft.transform(pa.array(texts), CRYPTO)
+        bad = ft.transform(naive.values, CRYPTO, decrypt=True).values.to_pylist()
+    finally:
+        find_numbers.walk_predicate = real
+    assert bad != texts  # some fail without it
+    assert ft.transform(good, CRYPTO, decrypt=True).values.to_pylist() == texts
+
+
+# -- utility and options -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text", [
+    "سدد 15,400 جنيه بتاريخ 2025-05-12 الساعة 10:30", "بخصوص القرض رقم LN-2025-000123",
+    "رقم العداد MTR-0012345 والفاتورة INV-88812345", "paid 1,234.50 EGP on 12/05/2025 at 17:45",
+    "الرصيد المتبقي ١٥٠٠ ريال، 3 أقساط متأخرة", "reference L-1001, follow up in 14 days",
+    "شكوى من ارتفاع الفاتورة يرجى المتابعة"])
+def test_amounts_dates_times_references_and_words_survive(text):
+    assert _spans(text) == [] and _tokenize([text]) == [text]
+
+
+def test_find_option_limits_the_kinds():
+    text = "العميل محمد أحمد رقمه 01012345678 ايميل a.b@example.com"
+    only_phones = ColumnSpec("n", "free_text", options={"find": ["phone"]})
+    assert [k for _, k in _spans(text, only_phones)] == ["phone"]
+    assert sorted(k for _, k in _spans(text)) == ["email", "person_name", "phone"]
+
+
+def test_extra_cue_words():
+    text = "المشترك كريم اتصل"
+    assert _spans(text) == []
+    spec = ColumnSpec("n", "free_text", options={"cues": ["المشترك"]})
+    assert _spans(text, spec) == [("كريم", "person_name")]
+
+
+@pytest.mark.parametrize("entry,message", [({"find": ["phones"]}, "unknown kind"), ({"find": 3}, "a list of kinds"),
+                                           ({"cues": ["two words"]}, "single words")])
+def test_free_text_options_are_validated(entry, message):
+    with pytest.raises(PolicyError, match=message):
+        Policy.from_dict({"columns": {"notes": {"type": "free_text", **entry}}})
