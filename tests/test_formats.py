@@ -419,3 +419,18 @@ def test_no_file_named_dash_is_ever_written(env):
     assert not (env / "-").exists()
     proc = tk(env, "scan", "-", "--format", "json", code=1, stdin=(env / "in.csv").read_bytes())
     assert json.loads(proc.stdout)["rows"] == 1
+
+
+def test_stdout_closed_early_is_an_error_and_removes_the_manifest(env):
+    with open(env / "in.csv", "w") as fh:
+        fh.write("id,mobile\n")
+        fh.writelines(f"2980101{i:07d},010{i:08d}\n" for i in range(20_000))
+    environ = {**os.environ, "TOKENIZE_KIT_KEYSET": str(env / "keys.json"), "TOKENIZE_KIT_PASSPHRASE": "pw"}
+    proc = subprocess.Popen([str(TK), "tokenize", "in.csv", "-", "--policy", "p.yaml", "--manifest", "m.json", "-q"],
+                            cwd=env, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(100)
+    proc.stdout.close()  # the reader stops early, as `| head` does
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 2, stderr
+    assert "standard output was closed" in stderr and "Traceback" not in stderr and "Exception ignored" not in stderr
+    assert not (env / "m.json").exists() and not leftovers(env)

@@ -151,3 +151,24 @@ def test_a_full_spill_folder_is_a_clear_error(monkeypatch, tmp_path):
 def test_spill_files_are_removed(tmp_path):
     _gate(_with("notes", 4, "رقمه 1000000004"), spill=tmp_path, parts=4)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_scan_reports_name_and_address_columns_left_out_of_a_policy():
+    """Columns a policy forgot are found by kind, names and addresses too, with row numbers and never a value."""
+    t = pa.table({
+        "name": ["محمد أحمد علي", "Sara Hassan", "فهد القحطاني", "N/A"],
+        "first_name": ["محمد", "سارة", "أحمد", "كريم"],
+        "address": ["12 شارع التحرير، الدقي، الجيزة", "عمارة 5 ش النيل - المعادي", "5 Nile Street, Maadi",
+                    "حي العليا، الرياض"],
+        "note": ["paid", "call 01012345678 today", "ok", "الضامن كريم"],
+        "amount": ["100", "200", "300", "400"],
+    })
+    r = ScanResult()
+    scan_batch(t, r)
+    kinds = {c: set(f.kinds_found()) for c, f in r.columns.items() if f.found}
+    assert kinds == {"name": {"name"}, "first_name": {"name"}, "address": {"address"}, "note": set()}
+    assert {k for k, v in r.columns["note"].in_text.items() if v.count} == {"phone", "name"}
+    assert r.columns["name"].values["name"].rows == [1, 2, 3]
+    assert "amount" not in kinds
+    doc = str(r.to_dict())
+    assert "01012345678" not in doc and "التحرير" not in doc

@@ -213,23 +213,28 @@ def test_jsonl_errors_name_the_line(env, content, fragments):
     assert "29801010123456" not in run.stderr and "30001010123458" not in run.stderr
 
 
+def _jsonl_lines(path: Path, rows: int, last: str) -> None:
+    with open(path, "w") as fh:
+        fh.writelines(f'{{"id":"29801010123456","n":{i}}}\n' for i in range(rows))
+        fh.write(last)
+
+
 def test_jsonl_clash_after_the_first_block_names_its_line(env):
-    with open(env / "in.jsonl", "w") as fh:
-        for i in range(300_000):
-            fh.write(f'{{"id":"29801010123456","n":{i}}}\n')
-        fh.write('{"id":"29801010123456","n":"text"}\n')
-    run = bounded(env, "tokenize", "in.jsonl", "out.jsonl", "--policy", "p.yaml")
-    refused(run, "column 'n'", "line 300001", "line 1 ")
+    """(With 64 KiB cells, JSON Lines are parsed in 1 MiB blocks: 60,000 lines are three.)"""
+    _jsonl_lines(env / "in.jsonl", 60_000, '{"id":"29801010123456","n":"text"}\n')
+    run = bounded(env, "tokenize", "in.jsonl", "out.jsonl", "--policy", "p.yaml", "--max-cell-bytes", "64KiB")
+    refused(run, "column 'n'", "line 60001", "line 1 ")
 
 
 def test_jsonl_integers_then_fractions_across_blocks_are_read(env):
-    with open(env / "in.jsonl", "w") as fh:
-        for i in range(300_000):
-            fh.write(f'{{"id":"29801010123456","n":{i}}}\n')
-        fh.write('{"id":"29801010123456","n":1.5}\n')
-    run = bounded(env, "tokenize", "in.jsonl", "out.jsonl", "--policy", "p.yaml", "-q")
+    """Arrow fixes a column's type from its first block: fractions in a later block are read on as floats, the
+    columns in their order, every row once."""
+    _jsonl_lines(env / "in.jsonl", 60_000, '{"id":"29801010123456","n":1.5}\n')
+    run = bounded(env, "tokenize", "in.jsonl", "out.csv", "--policy", "p.yaml", "--max-cell-bytes", "64KiB", "-q")
     assert run.rc == 0, run.stderr
-    assert (env / "out.jsonl").read_text().rstrip().endswith('"n":1.5}')
+    lines = (env / "out.csv").read_text().splitlines()
+    assert lines[0] == "id,n" and len(lines) == 60_002 and lines[1].endswith(",0") and lines[-1].endswith(",1.5")
+    assert [int(float(v.split(",")[1])) for v in lines[1:-1]] == list(range(60_000))
 
 
 def test_jsonl_cell_over_the_limit_names_its_line(env):
@@ -237,3 +242,9 @@ def test_jsonl_cell_over_the_limit_names_its_line(env):
                                    + b'"}\n')
     refused(bounded(env, "tokenize", "in.jsonl", "out.jsonl", "--policy", "p.yaml"), "column 'notes', line 3",
             "--max-cell-bytes")
+
+
+def test_jsonl_key_first_appearing_after_the_first_block_names_its_line(env):
+    _jsonl_lines(env / "in.jsonl", 60_000, '{"id":"29801010123456","n":1,"late":"x"}\n')
+    run = bounded(env, "tokenize", "in.jsonl", "out.csv", "--policy", "p.yaml", "--max-cell-bytes", "64KiB")
+    refused(run, "line 60001", "'late'")

@@ -167,11 +167,28 @@ class SpooledOutput:
             self._fh.flush()
 
     def commit(self, out: BinaryIO | None = None) -> None:
+        """Copy the output to ``out`` (standard output).  A reader that went away (``| head``) is an InputError:
+        the output is written straight to the file descriptor, so no half-flushed buffer is left for Python to
+        fail on again at exit."""
         out = out if out is not None else sys.stdout.buffer
         self._fh.seek(0)
-        shutil.copyfileobj(self._fh, out, 1 << 20)
-        out.flush()
-        self.close()
+        try:
+            try:
+                fd = out.fileno()
+            except (AttributeError, OSError, ValueError):  # (not a real file: a test's capture)
+                shutil.copyfileobj(self._fh, out, 1 << 20)
+                out.flush()
+                return
+            out.flush()
+            while chunk := self._fh.read(1 << 20):
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+        except BrokenPipeError:
+            raise InputError("standard output was closed before the whole output was written (the reader of the "
+                             "pipe stopped early): it received only part, and the manifest was removed") from None
+        finally:
+            self.close()
 
     def close(self) -> None:
         self._fh.close()
@@ -717,16 +734,19 @@ def _parquet_batches(pf: Any, name: str, batch_size: int, limits: Limits, column
         raise InputError(f"{name}: Parquet data is corrupt or unreadable") from None
 
 
-#: bytes of JSON Lines parsed per block (a line must fit in one): at least this, and four times the cell limit
-JSONL_BLOCK = 16 << 20
+#: bytes of JSON Lines parsed per block (a line must fit in one): sixteen times the cell limit (16 MiB by
+#: default), at least this.  Arrow fixes a column's type from the first block it appears in.
+JSONL_BLOCK = 1 << 16
+JSONL_BLOCK_CELLS = 16
 
 
 def _jsonl_batches(path: Path, name: str, batch_size: int, limits: Limits) -> Iterator[pa.RecordBatch]:
     import pyarrow.json as pajson
 
-    block = max(JSONL_BLOCK, 4 * limits.max_cell_bytes)
+    block = max(JSONL_BLOCK, JSONL_BLOCK_CELLS * limits.max_cell_bytes)
     parse = pajson.ParseOptions()
     rows = 0
+    first_schema: pa.Schema | None = None
     while True:
         try:
             reader = pajson.open_json(_open_arrow(path), read_options=pajson.ReadOptions(block_size=block),
@@ -745,6 +765,7 @@ def _jsonl_batches(path: Path, name: str, batch_size: int, limits: Limits) -> It
                     _diagnose_jsonl(path, name, block, limits)
                     check_utf8(batch, name, rows)
                     _check_valid(batch, name, rows)
+                first_schema = first_schema or batch.schema
                 for part in _rebatch(batch, batch_size):
                     rows += part.num_rows
                     yield part
@@ -752,10 +773,12 @@ def _jsonl_batches(path: Path, name: str, batch_size: int, limits: Limits) -> It
         except pa.ArrowInvalid as exc:
             if "Empty JSON stream" in str(exc) and rows == 0:
                 return  # no rows and no columns: an empty JSON Lines file
-            schema = _diagnose_jsonl(path, name, block, limits)
-            if schema is None or parse.explicit_schema is not None:
+            fractions = _diagnose_jsonl(path, name, block, limits, first_schema)
+            if not fractions or first_schema is None or parse.explicit_schema is not None:
                 raise InputError(f"{name}: not valid JSON Lines (one JSON object per line)") from None
-            # integers in one block, fractions in a later one: read again with the columns as floats
+            # integers in the first block, fractions in a later one: read on with those columns as floats (as
+            # Arrow reads a block holding both), every column in the first block's order
+            schema = pa.schema([pa.field(f.name, pa.float64()) if f.name in fractions else f for f in first_schema])
             parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
 
 
@@ -777,11 +800,12 @@ _JSON_KINDS = {bool: "true/false", int: "a number", float: "a number", str: "tex
                list: "an array"}
 
 
-def _diagnose_jsonl(path: Path, name: str, block: int, limits: Limits) -> pa.Schema | None:
+def _diagnose_jsonl(path: Path, name: str, block: int, limits: Limits, known: pa.Schema | None = None
+                    ) -> set[str]:
     """Arrow refused the file: read it line by line and raise an error naming the line (and the column for a
-    type clash).  If every line is valid and every column holds one kind of value, Arrow failed only because a
-    number column holds integers in one block and fractions in a later one: return the schema that reads
-    those columns as floats (None if there is no such column)."""
+    type clash, or a key that first appears after the columns were set by the first block, ``known``).  If every
+    line is valid and every column holds one kind of value, Arrow failed only because a number column holds
+    integers in one block and fractions in a later one: return the top-level columns holding fractions."""
     first: dict[str, tuple[str, int]] = {}  # column path -> (kind, first line holding it)
     fractions: set[str] = set()
     with _open_binary(path) as fh:
@@ -792,7 +816,7 @@ def _diagnose_jsonl(path: Path, name: str, block: int, limits: Limits) -> pa.Sch
                 break
             line_no += 1
             if len(line) > block and not line.endswith(b"\n"):
-                raise limit_error(f"{name}: line {line_no}", f"a line longer than {block:,} bytes (four times the "
+                raise limit_error(f"{name}: line {line_no}", f"a line longer than {block:,} bytes (sixteen times the "
                                   "cells' limit)", "max_cell_bytes", limits.max_cell_bytes)
             if not line.strip():
                 continue
@@ -808,6 +832,12 @@ def _diagnose_jsonl(path: Path, name: str, block: int, limits: Limits) -> pa.Sch
             if not isinstance(doc, dict):
                 raise InputError(f"{name}: line {line_no}: {_JSON_KINDS.get(type(doc), 'a value')} where a JSON "
                                  "object is expected (JSON Lines hold one object per line)")
+            new = [k for k in doc if known is not None and k not in known.names]
+            if new:
+                raise InputError(
+                    f"{name}: line {line_no}: key {new[0]!r} first appears here, after the columns were set by the "
+                    f"file's first {block:,} bytes; give it in the first line (null where empty), or convert the "
+                    "file to CSV or Parquet")
             for path_, value in _json_leaves(doc, ""):
                 kind = _JSON_KINDS.get(type(value))
                 if kind is None:
@@ -820,10 +850,7 @@ def _diagnose_jsonl(path: Path, name: str, block: int, limits: Limits) -> pa.Sch
                         f"{name}: column {path_!r}: line {line_no} holds {kind} where line {seen[1]} holds "
                         f"{seen[0]} (a type clash: a JSON Lines column holds one type; quote the numbers to make "
                         "the column text)")
-    top = sorted(p for p in fractions if "/" not in p and "[]" not in p)
-    if not top:
-        return None
-    return pa.schema([pa.field(p, pa.float64()) for p in top])
+    return {p for p in fractions if "/" not in p and "[]" not in p}
 
 
 def _check_valid(batch: pa.RecordBatch, name: str, rows: int) -> None:
@@ -895,6 +922,10 @@ class BatchWriter:
     def write(self, batch: pa.RecordBatch) -> None:
         if self._schema is None:
             self._schema = batch.schema
+        elif batch.schema.names != self._schema.names:
+            added = [n for n in batch.schema.names if n not in self._schema.names]
+            raise InputError(f"the columns changed after row {self._rows:,} (new: {added}); every row of a file "
+                             "must have the same columns")
         elif batch.schema != self._schema and self.fmt == "parquet":
             batch = _conform(batch, self._schema)
         if self.fmt in ("csv", "tsv"):

@@ -849,6 +849,8 @@ class XlsxWriter:
         t = col.type
         ref = ['<c r="' + letter, rows]
         style = ""
+        if pa.types.is_null(t) or col.null_count == len(col):  # no cell at all
+            return pa.array([""] * len(col), pa.string())
         if pa.types.is_boolean(t):
             body = pc.if_else(col, '" t="b"><v>1</v></c>', '" t="b"><v>0</v></c>')
             out = pc.binary_join_element_wise(*ref, body, "")
