@@ -217,8 +217,9 @@ def detokenize(input_path, output_path, policy, keyset_path, **opts):
 @click.option("--encoding", help="CSV encoding (default: detected).")
 @click.option("--spill-dir", type=click.Path(file_okay=False),
               help="Folder for the gate's temporary hash partitions (default: the system temp folder).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress line.")
 @_input_options
-def scan(input_path, out_format, sample, policy, against, suggest_policy, input_format, encoding, spill_dir,
+def scan(input_path, out_format, sample, policy, against, suggest_policy, input_format, encoding, spill_dir, quiet,
          **opts):
     """Find raw PII in INPUT: national IDs, phones, IBANs, e-mails, names and addresses, as whole cells and
     inside text, in every column (nested JSON / Parquet fields too).
@@ -233,9 +234,11 @@ def scan(input_path, out_format, sample, policy, against, suggest_policy, input_
     if sample is not None and against:
         raise UsageProblem("--sample cannot be used with --against: the gate reads every row")
     try:
+        update, done = _progress(quiet, "scan --against" if against else "scan")
         result = scan_file(input_path, policy=policy, against=against, input_format=input_format,
                            encoding=encoding, sample=sample, spill_dir=spill_dir, delimiter=opts["delimiter"],
-                           limits=_limits(opts))
+                           limits=_limits(opts), progress=update)
+        done()
     except click.ClickException:
         raise
     except (*_errors(), ScanError) as exc:
