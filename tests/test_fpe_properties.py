@@ -113,6 +113,28 @@ def test_fast_path_equals_exact_path(cls):
     assert fast.encrypt_many(values, tweak) == exact.encrypt_many(values, tweak)
 
 
+@pytest.mark.parametrize(("radix", "lengths"), [(10, (19, 20, 27, 36, 37)), (26, (14, 17, 20, 23, 26, 27)),
+                                                (36, (13, 14, 18, 22, 23)), (2, (65, 80, 123)), (62, (12, 15, 20))])
+@pytest.mark.parametrize("tweak", [b"", b"label", bytes(range(11)), bytes(200)])
+def test_ff1_wide_path_equals_exact_path(radix, lengths, tweak):
+    """The wide path (halves of 2**32 to 2**62: 96-bit y reduced in uint64) gives the exact path's numerals, both
+    ways, across every b from 5 to 8 and past the limit (where both take the exact path), extremes included."""
+    rng = np.random.default_rng(radix)
+    alphabet = "".join(chr(0x41 + k) for k in range(radix))
+    for length in lengths:
+        nums = rng.integers(0, radix, size=(400, length))
+        nums[0], nums[1] = 0, radix - 1
+        wide, exact = FF1(bytes(range(16)), alphabet), FF1(bytes(range(16)), alphabet)
+        exact.force_exact = True
+        enc = wide.encrypt_numerals(nums, tweak)
+        assert (enc == exact.encrypt_numerals(nums, tweak)).all()
+        assert (wide.decrypt_numerals(enc, tweak) == nums).all()
+        assert (exact.decrypt_numerals(enc, tweak) == nums).all()
+        if radix**length <= 2**64:
+            ints = (nums.astype(object) @ (radix ** np.arange(length - 1, -1, -1)).astype(object)).astype(np.uint64)
+            assert (wide.encrypt_ints(ints, length, tweak) == exact.encrypt_ints(ints, length, tweak)).all()
+
+
 def test_deterministic_and_key_dependent():
     a = FF1(bytes(32), DIGITS)
     b = FF1(bytes(32), DIGITS)

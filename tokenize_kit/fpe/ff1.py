@@ -7,8 +7,11 @@ Vectorisation.  The PRF of round ``i`` is a CBC-MAC over ``P || Q`` where only t
 ``Q`` (``[i] || NUM(B)``) depends on the value: the MAC state over ``P`` and the tweak is computed
 once per (length, tweak), so each round is *one* AES-ECB call over the whole batch plus numpy
 integer arithmetic.  While ``radix**ceil(n/2) < 2**32`` the halves and ``y mod radix**m`` fit in
-uint64 (the "fast path"); longer numerals use Python integers for the arithmetic but still batch
-every AES call (the "exact path").  Both paths are checked against the NIST samples.
+uint64 (the "fast path").  Up to ``radix**ceil(n/2) < 2**62`` (the "wide path": e-mail local parts, name parts and
+street names of 14-26 letters) the halves still fit in uint64; ``y`` is then 96 bits, reduced modulo the half's
+modulus in uint64 with a float64 estimate of the quotient and an exact correction.  Longer numerals use Python
+integers for the arithmetic but still batch every AES call (the "exact path").  The three paths give the same
+numerals (tests compare them) and are checked against the NIST samples.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ ROUNDS = 10
 FF1_MAX_LEN = 2**32
 #: Tweaks are capped well below the standard's 2**32 bytes; a tweak is a domain label, not data.
 FF1_MAX_TWEAK = 4096
+#: the wide path's bound on a half's modulus: 2*m must fit in int64 for its remainder correction
+WIDE_LIMIT = 2**62
 
 
 class FF1(FeistelCipher):
@@ -86,13 +91,17 @@ class FF1(FeistelCipher):
         self._prefix_cache[(n, tweak)] = result
         return result
 
+    def _exact(self, n: int, b: int) -> bool:
+        """Whether length ``n`` needs Python integers (see the module docstring): halves of 2**62 or more."""
+        return self.force_exact or (b > 4 and self.radix ** (n - n // 2) >= WIDE_LIMIT)
+
     def _crypt(self, nums: np.ndarray, tweak: bytes, decrypt: bool) -> np.ndarray:
         rows, n = nums.shape
         radix = self.radix
         u = n // 2
         v = n - u
         _, _, b, _ = self._prefix(n, tweak)
-        exact = self.force_exact or b > 4
+        exact = self._exact(n, b)
         a = ints_big_endian(nums[:, :u], radix, exact)
         bb = ints_big_endian(nums[:, u:], radix, exact)
         a, bb = self._feistel(a, bb, n, tweak, decrypt, exact)
@@ -121,7 +130,7 @@ class FF1(FeistelCipher):
         u = length // 2
         v = length - u
         _, _, b, _ = self._prefix(length, tweak)
-        exact = self.force_exact or b > 4
+        exact = self._exact(length, b)
         mod_v = self.radix**v
         if exact:
             xo = x.astype(object)
@@ -158,11 +167,14 @@ class FF1(FeistelCipher):
             for i in order:
                 m = np.uint64(mods[i % 2])
                 src = a if decrypt else bb
-                y = self._prf_fast(blk, words[1] ^ (np.uint64(i) << np.uint64(8 * b)), src)
-                if mods[i % 2] & (mods[i % 2] - 1):
-                    y -= (y // m) * m  # y mod m: numpy divides by a scalar fast, its % is much slower
-                else:  # a power of two (radix 2, 4, ...): a mask is the remainder
-                    y &= m - np.uint64(1)
+                if b > 4:
+                    y = self._prf_wide(blk, words, i, b, src, mods[i % 2])
+                else:
+                    y = self._prf_fast(blk, words[1] ^ (np.uint64(i) << np.uint64(8 * b)), src)
+                    if mods[i % 2] & (mods[i % 2] - 1):
+                        y -= (y // m) * m  # y mod m: numpy divides by a scalar fast, its % is much slower
+                    else:  # a power of two (radix 2, 4, ...): a mask is the remainder
+                        y &= m - np.uint64(1)
                 # c = (A + y) mod m without a second division: A, y < m, and where c < m, c - m wraps above c
                 if not decrypt:
                     c = a + y
@@ -187,6 +199,30 @@ class FF1(FeistelCipher):
         blk[:, 1] = lo_const ^ src
         r = self._ecb(self._cipher, blk.view(np.uint8))
         return r.view(">u8")[:, 0].astype(np.uint64)
+
+    def _prf_wide(self, blk: np.ndarray, words: tuple[np.uint64, np.uint64], i: int, b: int, src: np.ndarray,
+                  m: int) -> np.ndarray:
+        """y mod m for one round when 4 < b <= 8 and m < 2**62: ``[i] || NUM(B)`` fills the low ``1 + b`` bytes of
+        the block (``[i]`` reaches the first word when b == 8), d == 12, so y is the first 12 bytes of R: a 64-bit
+        high part and a 32-bit low part, reduced modulo m exactly in uint64."""
+        if b < 8:
+            blk[:, 0] = words[0]
+            blk[:, 1] = (words[1] ^ (np.uint64(i) << np.uint64(8 * b))) ^ src
+        else:
+            blk[:, 0] = words[0] ^ np.uint64(i)
+            blk[:, 1] = words[1] ^ src
+        r = self._ecb(self._cipher, blk.view(np.uint8))
+        hi = r.view(">u8")[:, 0].astype(np.uint64)
+        lo = r.view(">u4")[:, 2].astype(np.uint64)
+        mm = np.uint64(m)
+        r1 = hi - (hi // mm) * mm  # hi mod m
+        # (r1 * 2**32 + lo) mod m: the quotient (< 2**32) from float64 is off by at most one, so the remainder it
+        # leaves, computed modulo 2**64 and read as int64, lies in (-m, 2m) and one correction each way makes it exact
+        q = np.floor((r1.astype(np.float64) * 4294967296.0 + lo.astype(np.float64)) / float(m)).astype(np.uint64)
+        rem = ((r1 << np.uint64(32)) + lo - q * mm).view(np.int64)
+        rem += np.where(rem < 0, np.int64(m), np.int64(0))
+        rem -= np.where(rem >= np.int64(m), np.int64(m), np.int64(0))
+        return rem.view(np.uint64)
 
     def _round_exact(self, src: np.ndarray, i: int, state: bytes, head: bytes, b: int, d: int, m: int, rows: int
                      ) -> np.ndarray:
