@@ -42,7 +42,7 @@ from tokenize_kit.fpe import ARABIC_INDIC_DIGITS, DIGITS, EXTENDED_ARABIC_INDIC_
 
 from .base import Crypto
 from .intdomain import crypt_ints
-from .text import decode, encode, row_ids
+from .text import decode, encode
 
 #: The Arabic letters U+0621..U+063A and U+0641..U+064A: the 28 letters of the alphabet plus hamza
 #: and its carriers (ء آ أ ؤ إ ئ), ta marbuta (ة) and alef maqsura (ى).  Tatweel (U+0640), the rare
@@ -62,61 +62,84 @@ CLASSES: tuple[tuple[str, str], ...] = (
 MAX_WALKS = 1000
 
 
-def _lookup(alphabet: str) -> tuple[np.ndarray, int]:
-    cps = np.array([ord(c) for c in alphabet], dtype=np.int64)
-    table = np.full(int(cps.max()) + 1, -1, dtype=np.int64)
-    table[cps] = np.arange(len(cps))
-    return table, len(cps)
+def _tables() -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """(class number + 1 of every code point up to the highest class member, 0 = no class; its numeral within the
+    class; each class's code points by numeral)."""
+    top = max(ord(c) for _, alpha in CLASSES for c in alpha) + 1
+    cls = np.zeros(top, dtype=np.uint8)
+    num = np.zeros(top, dtype=np.int64)
+    out = []
+    for k, (_, alpha) in enumerate(CLASSES, start=1):
+        cps = np.array([ord(c) for c in alpha], dtype=np.int64)
+        cls[cps] = k
+        num[cps] = np.arange(len(cps))
+        out.append(cps.astype(np.uint32))
+    return cls, num, out
 
 
-_TABLES = {name: (_lookup(alpha), np.array([ord(c) for c in alpha], dtype=np.uint32)) for name, alpha in CLASSES}
+_CLASS, _NUMERAL, _OUT = _tables()
 
 
-def _crypt_class(
-    cps: np.ndarray, rows: np.ndarray, n_rows: int, name: str, alphabet: str,
-    crypto: Crypto, domain: str, decrypt: bool, protect: np.ndarray | None,
-) -> None:
-    (table, radix), out_cps = _TABLES[name]
-    in_range = cps < len(table)
-    mask = np.zeros(len(cps), dtype=bool)
-    mask[in_range] = table[cps[in_range]] >= 0
-    if protect is not None:
-        mask &= ~protect
-    pos = np.flatnonzero(mask)
-    if len(pos) == 0:
-        return
-    prow = rows[pos]
-    lengths = np.bincount(prow, minlength=n_rows)
-    plen = lengths[prow]
-    nums_all = table[cps[pos]]
-    min_len = min_length(radix)
-    for length in (int(x) for x in np.unique(plen)):
-        sel = plen == length
-        gpos = pos[sel]
-        nums = nums_all[sel].reshape(-1, length)
-        if radix**length >= 1_000_000 and length >= min_len:
-            cipher = crypto.cipher(domain, alphabet)
-            tw = crypto.tweak("charclass", name, str(length))
-            new = cipher.decrypt_numerals(nums, tw) if decrypt else cipher.encrypt_numerals(nums, tw)
-        else:
-            size = radix**length
-            weights = radix ** np.arange(length - 1, -1, -1, dtype=np.int64)
-            ints = nums @ weights
-            new_ints = crypt_ints(crypto, domain, ints, size, ("charclass", name, str(length)), decrypt=decrypt)
-            new = (new_ints[:, None] // weights[None, :]) % radix
-        cps[gpos] = out_cps[new.ravel()]
+def _crypt_group(nums: np.ndarray, name: str, alphabet: str, crypto: Crypto, domain: str, decrypt: bool
+                 ) -> np.ndarray:
+    """The numerals of one class's subsequences of one length (rows, length): FF1 (or FF3-1) over the class
+    alphabet where the domain is large enough, else a keyed permutation of ``range(radix**length)``."""
+    radix, length = len(alphabet), nums.shape[1]
+    if radix**length >= 1_000_000 and length >= min_length(radix):
+        cipher = crypto.cipher(domain, alphabet)
+        tw = crypto.tweak("charclass", name, str(length))
+        return cipher.decrypt_numerals(nums, tw) if decrypt else cipher.encrypt_numerals(nums, tw)
+    size = radix**length
+    weights = radix ** np.arange(length - 1, -1, -1, dtype=np.int64)
+    ints = nums @ weights
+    new_ints = crypt_ints(crypto, domain, ints, size, ("charclass", name, str(length)), decrypt=decrypt)
+    return (new_ints[:, None] // weights[None, :]) % radix
 
 
 def charclass_cps(
     cps: np.ndarray, row_off: np.ndarray, crypto: Crypto, domain: str, *,
     decrypt: bool = False, protect: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Apply the class-wise permutation to flat code points (see :func:`charclass`)."""
+    """Apply the class-wise permutation to flat code points (see :func:`charclass`); ``protect`` marks positions
+    left as they are (and out of the subsequences).  ``cps`` may be any unsigned integer array (UTF-8 bytes of an
+    ASCII column too); the result has its dtype.
+
+    Every position's class comes from one table lookup; within a class, one stable sort of its positions by the
+    length of their row's subsequence gives each length's subsequences as consecutive numerals, one batch per
+    length."""
     out = cps.copy()
-    rows = row_ids(row_off)
+    n = len(cps)
+    if n == 0:
+        return out
+    if cps.dtype == np.uint8:  # (the table covers every byte)
+        cls = _CLASS[cps]
+    else:
+        cls = _CLASS[np.where(cps < len(_CLASS), cps, 0)]  # (code point 0 has no class)
+    if protect is not None:
+        cls[protect] = 0
+    counts = np.bincount(cls, minlength=len(CLASSES) + 1)
+    if counts[0] == n:
+        return out
     n_rows = len(row_off) - 1
-    for name, alphabet in CLASSES:
-        _crypt_class(out, rows, n_rows, name, alphabet, crypto, domain, decrypt, protect)
+    row = np.repeat(np.arange(n_rows, dtype=np.int32 if n_rows < 2**31 else np.int64), np.diff(row_off))
+    for k, (name, alphabet) in enumerate(CLASSES, start=1):
+        if counts[k] == 0:
+            continue
+        pos = np.flatnonzero(cls == k)  # this class's positions, ascending
+        prow = row[pos]
+        lengths = np.bincount(prow, minlength=n_rows)
+        plen = lengths[prow]
+        by_len = np.bincount(plen)
+        present = np.flatnonzero(by_len)
+        if len(present) > 1:  # group the positions by their subsequence's length (stable: rows stay in order)
+            pos = pos[np.argsort(plen.astype(np.uint16) if plen.max() < 2**16 else plen, kind="stable")]
+        cut = 0
+        for length in present.tolist():
+            gpos = pos[cut : cut + int(by_len[length])]
+            cut += int(by_len[length])
+            nums = _NUMERAL[cps[gpos]].reshape(-1, length)
+            new = _crypt_group(nums, name, alphabet, crypto, domain, decrypt)
+            out[gpos] = _OUT[k - 1][new.ravel()]
     return out
 
 
