@@ -244,6 +244,33 @@ class Iban(PIIType):
         step = cipher.decrypt_numerals if decrypt else cipher.encrypt_numerals
         return step(nums, tweak)
 
+    def _crypt_shifted(self, crypto: Crypto, alphabet: str, nums: np.ndarray, shift: np.ndarray,
+                       parts: tuple[str, ...], decrypt: bool) -> np.ndarray:
+        """Encrypt ``(nums + shift) mod radix**length`` (or decrypt, then subtract the shift): numerals in, numerals
+        out.  Where the numbers fit in int64 the addition is one integer addition per row (the same as adding the
+        numerals with carries), and FF1 works on the integers directly."""
+        radix, length = len(alphabet), nums.shape[1]
+        size = radix**length
+        fast = getattr(crypto.cipher(self.domain, alphabet), "decrypt_ints" if decrypt else "encrypt_ints", None)
+        if size >= 2**62 or (fast is None and length >= min_length(radix)):
+            if decrypt:
+                return _add(self._crypt_class(crypto, alphabet, nums, parts, True), shift, radix, -1)
+            return self._crypt_class(crypto, alphabet, _add(nums, shift, radix, 1), parts, False)
+        x = ints_big_endian(nums, radix, False).astype(np.int64)
+        sh = ints_big_endian(shift, radix, False).astype(np.int64)
+        if not decrypt:
+            x = x + sh
+            x -= np.where(x >= size, size, 0)
+        if length < min_length(radix):  # below the NIST minimum domain: the keyed permutation, as _crypt_class
+            new = crypt_ints(crypto, self.domain, x, size, parts[:2] + parts[3:], decrypt=decrypt).astype(np.int64)
+        else:
+            assert fast is not None
+            new = fast(x.astype(np.uint64), length, crypto.tweak(*parts)).astype(np.int64)
+        if decrypt:
+            new = new - sh
+            new += np.where(new < 0, size, 0)
+        return digits_big_endian(new.astype(np.uint64), radix, length)
+
     def _new_chars(
         self, country: Country, chars: np.ndarray, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool
     ) -> np.ndarray:
@@ -277,6 +304,13 @@ class Iban(PIIType):
             bank_code = chars[rows[0], 4:bank_end].tobytes().decode("ascii")
             block, off, is_letter = hidden[rows], offset[rows], letter[rows]
             out = block.copy()
+            if not is_letter.any():  # digits only (the usual case): no per-class gathers
+                nums = block.astype(np.int64) - 0x30
+                shift = off.astype(np.int64) % 10
+                parts = (self.name, country.code, bank_code, "digit", str(width))
+                new_hidden[rows] = (self._crypt_shifted(crypto, DIGITS, nums, shift, parts, decrypt) + 0x30
+                                    ).astype(np.uint8)
+                continue
             for cls, alphabet, mask, zero in (
                 ("digit", DIGITS, ~is_letter, 0x30),
                 ("letter", LETTERS, is_letter, 0x41),
@@ -288,10 +322,7 @@ class Iban(PIIType):
                 nums = block[mask].reshape(-1, length).astype(np.int64) - zero
                 shift = off[mask].reshape(-1, length).astype(np.int64) % radix
                 parts = (self.name, country.code, bank_code, cls, str(length))
-                if decrypt:
-                    new = _add(self._crypt_class(crypto, alphabet, nums, parts, True), shift, radix, -1)
-                else:
-                    new = self._crypt_class(crypto, alphabet, _add(nums, shift, radix, 1), parts, False)
+                new = self._crypt_shifted(crypto, alphabet, nums, shift, parts, decrypt)
                 out[mask] = (new + zero).astype(np.uint8).ravel()
             new_hidden[rows] = out
         result = chars.copy()
