@@ -234,3 +234,31 @@ def test_csv_record_longer_than_a_block(tmp_path, monkeypatch):
     assert table.num_rows == 6000
     assert table.column("a").to_pylist() == [f"row{i}" for i in range(6000)]
     assert table.column("b")[3000].as_py() == long_note
+
+
+NAME_CASES = ["سيف الدين محمد علي", "سيف محمد علي", "عبد الرحمن علي", "عبدالرحمن علي", "محمد بن سلمان آل سعود",
+              "ذو الفقار أحمد", "Saif Eldin Ali", "a b c d e f g h i j", "احمد محمد ابراهيم", "أحمد  محمد",
+              " محمد", "محمد علي ", "محمد\u00a0علي", "Zxqv Ploo", "MOHAMED ali", "محمّد علي", "مـحمد علي",
+              "منة الله حسن", "ابو بكر", "Abdel Rahman", "bin Salman", "قمر الزمان علي", "علم الدين حسن", "محمد"]
+
+
+@pytest.mark.parametrize("decrypt", [False, True])
+def test_person_name_word_path_matches_crypt_names(decrypt):
+    """person_name's whole-word path gives what name_lexicon.crypt_names (character spans) gives, row by row,
+    for simple names, compounds written in two words (which the word path hands back), connectors and the rest."""
+    from tokenize_kit.pii.charclass import charclass
+    from tokenize_kit.pii.name_lexicon import crypt_names, generic_avoid
+    from tokenize_kit.pii.person_name import _crypt_lexicon
+
+    crypto = Crypto(Keyset.generate())
+    rnd = random.Random(4)
+    words = [w for name in NAME_CASES for w in name.split()]
+    values = NAME_CASES + [" ".join(rnd.choice(words) for _ in range(rnd.randrange(1, 7))) for _ in range(3000)]
+    arr = pa.array(values, pa.string())
+
+    def generic(parts: pa.Array) -> pa.Array:
+        return charclass(parts, crypto, "person_name/generic", decrypt=decrypt, avoid=generic_avoid)
+
+    got = _crypt_lexicon(arr, crypto, decrypt, "person_name", generic)
+    want = crypt_names(arr, crypto, decrypt=decrypt, domain="person_name", generic=generic)
+    assert got.to_pylist() == want.to_pylist()
