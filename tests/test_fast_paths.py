@@ -262,3 +262,11 @@ def test_person_name_word_path_matches_crypt_names(decrypt):
     got = _crypt_lexicon(arr, crypto, decrypt, "person_name", generic)
     want = crypt_names(arr, crypto, decrypt=decrypt, domain="person_name", generic=generic)
     assert got.to_pylist() == want.to_pylist()
+
+
+def test_person_name_digit_check_is_str_isdigit():
+    """The regex class behind person_name's digit check accepts exactly the characters str.isdigit accepts."""
+    from tokenize_kit.pii.person_name import _has_digit
+
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    assert _has_digit(pa.array(chars, pa.string())).tolist() == [ch.isdigit() for ch in chars]

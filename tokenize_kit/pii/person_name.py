@@ -38,7 +38,6 @@ from .charclass import charclass
 from .exceptions import InvalidFormat
 from .intdomain import crypt_ints
 from .name_lexicon import crypt_names, crypt_part_array, fold, generic_avoid, is_head, lexicon
-from .text import CharClass
 
 _SPLIT = re.compile(r"(\s+)")
 
@@ -154,17 +153,22 @@ def _columnar_parts(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return parts, kept_before[offsets]
 
 
-#: str.isdigit, per code point
-_DIGIT = CharClass(str.isdigit)
+@cache
+def _digit_class() -> str:
+    """A regex class of every character ``str.isdigit`` accepts (any script, superscripts ...), as ranges."""
+    cps = [c for c in range(0x110000) if chr(c).isdigit()]
+    runs: list[tuple[int, int]] = []
+    for c in cps:
+        if runs and runs[-1][1] == c - 1:
+            runs[-1] = (runs[-1][0], c)
+        else:
+            runs.append((c, c))
+    return "[" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in runs) + "]"
 
 
 def _has_digit(values: pa.Array) -> np.ndarray:
-    """Whether each value has a character that ``str.isdigit`` accepts (any script, superscripts ...)."""
-    from .text import decode
-
-    cps, row_off = decode(values)
-    counts = np.concatenate([[0], np.cumsum(_DIGIT.mask(cps))])
-    return counts[row_off[1:]] > counts[row_off[:-1]]
+    """Whether each value has a character that ``str.isdigit`` accepts (one regex pass in Arrow)."""
+    return pc.fill_null(pc.match_substring_regex(values, _digit_class()), False).to_numpy(zero_copy_only=False)
 
 
 def _valid_name(value: str) -> bool:
