@@ -266,7 +266,21 @@ def test_person_name_word_path_matches_crypt_names(decrypt):
 
 def test_person_name_digit_check_is_str_isdigit():
     """The regex class behind person_name's digit check accepts exactly the characters str.isdigit accepts."""
-    from tokenize_kit.pii.person_name import _has_digit
+    from tokenize_kit.pii.person_name import _digit_class
 
     chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
-    assert _has_digit(pa.array(chars, pa.string())).tolist() == [ch.isdigit() for ch in chars]
+    got = pc.match_substring_regex(pa.array(chars, pa.string()), _digit_class()).to_numpy(zero_copy_only=False)
+    assert got.tolist() == [ch.isdigit() for ch in chars]
+
+
+def test_person_name_parse_is_is_valid():
+    """person_name's columnar parse marks exactly the values is_valid accepts (digits of any script, odd
+    whitespace, six or more words that compounds bring down to five, empty values)."""
+    from tokenize_kit.pii import person_name
+
+    rnd = random.Random(9)
+    words = [w for name in NAME_CASES for w in name.split()] + ["عبد", "أبو", "ابو", "x2", "٣", "²", "a\tb"]
+    values = NAME_CASES + ["", " ", "عبد", "عبد الله محمد علي حسن أحمد", "أبو بكر عبد الله محمد علي حسن"] + [
+        rnd.choice(["", " "]).join(rnd.choice(words) for _ in range(rnd.randrange(1, 9))) for _ in range(3000)]
+    got = person_name._TYPE.parse(pa.array(values, pa.string())).ok
+    assert got.tolist() == [person_name.is_valid(v) for v in values]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
 
@@ -166,11 +167,6 @@ def _digit_class() -> str:
     return "[" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in runs) + "]"
 
 
-def _has_digit(values: pa.Array) -> np.ndarray:
-    """Whether each value has a character that ``str.isdigit`` accepts (one regex pass in Arrow)."""
-    return pc.fill_null(pc.match_substring_regex(values, _digit_class()), False).to_numpy(zero_copy_only=False)
-
-
 def _valid_name(value: str) -> bool:
     """``is_valid`` without the exception: 1 to 5 parts (compounds count once) and no digit."""
     words = value.split()
@@ -183,20 +179,27 @@ def _valid_name(value: str) -> bool:
     return parts <= MAX_PARTS
 
 
+@dataclass
+class NameParse(Parse):
+    #: rows that are words separated by single spaces (no other whitespace, no digit), and those rows split
+    simple: np.ndarray
+    lists: pa.ListArray | None
+
+
 def _crypt_lexicon(values: pa.Array, crypto: Crypto, decrypt: bool, domain: str,
-                   generic: Callable[[pa.Array], pa.Array]) -> pa.Array:
+                   generic: Callable[[pa.Array], pa.Array], parsed: NameParse | None = None) -> pa.Array:
     """Token scheme 2: :func:`~tokenize_kit.pii.name_lexicon.crypt_names`, with its usual case on whole words.
 
     Names whose parts are single words separated by single spaces (no compound written in two words) are split
     into words by Arrow, each distinct (word, position) pair is tokenized once by
     :func:`~tokenize_kit.pii.name_lexicon.crypt_part_array` (a part's token depends on nothing else), and the
     rows are joined again: the same tokens as ``crypt_names`` gives them, without a pass over every character.
-    The other rows go through ``crypt_names``."""
-    simple = _simple_rows(values)
+    The other rows go through ``crypt_names``.  ``parsed``: the parse of these values, whose split is reused."""
+    simple = _simple_rows(values) if parsed is None else parsed.simple
     if not simple.any():
         return crypt_names(values, crypto, decrypt=decrypt, domain=domain, generic=generic)
     sub = values if simple.all() else values.take(pa.array(np.flatnonzero(simple)))
-    lists = pc.split_pattern(sub, " ")
+    lists = pc.split_pattern(sub, " ") if parsed is None or parsed.lists is None else parsed.lists
     words = lists.flatten()
     offsets = lists.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
     offsets -= offsets[0]
@@ -266,20 +269,31 @@ class PersonName(PIIType):
         return v
 
     def parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> Parse:
+        """One regex pass finds the rows that are single-space separated words without a digit; those are split
+        into words once (kept for :meth:`_crypt`) and are valid with at most five parts (rows of more words
+        count compounds as :func:`_columnar_parts` does); the other rows are read one by one."""
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
-        fast = _simple_rows(values)
+        ok = pc.fill_null(pc.greater(pc.binary_length(values), 0), False).to_numpy(zero_copy_only=False)
+        bad = pc.match_substring_regex(values, _whitespace_class() + "|  |^ | $|" + _digit_class())
+        fast = ok & ~pc.fill_null(bad, True).to_numpy(zero_copy_only=False)
         out = np.zeros(len(values), dtype=bool)
         rows = np.flatnonzero(fast)
-        if len(rows):  # 1 to 5 parts, no digit
+        lists = None
+        if len(rows):  # no digit: 1 to 5 parts
             sub = values if len(rows) == len(values) else values.take(pa.array(rows))
-            _, offsets = _columnar_parts(sub)
-            out[rows] = (np.diff(offsets) <= MAX_PARTS) & ~_has_digit(sub)
+            lists = pc.split_pattern(sub, " ")
+            words = np.diff(lists.offsets.to_numpy(zero_copy_only=False))
+            out[rows] = words <= MAX_PARTS
+            many = np.flatnonzero(words > MAX_PARTS)  # compounds may bring these down to five parts
+            if len(many):
+                _, offsets = _columnar_parts(sub.take(pa.array(many)))
+                out[rows[many]] = np.diff(offsets) <= MAX_PARTS
         slow = np.flatnonzero(~fast)
         if len(slow):
             py = values.take(pa.array(slow)).to_pylist()
             out[slow] = np.fromiter((v is not None and _valid_name(v) for v in py), bool, len(py))
-        return Parse(out)
+        return NameParse(out, fast, lists)
 
     def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool,
                parsed: Parse | None) -> pa.Array:
@@ -291,7 +305,8 @@ class PersonName(PIIType):
             def generic(parts: pa.Array) -> pa.Array:
                 return charclass(parts, crypto, self.domain + "/generic", decrypt=decrypt, avoid=generic_avoid)
 
-            return _crypt_lexicon(values, crypto, decrypt, self.domain, generic)
+            return _crypt_lexicon(values, crypto, decrypt, self.domain, generic,
+                                  parsed if isinstance(parsed, NameParse) and len(parsed.ok) == len(values) else None)
         fast = _simple_rows(values)
         if not fast.any():
             return self._crypt_rows(values, crypto, decrypt)
