@@ -19,7 +19,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .io import atomic_output
 from .keys import PASSPHRASE_ENV
 
 MANIFEST_SUFFIX = ".manifest.json"
@@ -46,11 +45,12 @@ def canonical(doc: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def create_signing_key(private_path: Path, public_path: Path, passphrase: str | None) -> str:
-    """Write an Ed25519 key pair (private PEM 0600, optionally encrypted); returns the public key id."""
-    for p in (private_path, public_path):
-        if p.exists():
-            raise FileExistsError(f"{p} already exists; refusing to overwrite")
+def create_signing_key(private_path: Path, public_path: Path, passphrase: str | None, *,
+                       overwrite: bool = False) -> str:
+    """Write an Ed25519 key pair (private PEM 0600, optionally encrypted) as one commit; returns the public key id.
+    Existing files are refused unless ``overwrite`` (then they are replaced only once both new files are written)."""
+    from .commit import CommitSet, OutputExists
+
     key = Ed25519PrivateKey.generate()
     enc = (serialization.BestAvailableEncryption(passphrase.encode()) if passphrase
            else serialization.NoEncryption())
@@ -58,11 +58,13 @@ def create_signing_key(private_path: Path, public_path: Path, passphrase: str | 
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(private_pem)
-    with atomic_output(public_path) as fh:
-        fh.write(public_pem)
+    try:
+        with CommitSet([private_path, public_path], overwrite=overwrite) as commit:
+            commit.write_bytes(private_path, private_pem)  # (partial files are created with mode 0600)
+            commit.write_bytes(public_path, public_pem)
+            commit.commit()
+    except OutputExists as exc:
+        raise FileExistsError(f"{exc}") from None
     return key_id(key.public_key())
 
 
