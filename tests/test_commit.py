@@ -462,3 +462,33 @@ def test_scan_suggest_policy_and_risk_chart_refuse_existing_files(env):
     res = tk("risk", "in.csv", "--quasi", "phone", "--chart", "chart.html", cwd=env)
     assert res.returncode == 2 and "chart.html already exists" in res.stderr
     assert (env / "chart.html").read_text() == "mine"
+
+
+@pytest.mark.parametrize("content", [
+    b"{not json " + SECRET_ID.encode(),
+    b"\xff\xfe" + SECRET_ID.encode(),
+    json.dumps([SECRET_ID]).encode(),
+    json.dumps({"output": SECRET_ID}).encode(),
+    json.dumps({"output": {"sha256": 7}, "rows": SECRET_ID}).encode(),
+    json.dumps({"output": {"sha256": "0" * 64}, "rows": 1, "signature": SECRET_ID}).encode(),
+    b"[" * 100_000,
+])
+def test_malformed_manifest_is_one_line_exit_2(env, content):
+    """verify on a manifest that is not a manifest: one line naming it and what is wrong, no value of it, exit 2."""
+    assert deliver(env).returncode == 0
+    (env / "out.csv.manifest.json").write_bytes(content)
+    res = tk("verify", "out.csv", cwd=env)
+    assert res.returncode == 2, res.stderr
+    line = one_line(res.stderr)
+    assert "out.csv.manifest.json" in line and SECRET_ID not in line
+
+
+def test_csv_error_is_one_line_and_leaves_nothing(env):
+    """Python's strict CSV parser (run when a cell holds a line break) raising csv.Error on a quote closed
+    mid-field: one line naming the line, exit 2, no partial file."""
+    (env / "in.csv").write_text(f'id,phone\n{SECRET_ID},"0101\n2345678"\n{SECRET_ID},"010"12345678\n')
+    res = deliver(env)
+    assert res.returncode == 2, res.stderr
+    line = one_line(res.stderr)
+    assert "line 4" in line and SECRET_ID not in line
+    assert not (env / "out.csv").exists() and side_files(env) == []

@@ -66,8 +66,12 @@ def _side_pattern(target: Path) -> re.Pattern[str]:
 
 
 def describe_os_error(exc: OSError) -> str:
-    """The kind of an OSError in words plus its errno name (``no space left on the device (ENOSPC)``), never its
-    filename argument's contents beyond the path we name ourselves."""
+    """The kind of an OSError in words plus its errno name, never its filename argument (we name the path
+    ourselves).
+
+    >>> describe_os_error(OSError(errno.ENOSPC, "No space left on device", "/secret/name"))
+    'no space left on the device (ENOSPC)'
+    """
     name = errno.errorcode.get(exc.errno or 0, "")
     words = {errno.ENOSPC: "no space left on the device", errno.EROFS: "the file system is read-only",
              errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
@@ -225,6 +229,22 @@ class CommitSet:
     (its manifest) and are placed before it.  Use as a context manager; :meth:`open` gives each target's partial
     file, :meth:`commit` places them; leaving the block without :meth:`commit` (an error, a signal) deletes the
     partial files and leaves the targets as they were.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> out, manifest = folder / "out.csv", folder / "out.csv.manifest.json"
+    >>> with CommitSet([out, manifest]) as job:
+    ...     job.open(out).write(b"id,1")
+    ...     job.write_bytes(manifest, b"{}")
+    ...     job.commit()
+    4
+    >>> sorted(p.name for p in folder.iterdir())
+    ['out.csv', 'out.csv.manifest.json']
+    >>> with CommitSet([out, manifest]) as job:  # (no overwrite: refused before any work)
+    ...     pass
+    Traceback (most recent call last):
+    tokenize_kit.commit.OutputExists: ... already exists; choose another path or pass --force to replace it
+    >>> import shutil; shutil.rmtree(folder)
     """
 
     def __init__(self, targets: Sequence[str | os.PathLike[str]], *, overwrite: bool = False) -> None:

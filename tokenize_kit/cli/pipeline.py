@@ -335,11 +335,13 @@ def verify(output_path, public_key):
     Example (vendor side):
       tokenize-kit verify delivery.csv --public-key sender.pub
     """
-    from tokenize_kit.manifest import VerifyError
+    from tokenize_kit.manifest import ManifestError, VerifyError
     from tokenize_kit.manifest import verify as do_verify
 
     try:
         doc = do_verify(output_path, Path(public_key) if public_key else None)
+    except ManifestError as exc:  # (unreadable or malformed: an input problem, not a verdict)
+        raise UsageProblem(str(exc)) from None
     except VerifyError as exc:
         click.echo(f"FAILED: {exc}", err=True)
         sys.exit(EXIT_FOUND)
