@@ -162,7 +162,7 @@ def _add_agent_notes(path: Path) -> None:
     notes = for_customers(table.column("full_name_ar").to_pylist(), table.column("mobile").to_pylist(),
                           table.column("national_id").to_pylist(), seed=7)
     table = table.append_column("agent_notes", pa.array(notes, pa.string()))
-    with atomic_output(path) as fh:  # written in the pipeline's own CSV dialect, as the generator writes it
+    with atomic_output(path, overwrite=True) as fh:  # (its own file, rewritten) in the pipeline's CSV dialect
         writer = BatchWriter(fh, "csv")
         for batch in table.to_batches():
             writer.write(batch)
