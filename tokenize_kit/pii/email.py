@@ -75,8 +75,8 @@ def _crypt_local(values: pa.Array, crypto: Crypto, domain: str, decrypt: bool) -
         return None
     data = group_bytes(values)
     n = len(values)
-    off = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1 + values.offset)[values.offset :]
-    off = off.astype(np.int64) - int(off[0])
+    raw = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1 + values.offset)[values.offset :]
+    off = raw.astype(np.int64) - int(raw[0])
     at = np.flatnonzero(data == 0x40)
     if len(at) != n or bool((data >= 0x80).any()) or not ((at >= off[:-1]) & (at < off[1:])).all():
         return None
