@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from tokenize_kit import refdata
 from tokenize_kit.pii.eg_national_id import compose_arrow as compose_eg_id
 from tokenize_kit.pii.iban import COUNTRIES as IBAN_COUNTRIES
+from tokenize_kit.pii.iban import set_check_digits
 from tokenize_kit.pii.sa_national_id import compose as compose_sa_id
 from tokenize_kit.pii.text import ascii_digit_matrix
 from tokenize_kit.utf8 import encode_fixed
@@ -961,35 +962,9 @@ def iban(b: Batch, name: str, country: str, banks: list) -> pa.Array:
     rng = b.rng(name)
     fmt = IBAN_COUNTRIES[country.upper()]  # the registry entry the tokenizer validates against
     lo, hi = fmt.bank
-    codes = [str(x).zfill(hi - lo) for x in banks]
     chars = np.empty((b.n, fmt.length), dtype=np.uint8)
     chars[:, 0:2] = np.frombuffer(fmt.code.encode(), dtype=np.uint8)
-    bank = np.array([np.frombuffer(x.encode(), dtype=np.uint8) for x in codes])
-    which = rng.integers(0, len(banks), b.n)
-    chars[:, lo:hi] = bank[which]
-    # the account digits in chunks of up to 9 digits, and the MOD 97-10 remainder carried along them (Horner's
-    # rule on integers: the same check digits as tokenize_kit.pii.iban.set_check_digits, without a per-character
-    # matrix pass)
-    rem = np.array([_mod97_text(x) for x in codes], dtype=np.int64)[which]
-    col = hi
-    while col < fmt.length:
-        width = min(9, fmt.length - col)
-        part = rng.integers(0, 10**width, b.n)
-        chars[:, col:col + width] = ascii_digit_matrix(part, width)
-        rem = (rem * pow(10, width, 97) + part % 97) % 97
-        col += width
-    tail = _mod97_text(fmt.code + "00")  # the country code and "00" move to the end
-    rem = (rem * pow(10, len(_iban_expand(fmt.code + "00")), 97) + tail) % 97
-    check = 98 - rem
-    chars[:, 2] = (check // 10 + 0x30).astype(np.uint8)
-    chars[:, 3] = (check % 10 + 0x30).astype(np.uint8)
-    return encode_fixed(chars)
-
-
-def _iban_expand(text: str) -> str:
-    """IBAN characters as MOD 97-10 digits: a letter counts as two digits (A = 10 ... Z = 35)."""
-    return "".join(c if c.isdigit() else str(ord(c.upper()) - 55) for c in text)
-
-
-def _mod97_text(text: str) -> int:
-    return int(_iban_expand(text)) % 97
+    bank = np.array([np.frombuffer(str(x).zfill(hi - lo).encode(), dtype=np.uint8) for x in banks])
+    chars[:, lo:hi] = bank[rng.integers(0, len(banks), b.n)]
+    chars[:, hi:] = rng.integers(0x30, 0x3A, (b.n, fmt.length - hi), dtype=np.uint8)
+    return encode_fixed(set_check_digits(chars))
