@@ -40,7 +40,8 @@ class GroupedCDF:
 
     Group ``g`` holds entries ``start[g] .. last[g]`` (``last``: its last entry of positive weight) with
     cumulative probabilities ``key - g``.  A row's entry is the first whose cumulative probability exceeds its
-    uniform draw ``u``, exactly as ``searchsorted`` finds it; a guide table (Chen and Asau 1974: for each of
+    uniform draw ``u``, as ``searchsorted`` on the group's cumulative weights finds it (the offset ``g`` can move a
+    comparison by a rounding unit, never onto an entry of weight 0); a guide table (Chen and Asau 1974: for each of
     ``4 x entries`` equal slices of [0, 1), the first entry reaching into it) puts each row at or just before
     its entry, so a few vectorised steps forward replace a binary search that misses the cache at every level.
     """
