@@ -198,6 +198,8 @@ class SignalGuard:
     def __enter__(self) -> SignalGuard:
         if threading.current_thread() is threading.main_thread():
             for sig in SIGNALS:
+                if signal.getsignal(sig) == signal.SIG_IGN:
+                    continue  # ignored on purpose (nohup, a background job): stays ignored
                 try:
                     self._previous[sig] = signal.signal(sig, self._handle)
                 except (ValueError, OSError):  # (not settable here)
