@@ -7,8 +7,9 @@ ones per ``on_invalid``, and scatter the results back.  Nothing in a policy colu
 raw unless the policy says ``method: keep``.
 
 Detokenization dispatches on validity: the type's tokens are always valid, and the generic token of
-an invalid value is cycle-walked until it is invalid too (see :mod:`tokenize_kit.pii.charclass`), so
-each token is reversed by the map that made it.
+an invalid value is cycle-walked until it is invalid too and not an empty marker such as ``na`` (which
+detokenize would leave as it is; see :mod:`tokenize_kit.pii.charclass`), so each token is reversed by the map
+that made it.
 
 >>> import pyarrow as pa
 >>> from tokenize_kit.keys import Keyset
@@ -536,8 +537,8 @@ def _transform_column(
             if decrypt and handling in ("redact", "null"):
                 res = inv  # nothing to reverse: leave as is
             elif handling == "generic":
-                avoid = (lambda a: _valid(pii_type, a, spec)) if pii_type.has_invalid else None
-                res = charclass(inv, crypto, pii_type.domain + "/generic", decrypt=decrypt, avoid=avoid)
+                res = charclass(inv, crypto, pii_type.domain + "/generic", decrypt=decrypt,
+                                avoid=lambda a: _valid(pii_type, a, spec) | _empty_markers(a))
             elif handling == "redact":
                 res = pa.array([spec.options.get("marker", DEFAULT_MARKER)] * len(ii), pa.string())
             else:  # null
