@@ -389,6 +389,25 @@ class Keyset:
         return ks
 
 
+def as_keyset(keyset: Any, passphrase: str | None = None) -> Any:
+    """``keyset`` itself, or, given a path (``str`` / ``PathLike``), the keyset file opened the way the command
+    opens it: the passphrase from ``passphrase``, else ``$TOKENIZE_KIT_PASSPHRASE``, else a hidden prompt when a
+    terminal is attached.  The Python and Spark APIs accept either, so ``tokenize_table(df, policy, "keys.json")``
+    works as the command line does."""
+    if not isinstance(keyset, (str, os.PathLike)):
+        return keyset
+    try:
+        return Keyset.load(keyset, passphrase)
+    except PassphraseRequiredError:
+        import sys
+
+        if not sys.stdin.isatty():
+            raise
+        from getpass import getpass
+
+        return Keyset.load(keyset, getpass(f"Passphrase for {keyset}: "))
+
+
 #: the largest keyset file read (one key version takes about 200 bytes)
 MAX_KEYSET_BYTES = 1 << 20
 

@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 
 from . import nested
 from .io import InputError
+from .keys import as_keyset
 from .pii import registry
 from .pii.base import ColumnSpec, Crypto, Parse, PIIType, SubkeySource, int_domain_subkeys, scoped_domain
 from .pii.charclass import charclass
@@ -123,17 +124,22 @@ class TableReport:
         return asdict(self)
 
 
-def tokenize_table(table, policy, keyset: Keyset, *, report: TableReport | None = None, row_offset: int = 0):
+def tokenize_table(table, policy, keyset: Keyset | str | os.PathLike[str], *, report: TableReport | None = None,
+                   row_offset: int = 0, passphrase: str | None = None):
     """Tokenize the policy's columns of a pyarrow Table/RecordBatch or pandas DataFrame (same kind back).
 
+    ``keyset`` is a :class:`~tokenize_kit.keys.Keyset` or a keyset file's path (its passphrase from
+    ``passphrase``, ``$TOKENIZE_KIT_PASSPHRASE`` or a prompt, see :func:`~tokenize_kit.keys.as_keyset`).
     A policy's ``suppress:`` counts the equivalence classes of the table it is given: call it with the whole
     table (the ``tokenize`` command and :func:`tokenize_kit.spark.tokenize` count over the whole input)."""
-    return _run(table, policy, keyset, report, row_offset, decrypt=False)
+    return _run(table, policy, as_keyset(keyset, passphrase), report, row_offset, decrypt=False)
 
 
-def detokenize_table(table, policy, keyset: Keyset, *, report: TableReport | None = None, row_offset: int = 0):
-    """Reverse :func:`tokenize_table` (columns with irreversible methods are left as they are)."""
-    return _run(table, policy, keyset, report, row_offset, decrypt=True)
+def detokenize_table(table, policy, keyset: Keyset | str | os.PathLike[str], *, report: TableReport | None = None,
+                     row_offset: int = 0, passphrase: str | None = None):
+    """Reverse :func:`tokenize_table` (columns with irreversible methods are left as they are); ``keyset`` as
+    there."""
+    return _run(table, policy, as_keyset(keyset, passphrase), report, row_offset, decrypt=True)
 
 
 def crypto_for(policy: Policy, keyset: SubkeySource) -> Crypto:
