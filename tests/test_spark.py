@@ -191,7 +191,7 @@ def test_workers_without_the_package_fail_on_the_driver_naming_pyspark_python(tm
     import sys
 
     other = next((p for p in ("/usr/bin/python3", shutil.which("python3")) if p and subprocess.run(
-        [p, "-c", "import tokenize_kit"], capture_output=True).returncode != 0), None)
+        [p, "-c", "import tokenize_kit"], capture_output=True, cwd=tmp_path).returncode != 0), None)
     if other is None:
         pytest.skip("no Python without tokenize-kit on this machine")
     (tmp_path / "probe.py").write_text(_PROBE)

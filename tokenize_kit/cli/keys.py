@@ -68,7 +68,8 @@ def keys() -> None:
     \b
     A keyset is a JSON file (mode 0600) of named keys, each with numbered versions of 256-bit
     material.  Tokens are made with subkeys derived per PII type, so one keyset serves a whole
-    policy.  Material is never printed; `keys show` prints fingerprints instead.
+    policy.  Material is never printed; `keys show` prints fingerprints instead.  A keyset file
+    readable by group or others gives a warning; `tokenize-kit --strict ...` refuses it.
 
     \b
     Examples:

@@ -246,12 +246,13 @@ def detokenize(input_path, output_path, policy, keyset_path, **opts):
     that differs; the key version is taken from the manifest, so `keys rotate` does not matter.
     Without a manifest: --key-version N is needed when the key has several versions; with a single
     version it proceeds and says on stderr that nothing was verified.
+    \b
     Columns with irreversible methods (mask, hash, redact, surrogate) are left as they are.
     \b
     Examples:
       tokenize-kit detokenize delivery.csv back.csv --policy policy.yaml
-      tokenize-kit detokenize vendor-results.csv results.csv --policy policy.yaml \
-          --manifest delivery.csv.manifest.json
+      tokenize-kit detokenize vendor-results.csv results.csv --policy policy.yaml
+          --manifest delivery.csv.manifest.json   (a vendor's file, checked against the delivery)
     """
     opts["sign"] = None
     _job(input_path, output_path, policy, keyset_path, True, opts)
