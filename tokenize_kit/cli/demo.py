@@ -22,6 +22,8 @@ columns:
   mobile:       {type: phone}
   second_phone: {type: phone}
   email:        {type: email}
+  salary_iban:  {type: iban}
+  agent_notes:  {type: free_text}
 """
 
 
@@ -48,7 +50,8 @@ def demo(rows: int, out_dir: Path) -> None:
     click.echo(f"1. generate  {rows:,} synthetic Egyptian customers (eg-consumer-finance, seed 7)")
     raw = generate_dataset("eg-consumer-finance", out_dir / "extract", rows, seed=7, fmt="csv",
                            tables=["customers"])["customers"]
-    click.echo(f"   -> {raw}")
+    _add_agent_notes(raw)
+    click.echo(f"   -> {raw} (with agents' notes that mention each customer's name, mobile or ID)")
     click.echo("2. keys      protected keyset + Ed25519 signing key (passphrase from the environment)")
     passphrase = os.environ.get("TOKENIZE_KIT_PASSPHRASE", "demo-passphrase-not-for-production")
     ks = Keyset.generate()
@@ -57,7 +60,8 @@ def demo(rows: int, out_dir: Path) -> None:
     policy_path = out_dir / "policy.yaml"
     policy_path.write_text(DEMO_POLICY, encoding="utf-8")
     policy = Policy.load(policy_path)
-    click.echo("3. tokenize  national_id (governorate kept), names, address, phones, email; other columns untouched")
+    click.echo("3. tokenize  national_id (governorate kept), names, address, phones, email, IBAN, PII inside notes;"
+               " other columns untouched")
     from tokenize_kit.manifest import load_private
 
     delivery = out_dir / "delivery" / "customers.csv"
@@ -86,7 +90,7 @@ def demo(rows: int, out_dir: Path) -> None:
     header = raw.read_text(encoding="utf-8").splitlines()[0].split(",")
     click.echo("\nOne row, before -> after (synthetic data):")
     for name, a, b in zip(header, first_raw, first_tok, strict=True):
-        if name in ("national_id", "full_name_ar", "full_name_en", "address_ar", "mobile", "email", "governorate_en"):
+        if name in ("national_id", "full_name_ar", "full_name_en", "address_ar", "mobile", "email", "agent_notes"):
             click.echo(f"  {name:<15} {a:<42} -> {b}")
     cols = res.report.columns
     click.echo("\nSummary")
@@ -98,3 +102,26 @@ def demo(rows: int, out_dir: Path) -> None:
     click.echo(f"  total time                {time.perf_counter() - t0:.1f}s")
     if leaked or not identical:
         raise SystemExit(1)
+
+
+def _add_agent_notes(path: Path) -> None:
+    """Append an ``agent_notes`` column: what collection agents type about the customer (the customer's own name,
+    mobile without its 0 or in Arabic-Indic digits, the ID grouped), the free text the delivery must not leak."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from generators.notes import for_customers
+    from tokenize_kit.io import BatchWriter, atomic_output
+
+    with path.open(encoding="utf-8") as f:
+        header = f.readline().rstrip("\r\n").split(",")
+    # every column as text, as the pipeline reads it (a mobile's leading 0 must survive)
+    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string())))
+    notes = for_customers(table.column("full_name_ar").to_pylist(), table.column("mobile").to_pylist(),
+                          table.column("national_id").to_pylist(), seed=7)
+    table = table.append_column("agent_notes", pa.array(notes, pa.string()))
+    with atomic_output(path) as fh:  # written in the pipeline's own CSV dialect, as the generator writes it
+        writer = BatchWriter(fh, "csv")
+        for batch in table.to_batches():
+            writer.write(batch)
+        writer.close()
