@@ -56,6 +56,13 @@ def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     _debug = _debug or value
 
 
+class Finding(click.ClickException):
+    """A command's findings told as a one-line error (exit 1, e.g. ``generate --report``'s failed checks): the one
+    ClickException the exit-status table leaves at 1; any other is an input error (2)."""
+
+    exit_code = EXIT_FOUND
+
+
 def _set_strict(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     from tokenize_kit.cli.keys import STRICT_META
 
@@ -89,8 +96,8 @@ class LazyGroup(click.Group):
         except click.ClickException as exc:
             exc.show()
             # click's own usage errors are 2 already; a command's ClickException (1 by default) is an error of its
-            # input, never a finding: findings leave through sys.exit(1)
-            _exit(exc.exit_code if exc.exit_code not in (0, 1) else EXIT_USAGE)
+            # input, never a finding: findings leave through sys.exit(1) or Finding
+            _exit(exc.exit_code if exc.exit_code not in (0, 1) or isinstance(exc, Finding) else EXIT_USAGE)
         except click.Abort:
             click.echo("Aborted: interrupted, nothing written", err=True)
             _exit(EXIT_USAGE)
@@ -165,7 +172,8 @@ def cli() -> None:
     \b
     Exit status, every command:
       0  done, nothing found, verified, targets met
-      1  findings: PII found (scan), not verified (verify), risk target missed (risk, --max-risk)
+      1  findings: PII found (scan), not verified (verify), risk target missed (risk, --max-risk),
+         realism check failed (generate --report)
       2  usage or input error (one line: what is wrong and how to fix it)
       3  internal error (one line; the traceback with --debug)
     """
