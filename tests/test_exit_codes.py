@@ -48,7 +48,7 @@ USAGE_ERRORS = {
                                          "bad.yaml"),
     "detokenize (no keyset)": ("detokenize", "in.csv", "out.csv", "--policy", "p.yaml"),
     "scan (missing file)": ("scan", "missing.csv"),
-    "verify (no manifest)": ("verify", "in.csv"),
+    "verify (malformed manifest)": ("verify", "in.csv"),
     "risk (k below 2)": ("risk", "in.csv", "--quasi", "id", "--k", "1"),
     "demo (bad rows)": ("demo", "--rows", "0"),
     "unknown command": ("no-such-command",),
@@ -59,6 +59,7 @@ USAGE_ERRORS = {
 @pytest.mark.parametrize("case", list(USAGE_ERRORS))
 def test_usage_and_input_errors_exit_2(box, case):
     (box / "bad.yaml").write_text("columns:\n  nope: {type: phone}\n")
+    (box / "in.csv.manifest.json").write_text("{not json")
     proc = run(box, *USAGE_ERRORS[case])
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert "Error" in proc.stderr and "Traceback" not in proc.stderr

@@ -10,6 +10,12 @@ import click
 FORMATS = ["parquet", "csv", "jsonl", "tsv", "xlsx"]
 
 
+class _Refused(click.ClickException):
+    """An output file that exists (without --force), or the folder cannot be written: exit 2."""
+
+    exit_code = 2
+
+
 @click.command()
 @click.argument("dataset", required=False)
 @click.argument("output_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
@@ -27,8 +33,9 @@ FORMATS = ["parquet", "csv", "jsonl", "tsv", "xlsx"]
               help="Write nothing: generate in memory and print the realism table (each property against the "
                    "published figure, its tolerance and source) for DATASET, or both built-in datasets; exit 1 "
                    "if a check fails.")
+@click.option("--force", is_flag=True, help="Replace table files that exist in OUTPUT_DIR (refused otherwise).")
 def generate(dataset: str | None, output_dir: Path | None, rows: int | None, seed: int, fmt: str,
-             tables: str | None, dirty: float, quiet: bool, report: bool) -> None:
+             tables: str | None, dirty: float, quiet: bool, report: bool, force: bool) -> None:
     """Generate a synthetic DATASET into OUTPUT_DIR (one file per table).
 
     DATASET is a built-in name (see `tokenize-kit schemas list`) or the path of your own schema YAML.
@@ -37,6 +44,8 @@ def generate(dataset: str | None, output_dir: Path | None, rows: int | None, see
     Built-in datasets:
       eg-consumer-finance  customers, loans, instalments, collection_assignments
       sa-water-utility     customers, meters, bills, service_requests
+
+    Existing files are never replaced without --force; the tables appear together when all are written.
 
     Every national ID and phone number is valid, names match the ID's gender, cities lie in their
     governorate/region, foreign keys resolve and dates are in order. The same seed always gives the
@@ -74,8 +83,14 @@ def generate(dataset: str | None, output_dir: Path | None, rows: int | None, see
         if update and table == (wanted or [root])[0]:
             update(done[table], rows if table == root else None)
 
+    from tokenize_kit.io import InputError
+
     try:
-        written = generate_dataset(schema, output_dir, rows, seed, fmt, wanted, progress, dirty=dirty)
+        written = generate_dataset(schema, output_dir, rows, seed, fmt, wanted, progress, dirty=dirty,
+                                   overwrite=force)
+    except InputError as exc:  # (a file that exists, a full disk, a read-only folder: nothing was written)
+        finish()
+        raise _Refused(str(exc)) from None
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     finish()
