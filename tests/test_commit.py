@@ -145,7 +145,7 @@ if step == "place" and path.name == "out.csv.manifest.json":
     assert codes == [0, 2], results
     loser = next(err for code, err in results if code == 2)
     assert "appeared while this job ran" in one_line(loser) and "--force" in loser
-    assert tk("verify", "out.csv", "--allow-unsigned", cwd=env).returncode == 0  # the manifest describes the OUTPUT on disk
+    assert tk("verify", "out.csv", "--allow-unsigned", cwd=env).returncode == 0  # (the manifest describes the OUTPUT)
     assert side_files(env) == []
 
 

@@ -48,7 +48,7 @@ def _job(input_path, output_path, policy, keyset_path, detok, opts):
     try:
         ks = load_keyset(Path(keyset_path))
         if detok:
-            policy = _checked_against_delivery(input_path, policy, ks, opts)
+            policy, checked = _checked_against_delivery(input_path, policy, ks, opts)
         sign_key = load_private(Path(opts["sign"])) if opts.get("sign") else None
         update, done = _progress(opts["quiet"], "detokenize" if detok else "tokenize")
         result = run(
@@ -79,6 +79,8 @@ def _job(input_path, output_path, policy, keyset_path, detok, opts):
 
         where = exc.filename if exc.filename is not None else "a file"
         raise UsageProblem(f"cannot use {where}: {describe_os_error(exc)}; no output was written") from None
+    if detok:  # (told once the job succeeded, so that an error stays one line)
+        click.echo(checked, err=True)
     rate = result.rows / max(result.seconds, 1e-9)
     manifest = opts.get("manifest") or opts.get("output_manifest") or Path(str(output_path) + ".manifest.json").name
     click.echo(
@@ -194,7 +196,8 @@ def tokenize(input_path, output_path, policy, keyset_path, **opts):
 
 def _checked_against_delivery(input_path, policy_path, ks, opts):
     """The policy to detokenize INPUT with, its key version taken from the delivery's manifest once the keyset,
-    key version, algorithm and policy were checked against it (see :func:`tokenize_kit.manifest.check_delivery`).
+    key version, algorithm and policy were checked against it (see :func:`tokenize_kit.manifest.check_delivery`),
+    and a line saying what was checked (told once the job succeeded, so an error stays one line).
 
     The manifest is ``--manifest`` or INPUT.manifest.json.  Without one (a vendor's results file) nothing can be
     checked: the key version is ``--key-version``, the policy's ``key_version``, or the key's only version; a key
@@ -211,9 +214,9 @@ def _checked_against_delivery(input_path, policy_path, ks, opts):
         mpath = str(input_path) + MANIFEST_SUFFIX
     if mpath is not None:
         version = check_delivery(load_manifest(mpath), policy, ks, key_version=asked, source=str(mpath))
-        click.echo(f"verified against {mpath}: keyset, key {policy.key!r} version {version}, {policy.algorithm} and "
-                   "policy match the delivery", err=True)
-        return replace(policy, key_version=version)
+        return replace(policy, key_version=version), (
+            f"verified against {mpath}: keyset, key {policy.key!r} version {version}, {policy.algorithm} and policy "
+            "match the delivery")
     versions = ks.versions(policy.key)
     if asked is not None and policy.key_version is not None and asked != policy.key_version:
         raise UsageProblem(f"--key-version {asked} contradicts the policy's key_version {policy.key_version}")
@@ -226,10 +229,10 @@ def _checked_against_delivery(input_path, policy_path, ks, opts):
                 "came from) or --key-version N")
         version = versions[0]
     ks.check_version(policy.key, version)
-    click.echo(f"warning: nothing verified: no manifest for {input_path}, so the keyset, algorithm and policy could "
-               f"not be checked against the delivery (using key {policy.key!r} version {version}); pass --manifest "
-               "DELIVERY.manifest.json to check them", err=True)
-    return replace(policy, key_version=version)
+    return replace(policy, key_version=version), (
+        f"warning: nothing verified: no manifest for {input_path}, so the keyset, algorithm and policy could not be "
+        f"checked against the delivery (used key {policy.key!r} version {version}); pass --manifest "
+        "DELIVERY.manifest.json to check them")
 
 
 @click.command()
