@@ -139,9 +139,28 @@ def test_an_ordinary_word_that_is_a_name_stays_alone(word):
                                        ("وصل فهد بن سعود القحطاني", "فهد بن سعود القحطاني"),
                                        ("حضر عبد الرحمن محمد", "عبد الرحمن محمد")])
 def test_a_run_of_name_parts(text, name):
+    """The span gets the column type's token, part by part; a part whose column token would read otherwise in
+    text (also a place, a cue ...) gets the next token of its walk that does not, so it comes back exactly."""
     assert _spans(text) == [(name, "person_name")]
     token = _tokenize([text])[0]
-    assert token != text and token.replace(_type_token("person_name", name), name) == text
+    column = _type_token("person_name", name)
+    if [ft.name_reading(w) for w in column.split(" ")] == [ft.name_reading(w) for w in name.split(" ")]:
+        assert token != text and token.replace(column, name) == text
+    else:
+        assert token != text and len(token.split(" ")) == len(text.split(" "))
+    assert ft.transform(pa.array([token]), CRYPTO, decrypt=True).values.to_pylist() == [text]
+
+
+def test_name_tokens_in_text_keep_their_reading():
+    """A name part's token in text is never a place, cue or structure word where the part was not (a token
+    "رياض" right after an address would carry the address on into the name, and the text would read otherwise):
+    over many keys, every token reads as its name did and comes back."""
+    text = "يسكن في عمارة 44 شارع الجمهورية - بلاط - نادر وحيد - تم الاتصال"
+    for _ in range(300):
+        crypto = Crypto(Keyset.generate())
+        out = ft.transform(pa.array([text]), crypto)
+        assert out.irreversible == 0
+        assert ft.transform(out.values, crypto, decrypt=True).values.to_pylist() == [text]
 
 
 @pytest.mark.parametrize("text,address,kind", [
@@ -203,7 +222,10 @@ def test_a_rows_own_name_in_any_spelling(mention):
     # the column token's parts at the same positions, folded, are in the note: text and column still join
     parts = mention.replace("ـ", "").split(" ")
     start = 1 if fold(parts[0]) == fold("أحمد") else 0
-    assert fold(" ".join(token[start : start + len(parts)])) in fold(note.replace("ـ", ""))
+    joined = token[start : start + len(parts)]
+    if all(ft.name_reading(t) == ft.name_reading(w) for t, w in zip(joined, parts, strict=True)):
+        assert fold(" ".join(joined)) in fold(note.replace("ـ", ""))
+    # (else a word of the column token would read otherwise in text: the note gets another token there)
     assert detokenize_table(out, ROW_POLICY, KS).equals(table)
 
 
