@@ -216,7 +216,8 @@ def detokenize(input_path, output_path, policy, keyset_path, **opts):
 @click.option("--input-format", type=click.Choice(["csv", "tsv", "parquet", "jsonl", "xlsx"]))
 @click.option("--encoding", help="CSV encoding (default: detected).")
 @click.option("--spill-dir", type=click.Path(file_okay=False),
-              help="Folder for the gate's temporary hash partitions (default: the system temp folder).")
+              help="Folder for the gate's temporary hash partitions (default: the system temp folder; about 16 "
+                   "bytes per ID, phone, e-mail and IBAN value of the delivery; removed at the end).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line.")
 @_input_options
 def scan(input_path, out_format, sample, policy, against, suggest_policy, input_format, encoding, spill_dir, quiet,

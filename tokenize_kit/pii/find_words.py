@@ -34,7 +34,7 @@ the same.  The free-text layer checks the whole result once more and masks what 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -108,7 +108,7 @@ def _unprefixed(key: str) -> list[str]:
     return out
 
 
-@cache
+@lru_cache(maxsize=1 << 17)  # bounded: a file of ever-new words (tokens) keeps memory flat
 def role(word: str, extra_cues: frozenset[str] = frozenset()) -> int:
     """The role bits of one word."""
     key = nl.fold(word)
