@@ -17,7 +17,6 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -195,14 +194,17 @@ class _Sink:
 def generate_dataset(
     dataset: str | Path | Schema, out_dir: str | Path, rows: int, seed: int = 0, fmt: str = "parquet",
     tables: list[str] | None = None, progress: Callable[[str, int], None] | None = None,
-    dirty: float = 0.0,
+    dirty: float = 0.0, overwrite: bool = False,
 ) -> dict[str, Path]:
     """Write each table to ``out_dir/<table>.<fmt>`` atomically, batch by batch.
 
     With ``dirty > 0`` defects are injected (see :mod:`generators.dirty`) and ``out_dir/_truth.csv``
-    lists each one: table, row, column, defect and the clean value.
+    lists each one: table, row, column, defect and the clean value.  The files are one commit
+    (:class:`tokenize_kit.commit.CommitSet`): all appear together at the end, or none; an existing file is an
+    error (:class:`~tokenize_kit.commit.OutputExists`, before anything is generated) unless ``overwrite``.
     """
-    from tokenize_kit.io import BatchWriter, TextEncoding, atomic_output
+    from tokenize_kit.commit import CommitSet
+    from tokenize_kit.io import BatchWriter, TextEncoding
 
     from .dirty import TRUTH_SCHEMA, inject
 
@@ -216,11 +218,12 @@ def generate_dataset(
     paths = {n: out_dir / f"{n}.{fmt}" for n in names}
     enc = TextEncoding("utf-8", bom=False, newline="\n")
     offsets = dict.fromkeys(names, 0)
-    with ExitStack() as stack:
-        writers = {n: _Sink(stack.enter_context(atomic_output(p)), fmt, enc) for n, p in paths.items()}
+    truth_path = out_dir / "_truth.csv"
+    with CommitSet([*paths.values(), *([truth_path] if dirty > 0 else [])], overwrite=overwrite) as commit:
+        writers = {n: _Sink(commit.open(p), fmt, enc) for n, p in paths.items()}
         truth_writer = None
         if dirty > 0:
-            truth_writer = BatchWriter(stack.enter_context(atomic_output(out_dir / "_truth.csv")), "csv", enc)
+            truth_writer = BatchWriter(commit.open(truth_path), "csv", enc)
         for k, batch in enumerate(iter_batches(s, rows, seed, names)):
             for n in names:
                 rb = batch[n]
@@ -239,4 +242,5 @@ def generate_dataset(
             if offsets[n] == 0:
                 w.write(generate_batch(s, 0, seed, [n], 0)[n])
             w.close()
+        commit.commit()
     return paths

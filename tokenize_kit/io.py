@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import sys
 import tempfile
 import zlib
@@ -1182,45 +1181,18 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         ) from None
 
 
-class _Terminated(Exception):
-    pass
-
-
 @contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
-    """A temp file beside ``path``; fsync + rename on success, deleted on any error, Ctrl-C or SIGTERM."""
+def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[BinaryIO]:
+    """A partial file beside ``path``, fsynced and placed when the block succeeds, deleted on any error, Ctrl-C,
+    SIGTERM or SIGHUP; an existing ``path`` is an error unless ``overwrite`` (see :mod:`tokenize_kit.commit`)."""
     if str(path) == STDIO:  # (standard output is written through SpooledOutput; no file named '-' is created)
         raise InputError("'-' stands for standard input or output, not a file to write here; give a file path")
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=directory)
-    previous = signal.getsignal(signal.SIGTERM)
+    from .commit import committed_file  # (commit imports this module)
 
-    def on_term(signum, frame):  # turn SIGTERM into an exception so the finally-block cleans up
-        raise _Terminated()
-
-    try:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, on_term)
-    except ValueError:  # not in the main thread
-        previous = None
-    ok = False
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        ok = True
-    except _Terminated:
-        raise SystemExit(143) from None
-    finally:
-        if not ok and os.path.exists(tmp):
-            os.unlink(tmp)
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    with committed_file(path, overwrite=overwrite) as fh:
+        yield fh
 
 
-def write_json_atomic(path: Path, doc: dict[str, Any]) -> None:
-    with atomic_output(path) as fh:
+def write_json_atomic(path: Path, doc: dict[str, Any], *, overwrite: bool = False) -> None:
+    with atomic_output(path, overwrite=overwrite) as fh:
         fh.write((json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))

@@ -28,7 +28,6 @@ import base64
 import hmac
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -362,24 +361,14 @@ class Keyset:
 
 
 def _write_private(path: Path, data: bytes, *, overwrite: bool) -> None:
-    """Write ``data`` to ``path`` with mode 0600 via a temp file in the same directory + fsync + rename."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    """Write ``data`` to ``path`` with mode 0600 through a partial file + fsync + placing (see
+    :mod:`tokenize_kit.commit`): without ``overwrite`` an existing keyset is never clobbered, not even by a
+    concurrent writer; with it (``rotate``) the file is replaced in one rename, so it is always whole."""
+    from .commit import CommitSet, OutputExists
+
     try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)  # fails if path appeared meanwhile: never clobber a keyset
-            os.unlink(tmp)
-    except FileExistsError:
-        os.unlink(tmp)
+        with CommitSet([path], overwrite=overwrite) as commit:
+            commit.write_bytes(path, data)  # (partial files are created with mode 0600)
+            commit.commit()
+    except OutputExists:
         raise KeysetExistsError(f"{path} already exists; refusing to overwrite a keyset") from None
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

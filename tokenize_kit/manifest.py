@@ -19,7 +19,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .io import atomic_output
 from .keys import PASSPHRASE_ENV
 
 MANIFEST_SUFFIX = ".manifest.json"
@@ -27,6 +26,59 @@ MANIFEST_SUFFIX = ".manifest.json"
 
 class VerifyError(ValueError):
     """A delivery does not match its manifest or signature."""
+
+
+class ManifestError(VerifyError):
+    """A manifest that cannot be read or is not a manifest (not JSON, not UTF-8, wrong shape): an input problem."""
+
+
+#: a manifest is a few KB; anything this large is not one (and is not read into memory)
+MAX_MANIFEST_BYTES = 16 << 20
+
+
+def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The manifest at ``path`` as a dict whose fields the tool relies on have their types, or a
+    :class:`ManifestError` naming the path and what is wrong (never a value from the file)."""
+    from .commit import describe_os_error
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_MANIFEST_BYTES + 1)
+    except FileNotFoundError:
+        raise ManifestError(f"no manifest at {path}") from None
+    except OSError as exc:
+        raise ManifestError(f"cannot read the manifest {path}: {describe_os_error(exc)}") from None
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"manifest {path} is larger than {MAX_MANIFEST_BYTES >> 20} MiB: not a manifest")
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ManifestError(f"manifest {path} is not UTF-8 text") from None
+    except (json.JSONDecodeError, RecursionError):
+        raise ManifestError(f"manifest {path} is not valid JSON") from None
+    problems = _shape_problems(doc)
+    if problems:
+        raise ManifestError(f"manifest {path} is malformed: {'; '.join(problems)}")
+    return doc
+
+
+def _shape_problems(doc: Any) -> list[str]:
+    if not isinstance(doc, dict):
+        return [f"it is a JSON {type(doc).__name__}, not an object"]
+    problems = []
+    output = doc.get("output")
+    if not isinstance(output, dict) or not isinstance(output.get("sha256"), str):
+        problems.append("'output.sha256' is missing or not text")
+    if "rows" in doc and (not isinstance(doc["rows"], int) or isinstance(doc["rows"], bool)):
+        problems.append("'rows' is not an integer")
+    for name in ("key", "policy", "input", "columns"):
+        if name in doc and not isinstance(doc[name], dict):
+            problems.append(f"{name!r} is not an object")
+    sig = doc.get("signature")
+    if sig is not None and (not isinstance(sig, dict) or not isinstance(sig.get("value"), str)):
+        problems.append("'signature' is not an object with a text 'value'")
+    return problems
 
 
 def manifest_path(output: str | os.PathLike[str]) -> Path:
@@ -46,11 +98,12 @@ def canonical(doc: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def create_signing_key(private_path: Path, public_path: Path, passphrase: str | None) -> str:
-    """Write an Ed25519 key pair (private PEM 0600, optionally encrypted); returns the public key id."""
-    for p in (private_path, public_path):
-        if p.exists():
-            raise FileExistsError(f"{p} already exists; refusing to overwrite")
+def create_signing_key(private_path: Path, public_path: Path, passphrase: str | None, *,
+                       overwrite: bool = False) -> str:
+    """Write an Ed25519 key pair (private PEM 0600, optionally encrypted) as one commit; returns the public key id.
+    Existing files are refused unless ``overwrite`` (then they are replaced only once both new files are written)."""
+    from .commit import CommitSet, OutputExists
+
     key = Ed25519PrivateKey.generate()
     enc = (serialization.BestAvailableEncryption(passphrase.encode()) if passphrase
            else serialization.NoEncryption())
@@ -58,11 +111,13 @@ def create_signing_key(private_path: Path, public_path: Path, passphrase: str | 
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(private_pem)
-    with atomic_output(public_path) as fh:
-        fh.write(public_pem)
+    try:
+        with CommitSet([private_path, public_path], overwrite=overwrite) as commit:
+            commit.write_bytes(private_path, private_pem)  # (partial files are created with mode 0600)
+            commit.write_bytes(public_path, public_pem)
+            commit.commit()
+    except OutputExists as exc:
+        raise FileExistsError(f"{exc}") from None
     return key_id(key.public_key())
 
 
@@ -106,14 +161,16 @@ def verify(output: str | os.PathLike[str], public_key: Path | None = None) -> di
     mpath = manifest_path(output)
     if not output.exists():
         raise VerifyError(f"delivery file {output} does not exist")
+    if not mpath.exists():
+        raise VerifyError(f"no manifest beside the delivery (expected {mpath})")
+    doc = read_manifest(mpath)
     try:
-        doc = json.loads(mpath.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise VerifyError(f"no manifest beside the delivery (expected {mpath})") from None
-    except json.JSONDecodeError:
-        raise VerifyError(f"manifest {mpath} is not valid JSON") from None
-    actual = sha256_file(output)
-    if actual != doc.get("output", {}).get("sha256"):
+        actual = sha256_file(output)
+    except OSError as exc:
+        from .commit import describe_os_error
+
+        raise ManifestError(f"cannot read {output}: {describe_os_error(exc)}") from None
+    if actual != doc["output"]["sha256"]:
         raise VerifyError(f"{output} does not match its manifest: SHA-256 differs (the file was changed or replaced)")
     sig = doc.get("signature")
     if public_key is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 import queue
 import sys
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -18,6 +20,7 @@ from typing import Any, BinaryIO, cast
 import pyarrow as pa
 
 from . import __version__
+from .commit import CommitSet
 from .io import (
     DEFAULT_BATCH,
     STDIO,
@@ -25,7 +28,6 @@ from .io import (
     InputError,
     SpooledOutput,
     TextEncoding,
-    atomic_output,
     detect_format,
     input_file,
     is_gzip,
@@ -97,8 +99,9 @@ def run(
             raise InputError(f"{target} is a folder; give a file name")
         if not target.parent.is_dir():  # (a bare file name's parent is ".")
             raise InputError(f"the folder {target.parent} of {target} does not exist; create it first")
-    if not to_stdout and output_path.exists() and not overwrite:
-        raise InputError(f"{output_path} already exists; choose another path or pass --force")
+    for target in ((manifest_out,) if to_stdout else (output_path, manifest_out)):
+        if os.path.lexists(target) and not overwrite:  # (checked again when the files are placed: a race is caught)
+            raise InputError(f"{target} already exists; choose another path or pass --force to replace it")
     policy = Policy.load(policy)
     gate = None if detokenize else RiskGate.for_job(policy, quasi, max_risk)
     if gate is not None:
@@ -119,106 +122,106 @@ def run(
     rows = 0
     input_hash = _Background(sha256_file, input_data)  # read once more, on the other core, while we work
     spool = SpooledOutput() if to_stdout else None
-    with spool or atomic_output(output_path) as fh, worker_pool(threads, "rows") as pool:
-        hashing = out_fmt in ("csv", "tsv", "jsonl")  # written by us, sequentially: hash as we write
-        hasher = _HashingFile(fh) if hashing else None
-        sink = cast(BinaryIO, hasher) if hasher is not None else fh
-        writer = BatchWriter(sink, out_fmt, out_enc if out_fmt in ("csv", "tsv") else None,
-                             compress=not to_stdout and output_path.name.lower().endswith(".gz"),
-                             sheet=info.get("sheet"))
-        # the writer formats and writes batch i while batch i+1 is transformed (Arrow and numpy release the GIL)
-        with _WriterThread(writer) as write:
+    # OUTPUT and its manifest are one commit: nothing of either appears unless both are complete
+    targets = [manifest_out] if to_stdout else [output_path, manifest_out]
+    with CommitSet(targets, overwrite=overwrite) as commit:
+        with spool or nullcontext(commit.open(output_path)) as fh, worker_pool(threads, "rows") as pool:
+            hashing = out_fmt in ("csv", "tsv", "jsonl")  # written by us, sequentially: hash as we write
+            hasher = _HashingFile(fh) if hashing else None
+            sink = cast(BinaryIO, hasher) if hasher is not None else fh
+            writer = BatchWriter(sink, out_fmt, out_enc if out_fmt in ("csv", "tsv") else None,
+                                 compress=not to_stdout and output_path.name.lower().endswith(".gz"),
+                                 sheet=info.get("sheet"))
+            # the writer formats and writes batch i while batch i+1 is transformed (Arrow and numpy release the GIL)
+            with _WriterThread(writer) as write:
 
-            def finish(job: _BatchJob) -> None:
-                """Collect a batch's columns (raising its error, if any), count them, hand the batch to the writer."""
-                table = job.table
-                local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, table.num_rows,
-                                    derivation=crypto.derivation)
-                for name, (new, col_rep) in job.result().items():
-                    if col_rep is not None:
-                        local.columns[name] = col_rep
-                    if new is not None:  # (a path into a nested column has counts, its column is the root's)
-                        i = table.column_names.index(name)
-                        table = table.set_column(i, pa.field(name, new.type), new)
-                if gate is not None:
-                    table = gate.apply(job.table, table, job.row_offset)
-                report.add(local)
-                for out_batch in table.to_batches() or [pa.RecordBatch.from_pylist([], schema=table.schema)]:
-                    write(out_batch)  # (a header-only input: one empty batch, so the output has its header)
-                del table
-                # Arrow's pool keeps freed pages for reuse; hand them back so the peak stays flat over the file
-                pa.default_memory_pool().release_unused()
-                if progress:
-                    progress(job.row_offset + job.table.num_rows, info.get("rows") or total_hint)
-
-            first = True
-            total_hint: int | None = None  # a CSV's row count, estimated for the progress line's ETA
-            pending: _BatchJob | None = None
-            # a batch is transformed by the worker threads while the next one is read and parsed here
-            source = iter(batches)
-            while True:
-                try:
-                    batch = next(source)
-                except StopIteration:
-                    break
-                except BaseException:
-                    if pending is not None:  # the earlier batch's own error comes first, as in reading order
-                        finish(pending)
-                    raise
-                if first:
-                    check_columns(policy, batch.schema.names)
+                def finish(job: _BatchJob) -> None:
+                    """Collect a batch's columns (raising its error, if any), count them, hand the batch to the
+                    writer."""
+                    table = job.table
+                    local = TableReport(crypto.key_name, crypto.version, crypto.algorithm, table.num_rows,
+                                        derivation=crypto.derivation)
+                    for name, (new, col_rep) in job.result().items():
+                        if col_rep is not None:
+                            local.columns[name] = col_rep
+                        if new is not None:  # (a path into a nested column has counts, its column is the root's)
+                            i = table.column_names.index(name)
+                            table = table.set_column(i, pa.field(name, new.type), new)
                     if gate is not None:
-                        gate.check(batch.schema.names)
-                    first = False
-                    if progress and info["format"] in ("csv", "tsv"):
-                        total_hint = estimated_rows(input_data, batch)
-                job = _BatchJob(pa.Table.from_batches([batch]), policy, crypto, detokenize, rows, pool, threads)
-                rows += batch.num_rows
-                del batch
+                        table = gate.apply(job.table, table, job.row_offset)
+                    report.add(local)
+                    for out_batch in table.to_batches() or [pa.RecordBatch.from_pylist([], schema=table.schema)]:
+                        write(out_batch)  # (a header-only input: one empty batch, so the output has its header)
+                    del table
+                    # Arrow's pool keeps freed pages for reuse; hand them back so the peak stays flat over the file
+                    pa.default_memory_pool().release_unused()
+                    if progress:
+                        progress(job.row_offset + job.table.num_rows, info.get("rows") or total_hint)
+
+                first = True
+                total_hint: int | None = None  # a CSV's row count, estimated for the progress line's ETA
+                pending: _BatchJob | None = None
+                # a batch is transformed by the worker threads while the next one is read and parsed here
+                source = iter(batches)
+                while True:
+                    try:
+                        batch = next(source)
+                    except StopIteration:
+                        break
+                    except BaseException:
+                        if pending is not None:  # the earlier batch's own error comes first, as in reading order
+                            finish(pending)
+                        raise
+                    if first:
+                        check_columns(policy, batch.schema.names)
+                        if gate is not None:
+                            gate.check(batch.schema.names)
+                        first = False
+                        if progress and info["format"] in ("csv", "tsv"):
+                            total_hint = estimated_rows(input_data, batch)
+                    job = _BatchJob(pa.Table.from_batches([batch]), policy, crypto, detokenize, rows, pool, threads)
+                    rows += batch.num_rows
+                    del batch
+                    if pending is not None:
+                        finish(pending)
+                    pending = job
                 if pending is not None:
                     finish(pending)
-                pending = job
-            if pending is not None:
-                finish(pending)
-                pending = None
-            if first:  # empty input: still check the policy against the header we could read
-                schema = info.get("schema")
-                if schema is not None:
-                    check_columns(policy, schema.names)
-        risk = gate.finish() if gate is not None else None  # (a refusal here leaves no OUTPUT)
-        writer.close()
-        fh.flush()
-    output_sha256 = hasher.hexdigest() if hasher is not None else sha256_file(spool.path if spool else output_path)
-    seconds = time.perf_counter() - start
-    manifest = {
-        "tool": "tokenize-kit",
-        "tool_version": __version__,
-        "operation": "detokenize" if detokenize else "tokenize",
-        "policy": {"sha256": policy.sha256, "columns": policy.to_dict()["columns"]},
-        "key": {"name": crypto.key_name, "version": crypto.version,
-                "fingerprint": keyset.fingerprint(crypto.key_name, crypto.version),
-                "derivation": crypto.derivation},
-        "algorithm": crypto.algorithm,
-        "input": {"name": "<stdin>" if from_stdin else input_path.name, "sha256": input_hash.result(),
-                  "format": info["format"]},
-        "output": {"name": "<stdout>" if to_stdout else output_path.name, "sha256": output_sha256, "format": out_fmt,
-                   "encoding": out_enc.label if out_fmt in ("csv", "tsv") else None},
-        "rows": rows,
-        "columns": {k: vars(v) for k, v in report.columns.items()},
-        "seconds": round(seconds, 3),
-        **({"risk": risk} if risk is not None else {}),
-        "python": sys.version.split()[0],
-    }
-    if sign_key is not None:
-        manifest = sign(manifest, sign_key)
-    try:
-        from .io import write_json_atomic
-
-        write_json_atomic(manifest_out, manifest)
-    except BaseException:
-        if not to_stdout:
-            output_path.unlink(missing_ok=True)  # no delivery without its manifest
-        raise
+                    pending = None
+                if first:  # empty input: still check the policy against the header we could read
+                    schema = info.get("schema")
+                    if schema is not None:
+                        check_columns(policy, schema.names)
+            risk = gate.finish() if gate is not None else None  # (a refusal here leaves no OUTPUT)
+            writer.close()
+            fh.flush()
+        output_sha256 = (hasher.hexdigest() if hasher is not None
+                         else sha256_file(spool.path if spool else commit.partial(output_path)))
+        seconds = time.perf_counter() - start
+        manifest = {
+            "tool": "tokenize-kit",
+            "tool_version": __version__,
+            "operation": "detokenize" if detokenize else "tokenize",
+            "policy": {"sha256": policy.sha256, "columns": policy.to_dict()["columns"]},
+            "key": {"name": crypto.key_name, "version": crypto.version,
+                    "fingerprint": keyset.fingerprint(crypto.key_name, crypto.version),
+                    "derivation": crypto.derivation},
+            "algorithm": crypto.algorithm,
+            "input": {"name": "<stdin>" if from_stdin else input_path.name, "sha256": input_hash.result(),
+                      "format": info["format"]},
+            "output": {"name": "<stdout>" if to_stdout else output_path.name, "sha256": output_sha256,
+                       "format": out_fmt, "encoding": out_enc.label if out_fmt in ("csv", "tsv") else None},
+            "rows": rows,
+            "columns": {k: vars(v) for k, v in report.columns.items()},
+            "seconds": round(seconds, 3),
+            **({"risk": risk} if risk is not None else {}),
+            "python": sys.version.split()[0],
+        }
+        if sign_key is not None:
+            manifest = sign(manifest, sign_key)
+        # the manifest is written and fsynced as a partial file too; both are placed together (manifest first)
+        commit.write_bytes(manifest_out, (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+        commit.commit()
     if spool is not None:
         try:
             spool.commit()  # the output reaches standard output only now, after its manifest

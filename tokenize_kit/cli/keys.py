@@ -16,6 +16,12 @@ import click
 from tokenize_kit.keys import PASSPHRASE_ENV, Keyset, KeysetError
 
 
+class Refused(click.ClickException):
+    """A file that exists and would be overwritten (or another usage / environment problem): exit 2."""
+
+    exit_code = 2
+
+
 def _new_passphrase() -> str:
     env = os.environ.get(PASSPHRASE_ENV)
     if env:
@@ -72,16 +78,21 @@ def keys() -> None:
     help=f"Encrypt the key material under a passphrase (scrypt + AES-256-GCM), read from ${PASSPHRASE_ENV} "
     "or prompted.  Strongly recommended.",
 )
-def create(path: Path, name: str, protect: bool) -> None:
-    """Create a new keyset file at PATH (refuses to overwrite)."""
-    if path.exists():
-        raise click.ClickException(f"{path} already exists; refusing to overwrite a keyset (choose another path)")
+@click.option("--force", is_flag=True, help="Replace an existing keyset at PATH (its keys are lost: tokens made "
+              "with them can no longer be reversed).")
+def create(path: Path, name: str, protect: bool, force: bool) -> None:
+    """Create a new keyset file at PATH (refuses to overwrite one unless --force)."""
+    from tokenize_kit.io import InputError
+
+    if os.path.lexists(path) and not force:
+        raise Refused(f"{path} already exists; refusing to overwrite a keyset (choose another path, or pass --force "
+                      "to replace it and lose its keys)")
     passphrase = _new_passphrase() if protect else None
     ks = Keyset.generate(name)
     try:
-        ks.save(path, passphrase=passphrase)
-    except (KeysetError, OSError) as exc:
-        raise click.ClickException(str(exc)) from None
+        ks.save(path, passphrase=passphrase, overwrite=force)
+    except (KeysetError, InputError) as exc:
+        raise Refused(str(exc)) from None
     if not protect:
         click.echo(
             "warning: the keyset is not passphrase-protected; anyone who can read it can reverse tokens "
@@ -98,17 +109,22 @@ def rotate(path: Path, name: str) -> None:
     """Add a new version of a key and make it primary.
 
     Existing tokens stay reversible with their old version (the manifest of each delivery records
-    the version used); new deliveries use the new primary version.
+    the version used); new deliveries use the new primary version.  The keyset is rewritten in place,
+    atomically: a new file is written and fsynced beside it, then renamed over it.
     """
+    from tokenize_kit.io import InputError
+
     ks = load_keyset(path)
     try:
         version = ks.rotate(name)
         passphrase = None
         if ks.protected:
             passphrase = os.environ.get(PASSPHRASE_ENV) or click.prompt(f"Passphrase for {path}", hide_input=True)
-        ks.save(path, passphrase=passphrase, overwrite=True)
+        ks.save(path, passphrase=passphrase, overwrite=True)  # (in place by design, in one rename)
     except KeysetError as exc:
         raise click.ClickException(str(exc)) from None
+    except InputError as exc:  # (a full disk, a read-only folder: the keyset is left as it was)
+        raise Refused(str(exc)) from None
     click.echo(f"rotated key {name!r} in {path}: version {version} is now primary ({ks.fingerprint(name, version)})")
 
 
@@ -128,18 +144,20 @@ def show(path: Path) -> None:
 @click.argument("private_path", metavar="PRIVATE", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("public_path", metavar="PUBLIC", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--protect", is_flag=True, help=f"Encrypt the private key with ${PASSPHRASE_ENV}.")
-def create_signing(private_path: Path, public_path: Path, protect: bool) -> None:
+@click.option("--force", is_flag=True, help="Replace existing key files (the old key can then no longer sign).")
+def create_signing(private_path: Path, public_path: Path, protect: bool, force: bool) -> None:
     """Create an Ed25519 key pair for signing delivery manifests (private key file mode 0600).
 
     Give PUBLIC to vendors so they can run `tokenize-kit verify DELIVERY --public-key PUBLIC`.
     """
+    from tokenize_kit.io import InputError
     from tokenize_kit.manifest import create_signing_key
 
     passphrase = os.environ.get(PASSPHRASE_ENV) if protect else None
     if protect and not passphrase:
         raise click.ClickException(f"--protect needs ${PASSPHRASE_ENV}")
     try:
-        kid = create_signing_key(private_path, public_path, passphrase)
-    except FileExistsError as exc:
-        raise click.ClickException(str(exc)) from None
+        kid = create_signing_key(private_path, public_path, passphrase, overwrite=force)
+    except (FileExistsError, InputError) as exc:
+        raise Refused(str(exc)) from None
     click.echo(f"created signing key {private_path} (0600) and public key {public_path} (key id {kid})")

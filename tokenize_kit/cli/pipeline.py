@@ -69,6 +69,14 @@ def _job(input_path, output_path, policy, keyset_path, detok, opts):
         raise UsageProblem(str(exc)) from None
     except KeyboardInterrupt:
         raise UsageProblem("interrupted; no output was written") from None
+    except MemoryError:  # (partial files are already removed)
+        raise UsageProblem("out of memory; lower --batch-size or --threads, or raise the limits' options only as far "
+                           "as memory allows; no output was written") from None
+    except OSError as exc:  # an environment problem outside the output's own files (those are named by the commit)
+        from tokenize_kit.commit import describe_os_error
+
+        where = exc.filename if exc.filename is not None else "a file"
+        raise UsageProblem(f"cannot use {where}: {describe_os_error(exc)}; no output was written") from None
     rate = result.rows / max(result.seconds, 1e-9)
     manifest = opts.get("manifest") or opts.get("output_manifest") or Path(str(output_path) + ".manifest.json").name
     click.echo(
@@ -219,9 +227,10 @@ def detokenize(input_path, output_path, policy, keyset_path, **opts):
               help="Folder for the gate's temporary hash partitions (default: the system temp folder; about 16 "
                    "bytes per ID, phone, e-mail and IBAN value of the delivery; removed at the end).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line.")
+@click.option("--force", is_flag=True, help="Replace the --suggest-policy file if it exists.")
 @_input_options
 def scan(input_path, out_format, sample, policy, against, suggest_policy, input_format, encoding, spill_dir, quiet,
-         **opts):
+         force, **opts):
     """Find raw PII in INPUT: national IDs, phones, IBANs, e-mails, names and addresses, as whole cells and
     inside text, in every column (nested JSON / Parquet fields too).
 
@@ -234,6 +243,8 @@ def scan(input_path, out_format, sample, policy, against, suggest_policy, input_
 
     if sample is not None and against:
         raise UsageProblem("--sample cannot be used with --against: the gate reads every row")
+    if suggest_policy and Path(suggest_policy).exists() and not force:
+        raise UsageProblem(f"{suggest_policy} already exists; choose another path or pass --force to replace it")
     try:
         update, done = _progress(quiet, "scan --against" if against else "scan")
         result = scan_file(input_path, policy=policy, against=against, input_format=input_format,
@@ -246,7 +257,7 @@ def scan(input_path, out_format, sample, policy, against, suggest_policy, input_
         raise UsageProblem(str(exc)) from None
     if suggest_policy:
         try:
-            _suggest(result, Path(suggest_policy))
+            _suggest(result, Path(suggest_policy), force)
         except _errors() as exc:
             raise UsageProblem(str(exc)) from None
     if out_format == "json":
@@ -289,7 +300,7 @@ _SUGGEST = {"eg_national_id": "eg_national_id", "sa_national_id": "sa_national_i
             "sa_address": "sa_address"}
 
 
-def _suggest(result, path: Path) -> None:
+def _suggest(result, path: Path, force: bool) -> None:
     import yaml
 
     columns = {}
@@ -309,7 +320,7 @@ def _suggest(result, path: Path) -> None:
     text += yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
     from tokenize_kit.io import atomic_output
 
-    with atomic_output(path) as fh:
+    with atomic_output(path, overwrite=force) as fh:
         fh.write(text.encode("utf-8"))
     click.echo(f"wrote a starting policy for {len(columns)} column(s) to {path}", err=True)
 
@@ -325,11 +336,13 @@ def verify(output_path, public_key):
     Example (vendor side):
       tokenize-kit verify delivery.csv --public-key sender.pub
     """
-    from tokenize_kit.manifest import VerifyError
+    from tokenize_kit.manifest import ManifestError, VerifyError
     from tokenize_kit.manifest import verify as do_verify
 
     try:
         doc = do_verify(output_path, Path(public_key) if public_key else None)
+    except ManifestError as exc:  # (unreadable or malformed: an input problem, not a verdict)
+        raise UsageProblem(str(exc)) from None
     except VerifyError as exc:
         click.echo(f"FAILED: {exc}", err=True)
         sys.exit(EXIT_FOUND)

@@ -30,12 +30,15 @@ def _errors() -> tuple[type[Exception], ...]:
 
 
 def _write(path: Path, text: str, force: bool) -> None:
-    from tokenize_kit.io import atomic_output
+    from tokenize_kit.io import InputError, atomic_output
 
     if path.exists() and not force:
         raise UsageProblem(f"{path} already exists; choose another path or pass --force")
-    with atomic_output(path) as fh:
-        fh.write(text.encode("utf-8"))
+    try:
+        with atomic_output(path, overwrite=force) as fh:
+            fh.write(text.encode("utf-8"))
+    except InputError as exc:  # (a file that appeared meanwhile, a full disk, a read-only folder)
+        raise UsageProblem(str(exc)) from None
 
 
 def _pct(n: int, total: int) -> str:

@@ -79,7 +79,8 @@ MAX_ADDRESS_WORDS = 12
 ADDRESS_JOINERS = (0x2C, 0x60C, 0x2D, 0x2F, 0x2013, 0x3A)
 
 # word roles (bit flags), looked up once per distinct word
-PART, HEAD, CONNECT, NAME_CUE, ADDR_CUE, LINK, STRUCT, PLACE_EG, PLACE_SA, STOPW, NUMBER = (1 << i for i in range(11))
+PART, HEAD, CONNECT, NAME_CUE, ADDR_CUE, LINK, STRUCT, PLACE_EG, PLACE_SA, STOPW, NUMBER, ARTICLE = (
+    1 << i for i in range(12))
 SPECIAL = NAME_CUE | ADDR_CUE | LINK | STRUCT | PLACE_EG | PLACE_SA | STOPW | CONNECT | HEAD
 
 
@@ -116,6 +117,8 @@ def role(word: str, extra_cues: frozenset[str] = frozenset()) -> int:
     cue_keys = _unprefixed(key)
     if nl.parse(word) is not None:
         bits |= PART
+    elif word.startswith("ال") and nl.parse(word[2:]) is not None:
+        bits |= ARTICLE  # السيد, السعيد: a lexicon name written with the article (see find_names)
     if key in nl.heads():
         bits |= HEAD
     if key in _folded(tuple(CONNECTORS)):
@@ -263,7 +266,10 @@ class NameSpans:
 
 
 def find_names(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = frozenset(),
-               w: Words | None = None) -> NameSpans:
+               w: Words | None = None, beside: np.ndarray | None = None) -> NameSpans:
+    """Name spans (see the module docstring).  ``beside``: characters of names found already (a row's own name
+    in its text); one part right before or after such a name, spaces between, is a name too (``اسامة`` before
+    the row's ``عمر ماهر``, when the token could not carry its spelling)."""
     w = words(view, blocked, extra_cues) if w is None else w
     n = len(w.start)
     z = np.zeros(0, np.int64)
@@ -293,6 +299,19 @@ def find_names(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] =
     absorbed[1:] = comp[:-1]
     pend[comp] = w.end[np.flatnonzero(comp) + 1]
     part = (part | comp) & ~absorbed
+    # "محمد السيد", "العميلة السيد السيد": a lexicon name written with the article ال is a part right after
+    # another part, a cue or another such word, or right before a part; the article is the part's context (its
+    # token is ال + the name's token, walked until the two do not read as another lexicon name).  Alone, or a
+    # cue (السيد "Mr.") before a name, it stays.
+    art = ((w.roles & ARTICLE) != 0) & ~part & ~absorbed & ~comp
+    if art.any():
+        prev_ok = np.zeros(n, dtype=bool)
+        prev_ok[1:] = w.spaced[1:] & (((w.roles[:-1] & NAME_CUE) != 0) | part[:-1] | art[:-1])
+        next_ok = np.zeros(n, dtype=bool)
+        next_ok[:-1] = w.spaced[1:] & part[1:] & ((w.roles[:-1] & NAME_CUE) == 0)
+        art &= prev_ok | next_ok
+        part |= art
+        pstart[art] += 2
     connect = ((w.roles & CONNECT) != 0) & ~part
     # a run: parts (and connectors between parts) separated by spaces only; skip the absorbed words
     keep = ~absorbed
@@ -329,6 +348,8 @@ def find_names(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] =
         c = np.flatnonzero(cue_ok)
         gap = pc.utf8_trim_whitespace(view.strings(w.end[prev[c]], w.start[fw[c]]))
         cue_ok[c] = pc.is_in(gap, value_set=pa.array(["", ":", ".", "-", ":-"])).to_numpy(zero_copy_only=False)
+    if beside is not None and beside.any():
+        cue_ok |= _beside(view, beside, w.start[fw], w.end[idx[last_part]])
     good = (count >= 2) | cue_ok
     first_part, last_part = first_part[good], last_part[good]
     span_id = np.cumsum(good) - 1
@@ -350,6 +371,21 @@ def find_names(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] =
     context = view.strings(ctx_start, pstart[wp])
     return NameSpans(pstart[idx[first_part]], pend[idx[last_part]], pstart[wp], pend[wp], pos.astype(np.int64),
                      pspan.astype(np.int64), context)
+
+
+def _beside(view: TextView, marked: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Whether the first character that is not a space before each span, or after it, in the same row, is
+    ``marked``."""
+    nonspace = np.flatnonzero((view.cls & SPACE) == 0)
+    if not len(nonspace):
+        return np.zeros(len(starts), dtype=bool)
+    k = np.searchsorted(nonspace, starts) - 1
+    left = nonspace[np.maximum(k, 0)]
+    ok = (k >= 0) & marked[left] & (view.row[left] == view.row[starts])
+    k2 = np.searchsorted(nonspace, ends)
+    right = nonspace[np.minimum(k2, len(nonspace) - 1)]
+    ok |= (k2 < len(nonspace)) & marked[right] & (view.row[right] == view.row[np.maximum(ends - 1, 0)])
+    return ok
 
 
 @dataclass

@@ -188,7 +188,10 @@ def detect(values: pa.Array, spec: ColumnSpec | None = None, context: Sequence[R
         det.addresses = fw.find_addresses(view, det.taken)
         det.taken |= spans_mask(len(view), det.addresses.starts, det.addresses.ends)
     if "name" in kinds:
-        det.names = fw.find_names(view, det.taken, cue_set)
+        own_names = [f for f in det.own if len(f.kinds) and f.kinds[0] == K_NAME]
+        beside = spans_mask(len(view), np.concatenate([f.starts for f in own_names]),
+                            np.concatenate([f.ends for f in own_names])) if own_names else None
+        det.names = fw.find_names(view, det.taken, cue_set, beside=beside)
         det.taken |= spans_mask(len(view), det.names.starts, det.names.ends)
     return det
 
@@ -306,6 +309,10 @@ def _own_numbers(view: TextView, cols: Sequence[RowColumn], taken: np.ndarray) -
     return out
 
 
+#: punctuation that ends a name written in text: , ، ; ؛ . : ! ? ؟ ( ) " and line breaks
+_NAME_END_PUNCT = np.array([0x2C, 0x60C, 0x3B, 0x61B, 0x2E, 0x3A, 0x21, 0x3F, 0x61F, 0x28, 0x29, 0x22, 0x0A, 0x0D])
+
+
 def _own_words(view: TextView, col: RowColumn, taken: np.ndarray) -> Found | None:
     """The rows' own names or addresses in their text: runs of the text's words that are consecutive words of the
     row's column value (two or more, or the whole value), compared after folding letter variants, diacritics,
@@ -318,7 +325,8 @@ def _own_words(view: TextView, col: RowColumn, taken: np.ndarray) -> Found | Non
     if is_name:
         bs, be = nl.name_parts(bview)
         a_s, a_e = nl.name_parts(aview)
-        ts, te = nl.name_parts(view, taken)
+        # a name part of the text ends at punctuation glued to it ("وجيه،"), as the value's parts are words
+        ts, te = nl.name_parts(view, taken | np.isin(view.cps, _NAME_END_PUNCT))
     else:
         bw = fw.words(bview, np.zeros(len(bview), dtype=bool))
         aw = fw.words(aview, np.zeros(len(aview), dtype=bool))
@@ -358,35 +366,59 @@ def _own_words(view: TextView, col: RowColumn, taken: np.ndarray) -> Found | Non
         allowed = r"^\s+$" if is_name else r"^[\s,،\-/–:.]+$"
         gap_ok[1:] = (pc.match_substring_regex(between, allowed).to_numpy(zero_copy_only=False)
                       & (t_row[1:] == t_row[:-1]))
-    link = np.zeros(len(ts), dtype=bool)
-    link[1:] = found[1:] & found[:-1] & gap_ok[1:] & (p[1:] == p[:-1] + 1)
-    first, last = fw._runs(found, link)
-    length = last - first + 1
-    value_len = np.bincount(b_row, minlength=len(before))[t_row[first]]
-    whole = (length == value_len) & (b_pos[p[first]] == 0)
-    keep = (length >= (2 if is_name else 3)) | (whole & (length >= 1))
-    first, last = first[keep], last[keep]
-    if not len(first):
+        p = _follow_runs(p, gap_ok, b_key, t_key, b_row, ok_b)
+    value_len_all = np.bincount(b_row, minlength=len(before))
+    found = found.copy()
+    for _ in range(8):  # drop the words whose spelling the token cannot carry, and look at the runs again
+        link = np.zeros(len(ts), dtype=bool)
+        link[1:] = found[1:] & found[:-1] & gap_ok[1:] & (p[1:] == p[:-1] + 1)
+        first, last = fw._runs(found, link)
+        length = last - first + 1
+        value_len = value_len_all[t_row[first]]
+        whole = (length == value_len) & (b_pos[p[first]] == 0)
+        keep = (length >= (2 if is_name else 3)) | (whole & (length >= 1))
+        first, last = first[keep], last[keep]
+        if not len(first):
+            return None
+        member = np.zeros(len(ts) + 1, dtype=np.int64)
+        np.add.at(member, first, 1)
+        np.add.at(member, last + 1, -1)
+        words_in = np.flatnonzero(np.cumsum(member[:-1]) > 0)
+        new, fits = _own_word_text(t_text.take(pa.array(words_in)), b_text.take(pa.array(p[words_in])),
+                                   a_text.take(pa.array(p[words_in])), is_name)
+        if fits.all():
+            break
+        # such a word is left to the generic finders (a name part beside this span is a name there too)
+        found[words_in[~fits]] = False
+    else:
         return None
-    member = np.zeros(len(ts) + 1, dtype=np.int64)
-    np.add.at(member, first, 1)
-    np.add.at(member, last + 1, -1)
-    words_in = np.flatnonzero(np.cumsum(member[:-1]) > 0)
-    new, fits = _own_word_text(t_text.take(pa.array(words_in)), b_text.take(pa.array(p[words_in])),
-                               a_text.take(pa.array(p[words_in])), is_name)
-    # a run whose words the token cannot all carry is left to the generic finders
-    run_of = np.cumsum(np.isin(np.arange(len(ts)), first))[words_in] - 1
-    bad_runs = np.unique(run_of[~fits])
-    good_w = ~np.isin(run_of, bad_runs)
-    good_r = ~np.isin(np.arange(len(first)), bad_runs)
-    if not good_w.any():
-        return None
-    words_in, new = words_in[good_w], new.filter(pa.array(good_w))
-    first, last = first[good_r], last[good_r]
     changed = pc.not_equal(new, t_text.take(pa.array(words_in))).to_numpy(zero_copy_only=False)
     kind = K_NAME if is_name else (K_SA_ADDRESS if col.spec.type == "sa_address" else K_EG_ADDRESS)
     return Found(ts[first], te[last], np.full(len(first), kind, np.int8), new.filter(pa.array(changed)),
                  (ts[words_in[changed]], te[words_in[changed]]))
+
+
+def _follow_runs(p: np.ndarray, gap_ok: np.ndarray, b_key: pa.Array, t_key: pa.Array, b_row: np.ndarray,
+                 ok_b: np.ndarray) -> np.ndarray:
+    """Positions of text words in their row's value, following runs: a word that equals the value's word right
+    after the previous text word's position takes that position, not the first equal word of the value (a
+    repeated part, ``محمد محمد وجيه``, or a token's repeated word would otherwise break the run)."""
+    codes = pc.dictionary_encode(pa.concat_arrays([b_key.cast(pa.string()), t_key.cast(pa.string())])).indices
+    codes_np = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+    bc, tc = codes_np[: len(b_key)], codes_np[len(b_key):]
+    nb = len(b_key)
+    p = p.copy()
+    for _ in range(64):  # a run advances one word per step; values have few words
+        prev = p[:-1]
+        nxt = prev + 1
+        inside = (prev >= 0) & (nxt < nb) & gap_ok[1:]
+        nxt_c = np.minimum(nxt, nb - 1)
+        cand = inside & (b_row[nxt_c] == b_row[np.maximum(prev, 0)]) & ok_b[nxt_c] & (bc[nxt_c] == tc[1:])
+        new = np.where(cand, nxt, p[1:])
+        if np.array_equal(new, p[1:]):
+            break
+        p[1:] = new
+    return p
 
 
 def _word_keys(words: pa.Array, is_name: bool, exact: bool) -> pa.Array:

@@ -444,6 +444,8 @@ def crypt_part_array(parts: pa.Array, pos: np.ndarray, crypto: Crypto, *, decryp
                      contexts: pa.Array | None = None) -> pa.Array:
     """Tokens of name parts at the given positions (lexicon parts within their group, others by ``generic``);
     ``contexts``: what is written right before each part (see :func:`crypt_parts`)."""
+    if not len(parts):
+        return pa.array([], pa.string())
     if contexts is not None and pc.any(pc.not_equal(contexts, "")).as_py():
         # parts with a context: one by one (rare); the others through the shared path
         has = pc.not_equal(contexts, "").to_numpy(zero_copy_only=False)
