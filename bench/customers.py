@@ -1,4 +1,10 @@
-"""Generated customers with every PII column of eg-consumer-finance and row-aware notes, as CSV (cached)."""
+"""Generated customers with every PII column of eg-consumer-finance (name in Arabic and Latin script, national
+ID, mobile, second phone, address, e-mail, salary IBAN) and an agent's note per customer that mentions the
+customer's own name, mobile or ID (:func:`generators.notes.for_customers`), as CSV.
+
+Generated once into ``bench-out/cache`` (or ``$TOKENIZE_KIT_BENCH_CACHE``) by worker processes, a chunk each, and
+reused: the notes are written per row in Python, so 20 M rows take the best part of an hour on a loaded 2-core
+machine.  A smaller file is the head of a larger cached one (the same seeded rows)."""
 
 from __future__ import annotations
 
@@ -54,6 +60,17 @@ def customers_csv(rows: int, workers: int = 2) -> Path:
     if path.exists():
         return path
     tmp = path.with_suffix(".partial")
+    bigger = sorted((p for p in cache_dir().glob(f"customers-pii-*-s{SEED}.csv")
+                     if int(p.name.split("-")[2]) > rows), key=lambda p: int(p.name.split("-")[2]))
+    if bigger:  # the first rows of a larger cached file are the same rows (same seed, same batches)
+        try:
+            with open(bigger[0], "rb") as src, open(tmp, "wb") as out:
+                for _ in range(rows + 1):
+                    out.write(src.readline())
+            tmp.rename(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
     t = time.perf_counter()
     parts = [(s, rows, str(path.with_suffix(f".part{s // CHUNK:03d}"))) for s in range(0, rows, CHUNK)]
     try:

@@ -791,6 +791,70 @@ def _lone(keys: pa.Array, kind: np.ndarray) -> np.ndarray:
 
 
 @dataclass
+class Comparison:
+    """What one aligned slice of the input and the output holds, rows counted from the slice's first row."""
+
+    #: (output column, kind, unique rows): raw values of the input in their own output row
+    leaks: list[tuple[str, str, np.ndarray]] = field(default_factory=list)
+    #: (output column, kind, unique rows): word pairs of a tokenized name or address column equal to the row's raw
+    #: pair (realistic tokens meeting, counted as coincidences)
+    words: list[tuple[str, str, np.ndarray]] = field(default_factory=list)
+    #: hashes of the input's keys that identify a value alone (digits, e-mails, IBANs)
+    raw_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    #: (output column, kind index per probe, row per probe, hash per probe): the same kinds of output keys not in
+    #: their own row, to be looked up among every row's raw hashes
+    probes: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+
+
+def _token_columns(policy: Any) -> frozenset[str]:
+    return frozenset(n for n, spec in policy.columns.items()
+                     if spec.method == "fpe" and spec.type in ("person_name", "eg_address", "sa_address"))
+
+
+def compare(raw: pa.Table, out: pa.Table, policy: Any) -> Comparison:
+    """Compare one aligned slice of the input and the output (the gate's row-local step; the single-process
+    :class:`Gate` and :func:`tokenize_kit.spark.scan_against` both build on it)."""
+    c = Comparison()
+    r_rows, r_keys, r_kind = raw_keys(raw, policy)
+    if not len(r_keys):
+        return c
+    # coincidences: only keys that identify a value on their own (digits, e-mails, IBANs)
+    c.raw_hashes = _hash64(r_keys.filter(pa.array(_lone(r_keys, r_kind))))
+    own = pc.binary_join_element_wise(pc.cast(pa.array(r_rows), pa.string()), r_keys, "\x1f")
+    out_leaves, _ = leaves(out)
+    token_columns = _token_columns(policy)
+    for leaf in out_leaves:
+        o_rows, o_keys = output_keys(leaf)
+        if not len(o_keys):
+            continue
+        kind_o = _key_kind(o_keys)
+        probe = pc.binary_join_element_wise(pc.cast(pa.array(leaf.rows[o_rows]), pa.string()), o_keys, "\x1f")
+        hit = pc.is_in(probe, value_set=own).to_numpy(zero_copy_only=False)
+        if hit.any() and leaf.path in token_columns:
+            # a tokenized name or address column holds lexicon names and kept places by design: a pair of
+            # its words equal to a raw pair of the same row is two realistic tokens meeting, not a leak
+            words = np.isin(kind_o, _WORD_KINDS) & hit
+            if words.any():
+                for kind in np.unique(kind_o[words]).tolist():
+                    c.words.append((leaf.path, GATE_KINDS[kind],
+                                    np.unique(leaf.rows[o_rows[words & (kind_o == kind)]])))
+                hit = hit & ~words
+        if hit.any():
+            kinds = kind_o[hit]
+            rows = leaf.rows[o_rows[hit]]
+            for kind in np.unique(kinds).tolist():
+                # one leak per (row, kind): the digits of one value match in several readings
+                c.leaks.append((leaf.path, GATE_KINDS[kind], np.unique(rows[kinds == kind])))
+        # probes for coincidences: digit, e-mail and IBAN keys not found in their own row
+        lone_o = _lone(o_keys, kind_o) & ~hit
+        if lone_o.any():
+            idx = np.flatnonzero(lone_o)
+            c.probes.append((leaf.path, kind_o[idx], leaf.rows[o_rows[idx]].astype(np.int64),
+                             _hash64(o_keys.take(pa.array(idx)))))
+    return c
+
+
+@dataclass
 class Gate:
     """``scan --against``: leaks by row, coincidences through spilled hash partitions (see the module docstring).
 
@@ -828,52 +892,20 @@ class Gate:
     def _add(self, raw: pa.Table, out: pa.Table, result: ScanResult, row_offset: int) -> None:
         assert self._raw is not None and self._probe is not None
         self._rows = max(self._rows, row_offset + out.num_rows)
-        r_rows, r_keys, r_kind = raw_keys(raw, self.policy)
-        if not len(r_keys):
-            return
-        # coincidences: only keys that identify a value on their own (digits, e-mails, IBANs)
-        self._raw.add(_hash64(r_keys.filter(pa.array(_lone(r_keys, r_kind)))))
-        own = pc.binary_join_element_wise(pc.cast(pa.array(r_rows), pa.string()), r_keys, "\x1f")
-        out_leaves, _ = leaves(out)
-        token_columns = self._token_columns()
-        for leaf in out_leaves:
-            o_rows, o_keys = output_keys(leaf)
-            if not len(o_keys):
-                continue
-            kind_o = _key_kind(o_keys)
-            probe = pc.binary_join_element_wise(pc.cast(pa.array(leaf.rows[o_rows]), pa.string()), o_keys, "\x1f")
-            hit = pc.is_in(probe, value_set=own).to_numpy(zero_copy_only=False)
-            if hit.any() and leaf.path in token_columns:
-                # a tokenized name or address column holds lexicon names and kept places by design: a pair of
-                # its words equal to a raw pair of the same row is two realistic tokens meeting, not a leak
-                words = np.isin(kind_o, _WORD_KINDS) & hit
-                if words.any():
-                    for kind in np.unique(kind_o[words]).tolist():
-                        bucket2 = result.collisions.setdefault(leaf.path, {})
-                        bucket2[GATE_KINDS[kind]] = bucket2.get(GATE_KINDS[kind], 0) + int(np.unique(
-                            leaf.rows[o_rows[words & (kind_o == kind)]]).size)
-                    hit = hit & ~words
-            if hit.any():
-                kinds = kind_o[hit]
-                rows = leaf.rows[o_rows[hit]] + row_offset + 1
-                for kind in np.unique(kinds).tolist():
-                    # one leak per (row, kind): the digits of one value match in several readings
-                    bucket = result.leaks.setdefault(leaf.path, {}).setdefault(GATE_KINDS[kind], KindCount())
-                    bucket.add(np.unique(rows[kinds == kind]))
-            # probes for coincidences: digit, e-mail and IBAN keys not found in their own row
-            lone_o = _lone(o_keys, kind_o) & ~hit
-            if lone_o.any():
-                if leaf.path not in self._probe_columns:
-                    self._probe_columns.append(leaf.path)
-                col_id = self._probe_columns.index(leaf.path)
-                idx = np.flatnonzero(lone_o)
-                payload = (col_id * 16 + kind_o[idx].astype(np.int64)).astype(np.uint64) << np.uint64(40) | (
-                    leaf.rows[o_rows[idx]] + row_offset).astype(np.uint64)
-                self._probe.add(_hash64(o_keys.take(pa.array(idx))), payload)
-
-    def _token_columns(self) -> frozenset[str]:
-        return frozenset(n for n, spec in self.policy.columns.items()
-                         if spec.method == "fpe" and spec.type in ("person_name", "eg_address", "sa_address"))
+        c = compare(raw, out, self.policy)
+        self._raw.add(c.raw_hashes)
+        for path, kind, rows in c.words:
+            bucket2 = result.collisions.setdefault(path, {})
+            bucket2[kind] = bucket2.get(kind, 0) + len(rows)
+        for path, kind, rows in c.leaks:
+            result.leaks.setdefault(path, {}).setdefault(kind, KindCount()).add(rows + row_offset + 1)
+        for path, kinds, rows, hashes in c.probes:
+            if path not in self._probe_columns:
+                self._probe_columns.append(path)
+            col_id = self._probe_columns.index(path)
+            payload = (col_id * 16 + kinds.astype(np.int64)).astype(np.uint64) << np.uint64(40) | (
+                rows + row_offset).astype(np.uint64)
+            self._probe.add(hashes, payload)
 
     def finish(self, result: ScanResult) -> None:
         """Count the coincidences, partition by partition, each in blocks of at most ``budget`` bytes: a bit per
