@@ -450,7 +450,7 @@ def test_bad_schemas_name_table_column_and_problem(tmp_path, bad, message):
     with pytest.raises(SchemaError, match=re.escape(message)):
         load(p)
     res = CliRunner().invoke(cli, ["schemas", "validate", str(p)])
-    assert res.exit_code == 1 and message in res.output
+    assert res.exit_code == 2 and message in res.output
 
 
 def test_schemas_cli_list_show_validate(tmp_path):
@@ -482,7 +482,7 @@ def test_kind_misuse_fails_with_table_and_column(tmp_path):
     p.write_text("dataset: x\ntables:\n  t:\n    columns:\n      a: {kind: sequence}\n"
                  "      g: {kind: eg_id_part, id: a, part: gender}\n", encoding="utf-8")
     res = CliRunner().invoke(cli, ["schemas", "validate", str(p)])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "table 't', column 'g': eg_id_part needs id to be an eg_national_id column" in res.output
 
 

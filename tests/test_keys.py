@@ -167,7 +167,7 @@ def test_cli_create_rotate_show(tmp_path, monkeypatch):
     assert "pw-for-test" not in res.output
     monkeypatch.setenv("TOKENIZE_KIT_PASSPHRASE", "not-the-passphrase")
     res = runner.invoke(cli, ["keys", "show", str(path)])
-    assert res.exit_code == 1 and "wrong passphrase" in res.output and "not-the-passphrase" not in res.output
+    assert res.exit_code == 2 and "wrong passphrase" in res.output and "not-the-passphrase" not in res.output
 
 
 def test_cli_has_no_key_material_option():

@@ -139,3 +139,63 @@ def test_generate_on_spark_equals_single_machine(spark):
         "list")
     with pytest.raises(ValueError, match="has no table"):
         generate(spark, "eg-consumer-finance", "nope", rows=10)
+
+
+def test_keyset_path_is_accepted(spark, tmp_path, monkeypatch):
+    """A keyset file's path (str or Path; passphrase from the argument or $TOKENIZE_KIT_PASSPHRASE) gives the
+    same tokens as the Keyset, in Spark and in the table API."""
+    from pathlib import Path
+
+    from tokenize_kit import detokenize_table
+
+    ks = Keyset.generate()
+    ks.save(tmp_path / "keys.json", passphrase="pw")
+    table = _table(40)
+    expected = tokenize_table(table, POLICY, ks)
+    assert tokenize_table(table, POLICY, str(tmp_path / "keys.json"), passphrase="pw").equals(expected)
+    monkeypatch.setenv("TOKENIZE_KIT_PASSPHRASE", "pw")
+    assert detokenize_table(expected, POLICY, tmp_path / "keys.json").equals(table)
+    df = spark.createDataFrame(table.to_pandas()).coalesce(1)
+    got = pa.Table.from_pandas(tks.tokenize(df, POLICY, Path(tmp_path / "keys.json")).toPandas(),
+                               preserve_index=False)
+    assert got.column(HEADER[0]).to_pylist() == expected.column(HEADER[0]).to_pylist()
+    back = tks.detokenize(spark.createDataFrame(got.to_pandas()), POLICY, str(tmp_path / "keys.json"),
+                          passphrase="pw")
+    assert back.toPandas()[HEADER[0]].tolist() == table.column(HEADER[0]).to_pylist()
+
+
+_PROBE = """
+import os, sys
+os.environ["PYSPARK_PYTHON"] = sys.argv[1]
+os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+from pyspark.sql import SparkSession
+s = (SparkSession.builder.master("local[1]").appName("tokenize-kit-worker-check")
+     .config("spark.ui.enabled", "false").config("spark.driver.memory", "512m").getOrCreate())
+s.sparkContext.setLogLevel("OFF")
+from tokenize_kit import spark as tks
+from tokenize_kit.keys import Keyset
+df = s.createDataFrame([("29801010123456",)], "id string")
+try:
+    tks.tokenize(df, {"columns": {"id": {"type": "eg_national_id"}}}, Keyset.generate())
+except tks.SparkWorkerError as exc:
+    print("REFUSED:", exc)
+s.stop()
+"""
+
+
+def test_workers_without_the_package_fail_on_the_driver_naming_pyspark_python(tmp_path):
+    """Workers running a Python without tokenize-kit (here the system's): the driver refuses before any action,
+    naming PYSPARK_PYTHON (its own Spark application, so it runs in a child process)."""
+    import shutil
+    import subprocess
+    import sys
+
+    other = next((p for p in ("/usr/bin/python3", shutil.which("python3")) if p and subprocess.run(
+        [p, "-c", "import tokenize_kit"], capture_output=True, cwd=tmp_path).returncode != 0), None)
+    if other is None:
+        pytest.skip("no Python without tokenize-kit on this machine")
+    (tmp_path / "probe.py").write_text(_PROBE)
+    proc = subprocess.run([sys.executable, str(tmp_path / "probe.py"), other], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=600)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("REFUSED:")), "")
+    assert "PYSPARK_PYTHON" in line and "cannot import tokenize_kit" in line, (proc.stdout, proc.stderr[-2000:])

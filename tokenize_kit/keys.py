@@ -16,6 +16,11 @@ with AES-256-GCM under a key derived from the passphrase with scrypt (n=2**15, r
 additional authenticated data binds the key name and version, so moving ciphertext between entries
 is detected.  A "check" entry (AES-GCM of a constant) tells a wrong passphrase from a tampered file.
 
+Loading is defensive, since a keyset file may come from anywhere: only the scrypt parameters this version
+writes are accepted (checked before deriving: they set scrypt's memory, and n = 2**24 costs 16 GB), a key
+version listed twice or a JSON key given twice is refused, and a file readable by group or others gives a
+warning (an error with ``strict=True``).
+
 Subkeys, one per (primitive, purpose, domain), are derived from a version's material with HKDF-SHA256
 (RFC 5869) as :mod:`tokenize_kit.subkeys` describes, so a phone and a national ID never share a key, no key
 serves two primitives, and the same ID in two files (same domain) gets the same token.  Material never
@@ -51,6 +56,10 @@ _FINGERPRINT_LABEL = b"tokenize-kit/v1 fingerprint"
 
 class KeysetError(ValueError):
     """Base class of keyset problems; messages never contain key material or passphrases."""
+
+
+class KeysetPermissionError(KeysetError):
+    """The keyset file is readable by group or others and ``strict`` was asked for."""
 
 
 class KeysetExistsError(KeysetError):
@@ -267,20 +276,36 @@ class Keyset:
         self._protection = doc["protection"]
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], passphrase: str | None = None) -> Keyset:
-        """Read a keyset file; a protected one needs ``passphrase`` or ``$TOKENIZE_KIT_PASSPHRASE``."""
+    def load(cls, path: str | os.PathLike[str], passphrase: str | None = None, *, strict: bool = False) -> Keyset:
+        """Read a keyset file; a protected one needs ``passphrase`` or ``$TOKENIZE_KIT_PASSPHRASE``.
+
+        A file readable by group or others is a warning, or with ``strict`` a :class:`KeysetPermissionError`:
+        whoever can read an unprotected keyset can reverse every token (and try passphrases on a protected one)."""
         path = Path(path)
         try:
-            raw = path.read_bytes()
+            with open(path, "rb") as fh:
+                mode = os.fstat(fh.fileno()).st_mode
+                raw = fh.read(MAX_KEYSET_BYTES + 1)
         except FileNotFoundError:
             raise KeysetError(
                 f"keyset file {path} does not exist (create one with: tokenize-kit keys create PATH --protect)"
             ) from None
         except OSError as exc:
             raise KeysetError(f"cannot read keyset file {path}: {exc.strerror}") from None
+        if len(raw) > MAX_KEYSET_BYTES:
+            raise KeysetError(f"{path} is not a tokenize-kit keyset (larger than {MAX_KEYSET_BYTES >> 20} MiB)")
+        if os.name == "posix" and mode & 0o077:
+            problem = (f"keyset {path} is readable by group or others (mode {mode & 0o777:04o}); "
+                       f"restrict it with: chmod 600 {path}")
+            if strict:
+                raise KeysetPermissionError(problem + " (refused under --strict)")
+            warnings.warn(problem, stacklevel=2)
         try:
-            doc = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+        except _DuplicateKey as exc:
+            raise KeysetError(f"keyset {path} is malformed: the JSON key {exc.key!r} is given twice (file was "
+                              "altered?)") from None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             raise KeysetError(f"{path} is not a tokenize-kit keyset (not valid JSON)") from None
         return cls._from_doc(doc, path, passphrase)
 
@@ -302,6 +327,7 @@ class Keyset:
                 raise PassphraseRequiredError(
                     f"keyset {path} is protected: set {PASSPHRASE_ENV} or enter the passphrase when prompted"
                 )
+            _check_protection(protection, path)
             try:
                 salt = _unb64(protection["salt"], "protection.salt")
                 kek = _scrypt(passphrase, salt, int(protection["n"]), int(protection["r"]), int(protection["p"]))
@@ -332,6 +358,8 @@ class Keyset:
                 versions: dict[int, _Version] = {}
                 for item in entry["versions"]:
                     v = int(item["version"])
+                    if v in versions:
+                        raise KeysetError(f"keyset {path}: key {name!r} lists version {v} twice (file was altered?)")
                     if kek is None:
                         material = _unb64(item["material"], f"key {name!r} version {v}")
                     else:
@@ -358,6 +386,61 @@ class Keyset:
                 raise KeysetError(f"keyset {path}: key {name!r} names primary version {primary}, which it lacks")
             ks._keys[name] = {"primary": primary, "versions": versions}
         return ks
+
+
+def as_keyset(keyset: Any, passphrase: str | None = None) -> Any:
+    """``keyset`` itself, or, given a path (``str`` / ``PathLike``), the keyset file opened the way the command
+    opens it: the passphrase from ``passphrase``, else ``$TOKENIZE_KIT_PASSPHRASE``, else a hidden prompt when a
+    terminal is attached.  The Python and Spark APIs accept either, so ``tokenize_table(df, policy, "keys.json")``
+    works as the command line does."""
+    if not isinstance(keyset, (str, os.PathLike)):
+        return keyset
+    try:
+        return Keyset.load(keyset, passphrase)
+    except PassphraseRequiredError:
+        import sys
+
+        if not sys.stdin.isatty():
+            raise
+        from getpass import getpass
+
+        return Keyset.load(keyset, getpass(f"Passphrase for {keyset}: "))
+
+
+#: the largest keyset file read (one key version takes about 200 bytes)
+MAX_KEYSET_BYTES = 1 << 20
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' object hook refusing a key given twice (which would silently keep the last one)."""
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(k)
+        out[k] = v
+    return out
+
+
+def _check_protection(protection: Any, path: Path) -> None:
+    """Refuse, before deriving anything, a protection block other than the one this version writes.
+
+    scrypt's n, r and p set its memory (128 * n * r bytes) and time, and they come from the file: n = 2**24
+    would cost 16 GB before the passphrase could even be found wrong."""
+    if not isinstance(protection, dict):
+        raise KeysetError(f"keyset {path} is malformed: bad protection block")
+    if protection.get("kdf") != "scrypt" or protection.get("cipher") != "AES-256-GCM":
+        raise KeysetError(f"keyset {path}: protection must be scrypt with AES-256-GCM, as tokenize-kit writes it")
+    params = tuple(protection.get(k) for k in ("n", "r", "p"))
+    if params != (SCRYPT_N, SCRYPT_R, SCRYPT_P) or any(isinstance(x, bool) for x in params):
+        raise KeysetError(
+            f"keyset {path}: scrypt parameters other than the ones tokenize-kit writes (n=2**15, r=8, p=1) are "
+            "refused before deriving (they set its memory and time); the file was altered or is not ours")
 
 
 def _write_private(path: Path, data: bytes, *, overwrite: bool) -> None:

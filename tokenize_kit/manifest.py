@@ -156,7 +156,11 @@ def sign(doc: dict[str, Any], private: Ed25519PrivateKey) -> dict[str, Any]:
 
 
 def verify(output: str | os.PathLike[str], public_key: Path | None = None) -> dict[str, Any]:
-    """Check OUTPUT against OUTPUT.manifest.json (hash; signature when present or required)."""
+    """Check OUTPUT against OUTPUT.manifest.json (hash; signature when present or required).
+
+    A manifest that cannot be read raises :class:`ManifestError`; a mismatch :class:`VerifyError`.  Without
+    ``public_key`` only the hash is checked, which proves nothing about who wrote the manifest (anyone who changes
+    the file can re-hash it): the caller must say so."""
     output = Path(output)
     mpath = manifest_path(output)
     if not output.exists():
@@ -184,7 +188,98 @@ def verify(output: str | os.PathLike[str], public_key: Path | None = None) -> di
             raise VerifyError(f"{public_key} is not an Ed25519 public key")
         try:
             pub.verify(base64.b64decode(sig["value"]), canonical(doc))
-        except (InvalidSignature, KeyError, ValueError):
+        except (InvalidSignature, KeyError, TypeError, ValueError):
             raise VerifyError("the manifest's signature is not valid for this public key (altered or wrong key)")\
                 from None
     return doc
+
+
+class ManifestMismatch(VerifyError):
+    """The key, algorithm or policy given to detokenize is not what the delivery was made with."""
+
+
+def load_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A delivery's manifest for ``detokenize``: :func:`read_manifest`, plus the fields the check against a keyset
+    and policy needs (tool, operation, key name, version and fingerprint, algorithm, policy hash and columns);
+    anything else is a one-line :class:`ManifestError`."""
+    doc = read_manifest(path)
+    if not isinstance(doc, dict) or doc.get("tool") != "tokenize-kit":
+        raise ManifestError(f"{path} is not a tokenize-kit manifest (no \"tool\": \"tokenize-kit\")")
+    for field, kind in (("output", dict), ("key", dict), ("policy", dict), ("algorithm", str), ("operation", str)):
+        if not isinstance(doc.get(field), kind):
+            what = "an object" if kind is dict else "a string"
+            raise ManifestError(f"manifest {path} is malformed: field {field!r} is missing or not {what}")
+    key, policy, output = doc["key"], doc["policy"], doc["output"]
+    checks = (("key.name", key.get("name"), str), ("key.fingerprint", key.get("fingerprint"), str),
+              ("policy.sha256", policy.get("sha256"), str), ("policy.columns", policy.get("columns"), dict),
+              ("output.sha256", output.get("sha256"), str))
+    for field, value, kind in checks:
+        if not isinstance(value, kind):
+            raise ManifestError(f"manifest {path} is malformed: field {field!r} is missing or of the wrong type")
+    version = key.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ManifestError(f"manifest {path} is malformed: field 'key.version' is not a positive integer")
+    derivation = key.get("derivation", 1)
+    if not isinstance(derivation, int) or isinstance(derivation, bool):
+        raise ManifestError(f"manifest {path} is malformed: field 'key.derivation' is not an integer")
+    return doc
+
+
+def _normal(entry: Any) -> Any:
+    """A policy entry as it reads back from a manifest (tuples as lists, dates as text)."""
+    return json.loads(json.dumps(entry, sort_keys=True, default=str))
+
+
+def check_delivery(doc: dict[str, Any], policy: Any, keyset: Any, *, key_version: int | None = None,
+                   source: str = "the manifest") -> int:
+    """Check that ``policy`` and ``keyset`` are what the delivery described by ``doc`` (a :func:`load_manifest`
+    document) was made with, and return the key version to reverse it with.
+
+    Refuses (:class:`ManifestMismatch`, naming the field that differs and never a value or key) on: a manifest of
+    another operation, the key name, the key version (the policy's ``key_version`` or ``key_version`` given here,
+    or one the keyset lacks), the keyset fingerprint (another keyset, or a version replaced), the algorithm, the
+    subkey derivation, or the policy.  The policy matches when its hash equals the manifest's, or else when every
+    column it reverses is tokenized in the delivery exactly as it says (same entry under the same name, or, for a
+    vendor's file with renamed columns, an entry equal to one of the delivery's): a results file carries only
+    some of the delivery's columns."""
+    if doc["operation"] != "tokenize":
+        raise ManifestMismatch(f"{source} describes a {doc['operation']!r} output, not a tokenized delivery; give "
+                               "the manifest written by `tokenize`")
+    key = doc["key"]
+    name, version = key["name"], int(key["version"])
+    if policy.key != name:
+        raise ManifestMismatch(f"key name mismatch: the policy uses key {policy.key!r}, the delivery was made with "
+                               f"key {name!r} ({source})")
+    for what, asked in (("the policy's key_version", policy.key_version), ("--key-version", key_version)):
+        if asked is not None and asked != version:
+            raise ManifestMismatch(f"key-version mismatch: {what} is {asked}, the delivery was made with version "
+                                   f"{version} ({source}); leave it out to use the delivery's version")
+    if version not in keyset.versions(name):
+        raise ManifestMismatch(
+            f"key-version mismatch: the delivery was made with key {name!r} version {version}, which this keyset "
+            f"lacks (versions: {', '.join(map(str, keyset.versions(name)))}): another keyset?")
+    if keyset.fingerprint(name, version) != key["fingerprint"]:
+        raise ManifestMismatch(
+            f"keyset fingerprint mismatch: key {name!r} version {version} of this keyset is not the key the delivery "
+            f"was made with ({source}): another keyset, or a copy of it re-created; detokenizing would give wrong "
+            "values")
+    if policy.algorithm != doc["algorithm"]:
+        raise ManifestMismatch(f"algorithm mismatch: the policy says {policy.algorithm}, the delivery was made with "
+                               f"{doc['algorithm']} ({source})")
+    if policy.derivation != key.get("derivation", 1):
+        raise ManifestMismatch(f"derivation mismatch: the policy says derivation {policy.derivation}, the delivery "
+                               f"was made with derivation {key.get('derivation', 1)} ({source})")
+    if policy.sha256 != doc["policy"]["sha256"]:
+        theirs = {str(k): _normal(v) for k, v in doc["policy"]["columns"].items()}
+        for column, entry in policy.to_dict()["columns"].items():
+            ours = _normal(entry)
+            if column in theirs:
+                if theirs[column] != ours:
+                    raise ManifestMismatch(
+                        f"policy hash mismatch: column {column!r} is tokenized differently in the delivery "
+                        f"({source}); detokenize with the delivery's own policy entry for it")
+            elif ours not in theirs.values():
+                raise ManifestMismatch(
+                    f"policy hash mismatch: column {column!r} is not in the delivery's policy and no column there is "
+                    f"tokenized as it says ({source})")
+    return version

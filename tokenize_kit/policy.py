@@ -18,7 +18,11 @@
     suppress: {k: 5, max_share: 0.01}   # optional: empty the quasi-identifiers of rows in classes below k
 
 Validation is strict: an unknown key, type, method, keep option or on_invalid value is an error that
-names the column and lists what is valid, because a typo must never silently weaken protection.
+names the column and lists what is valid, because a typo must never silently weaken protection.  Option
+values are checked by type and range before any row is read (``mask_char`` one character, ``keep_last`` a
+whole number, ``max_birth_date`` a date, ``marker`` text ...), and every problem of the policy is listed in
+one error.  A policy file is at most :data:`MAX_POLICY_BYTES` and may not use YAML anchors or aliases (a
+631-byte file of nested aliases expands to gigabytes: the "billion laughs").
 
 >>> p = Policy.from_dict({"columns": {"national_id": {"type": "eg_national_id", "keep": ["governorate"]}}})
 >>> p.columns["national_id"].keep, p.algorithm, p.derivation
@@ -31,10 +35,11 @@ tokenize_kit.policy.PolicyError: column 'id': cannot keep ['name'] for type eg_n
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,8 +71,87 @@ OPTION_KEYS = {
 }
 
 
+#: the largest policy file read (a policy of a thousand columns is well under 100 KiB)
+MAX_POLICY_BYTES = 1 << 20
+
+
 class PolicyError(ValueError):
     """The policy is malformed; the message names the column and the valid choices."""
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
+        raise ValueError("must be a whole number from 0 to 1000")
+    return value
+
+
+def _one_char(value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 1:
+        raise ValueError("must be exactly one character, e.g. \"*\"")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 1000:
+        raise ValueError("must be text (at most 1,000 characters), e.g. \"[REDACTED]\"")
+    return value
+
+
+def _birth_date(value: Any) -> str:
+    """An ISO date between 1900-01-02 and 2099-12-31 (Egyptian IDs encode births in 1900-2099), kept as text so
+    the policy's hash and its manifest copy read the same whatever YAML made of it."""
+    if isinstance(value, dt.datetime):
+        raise ValueError("must be a date YYYY-MM-DD, not a time")
+    day: dt.date | None = value if isinstance(value, dt.date) else None
+    if day is None and isinstance(value, str) and len(value) == 10:
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            day = None
+    if day is None:
+        raise ValueError("must be a date YYYY-MM-DD, e.g. 2025-12-31")
+    if not dt.date(1900, 1, 2) <= day <= dt.date(2099, 12, 31):
+        raise ValueError("must be between 1900-01-02 and 2099-12-31")
+    return day.isoformat()
+
+
+def _check_digit(value: Any) -> str:
+    if value not in ("none", "luhn"):
+        raise ValueError("must be none or luhn")
+    return str(value)
+
+
+def _regions(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(v in ("EG", "SA") for v in value):
+        raise ValueError("must be a list of EG and SA, e.g. [SA, EG]")
+    return list(value)
+
+
+#: how each option's value is checked (and normalised); free_text's find and cues are checked by the type
+OPTION_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "check_digit": _check_digit, "max_birth_date": _birth_date, "regions": _regions,
+    "keep_domain": _boolean, "keep_bank": _boolean, "keep_branch": _boolean, "keep_places": _boolean,
+    "keep_last": _count, "keep_first": _count, "mask_char": _one_char, "marker": _text,
+}
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader refusing anchors and aliases, before anything is built from them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise PolicyError(f"line {event.start_mark.line + 1}: YAML anchors and aliases (& and *) are not "
+                              "allowed in a policy; write each setting out")
+        return super().compose_node(parent, index)
 
 
 def _supports_surrogate(t: PIIType) -> bool:
@@ -97,50 +181,80 @@ class Policy:
             return cls.from_dict(src)
         path = Path(src)
         try:
-            text = path.read_text(encoding="utf-8")
+            with open(path, "rb") as fh:
+                raw = fh.read(MAX_POLICY_BYTES + 1)
         except FileNotFoundError:
             raise PolicyError(f"policy file {path} does not exist") from None
+        except IsADirectoryError:
+            raise PolicyError(f"policy file {path} is a folder") from None
+        except OSError as exc:
+            raise PolicyError(f"cannot read policy file {path}: {exc.strerror}") from None
+        if len(raw) > MAX_POLICY_BYTES:
+            raise PolicyError(f"policy file {path} is larger than {MAX_POLICY_BYTES >> 20} MiB, the most a policy "
+                              "may be (is it the right file?)")
+        try:
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise PolicyError(f"policy file {path} is not UTF-8 text") from None
         try:
-            doc = yaml.safe_load(text)
+            doc = yaml.load(text, Loader=_NoAliasLoader)  # (a SafeLoader without aliases)
+        except PolicyError as exc:
+            raise PolicyError(f"policy file {path}, {exc}") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark is not None else ""
             raise PolicyError(f"policy file {path} is not valid YAML{where}") from None
+        except RecursionError:
+            raise PolicyError(f"policy file {path} is nested too deeply to be a policy") from None
         if not isinstance(doc, Mapping):
             raise PolicyError(f"policy file {path} must be a mapping with a 'columns' section")
         return cls.from_dict(doc)
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Policy:
+        problems: list[str] = []  # every problem of the policy, listed in one error
         unknown = set(doc) - TOP_LEVEL
         if unknown:
-            raise PolicyError(f"unknown policy key(s) {sorted(unknown)}; valid keys: {sorted(TOP_LEVEL)}")
+            problems.append(f"unknown policy key(s) {sorted(unknown, key=str)}; valid keys: {sorted(TOP_LEVEL)}")
         if doc.get("version", 1) != 1:
-            raise PolicyError("policy version must be 1")
+            problems.append("policy version must be 1")
         algorithm = str(doc.get("algorithm", "ff1")).lower()
         if algorithm not in ALGORITHMS:
-            raise PolicyError(f"algorithm must be one of: {', '.join(ALGORITHMS)}")
+            problems.append(f"algorithm must be one of: {', '.join(ALGORITHMS)}")
         derivation = doc.get("derivation", DEFAULT_DERIVATION)
         if isinstance(derivation, bool) or derivation not in DERIVATIONS:
-            raise PolicyError(
+            problems.append(
                 f"derivation must be one of: {', '.join(map(str, DERIVATIONS))} (1 reverses tokens made before "
                 f"derivation 2; a delivery's manifest records its derivation under key.derivation)")
         key_version = doc.get("key_version")
-        if key_version is not None and (not isinstance(key_version, int) or key_version < 1):
-            raise PolicyError("key_version must be a positive integer")
+        if key_version is not None and (isinstance(key_version, bool) or not isinstance(key_version, int)
+                                        or key_version < 1):
+            problems.append("key_version must be a positive integer")
+        key = doc.get("key", "default")
+        if not isinstance(key, str) or not key:
+            problems.append("key must be a key name (text), e.g. default")
+        quasi: tuple[str, ...] = ()
+        suppress = None
         try:
             quasi = quasi_ids.parse_quasi(doc["quasi"]) if "quasi" in doc else ()
             suppress = quasi_ids.parse_suppress(doc["suppress"]) if "suppress" in doc else None
         except ValueError as exc:
-            raise PolicyError(str(exc)) from None
+            problems.append(str(exc))
         cols = doc.get("columns", {} if quasi else None)
+        columns: dict[str, ColumnSpec] = {}
         if not isinstance(cols, Mapping) or not (cols or quasi):
-            raise PolicyError("the policy needs a non-empty 'columns' mapping (column name -> {type: ...})")
-        columns = {str(name): cls._column(str(name), entry) for name, entry in cols.items()}
-        return cls(columns, str(doc.get("key", "default")), key_version, algorithm, 1, dict(doc), derivation,
-                   quasi, suppress)
+            problems.append("the policy needs a non-empty 'columns' mapping (column name -> {type: ...})")
+            cols = {}
+        for name, entry in cols.items():
+            try:
+                columns[str(name)] = cls._column(str(name), entry)
+            except PolicyError as exc:
+                problems.extend(getattr(exc, "problems", None) or [str(exc)])
+        if len(problems) == 1:
+            raise PolicyError(problems[0])
+        if problems:
+            raise PolicyError(f"the policy has {len(problems)} problems: " + "; ".join(problems))
+        return cls(columns, str(key), key_version, algorithm, 1, dict(doc), derivation, quasi, suppress)
 
     @staticmethod
     def _column(name: str, entry: Any) -> ColumnSpec:
@@ -181,7 +295,20 @@ class Policy:
         on_invalid = str(entry.get("on_invalid", "generic"))
         if on_invalid not in ON_INVALID:
             raise PolicyError(f"column {name!r}: on_invalid must be one of: {', '.join(ON_INVALID)}")
-        options = {k: entry[k] for k in entry if k in OPTION_KEYS}
+        options: dict[str, Any] = {}
+        problems = []
+        for k in entry:
+            if k not in OPTION_KEYS:
+                continue
+            check = OPTION_CHECKS.get(k)
+            try:
+                options[k] = check(entry[k]) if check is not None else entry[k]
+            except ValueError as exc:
+                problems.append(f"column {name!r}: {k} {exc}")
+        if problems:
+            error = PolicyError("; ".join(problems))
+            error.problems = problems  # type: ignore[attr-defined]
+            raise error
         domain = entry.get("domain")
         spec = ColumnSpec(name, pii_type.name, method, tuple(keep), on_invalid, domain, options)
         if pii_type.name == "free_text":

@@ -10,6 +10,10 @@ the executors: the HKDF subkeys of the (purpose, domain) pairs the policy's type
 closure (Spark ships closures to executors; it never puts them in plans, logs or the UI); its ``repr`` shows
 no key bytes.
 
+Workers: each function here first runs a one-task job that imports tokenize_kit on an executor
+(:func:`check_workers`, once per Spark application), so a cluster whose workers lack the package fails on the
+driver with a clear error naming ``PYSPARK_PYTHON``, not at the first action with a worker traceback.
+
 ``pyspark`` is an optional extra (``pip install tokenize-kit[spark]``): nothing else imports this module.
 """
 
@@ -22,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from .keys import Keyset, KeysetError
+from .keys import Keyset, KeysetError, as_keyset
 from .policy import Policy
 from .subkeys import DEFAULT_DERIVATION, FPE
 from .table import TokenizeError, check_columns, crypto_for, policy_subkeys, transform_table
@@ -98,6 +102,40 @@ class DerivedKeyset:
     __str__ = __repr__
 
 
+class SparkWorkerError(RuntimeError):
+    """The Spark workers cannot import tokenize_kit (their Python is not the one it is installed in)."""
+
+
+#: Spark application ids whose workers were seen to import tokenize_kit
+_CHECKED: set[str] = set()
+
+
+def _probe(_: Any) -> str:
+    import importlib
+
+    return str(importlib.import_module("tokenize_kit").__version__)
+
+
+def check_workers(spark: Any) -> None:
+    """Run one tiny task that imports tokenize_kit on an executor; raise :class:`SparkWorkerError` naming
+    ``PYSPARK_PYTHON`` if it cannot.  Done once per Spark application (a cached answer after that)."""
+    sc = spark.sparkContext if hasattr(spark, "sparkContext") else spark
+    app = str(sc.applicationId)
+    if app in _CHECKED:
+        return
+    try:
+        sc.parallelize([0], 1).map(_probe).collect()
+    except Exception as exc:
+        text = str(exc)
+        cause = next((line.strip() for line in reversed(text.splitlines())
+                      if "ModuleNotFoundError" in line or "ImportError" in line), type(exc).__name__)
+        raise SparkWorkerError(
+            f"the Spark workers cannot import tokenize_kit ({cause}): run the executors with a Python that has "
+            "tokenize-kit installed (set PYSPARK_PYTHON, or spark.pyspark.python, to it, or install the package "
+            "on every worker)") from None
+    _CHECKED.add(app)
+
+
 def _spark_output_schema(df: DataFrame, policy: Policy, decrypt: bool = False):
     """Same schema as the input: policy columns keep their type (integer ID columns stay integers), except that
     generalised columns become text (their labels: ``1987``, ``[5000, 10000)``)."""
@@ -109,13 +147,16 @@ def _spark_output_schema(df: DataFrame, policy: Policy, decrypt: bool = False):
     return StructType([StructField(f.name, StringType(), True) if f.name in text else f for f in df.schema.fields])
 
 
-def _transform(df: DataFrame, policy: Any, keyset: Keyset | DerivedKeyset, decrypt: bool) -> DataFrame:
+def _transform(df: DataFrame, policy: Any, keyset: Any, decrypt: bool, passphrase: str | None = None
+               ) -> DataFrame:
     policy = Policy.load(policy)
     try:
         check_columns(policy, list(df.columns))  # before any job runs
     except TokenizeError as exc:
         raise TokenizeError(f"{exc} (Spark DataFrame)") from None
+    keyset = as_keyset(keyset, passphrase)
     derived = keyset if isinstance(keyset, DerivedKeyset) else DerivedKeyset.for_policy(keyset, policy)
+    check_workers(df.sparkSession)
     policy_doc = policy.to_dict()
     schema = _spark_output_schema(df, policy, decrypt)
     out_schema = _arrow_schema(schema)
@@ -152,16 +193,20 @@ def _arrow_schema(schema: Any) -> pa.Schema:
     return to_arrow_schema(schema)
 
 
-def tokenize(df: DataFrame, policy: Any, keyset: Keyset | DerivedKeyset) -> DataFrame:
+def tokenize(df: DataFrame, policy: Any, keyset: Keyset | DerivedKeyset | str | os.PathLike[str], *,
+             passphrase: str | None = None) -> DataFrame:
     """Tokenize the policy's columns of a Spark DataFrame (same tokens as :func:`tokenize_kit.tokenize_table`).
 
-    A policy's ``suppress:`` is applied over the whole DataFrame (a window count per equivalence class); more
-    rows to suppress than its ``max_share`` raises :class:`~tokenize_kit.risk.RiskRefused` before any output."""
+    ``keyset``: a Keyset, a DerivedKeyset, or a keyset file's path opened on the driver (its passphrase from
+    ``passphrase``, ``$TOKENIZE_KIT_PASSPHRASE`` or a prompt).  A policy's ``suppress:`` is applied over the whole
+    DataFrame (a window count per equivalence class); more rows to suppress than its ``max_share`` raises
+    :class:`~tokenize_kit.risk.RiskRefused` before any output."""
     policy = Policy.load(policy)
     if policy.suppress is None:
-        return _transform(df, policy, keyset, decrypt=False)
+        return _transform(df, policy, keyset, False, passphrase)
+    check_workers(df.sparkSession)
     flagged, columns = _flag_suppressed(df, policy)
-    out = _transform(flagged, policy, keyset, decrypt=False)
+    out = _transform(flagged, policy, keyset, False, passphrase)
     from pyspark.sql import functions as F
 
     for c in columns:
@@ -211,9 +256,10 @@ def _flag_suppressed(df: DataFrame, policy: Policy) -> tuple[DataFrame, list[str
     return flagged, list(dict.fromkeys(i.column for i in items))
 
 
-def detokenize(df: DataFrame, policy: Any, keyset: Keyset | DerivedKeyset) -> DataFrame:
-    """Reverse :func:`tokenize`."""
-    return _transform(df, policy, keyset, decrypt=True)
+def detokenize(df: DataFrame, policy: Any, keyset: Keyset | DerivedKeyset | str | os.PathLike[str], *,
+               passphrase: str | None = None) -> DataFrame:
+    """Reverse :func:`tokenize` (``keyset`` as there)."""
+    return _transform(df, policy, keyset, True, passphrase)
 
 
 def scan(df: DataFrame, covered: Iterable[str] = ()) -> DataFrame:
@@ -223,6 +269,7 @@ def scan(df: DataFrame, covered: Iterable[str] = ()) -> DataFrame:
     from .scan import ScanResult, scan_batch
 
     covered = list(covered)
+    check_workers(df.sparkSession)
     out_schema = "part long, column string, type string, count long, non_empty long"
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -297,6 +344,7 @@ def scan_against(delivery: DataFrame, raw: DataFrame, policy: Any, on: str) -> d
 
     policy = Policy.load(policy)
     doc = policy.to_dict()
+    check_workers(delivery.sparkSession)
     if on in policy.columns:
         raise ScanError(f"scan_against pairs rows by {on!r}, which the policy changes: pass a column left as it is")
     for df, what in ((delivery, "delivery"), (raw, "input")):
@@ -373,6 +421,7 @@ def risk(df: DataFrame, quasi: Sequence[str] = (), *, policy: Any = None, sensit
     if not items:
         raise RiskError("no quasi-identifiers: name some with quasi=, or in the policy")
     check_columns(list(df.columns), items, sensitive, "the Spark DataFrame")
+    check_workers(df.sparkSession)
     names = [f"q{i}" for i in range(len(items))]
     key_schema = ", ".join(f"{n} string" for n in names) + (", s string" if sensitive else "")
     simulate = not delivered

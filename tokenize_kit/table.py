@@ -7,8 +7,9 @@ ones per ``on_invalid``, and scatter the results back.  Nothing in a policy colu
 raw unless the policy says ``method: keep``.
 
 Detokenization dispatches on validity: the type's tokens are always valid, and the generic token of
-an invalid value is cycle-walked until it is invalid too (see :mod:`tokenize_kit.pii.charclass`), so
-each token is reversed by the map that made it.
+an invalid value is cycle-walked until it is invalid too and not an empty marker such as ``na`` (which
+detokenize would leave as it is; see :mod:`tokenize_kit.pii.charclass`), so each token is reversed by the map
+that made it.
 
 >>> import pyarrow as pa
 >>> from tokenize_kit.keys import Keyset
@@ -37,6 +38,7 @@ import pyarrow.compute as pc
 
 from . import nested
 from .io import InputError
+from .keys import as_keyset
 from .pii import registry
 from .pii.base import ColumnSpec, Crypto, Parse, PIIType, SubkeySource, int_domain_subkeys, scoped_domain
 from .pii.charclass import charclass
@@ -122,17 +124,22 @@ class TableReport:
         return asdict(self)
 
 
-def tokenize_table(table, policy, keyset: Keyset, *, report: TableReport | None = None, row_offset: int = 0):
+def tokenize_table(table, policy, keyset: Keyset | str | os.PathLike[str], *, report: TableReport | None = None,
+                   row_offset: int = 0, passphrase: str | None = None):
     """Tokenize the policy's columns of a pyarrow Table/RecordBatch or pandas DataFrame (same kind back).
 
+    ``keyset`` is a :class:`~tokenize_kit.keys.Keyset` or a keyset file's path (its passphrase from
+    ``passphrase``, ``$TOKENIZE_KIT_PASSPHRASE`` or a prompt, see :func:`~tokenize_kit.keys.as_keyset`).
     A policy's ``suppress:`` counts the equivalence classes of the table it is given: call it with the whole
     table (the ``tokenize`` command and :func:`tokenize_kit.spark.tokenize` count over the whole input)."""
-    return _run(table, policy, keyset, report, row_offset, decrypt=False)
+    return _run(table, policy, as_keyset(keyset, passphrase), report, row_offset, decrypt=False)
 
 
-def detokenize_table(table, policy, keyset: Keyset, *, report: TableReport | None = None, row_offset: int = 0):
-    """Reverse :func:`tokenize_table` (columns with irreversible methods are left as they are)."""
-    return _run(table, policy, keyset, report, row_offset, decrypt=True)
+def detokenize_table(table, policy, keyset: Keyset | str | os.PathLike[str], *, report: TableReport | None = None,
+                     row_offset: int = 0, passphrase: str | None = None):
+    """Reverse :func:`tokenize_table` (columns with irreversible methods are left as they are); ``keyset`` as
+    there."""
+    return _run(table, policy, as_keyset(keyset, passphrase), report, row_offset, decrypt=True)
 
 
 def crypto_for(policy: Policy, keyset: SubkeySource) -> Crypto:
@@ -536,8 +543,8 @@ def _transform_column(
             if decrypt and handling in ("redact", "null"):
                 res = inv  # nothing to reverse: leave as is
             elif handling == "generic":
-                avoid = (lambda a: _valid(pii_type, a, spec)) if pii_type.has_invalid else None
-                res = charclass(inv, crypto, pii_type.domain + "/generic", decrypt=decrypt, avoid=avoid)
+                res = charclass(inv, crypto, pii_type.domain + "/generic", decrypt=decrypt,
+                                avoid=lambda a: _valid(pii_type, a, spec) | _empty_markers(a))
             elif handling == "redact":
                 res = pa.array([spec.options.get("marker", DEFAULT_MARKER)] * len(ii), pa.string())
             else:  # null

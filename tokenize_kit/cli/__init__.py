@@ -3,14 +3,29 @@
 Each command group lives in its own module (``keys``, ``generate``, ``pipeline`` ...) and is attached
 here.  Modules are imported lazily by :class:`LazyGroup` so ``tokenize-kit --help`` starts quickly and
 a heavy dependency (pyarrow, pandas) is only loaded by the commands that need it.
+
+One exit-status table for every command, applied here (:meth:`LazyGroup.main`) so no command can drift from it:
+
+====  ====================================================================================================
+0     done; nothing found (``scan``), verified (``verify``), targets met (``risk``)
+1     findings: PII found (``scan``), a delivery that does not verify (``verify``), a risk target missed
+      (``risk``, ``tokenize --max-risk``)
+2     usage or input error: a bad option, file, policy, keyset or manifest (a one-line message)
+3     internal error: a bug; one line naming the error's type and where it was raised, never its message (it may
+      quote a cell); the traceback only under ``tokenize-kit --debug``
+====  ====================================================================================================
 """
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import sys
+import traceback
 from importlib import import_module
+from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -30,8 +45,84 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+#: set to 1 for tracebacks of internal errors (as the global --debug option does)
+DEBUG_ENV = "TOKENIZE_KIT_DEBUG"
+_debug = False
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    global _debug
+    _debug = _debug or value
+
+
+class Finding(click.ClickException):
+    """A command's findings told as a one-line error (exit 1, e.g. ``generate --report``'s failed checks): the one
+    ClickException the exit-status table leaves at 1; any other is an input error (2)."""
+
+    exit_code = EXIT_FOUND
+
+
+def _set_strict(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    from tokenize_kit.cli.keys import STRICT_META
+
+    ctx.meta[STRICT_META] = value
+
+
+def _internal_site(exc: BaseException) -> str:
+    """'KeyError in load (keys.py:312)': the error's type and the innermost of our functions it came from."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if f"{os.sep}tokenize_kit{os.sep}" in f.filename] or frames
+    where = f" in {ours[-1].name} ({Path(ours[-1].filename).name}:{ours[-1].lineno})" if ours else ""
+    return f"{type(exc).__name__}{where}"
+
+
+def _exit(code: int) -> NoReturn:
+    sys.exit(code)
+
+
 class LazyGroup(click.Group):
-    """A click group whose sub-commands are imported on first use."""
+    """A click group whose sub-commands are imported on first use, and which maps every way a command can end to
+    the exit-status table of this module's docstring."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        global _debug
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        _debug = os.environ.get(DEBUG_ENV) == "1"
+        try:
+            super().main(args, prog_name, complete_var, False, **extra)
+        except click.ClickException as exc:
+            exc.show()
+            # click's own usage errors are 2 already; a command's ClickException (1 by default) is an error of its
+            # input, never a finding: findings leave through sys.exit(1) or Finding
+            _exit(exc.exit_code if exc.exit_code not in (0, 1) or isinstance(exc, Finding) else EXIT_USAGE)
+        except click.Abort:
+            click.echo("Aborted: interrupted, nothing written", err=True)
+            _exit(EXIT_USAGE)
+        except click.exceptions.Exit as exc:
+            _exit(exc.exit_code)
+        except (KeyboardInterrupt, EOFError):
+            click.echo("Aborted: interrupted, nothing written", err=True)
+            _exit(EXIT_USAGE)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:  # our reader went away (`| head`): not a failure of ours, nothing to say
+                sys.stdout = _Discard()
+                _exit(EXIT_USAGE)
+            self._internal(exc)
+        except Exception as exc:
+            self._internal(exc)
+        _exit(EXIT_OK)
+
+    @staticmethod
+    def _internal(exc: BaseException) -> NoReturn:
+        if _debug:
+            traceback.print_exception(exc)
+        what = "out of memory" if isinstance(exc, MemoryError) else "internal error"
+        click.echo(f"Error: {what} ({_internal_site(exc)}); nothing was written. This is a bug: run again with "
+                   f"`tokenize-kit --debug ...` for the traceback (it may quote data) and report it", err=True)
+        _exit(EXIT_INTERNAL)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -51,8 +142,23 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+class _Discard:
+    """stdout after a broken pipe: interpreter shutdown flushes it without a second error."""
+
+    def write(self, data: Any) -> int:
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tokenize-kit")
+@click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+              help=f"Print the traceback of an internal error (exit 3; or set {DEBUG_ENV}=1).")
+@click.option("--strict", is_flag=True, expose_value=False, callback=_set_strict,
+              help="Refuse a keyset file readable by group or others (default: a warning; or set "
+                   "TOKENIZE_KIT_STRICT=1).")
 def cli() -> None:
     """Tokenize Egyptian and Saudi customer extracts before they leave the company.
 
@@ -62,6 +168,14 @@ def cli() -> None:
       tokenize-kit scan extract.csv --suggest-policy policy.yaml
       tokenize-kit tokenize extract.csv out.csv --policy policy.yaml --keyset keys.json
       tokenize-kit scan out.csv --against extract.csv --policy policy.yaml
+
+    \b
+    Exit status, every command:
+      0  done, nothing found, verified, targets met
+      1  findings: PII found (scan), not verified (verify), risk target missed (risk, --max-risk),
+         realism check failed (generate --report)
+      2  usage or input error (one line: what is wrong and how to fix it)
+      3  internal error (one line; the traceback with --debug)
     """
 
 

@@ -126,7 +126,9 @@ def _report(dataset: str | None, output_dir: Path | None, rows: int, seed: int) 
     if rows < 200_000:
         click.echo("tolerances are set for 200,000 customers: fewer rows add sampling noise to the shares", err=True)
     if failed:
-        raise click.ClickException(f"{failed} of {len(checks)} realism checks fail (marked FAIL above)")
+        from tokenize_kit.cli import Finding
+
+        raise Finding(f"{failed} of {len(checks)} realism checks fail (marked FAIL above)")
 
 
 @click.group()

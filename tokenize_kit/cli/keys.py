@@ -33,17 +33,33 @@ def _new_passphrase() -> str:
     return click.prompt("Passphrase for the new keyset", hide_input=True, confirmation_prompt=True)
 
 
+#: set to 1 to refuse keysets readable by group or others, as the global --strict option does
+STRICT_ENV = "TOKENIZE_KIT_STRICT"
+#: where the global --strict option is kept in the click context
+STRICT_META = "tokenize_kit.strict"
+
+
+def strict_mode() -> bool:
+    """Whether ``tokenize-kit --strict`` (or ``$TOKENIZE_KIT_STRICT=1``) is in force for this command."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(STRICT_META)) or os.environ.get(STRICT_ENV) == "1"
+
+
 def load_keyset(path: Path) -> Keyset:
-    """Load a keyset for a CLI command: passphrase from the environment, else a hidden prompt."""
+    """Load a keyset for a CLI command: passphrase from the environment, else a hidden prompt.
+
+    A keyset readable by group or others gives a warning on stderr, or under ``--strict`` an error."""
+    strict = strict_mode()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                ks = Keyset.load(path)
+                ks = Keyset.load(path, strict=strict)
             except KeysetError as exc:
                 if type(exc).__name__ != "PassphraseRequiredError" or not sys.stdin.isatty():
                     raise
-                ks = Keyset.load(path, passphrase=click.prompt(f"Passphrase for {path}", hide_input=True))
+                ks = Keyset.load(path, passphrase=click.prompt(f"Passphrase for {path}", hide_input=True),
+                                 strict=strict)
         for w in caught:
             click.echo(f"warning: {w.message}", err=True)
         return ks
@@ -58,7 +74,8 @@ def keys() -> None:
     \b
     A keyset is a JSON file (mode 0600) of named keys, each with numbered versions of 256-bit
     material.  Tokens are made with subkeys derived per PII type, so one keyset serves a whole
-    policy.  Material is never printed; `keys show` prints fingerprints instead.
+    policy.  Material is never printed; `keys show` prints fingerprints instead.  A keyset file
+    readable by group or others gives a warning; `tokenize-kit --strict ...` refuses it.
 
     \b
     Examples:

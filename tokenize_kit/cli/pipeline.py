@@ -47,6 +47,8 @@ def _job(input_path, output_path, policy, keyset_path, detok, opts):
         raise UsageProblem(f"no keyset: pass --keyset PATH or set {KEYSET_ENV}")
     try:
         ks = load_keyset(Path(keyset_path))
+        if detok:
+            policy, checked = _checked_against_delivery(input_path, policy, ks, opts)
         sign_key = load_private(Path(opts["sign"])) if opts.get("sign") else None
         update, done = _progress(opts["quiet"], "detokenize" if detok else "tokenize")
         result = run(
@@ -77,6 +79,8 @@ def _job(input_path, output_path, policy, keyset_path, detok, opts):
 
         where = exc.filename if exc.filename is not None else "a file"
         raise UsageProblem(f"cannot use {where}: {describe_os_error(exc)}; no output was written") from None
+    if detok:  # (told once the job succeeded, so that an error stays one line)
+        click.echo(checked, err=True)
     rate = result.rows / max(result.seconds, 1e-9)
     manifest = opts.get("manifest") or opts.get("output_manifest") or Path(str(output_path) + ".manifest.json").name
     click.echo(
@@ -190,21 +194,76 @@ def tokenize(input_path, output_path, policy, keyset_path, **opts):
     _job(input_path, output_path, policy, keyset_path, False, opts)
 
 
+def _checked_against_delivery(input_path, policy_path, ks, opts):
+    """The policy to detokenize INPUT with, its key version taken from the delivery's manifest once the keyset,
+    key version, algorithm and policy were checked against it (see :func:`tokenize_kit.manifest.check_delivery`),
+    and a line saying what was checked (told once the job succeeded, so an error stays one line).
+
+    The manifest is ``--manifest`` or INPUT.manifest.json.  Without one (a vendor's results file) nothing can be
+    checked: the key version is ``--key-version``, the policy's ``key_version``, or the key's only version; a key
+    with several versions and none named is refused, since guessing would give plausible wrong values."""
+    from dataclasses import replace
+
+    from tokenize_kit.manifest import MANIFEST_SUFFIX, check_delivery, load_manifest
+    from tokenize_kit.policy import Policy
+
+    policy = Policy.load(policy_path)
+    asked = opts.get("key_version")
+    mpath = opts.get("delivery_manifest")
+    if mpath is None and input_path != "-" and Path(str(input_path) + MANIFEST_SUFFIX).is_file():
+        mpath = str(input_path) + MANIFEST_SUFFIX
+    if mpath is not None:
+        version = check_delivery(load_manifest(mpath), policy, ks, key_version=asked, source=str(mpath))
+        return replace(policy, key_version=version), (
+            f"verified against {mpath}: keyset, key {policy.key!r} version {version}, {policy.algorithm} and policy "
+            "match the delivery")
+    versions = ks.versions(policy.key)
+    if asked is not None and policy.key_version is not None and asked != policy.key_version:
+        raise UsageProblem(f"--key-version {asked} contradicts the policy's key_version {policy.key_version}")
+    version = asked or policy.key_version
+    if version is None:
+        if len(versions) > 1:
+            raise UsageProblem(
+                f"no manifest for {input_path}: key {policy.key!r} has versions {', '.join(map(str, versions))} and "
+                "nothing says which made the tokens; pass --manifest DELIVERY.manifest.json (the delivery the file "
+                "came from) or --key-version N")
+        version = versions[0]
+    ks.check_version(policy.key, version)
+    return replace(policy, key_version=version), (
+        f"warning: nothing verified: no manifest for {input_path}, so the keyset, algorithm and policy could not be "
+        f"checked against the delivery (used key {policy.key!r} version {version}); pass --manifest "
+        "DELIVERY.manifest.json to check them")
+
+
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False, allow_dash=True))
 @_job_options
+@click.option("--manifest", "delivery_manifest", type=click.Path(exists=True, dir_okay=False),
+              help="The delivery's manifest to check against (default: INPUT.manifest.json when it exists); give "
+                   "it for a vendor's results file made from that delivery.")
+@click.option("--key-version", type=click.IntRange(1), metavar="N",
+              help="The key version the tokens were made with, for a file without a manifest when the key has "
+                   "several versions (with a manifest: must agree with it).")
 @click.option("--output-manifest", type=click.Path(dir_okay=False),
               help="Write OUTPUT's manifest here (default: OUTPUT.manifest.json; required when OUTPUT is -).")
 def detokenize(input_path, output_path, policy, keyset_path, **opts):
-    """Reverse tokens in INPUT (e.g. a vendor's results file) back to the original values.
+    """Reverse tokens in INPUT (a delivery, or a vendor's results file) back to the original values.
 
     \b
-    Use the same policy and keyset (and key_version, if the key was rotated since) as the delivery.
+    Before writing anything it checks INPUT's manifest (INPUT.manifest.json, or --manifest of the
+    delivery a results file came from): the keyset's fingerprint, the key version, the algorithm and
+    the policy must be those the delivery was made with, else it refuses (exit 2) naming the field
+    that differs; the key version is taken from the manifest, so `keys rotate` does not matter.
+    Without a manifest: --key-version N is needed when the key has several versions; with a single
+    version it proceeds and says on stderr that nothing was verified.
+    \b
     Columns with irreversible methods (mask, hash, redact, surrogate) are left as they are.
     \b
-    Example:
-      tokenize-kit detokenize vendor-results.csv results.csv --policy policy.yaml --keyset keys.json
+    Examples:
+      tokenize-kit detokenize delivery.csv back.csv --policy policy.yaml
+      tokenize-kit detokenize vendor-results.csv results.csv --policy policy.yaml
+          --manifest delivery.csv.manifest.json   (a vendor's file, checked against the delivery)
     """
     opts["sign"] = None
     _job(input_path, output_path, policy, keyset_path, True, opts)
@@ -328,10 +387,20 @@ def _suggest(result, path: Path, force: bool) -> None:
 @click.command()
 @click.argument("output_path", metavar="DELIVERY", type=click.Path(dir_okay=False))
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False),
-              help="The sender's Ed25519 public key: also check the manifest's signature.")
-def verify(output_path, public_key):
-    """Check a delivery against DELIVERY.manifest.json (and its signature with --public-key).
+              help="The sender's Ed25519 public key: also check the manifest's signature (authenticity).")
+@click.option("--allow-unsigned", is_flag=True,
+              help="Without --public-key: accept a delivery whose authenticity is not checked (exit 0).")
+def verify(output_path, public_key, allow_unsigned):
+    """Check DELIVERY against DELIVERY.manifest.json, and who made it (--public-key).
 
+    \b
+    The SHA-256 check alone proves only that the file matches its manifest: anyone who changes the
+    file can re-hash the manifest.  Only the signature, checked with the sender's public key,
+    shows the sender made both.  So without --public-key the result is "authenticity not checked",
+    exit 1, unless --allow-unsigned.
+    \b
+    Exit status: 0 verified, 1 a mismatch, a bad signature or authenticity not checked, 2 the
+    delivery or its manifest cannot be read (missing, not JSON, fields missing).
     \b
     Example (vendor side):
       tokenize-kit verify delivery.csv --public-key sender.pub
@@ -346,7 +415,16 @@ def verify(output_path, public_key):
     except VerifyError as exc:
         click.echo(f"FAILED: {exc}", err=True)
         sys.exit(EXIT_FOUND)
-    signed = "signature valid" if public_key else ("signed, not checked (pass --public-key)" if doc.get("signature")
-                                                  else "not signed")
-    click.echo(f"OK: {output_path} matches its manifest ({doc.get('rows', '?'):,} rows, {signed})")
-
+    rows = doc.get("rows")
+    rows = f"{rows:,}" if isinstance(rows, int) else "?"
+    if public_key:
+        click.echo(f"OK: {output_path} matches its manifest ({rows} rows, signature valid)")
+        return
+    signed = "signed, signature not checked" if doc.get("signature") else "not signed"
+    if allow_unsigned:
+        click.echo(f"OK (authenticity NOT checked, {signed}): {output_path} matches its manifest ({rows} rows)")
+        return
+    click.echo(f"NOT VERIFIED: {output_path} matches its manifest ({rows} rows), but its authenticity was not "
+               f"checked ({signed}): anyone who changed the file could have re-hashed the manifest; pass "
+               "--public-key SENDER.pub (or --allow-unsigned to accept this)", err=True)
+    sys.exit(EXIT_FOUND)
