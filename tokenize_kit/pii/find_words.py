@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -111,7 +111,7 @@ def _unprefixed(key: str) -> list[str]:
     return out
 
 
-@cache
+@lru_cache(maxsize=1 << 17)  # bounded: a file of ever-new words (tokens) keeps memory flat
 def role(word: str, extra_cues: frozenset[str] = frozenset()) -> int:
     """The role bits of one word."""
     key = nl.fold(word)

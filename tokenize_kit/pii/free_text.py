@@ -458,23 +458,9 @@ def _own_word_text(text: pa.Array, before: pa.Array, after: pa.Array, is_name: b
             continue
         canon = lex.canon[ap.entry]
         ok = nl.fits(canon, tp.layout)
-        # a token word that reads otherwise (also a place, a cue ...) would change the text around it: such a
-        # word is left to the name finder, whose walk keeps its reading
-        ok = ok and name_reading(nl.write(canon, tp.layout)) == name_reading(t)
         out.append(nl.write(canon, tp.layout) if ok else t)
         fits.append(ok)
     return pa.array(out, pa.string()), np.array(fits, dtype=bool)
-
-
-#: the roles of a word besides being a name that change how a text reads around it
-_READING_ROLES = (fw.PLACE_EG | fw.PLACE_SA | fw.STRUCT | fw.STOPW | fw.ADDR_CUE | fw.NAME_CUE | fw.LINK
-                  | fw.CONNECT | fw.HEAD)
-
-
-def name_reading(word: str) -> int:
-    """What a name part reads as in text besides a name (a place, a structure or cue word ...): name tokens in
-    text keep it, so the spans around them read the same in the token text."""
-    return fw.role(word) & _READING_ROLES
 
 
 def _covers(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -647,8 +633,7 @@ def transform(values: pa.Array, crypto: Crypto, spec: ColumnSpec | None = None, 
     names = det.names
     if names is not None and len(names.starts):
         parts = view.strings(names.part_start, names.part_end)
-        new = nl.crypt_part_array(parts, names.part_pos, crypto, decrypt=decrypt, contexts=names.part_context,
-                                  reading=name_reading)
+        new = nl.crypt_part_array(parts, names.part_pos, crypto, decrypt=decrypt, contexts=names.part_context)
         starts_l.append(names.part_start)
         ends_l.append(names.part_end)
         texts_l.append(new)

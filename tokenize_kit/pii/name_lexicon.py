@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -341,17 +341,12 @@ def write(canon: str, layout: Layout) -> str:
 
 
 def crypt_parts(crypto: Crypto, parts: list[Part], positions: np.ndarray, *, decrypt: bool = False,
-                domain: str = "person_name", contexts: list[str] | None = None,
-                reading: Callable[[str], int] | None = None) -> list[str]:
+                domain: str = "person_name", contexts: list[str] | None = None) -> list[str]:
     """Tokens (or, with ``decrypt``, values) of name parts: each part's entry is encrypted within its group under
     a tweak naming the group and the part's position in the name, walked on while the layout does not fit (or,
     with ``contexts``, while the context written before it and the token would read as one lexicon name: a glued
-    ``و`` or a compound head before the part), and written with its layout.  ``reading`` (free text): walked on
-    too while the token's reading (say, also a place name) differs from the input's, so a name token never
-    changes how the text around it reads; the walk is the same both ways, for the input and its token share
-    their reading."""
+    ``و`` or a compound head before the part), and written with its layout."""
     lex = lexicon()
-    want = [reading(write(lex.canon[p.entry], p.layout)) for p in parts] if reading is not None else None
     entries = np.array([p.entry for p in parts], dtype=np.int64)
     groups = lex.group[entries] if len(parts) else np.zeros(0, np.int64)
     out = entries.copy()
@@ -371,9 +366,7 @@ def crypt_parts(crypto: Crypto, parts: list[Part], positions: np.ndarray, *, dec
             # a hole (an Arabic name without a Latin spelling of its own): keep the position, walk on
             out[sel] = np.where(landed >= 0, landed, -1 - new)
         todo = np.array([i for i in todo.tolist() if out[i] < 0 or not _settles(
-            lex.canon[out[i]], parts[i].layout, contexts[i] if contexts else "") or (
-            want is not None and reading is not None
-            and reading(write(lex.canon[out[i]], parts[i].layout)) != want[i])], dtype=np.int64)
+            lex.canon[out[i]], parts[i].layout, contexts[i] if contexts else "")], dtype=np.int64)
     return [write(lex.canon[e], p.layout) for e, p in zip(out.tolist(), parts, strict=True)]
 
 
@@ -395,7 +388,7 @@ def is_head(word: str) -> bool:
     return fold(word) in heads()
 
 
-@cache
+@lru_cache(maxsize=1 << 17)  # bounded: a file of ever-new words (tokens) keeps memory flat
 def _parse_cached(word: str) -> Part | None:
     return parse(word)
 
@@ -448,7 +441,7 @@ def crypt_names(values: pa.Array, crypto: Crypto, *, decrypt: bool = False, doma
 
 def crypt_part_array(parts: pa.Array, pos: np.ndarray, crypto: Crypto, *, decrypt: bool = False,
                      domain: str = "person_name", generic: Callable[[pa.Array], pa.Array] | None = None,
-                     contexts: pa.Array | None = None, reading: Callable[[str], int] | None = None) -> pa.Array:
+                     contexts: pa.Array | None = None) -> pa.Array:
     """Tokens of name parts at the given positions (lexicon parts within their group, others by ``generic``);
     ``contexts``: what is written right before each part (see :func:`crypt_parts`)."""
     if not len(parts):
@@ -459,11 +452,10 @@ def crypt_part_array(parts: pa.Array, pos: np.ndarray, crypto: Crypto, *, decryp
         hi = np.flatnonzero(has)
         items = [_parse_cached(w) for w in parts.take(pa.array(hi)).to_pylist()]
         ctx = contexts.take(pa.array(hi)).to_pylist()
-        new = crypt_parts(crypto, items, pos[hi], decrypt=decrypt, domain=domain, contexts=ctx,  # type: ignore
-                          reading=reading)
+        new = crypt_parts(crypto, items, pos[hi], decrypt=decrypt, domain=domain, contexts=ctx)  # type: ignore
         lo = np.flatnonzero(~has)
         rest = crypt_part_array(parts.take(pa.array(lo)), pos[lo], crypto, decrypt=decrypt, domain=domain,
-                                generic=generic, reading=reading)
+                                generic=generic)
         back = np.empty(len(parts), dtype=np.int64)
         back[np.concatenate([hi, lo])] = np.arange(len(parts))
         return pa.concat_arrays([pa.array(new, pa.string()), rest.cast(pa.string())]).take(pa.array(back))
@@ -484,8 +476,7 @@ def crypt_part_array(parts: pa.Array, pos: np.ndarray, crypto: Crypto, *, decryp
         key = pidx[lex_rows] * 8 + np.minimum(pos[lex_rows], 7)
         uniq, inverse = np.unique(key, return_inverse=True)
         items = [parsed[int(k) // 8] for k in uniq.tolist()]
-        new = crypt_parts(crypto, items, uniq % 8, decrypt=decrypt, domain=domain,  # type: ignore[arg-type]
-                          reading=reading)
+        new = crypt_parts(crypto, items, uniq % 8, decrypt=decrypt, domain=domain)  # type: ignore[arg-type]
         out_parts.append((lex_rows, pa.array(new, pa.string()).take(pa.array(inverse.ravel()))))
     rest = np.flatnonzero(~in_lex_or_kept)
     if len(rest):
