@@ -26,8 +26,11 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/tokenize-kit demo
 
+# The suite runs on every core (pytest-xdist), a test file per worker: most tests run the real command in a
+# child process or wait on one, so two workers keep a 2-core machine busy.  TEST_WORKERS=0 runs it in-process.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check tokenize_kit generators tests bench

@@ -206,12 +206,34 @@ def _literal(text: str) -> pa.Array:
     return pa.array([text], pa.string())
 
 
+_FLAT: dict[tuple[tuple[int, ...], str], tuple[list[pa.Array], pa.Array, np.ndarray]] = {}
+
+
+def _flat_vocabulary(vocabs: list[pa.Array], sep: str) -> tuple[pa.Array, np.ndarray]:
+    """All parts' strings in one array, each but the last part's followed by ``sep``, and where each part
+    starts in it (cached per tuple of reference arrays)."""
+    key = (tuple(id(v) for v in vocabs), sep)
+    hit = _FLAT.get(key)
+    if hit is None or any(a is not b for a, b in zip(hit[0], vocabs, strict=True)):
+        if len(_FLAT) >= 64:
+            _FLAT.clear()
+        last = len(vocabs) - 1
+        with_sep = [pc.binary_join_element_wise(v, sep, "") if sep and k < last else v for k, v in enumerate(vocabs)]
+        starts = np.cumsum([0] + [len(v) for v in vocabs[:-1]]).astype(np.int64)
+        hit = (list(vocabs), pa.concat_arrays([v.cast(pa.string()) for v in with_sep]), starts)
+        _FLAT[key] = hit
+    return hit[1], hit[2]
+
+
 def join_drawn(parts: Sequence[str | tuple[pa.Array, np.ndarray]], sep: str = "") -> pa.Array:
     """Strings built from drawn parts: each part a literal or (reference strings, each row's index into them).
 
-    Arrow's element-wise join costs a pass per part while ``take`` from a small table is cheap, so adjacent
-    parts whose combined table stays under :data:`PAIR_LIMIT` strings are first merged into one table of all
-    their pairs (e.g. house number + street name); the result is the same as joining the parts one by one.
+    Adjacent parts whose combined table stays under :data:`PAIR_LIMIT` strings are first merged into one table
+    of all their pairs (e.g. house number + street name).  Then one ``take`` from all parts' strings (each
+    followed by ``sep``) with the rows' indices interleaved (row 0's parts, row 1's parts ...) lays every
+    row's parts out one after the other: that take's bytes are already the joined strings, and every K-th of
+    its offsets (K parts) delimits a row.  One take instead of K takes and an element-wise join; the result
+    is the same as joining the parts one by one.
     """
     if all(isinstance(p, str) for p in parts):
         raise ValueError("join_drawn needs at least one drawn part (it gives the number of rows)")
@@ -228,10 +250,20 @@ def join_drawn(parts: Sequence[str | tuple[pa.Array, np.ndarray]], sep: str = ""
                 ci = idx if idx is not None else np.zeros(n, np.int64)
                 vocab, idx = _pairs(prev, vocab, sep), pi * len(vocab) + ci
         merged.append((vocab, idx))
-    arrays = [v[0] if i is None else v.take(pa.array(i)) for v, i in merged]
-    if len(arrays) == 1:
-        return arrays[0]
-    return pc.binary_join_element_wise(*arrays, sep)
+    n = next(len(i) for _, i in merged if i is not None)
+    if len(merged) == 1:
+        only, idx = merged[0]
+        return only.take(pa.array(idx))
+    combined, starts = _flat_vocabulary([v for v, _ in merged], sep)
+    if combined.null_count or n == 0:  # (never for reference tables) the element-wise join keeps nulls
+        return pc.binary_join_element_wise(*[v[0] if i is None else v.take(pa.array(i)) for v, i in merged], sep)
+    k = len(merged)
+    inter = np.empty((n, k), dtype=np.int64)
+    for j, (_, i) in enumerate(merged):
+        inter[:, j] = starts[j] if i is None else i + starts[j]
+    laid = combined.take(pa.array(inter.reshape(-1)))
+    offsets = np.frombuffer(laid.buffers()[1], dtype=np.int32, count=n * k + 1, offset=4 * laid.offset)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(np.ascontiguousarray(offsets[::k])), laid.buffers()[2])
 
 
 def _weights(weights: list | None) -> np.ndarray | None:
@@ -466,7 +498,7 @@ def eg_national_id(b: Batch, name: str, min_age: int, max_age: int, male_share: 
         raise ValueError(f"eg_national_id: at most {size:,} unique IDs fit these ages; ask for fewer rows")
     slot = permute(b.seed, "eg_national_id", rows, size)
     unit, r = np.divmod(slot, per_date)
-    date_idx = np.searchsorted(units, unit, side="right")
+    date_idx = ref.birth_day_of_unit(table, str(b.reference_date), min_age, max_age)[unit]
     k = per_day[date_idx]
     j = unit - (units[date_idx] - k)  # which of the date's units
     cell = np.searchsorted(cum, r, side="right")
@@ -589,23 +621,32 @@ def city(b: Batch, name: str, country: str, within: str, script: str, stream: st
     markaz (rural district) and ``eg_address`` writes a village-style address.  The share is applied within
     the governorates that have villages, scaled so the national share matches.
     """
-    rng = b.rng(stream or f"{country}_city")
     cities = _CITIES[country]()
-    parent = b.idx(within)
-    idx = cities.draw(parent, rng.random(b.n))
+    key = f"#city:{stream or country + '_city'}"
+    args = (country, within, rural_share)
+    hit = b.extra.get(key)
+    if hit is None or hit["args"] != args:  # the Arabic and English columns share one draw
+        rng = b.rng(stream or f"{country}_city")
+        parent = b.idx(within)
+        hit = b.extra[key] = {"args": args, "idx": cities.draw(parent, rng.random(b.n))}
+        if country == "eg" and rural_share > 0:
+            vil = ref.eg_villages()
+            gov = ref.eg_governorates()
+            has = vil.groups.count > 0
+            p_rural = min(1.0, rural_share / float(gov.weights[has].sum()))
+            rural = has[parent] & (rng.random(b.n) < p_rural)
+            v = np.zeros(b.n, dtype=np.int64)
+            if rural.any():
+                v[rural] = vil.groups.draw(parent[rural], rng.random(int(rural.sum())))
+            hit.update(rural=rural, village=v)
+    idx = hit["idx"]
     b.index_of[name] = idx
     out = (cities.ar if script == "ar" else cities.en).take(pa.array(idx))
-    if country != "eg" or rural_share <= 0:
+    if "rural" not in hit:
         return out
-    vil = ref.eg_villages()
-    gov = ref.eg_governorates()
-    has = vil.groups.count > 0
-    p_rural = min(1.0, rural_share / float(gov.weights[has].sum()))
-    rural = has[parent] & (rng.random(b.n) < p_rural)
-    v = np.zeros(b.n, dtype=np.int64)
-    if rural.any():
-        v[rural] = vil.groups.draw(parent[rural], rng.random(int(rural.sum())))
+    rural, v = hit["rural"], hit["village"]
     b.extra[name] = {"rural": rural, "village": v}
+    vil = ref.eg_villages()
     markaz = (vil.markaz_ar if script == "ar" else vil.markaz_en).take(pa.array(v))
     return pc.if_else(pa.array(rural), markaz, out)
 
@@ -655,25 +696,28 @@ def eg_address(b: Batch, name: str, governorate: str, city: str, script: str, st
     apt = rng.integers(1, 40, b.n)
     apt[rng.random(b.n) >= apartment_share] = 0  # 0: no apartment part
     gov, cities = ref.eg_governorates(), ref.eg_cities()
+    drawn = b.extra.get(city) or {}
+    rural = drawn["rural"] if "rural" in drawn else np.zeros(b.n, bool)
+    u = np.flatnonzero(~rural)  # urban rows: build their addresses only
+    number = (number[0], number[1][u])
     if script == "ar":
-        urban = join_drawn([number, " شارع ", (streets.ar, st), (_optional_part("، شقة ", 40), apt),
-                            "، ", (cities.ar, c), "، ", (gov.ar, g)])
+        urban = join_drawn([number, " شارع ", (streets.ar, st[u]), (_optional_part("، شقة ", 40), apt[u]),
+                            "، ", (cities.ar, c[u]), "، ", (gov.ar, g[u])])
     else:
-        urban = join_drawn([number, " ", (streets.en, st), " St.", (_optional_part(", Apt ", 40), apt),
-                            ", ", (cities.en, c), ", ", (gov.en, g)])
-    drawn = b.extra.get(city)
-    if not drawn or "rural" not in drawn or not drawn["rural"].any():
+        urban = join_drawn([number, " ", (streets.en, st[u]), " St.", (_optional_part(", Apt ", 40), apt[u]),
+                            ", ", (cities.en, c[u]), ", ", (gov.en, g[u])])
+    if len(u) == b.n:
         return urban
-    vil = ref.eg_villages()
-    v = drawn["village"]
+    r = np.flatnonzero(rural)
     # a village address names the lane or the household (منزل ...) before the village, as rural addresses do
     lead = ref.village_leads(script)
     li = rng.integers(0, len(lead), b.n)
-    if script == "ar":
-        village = join_drawn([(lead, li), "قرية ", (vil.ar, v), "، مركز ", (vil.markaz_ar, v), "، ", (gov.ar, g)])
-    else:
-        village = join_drawn([(lead, li), (vil.ar, v), " village, ", (vil.markaz_en, v), " markaz, ", (gov.en, g)])
-    return pc.if_else(pa.array(drawn["rural"]), village, urban)
+    village = join_drawn([(lead, li[r]), (ref.village_lines(script), drawn["village"][r])])
+    # urban rows then rural rows, put back in row order
+    order = np.empty(b.n, dtype=np.int64)
+    order[u] = np.arange(len(u))
+    order[r] = len(u) + np.arange(len(r))
+    return pa.concat_arrays([urban, village]).take(pa.array(order))
 
 
 @kind("sa_region", optional={"script": "ar", "stream": "sa_region"})

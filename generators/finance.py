@@ -42,6 +42,45 @@ def _annuity_factor(r_month: np.ndarray | float, n: np.ndarray) -> np.ndarray:
     return (1 - (1 + r_month) ** -n) / r_month
 
 
+def _smallest_product(products: list[Mapping[str, Any]]) -> int:
+    """The product a borrower no other product fits gets: the smallest minimum amount (first such)."""
+    return int(np.argmin([float(p["amount"][0]) for p in products]))
+
+
+def _longest_tenor(tenors: np.ndarray, months_left: np.ndarray) -> np.ndarray:
+    """Per row, the longest of ``tenors`` within ``months_left``, else the shortest tenor."""
+    return np.max(np.where(tenors[None, :] <= months_left[:, None], tenors[None, :], tenors.min()), axis=1)
+
+
+@kind("loan_count", required=("mean", "income", "birth_date", "products"),
+      optional={"plus": 1, "max": 5, "max_dbr": 0.5, "max_age_at_maturity": 65},
+      columns=("income", "birth_date"))
+def loan_count(b: Batch, name: str, mean: float, income: str, birth_date: str, products: list[Mapping[str, Any]],
+               plus: int, max: int, max_dbr: float, max_age_at_maturity: int) -> pa.Array:
+    """How many loans a customer has: Poisson(mean) + plus, at most ``max``, and no more than the customer's
+    income can carry within ``max_dbr`` (a lender refuses the loan that would break the cap).
+
+    The ``loan`` kind sizes every loan within the borrower's share of ``max_dbr`` except when no product fits
+    that share; then it books the smallest product's minimum amount at its longest tenor the borrower's age
+    allows.  That instalment is at most ``worst`` below (highest rate, tenor counted from the reference date,
+    the latest a loan can start), so ``count * worst <= max_dbr * income`` keeps the customer within the cap
+    whatever the loans draw.  Customers whose income cannot carry even one such loan have none.
+    """
+    v = b.rng(name).poisson(float(mean), b.n) + int(plus)
+    p = products[_smallest_product(products)]
+    # months from the reference date until the borrower turns max_age_at_maturity, less one (as in ``loan``)
+    birth_month = _dates(b.col(birth_date)).astype("datetime64[M]")
+    months_left = ((birth_month - b.reference_date.astype("datetime64[M]")).astype(np.int64)
+                   + 12 * max_age_at_maturity - 1)
+    tenors = np.sort(np.asarray(p["tenors"], dtype=np.int64))
+    r = float(np.max(np.asarray(p["rate"], dtype=np.float64))) / 1200
+    worst = float(p["amount"][0]) / _annuity_factor(r, tenors)  # instalment of the minimum amount per tenor
+    # the longest tenor within months_left, else the shortest (as ``_longest_tenor``)
+    k = np.maximum(np.searchsorted(tenors, months_left, side="right") - 1, 0)
+    affordable = np.floor(max_dbr * _num(b, income) / worst[k]).astype(np.int64)
+    return pa.array(np.minimum(np.minimum(v, max), affordable))
+
+
 @kind("loan", required=("part", "income", "birth_date", "occupation", "siblings", "products"),
       optional={"max_dbr": 0.5, "dbr_range": [0.15, 0.5], "min_age": 21, "max_age_at_maturity": 65,
                 "window_months": 36, "stream": "loan"},
@@ -95,14 +134,14 @@ def _draw_loans(b: Batch, stream: str, income: str, birth_date: str, occupation:
             allowed = np.isin(occ_labels, list(p["occupations"]))
         tenors = np.asarray(p["tenors"], dtype=np.int64)
         longest = np.max(np.where(tenors[None, :] <= months_left[:, None], tenors[None, :], 0), axis=1)
-        r = float(np.mean(p["rate"])) / 1200
+        # at the product's highest rate: whatever rate is drawn, the longest tenor affords the minimum amount
+        r = max(float(x) for x in p["rate"]) / 1200
         can_borrow = budget * _annuity_factor(r, np.maximum(longest, 1)) >= float(p["amount"][0])
         feasible[:, j] = float(p["share"]) * (allowed & (inc >= float(p.get("min_income", 0))) & (longest > 0)
                                               & can_borrow)
     none = feasible.sum(axis=1) <= 0
-    if none.any():  # a borrower no product fits: the smallest, shortest loan the rules allow
-        j_small = int(np.argmin([float(p["amount"][0]) for p in products]))
-        feasible[none, j_small] = 1.0
+    if none.any():  # a borrower no product fits: the smallest product's minimum (``loan_count`` keeps it in the cap)
+        feasible[none, _smallest_product(products)] = 1.0
     prod = draw_rows(feasible, rng.random(b.n))
     tenor = np.zeros(b.n, dtype=np.int64)
     rate = np.zeros(b.n)
@@ -122,9 +161,7 @@ def _draw_loans(b: Batch, stream: str, income: str, birth_date: str, occupation:
         # too short to afford the minimum: the longest tenor the borrower's age allows
         short = afford < amin
         if short.any():
-            longest = np.max(np.where(tenors[None, :] <= months_left[sel][short, None], tenors[None, :],
-                                      tenors.min()), axis=1)
-            n[short] = longest
+            n[short] = _longest_tenor(tenors, months_left[sel][short])
             afford[short] = budget[sel][short] * _annuity_factor(rates[short] / 1200, n[short])
         want = np.exp(np.log(amed) + 0.6 * rng.standard_normal(len(sel)))
         step = float(p.get("round", 100))

@@ -34,10 +34,90 @@ def draw_rows(p: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum((cum < u[:, None] * total).sum(axis=1), p.shape[1] - 1)
 
 
+@dataclass(frozen=True)
+class GroupedCDF:
+    """Many discrete distributions in flat arrays, drawn for all rows at once by a guide table.
+
+    Group ``g`` holds entries ``start[g] .. last[g]`` (``last``: its last entry of positive weight) with
+    cumulative probabilities ``key - g``.  A row's entry is the first whose cumulative probability exceeds its
+    uniform draw ``u``, as ``searchsorted`` on the group's cumulative weights finds it (the offset ``g`` can move a
+    comparison by a rounding unit, never onto an entry of weight 0); a guide table (Chen and Asau 1974: for each of
+    ``4 x entries`` equal slices of [0, 1), the first entry reaching into it) puts each row at or just before
+    its entry, so a few vectorised steps forward replace a binary search that misses the cache at every level.
+    """
+
+    key: np.ndarray
+    start: np.ndarray
+    last: np.ndarray
+    guide: np.ndarray
+    guide_start: np.ndarray
+    guide_size: np.ndarray
+    #: groups with some positive weight (a row of another group cannot be drawn)
+    valid: np.ndarray
+
+    @classmethod
+    def build(cls, weights: list[np.ndarray]) -> GroupedCDF:
+        keys, guides, start, last, gstart, gsize, valid = [], [], [], [], [], [], []
+        pos = gpos = 0
+        for g, w in enumerate(weights):
+            w = np.asarray(w, dtype=np.float64)
+            valid.append(bool(len(w)) and w.sum() > 0)
+            if not valid[-1]:  # a placeholder entry keeps the flat arrays in group order
+                w = np.ones(1)
+            cum = np.cumsum(w) / w.sum()
+            cum[-1] = 1.0
+            lp = int(np.flatnonzero(w > 0)[-1])
+            q = 4 * len(w)
+            guide = pos + np.minimum(np.searchsorted(cum, np.arange(q) / q, side="right"), lp)
+            keys.append(g + cum)
+            guides.append(guide)
+            start.append(pos)
+            last.append(pos + lp)
+            gstart.append(gpos)
+            gsize.append(q)
+            pos += len(w)
+            gpos += q
+        return cls(np.concatenate(keys), np.array(start), np.array(last), np.concatenate(guides),
+                   np.array(gstart), np.array(gsize), np.array(valid))
+
+    def draw(self, group: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Flat entry index of each row (``group`` its group, ``u`` uniform in [0, 1))."""
+        if not self.valid[group].all():
+            raise ValueError("a row has no allowed category (check the schema's conditions)")
+        size = self.guide_size[group]
+        at = self.guide[self.guide_start[group] + np.minimum((u * size).astype(np.int64), size - 1)]
+        x = group + u
+        last = self.last[group]
+        todo = np.flatnonzero((self.key[at] <= x) & (at < last))
+        while len(todo):
+            at[todo] += 1
+            todo = todo[(self.key[at[todo]] <= x[todo]) & (at[todo] < last[todo])]
+        return at
+
+
+#: ages beyond which :func:`ages_on` falls back to calendar arithmetic per row
+_MAX_AGE = 200
+
+
+@cache
+def _age_thresholds(when: str) -> np.ndarray:
+    """Ascending: the latest birth date that is ``k`` years old on ``when`` (ISO date), for k = _MAX_AGE .. 0."""
+    from .columns import _add_months
+
+    k = np.arange(_MAX_AGE, -1, -1)
+    return _add_months(np.full(len(k), np.datetime64(when, "D")), -12 * k)
+
+
 def ages_on(birth: np.ndarray, when: np.datetime64 | np.ndarray) -> np.ndarray:
-    """Whole years of age on ``when`` (vectorised)."""
+    """Whole years of age on ``when`` (vectorised; one ``searchsorted`` when ``when`` is one date)."""
     b = np.asarray(birth, dtype="datetime64[D]")
     w = np.asarray(when, dtype="datetime64[D]")
+    if w.ndim == 0:
+        t = _age_thresholds(str(w))
+        if not len(b) or (b.min() >= t[0] and b.max() <= t[-1]):
+            # age = the largest k whose threshold is on or after the birth date (a 29 Feb birthday falls on
+            # 1 Mar in other years, as the calendar rule below has it: the thresholds come from _add_months)
+            return (len(t) - 1 - np.searchsorted(t, b, side="left")).astype(np.int64)
     by, wy = b.astype("datetime64[Y]"), w.astype("datetime64[Y]")
     years = (wy - by).astype(np.int64)
     # compare (month, day), not the day of the year, so 29 Feb / 1 Mar behave as calendars do
@@ -106,6 +186,8 @@ class NamePools:
     groups: dict[tuple[str, str, str, str], tuple[np.ndarray, np.ndarray]]
     #: pool -> {tradition: share of the pool's male given-name weight}
     traditions: dict[str, dict[str, float]]
+    #: each name's weight (``weight`` column)
+    weight: np.ndarray
 
 
 @cache
@@ -129,7 +211,7 @@ def name_pools() -> NamePools:
             tw = {tr: float(weight[[i for i in rows if trad[i] == tr]].sum()) for tr in all_trads}
             total = sum(tw.values())
             traditions[p] = {tr: v / total for tr, v in tw.items() if v > 0} if total else {"any": 1.0}
-    return NamePools(ar, en, _email_safe(en), groups, traditions)
+    return NamePools(ar, en, _email_safe(en), groups, traditions, weight)
 
 
 #: how each pool builds a full name: roles of the parts after the given name (father, grandfather, family)
@@ -144,24 +226,61 @@ CHAINS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _draw_names(pools: NamePools, rng: np.random.Generator, pool: np.ndarray, role: str, gender: np.ndarray,
-                trad: np.ndarray, pool_names: list[str], trad_names: list[str],
-                wanted: np.ndarray | None = None) -> np.ndarray:
-    out = np.full(len(pool), -1, dtype=np.int64)
-    u = rng.random(len(pool))
+@cache
+def _trad_names() -> list[str]:
+    return sorted({tr for d in name_pools().traditions.values() for tr in d} | {"any"})
+
+
+@dataclass(frozen=True)
+class _RoleDraw:
+    """Every name group of one role as one :class:`GroupedCDF`: ``names`` holds the name (row of
+    ``person_names.csv``) of each entry, ``lookup[pool, gender, tradition]`` the group a row draws from (-1:
+    none)."""
+
+    cdf: GroupedCDF
+    names: np.ndarray
+    lookup: np.ndarray
+
+
+@cache
+def _role_draw(role: str) -> _RoleDraw:
+    pools = name_pools()
+    pool_names, trad_names = sorted(CHAINS), _trad_names()
+    lookup = np.full((len(pool_names), 3, len(trad_names)), -1, dtype=np.int64)
+    seen: dict[tuple[str, str, str, str], int] = {}
+    weights: list[np.ndarray] = []
+    names: list[np.ndarray] = []
     for pi, p in enumerate(pool_names):
         for gi, g in enumerate(("M", "F", "U")):
             for ti, tr in enumerate(trad_names):
-                sel = np.flatnonzero((pool == pi) & (gender == gi) & (trad == ti)
-                                     & (True if wanted is None else wanted))
-                if not len(sel):
+                k = (p, role, g, tr) if (p, role, g, tr) in pools.groups else (p, role, g, "any")
+                if k not in pools.groups:
                     continue
-                grp = pools.groups.get((p, role, g, tr)) or pools.groups.get((p, role, g, "any"))
-                if grp is None:
-                    raise ValueError(f"person_names.csv has no {role} names for pool {p!r}, gender {g}")
-                idx, cum = grp
-                out[sel] = idx[np.minimum(np.searchsorted(cum, u[sel], side="right"), len(idx) - 1)]
-    return out
+                if k not in seen:
+                    idx, _ = pools.groups[k]
+                    seen[k] = len(weights)
+                    weights.append(pools.weight[idx])
+                    names.append(idx)
+                lookup[pi, gi, ti] = seen[k]
+    return _RoleDraw(GroupedCDF.build(weights), np.concatenate(names), lookup)
+
+
+def _draw_names(pools: NamePools, rng: np.random.Generator, pool: np.ndarray, role: str, gender: np.ndarray,
+                trad: np.ndarray, pool_names: list[str], trad_names: list[str],
+                wanted: np.ndarray | None = None) -> np.ndarray:
+    """Each row's name of ``role`` (index into the name pools) from its pool, gender and tradition by the
+    names' weights; -1 where ``wanted`` is False."""
+    u = rng.random(len(pool))
+    rd = _role_draw(role)
+    g = rd.lookup[pool, gender, trad]
+    use = np.ones(len(pool), bool) if wanted is None else wanted
+    missing = use & (g < 0)
+    if missing.any():
+        i = int(np.argmax(missing))
+        raise ValueError(f"person_names.csv has no {role} names for pool {pool_names[pool[i]]!r}, "
+                         f"gender {'MFU'[gender[i]]}")
+    g = np.where(use, g, 0)
+    return np.where(use, rd.names[rd.cdf.draw(g, u)], -1)
 
 
 @kind("person_name", required=("gender",),
@@ -196,7 +315,7 @@ def person_name(b: Batch, name: str, gender: str, script: str, parts: int, pool:
                 raise ValueError(f"unknown name pool {fixed!r}; pools: {', '.join(pool_names)}")
             row_pool = np.full(b.n, pool_names.index(fixed))
         is_male = _eq(b.col(gender), male)
-        trad_names = sorted({tr for d in pools.traditions.values() for tr in d} | {"any"})
+        trad_names = _trad_names()
         u = rng.random(b.n)
         trad = np.full(b.n, trad_names.index("any"))
         for pi, p in enumerate(pool_names):
@@ -254,7 +373,25 @@ def _with_empty(vocab: pa.Array) -> pa.Array:
 
 # --------------------------------------------------------------------------------------------- work
 def _age(b: Batch, birth_date: str) -> np.ndarray:
-    return ages_on(_dates(b.col(birth_date)), b.reference_date)
+    """Age on the reference date of a birth-date column (computed once per batch and column)."""
+    key = f"#age:{birth_date}"
+    hit = b.extra.get(key)
+    if hit is None:
+        hit = b.extra[key] = {"age": ages_on(_dates(b.col(birth_date)), b.reference_date)}
+    age: np.ndarray = hit["age"]
+    return age
+
+
+@cache
+def _occupation_cdf(occ: tuple[tuple[float, float, int, int], ...]) -> GroupedCDF:
+    """Occupation weights (female, male, min_age, max_age) per (sex, age) group: female ages 0.._MAX_AGE first."""
+    ages = np.arange(_MAX_AGE + 1)
+    w = np.zeros((2, len(ages), len(occ)))
+    for k, (wf, wm, lo, hi) in enumerate(occ):
+        ok = (ages >= lo) & (ages <= hi)
+        w[0, :, k] = wf * ok
+        w[1, :, k] = wm * ok
+    return GroupedCDF.build(list(w.reshape(-1, len(occ))))
 
 
 @kind("occupation", required=("gender", "birth_date", "occupations"),
@@ -270,11 +407,11 @@ def occupation(b: Batch, name: str, gender: str, birth_date: str, occupations: l
     occ = list(occupations)
     age = _age(b, birth_date)
     is_male = _eq(b.col(gender), male)
-    w = np.zeros((b.n, len(occ)))
-    for k, o in enumerate(occ):
-        ok = (age >= int(o.get("min_age", 0))) & (age <= int(o.get("max_age", 200)))
-        w[:, k] = np.where(is_male, float(o.get("weight_m", 0)), float(o.get("weight_f", 0))) * ok
-    idx = draw_rows(w, b.rng(stream or name).random(b.n))
+    # the weights depend on (sex, age) only: one distribution per (sex, age), drawn for all rows at once
+    group = is_male.astype(np.int64) * (_MAX_AGE + 1) + np.clip(age, 0, _MAX_AGE)
+    cdf = _occupation_cdf(tuple((float(o.get("weight_f", 0)), float(o.get("weight_m", 0)), int(o.get("min_age", 0)),
+                                 int(o.get("max_age", 200))) for o in occ))
+    idx = cdf.draw(group, b.rng(stream or name).random(b.n)) - cdf.start[group]
     b.index_of[name] = idx
     b.extra[name] = {"occupations": occ}
     return pa.array([o["ar" if script == "ar" else "en"] for o in occ], pa.string()).take(pa.array(idx))

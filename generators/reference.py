@@ -9,12 +9,17 @@ one ``take`` (C speed) rather than a Python loop.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tokenize_kit import refdata
+
+if TYPE_CHECKING:
+    from .people import GroupedCDF
 
 
 def _strings(table: str, column: str) -> pa.Array:
@@ -91,9 +96,18 @@ class Grouped:
             raise ValueError("a parent has no child rows in the reference table")
         if self.cum is None:
             return self.start[parent] + np.minimum((u * cnt).astype(np.int64), cnt - 1)
-        # offset each group's cumulative weights by its group number so one search serves all groups
-        key = np.repeat(np.arange(len(self.count)), self.count) + self.cum
-        return np.minimum(np.searchsorted(key, parent + u, side="right"), self.start[parent] + cnt - 1)
+        return self._cdf.draw(parent, u)
+
+    @cached_property
+    def _cdf(self) -> GroupedCDF:
+        from .people import GroupedCDF
+
+        assert self.cum is not None
+        weights = []
+        for s, c in zip(self.start, self.count, strict=True):
+            cum = self.cum[s:s + c]
+            weights.append(np.diff(cum, prepend=0.0))
+        return GroupedCDF.build(weights)
 
 
 def _group(table: str, key_col: str, keys: list) -> Grouped:
@@ -249,6 +263,13 @@ def birth_day_units(table: str | None, ref_date: str, min_age: int, max_age: int
     return np.cumsum(k), k
 
 
+@cache
+def birth_day_of_unit(table: str | None, ref_date: str, min_age: int, max_age: int) -> np.ndarray:
+    """The birth-date index owning each unit of :func:`birth_day_units` (a lookup instead of a search)."""
+    _, k = birth_day_units(table, ref_date, min_age, max_age)
+    return np.repeat(np.arange(len(k)), k)
+
+
 # --------------------------------------------------------------------------------------------- villages
 @dataclass(frozen=True)
 class Villages:
@@ -318,6 +339,20 @@ def city_streets(country: str, n_cities: int) -> np.ndarray:
         extra = curated + rng.choice(vocab - curated, STREETS_PER_CITY - curated, replace=False)
         out[c] = np.concatenate([np.arange(curated), extra])
     return out
+
+
+@cache
+def village_lines(script: str) -> pa.Array:
+    """Each village's address after the lead, with its markaz and governorate: ``قرية X، مركز Y، G`` (Arabic) or
+    ``X village, Y markaz, G`` (English; village names are Arabic only)."""
+    vil, gov = eg_villages(), eg_governorates()
+    # the governorate of each village: its group in eg_villages() is the governorate index
+    g = np.repeat(np.arange(len(vil.groups.count)), vil.groups.count)
+    if script == "ar":
+        parts = ["قرية ", vil.ar, "، مركز ", vil.markaz_ar, "، ", gov.ar.take(pa.array(g))]
+    else:
+        parts = ["", vil.ar, " village, ", vil.markaz_en, " markaz, ", gov.en.take(pa.array(g))]
+    return pc.binary_join_element_wise(*parts, "")
 
 
 @cache

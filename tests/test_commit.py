@@ -238,6 +238,20 @@ def test_sigterm_sighup_sigint_leave_nothing(env, sig, code):
     assert side_files(env) == []
 
 
+def test_an_ignored_sighup_stays_ignored(env):
+    """Under nohup (SIGHUP ignored) closing the terminal must not end the job: only signals that would have ended
+    it are turned into a clean exit."""
+    write_input(env / "big.csv", 200_000)
+    proc = subprocess.Popen([sys.executable, "-m", "tokenize_kit", "tokenize", "big.csv", "out.csv", "--policy",
+                             "p.yaml", "--batch-size", "10000", "-q"], cwd=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    wait_first_batch(env, proc)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=900)  # (the job runs to its end: minutes on a loaded machine)
+    assert proc.returncode == 0, err
+    assert tk("verify", "out.csv", "--allow-unsigned", cwd=env).returncode == 0
+
+
 def test_sigkill_leaves_a_partial_that_the_next_job_removes(env):
     proc = start_big_job(env)
     wait_first_batch(env, proc)

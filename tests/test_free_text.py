@@ -24,7 +24,17 @@ from tokenize_kit.pii.base import ColumnSpec, Crypto
 from tokenize_kit.policy import Policy, PolicyError
 
 warnings.filterwarnings("ignore", message="keyset .* is not passphrase-protected")
-KS = Keyset.generate()
+
+def _fixed_keyset() -> Keyset:
+    """A keyset with fixed material: the tests' tokens (and the rare span masked by design, which a key decides)
+    are the same on every run, so a run is repeatable."""
+    from unittest import mock
+
+    with mock.patch("tokenize_kit.keys.os.urandom", lambda n: bytes(range(7, 7 + n))):
+        return Keyset.generate()
+
+
+KS = _fixed_keyset()
 CRYPTO = Crypto(KS)
 AR = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 FA = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
@@ -263,7 +273,7 @@ def test_names_written_with_the_article(text, replaced, kept):
 
 
 # -- round trips and stable readings -------------------------------------------------------------------------------
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(st.integers(min_value=0, max_value=10**9))
 def test_generated_notes_round_trip_and_read_the_same(seed):
     notes = gen_notes.generate(40, seed=seed)

@@ -72,3 +72,83 @@ def test_check_bounds():
     assert realism.Check("d", "p", 0.009, 0.01, 0, "s", "at_most").ok
     assert not realism.Check("d", "p", 0.011, 0.01, 0, "s", "at_most").ok
     assert not realism.Check("d", "p", 0.53, 0.515, 0.01, "s").ok
+
+
+def test_instalments_stay_within_half_the_income_even_for_the_poorest(tmp_path):
+    """The Central Bank of Egypt cap holds on every customer even where incomes are far too low for the usual
+    loans: housewives' income median cut to EGP 600 (and retirees' to 900), so many customers cannot carry the
+    smallest loan (they get none) or only one; every customer's instalments stay within 50% of income."""
+    from generators import generate_batch, load
+    from generators.schema import builtin_path
+
+    text = builtin_path("eg-consumer-finance").read_text(encoding="utf-8")
+    poor = text.replace("max_age: 70, median: 4000,", "max_age: 70, median: 600,").replace(
+        "max_age: 70, median: 6000,", "max_age: 70, median: 900,")
+    assert poor != text
+    path = tmp_path / "poor.yaml"
+    path.write_text(poor, encoding="utf-8")
+    out = generate_batch(load(path), 0, 2, None, 20_000)
+    c, loans = out["customers"], out["loans"]
+    ids = c.column("customer_id").to_pylist()
+    income = dict(zip(ids, c.column("monthly_income_egp").to_pylist(), strict=True))
+    burden: dict[str, float] = {}
+    for cid, inst in zip(loans.column("customer_id").to_pylist(), loans.column("instalment_egp").to_pylist(),
+                         strict=True):
+        burden[cid] = burden.get(cid, 0.0) + inst
+    assert all(v <= 0.5 * income[k] + 0.01 for k, v in burden.items())
+    assert 0 < len(ids) - len(burden) < len(ids) // 5  # some customers too poor for any loan, not most
+    ranges = {"personal_loan": (10_000, 1_500_000), "consumer_durables": (3_000, 250_000),
+              "auto_loan": (250_000, 3_000_000), "microfinance": (3_000, 200_000)}
+    for p, amount in zip(loans.column("product").to_pylist(), loans.column("principal_egp").to_pylist(), strict=True):
+        assert ranges[p][0] <= amount <= ranges[p][1]
+
+
+def test_ages_on_one_date_equals_the_calendar_rule():
+    """The one-searchsorted path of ages_on (one reference date) equals the per-row calendar rule, 29 February
+    births and reference dates included."""
+    import numpy as np
+
+    from generators.people import ages_on
+
+    rng = np.random.default_rng(0)
+    births = np.datetime64("1850-01-01") + rng.integers(0, 64_000, 100_000).astype("timedelta64[D]")
+    births = np.concatenate([births, np.array(["2000-02-29", "2004-02-29", "1999-02-28", "1999-03-01"],
+                                              dtype="datetime64[D]")])
+    for when in ["2025-12-31", "2024-02-29", "2025-02-28", "2025-03-01", "2024-02-28"]:
+        fast = ages_on(births, np.datetime64(when))
+        rule = ages_on(births, np.full(len(births), np.datetime64(when)))  # the calendar path, row by row
+        assert (fast == rule).all(), when
+
+
+def test_grouped_cdf_draws_as_a_binary_search_and_never_a_zero_weight():
+    """GroupedCDF (guide tables) picks, for every row, the first entry whose cumulative weight exceeds the row's
+    draw, as searchsorted on each group's cumulative weights does; entries of weight 0 are never drawn, not even
+    at a group's edges (u = 0 or just below 1); a group with no weight refuses its rows."""
+    import numpy as np
+
+    from generators.people import GroupedCDF
+
+    rng = np.random.default_rng(3)
+    groups = []
+    for g in range(40):
+        w = rng.pareto(1.2, rng.integers(1, 300)) * (rng.random() < 0.9 or 1e-9)
+        w[rng.random(len(w)) < 0.2] = 0.0  # forbidden categories (a male housewife ...)
+        if g % 7 == 0:
+            w[0] = w[-1] = 0.0
+        if w.sum() == 0:
+            w[len(w) // 2] = 1.0
+        groups.append(w)
+    cdf = GroupedCDF.build(groups)
+    n = 200_000
+    g = rng.integers(0, len(groups), n)
+    u = np.concatenate([rng.random(n - 4), [0.0, np.nextafter(1.0, 0.0), 0.5, 1e-300]])
+    got = cdf.draw(g, u) - cdf.start[g]
+    for k, w in enumerate(groups):
+        sel = g == k
+        cum = np.cumsum(w) / w.sum()
+        want = np.minimum(np.searchsorted(cum, u[sel], side="right"), np.flatnonzero(w > 0)[-1])
+        assert (got[sel] == want).all()
+        assert (w[got[sel]] > 0).all()
+    empty = GroupedCDF.build([np.ones(3), np.zeros(2)])
+    with pytest.raises(ValueError, match="no allowed category"):
+        empty.draw(np.array([0, 1]), np.array([0.5, 0.5]))

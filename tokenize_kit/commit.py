@@ -9,9 +9,10 @@ fsyncs the folder after.  Why each step:
 * Without ``overwrite`` a file is placed with :func:`os.link`, which fails if the target exists: of two jobs
   writing the same target, one wins and the other gets a clear error and leaves nothing (a check-then-rename
   would let both pass the check and one silently clobber the other).
-* With ``overwrite`` the previous files are renamed aside (``.NAME.<pid>-<random>.previous``) and deleted only
-  when the whole new set is in place; any failure (disk full at the manifest, a signal during the commit) puts
-  them back, so the previous delivery is never lost.
+* With ``overwrite`` the previous files are kept aside (hard-linked as ``.NAME.<pid>-<random>.previous``, so
+  each target is never missing: the new file replaces it in one rename) and deleted only when the whole new set is
+  in place; any failure (disk full at the manifest, a signal during the commit) puts them back, so the previous
+  delivery is never lost.
 * A signal during the placing is deferred to its end, where it undoes the commit: an interrupted job leaves the
   targets as they were, never half a set.  Outside the commit SIGTERM and SIGHUP (closing the terminal) end the
   job as Ctrl-C does, through the same clean-up: partial files are deleted.
@@ -198,6 +199,8 @@ class SignalGuard:
     def __enter__(self) -> SignalGuard:
         if threading.current_thread() is threading.main_thread():
             for sig in SIGNALS:
+                if signal.getsignal(sig) == signal.SIG_IGN:
+                    continue  # ignored on purpose (nohup, a background job): stays ignored
                 try:
                     self._previous[sig] = signal.signal(sig, self._handle)
                 except (ValueError, OSError):  # (not settable here)
@@ -337,7 +340,7 @@ class CommitSet:
                     if self.overwrite and os.path.lexists(target):
                         _step("set-aside", target)
                         aside[target] = side_name(target, PREVIOUS)
-                        os.rename(target, aside[target])
+                        _keep_aside(target, aside[target])
                     _step("place", target)
                     inode = os.stat(self._partials[target]).st_ino
                     self._place(self._partials[target], target)
@@ -388,6 +391,8 @@ class CommitSet:
 
     def _undo(self, placed: list[tuple[Path, int]], aside: dict[Path, Path]) -> None:
         for target, inode in placed:
+            if target in aside:
+                continue  # (put back below, in one rename over the new file)
             try:
                 if os.lstat(target).st_ino == inode:  # (ours, unless a --force job replaced it meanwhile)
                     os.unlink(target)
@@ -395,7 +400,10 @@ class CommitSet:
                 pass
         for target, previous in aside.items():
             try:
-                os.replace(previous, target)
+                if os.path.lexists(target) and os.path.samefile(previous, target):
+                    os.unlink(previous)  # (not replaced yet; a rename between two links of one file does nothing)
+                else:
+                    os.replace(previous, target)
             except OSError:
                 pass  # (left as .previous: the next job puts it back)
 
@@ -422,6 +430,17 @@ class CommitSet:
 
 
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG, errno.EACCES, errno.EPERM}
+
+
+def _keep_aside(target: Path, previous: Path) -> None:
+    """Keep the previous ``target`` under a second name until the new one is in place: a hard link, so the
+    target never disappears (the new file replaces it in one rename); a rename where hard links are not possible."""
+    try:
+        os.link(target, previous, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
+            raise
+        os.rename(target, previous)
 
 
 class _Deferred(Exception):
