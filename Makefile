@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench bench-spark clean
+.PHONY: venv demo test test-spark-cluster lint bench bench-spark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ demo: $(STAMP)
 TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
+# Starts a standalone Spark cluster (a master and two workers on 127.0.0.1, from pyspark's own spark-class) and
+# stops it; `make test` skips these tests.  Needs Java 17.
+test-spark-cluster: $(STAMP)
+	TOKENIZE_KIT_SPARK_CLUSTER=1 $(BIN)/python -m pytest -q tests/test_spark_cluster.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check tokenize_kit generators tests bench

@@ -5,6 +5,10 @@ sample.
 
 Targets (issue 4): >= 200,000 rows/s end to end, >= 100x the naive job, peak RSS < 500 MB for 5M rows.
 Both the 1M-row job and the naive job run :data:`RUNS` times and their best runs are compared.
+
+Then (issue 16, ``python -m bench.bench_pipeline customers`` alone): ``tokenize`` of the generated customers CSV
+with every PII column of the dataset (:mod:`bench.customers`, cached) at 5 M and 20 M rows, rows/s and the
+child's peak RSS (VmHWM), and ``scan OUT --against IN`` on the 20 M-row delivery, each with its target printed.
 """
 
 from __future__ import annotations
@@ -109,6 +113,72 @@ def _naive_rates(src: Path, sample: int = 20_000) -> tuple[float, float]:
 RUNS = 3
 
 
+CUSTOMERS_POLICY = """\
+columns:
+  national_id: {type: eg_national_id}
+  full_name_ar: {type: person_name}
+  full_name_en: {type: person_name}
+  mobile: {type: phone}
+  second_phone: {type: phone}
+  address_ar: {type: eg_address}
+  email: {type: email}
+  salary_iban: {type: iban}
+  notes: {type: free_text}
+"""
+#: issue 16, targets 2 and 3
+CUSTOMERS_RATE, CUSTOMERS_RSS_MB, FLAT = 300_000, 600, 1.10
+GATE_RATE, GATE_RSS_MB = 300_000, 1024
+
+
+def _sizes() -> tuple[int, int]:
+    """(base, large) row counts of the customers bench: 5 M and 20 M, or ``$TOKENIZE_KIT_BENCH_CUSTOMERS``
+    ("200000,1000000") for a quicker run on a loaded machine (the figures then say which sizes they are)."""
+    text = os.environ.get("TOKENIZE_KIT_BENCH_CUSTOMERS", "5000000,20000000")
+    base, large = (int(x) for x in text.split(","))
+    return base, large
+
+
+def customers() -> None:
+    """Target 2: ``tokenize`` of the generated customers CSV with every PII column (rows/s, the child's peak RSS,
+    flat from the base size to the large one); target 3: ``scan OUT --against IN`` on the large file."""
+    from bench.customers import customers_csv
+    from tokenize_kit.keys import Keyset
+
+    base, large = _sizes()
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        Keyset.generate().save(d / "keys.json")
+        os.environ["TOKENIZE_KIT_KEYSET"] = str(d / "keys.json")
+        policy = d / "policy.yaml"
+        policy.write_text(CUSTOMERS_POLICY, encoding="utf-8")
+        src_large = customers_csv(large)
+        src_base = customers_csv(base)
+        rss: dict[int, float] = {}
+        for rows, src in ((base, src_base), (large, src_large)):
+            out = d / f"out-{rows}.csv"
+            secs, rss[rows] = _run_job(src, out, policy)
+            rate = rows / secs
+            met = rate >= CUSTOMERS_RATE and rss[rows] < CUSTOMERS_RSS_MB
+            print(f"   tokenize customers CSV, {rows:>10,} rows, 9 PII columns (names ar/en, ID, 2 phones, address, "
+                  f"e-mail, IBAN, notes): {rate:>9,.0f} rows/s ({secs:,.0f} s), peak RSS {rss[rows]:,.0f} MB  "
+                  f"[{'target met' if met else 'TARGET MISSED'}: >= {CUSTOMERS_RATE:,} rows/s, "
+                  f"RSS < {CUSTOMERS_RSS_MB} MB]", flush=True)
+            if rows != large:
+                out.unlink()
+        growth = rss[large] / rss[base]
+        print(f"   memory: peak RSS at {large:,} rows is {growth:.2f}x its peak at {base:,} rows  "
+              f"[{'flat' if growth <= FLAT else 'TARGET MISSED: GROWS'}: within {FLAT - 1:.0%}]", flush=True)
+        spill = d / "spill"
+        spill.mkdir()
+        secs, gate_rss = _run_cli("scan", str(d / f"out-{large}.csv"), "--against", str(src_large), "--policy",
+                                  str(policy), "--spill-dir", str(spill), "-q", ok=(0, 1))
+        rate = large / secs
+        met = rate >= GATE_RATE and gate_rss < GATE_RSS_MB
+        print(f"   scan OUT --against IN, the {large:,}-row customers delivery: {rate:>9,.0f} rows/s ({secs:,.0f} s), "
+              f"peak RSS {gate_rss:,.0f} MB  [{'target met' if met else 'TARGET MISSED'}: >= {GATE_RATE:,} rows/s, "
+              f"RSS < {GATE_RSS_MB / 1024:.0f} GB]", flush=True)
+
+
 def main() -> None:
     from tokenize_kit.keys import Keyset
 
@@ -145,7 +215,10 @@ def main() -> None:
                 print(f"   scan --against, same {rows:,} rows: {rows / secs:>9,.0f} rows/s, peak RSS {rss:,.0f} MB "
                       "[no target]")
             src.unlink()
+    customers()
 
 
 if __name__ == "__main__":
-    main()
+    import sys as _sys
+
+    customers() if _sys.argv[1:] == ["customers"] else main()

@@ -16,8 +16,10 @@ address as each run of three words that holds something the address types encryp
 final ة/ه and ي/ى, diacritics, tatweel, case).  The output row's cells and the PII found inside them are keyed
 the same way, with every reading of every run of digits.  A key of the input row found in the same output row
 is a **leak** (the scan fails); a key found in another row only is counted as a **coincidence**: realistic tokens
-share the space of real values (about n**2 / domain such pairs among n values).  Coincidences are found through
-hash partitions spilled to a temporary folder, so memory stays flat whatever the file size.
+share the space of real values (about n**2 / domain such pairs among n values).  Memory is bounded whatever the
+file size and the number of distinct values: leaks are decided slice by slice (:data:`GATE_ROWS` rows of both
+files), and coincidences through hash partitions spilled to a temporary folder and compared in blocks of at most
+:data:`PART_BUDGET` bytes; the words' keys are remembered in bounded caches only.
 
 Reports never contain a value: counts per column and kind, and row numbers (1 = the first data row).
 """
@@ -30,7 +32,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -304,19 +306,22 @@ def _digit_keys(digits: pa.Array, plus: np.ndarray | None = None) -> list[pa.Arr
     return keys
 
 
-def _word_keys(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.ndarray, pa.Array, np.ndarray,
-                                                                          pa.Array]:
-    """(row, "n:" key) of every pair of consecutive words and (row, "a:" key) of every run of three, folded."""
-    w = fw.words(view, np.zeros(len(view), dtype=bool) if blocked is None else blocked)
-    if len(w.start) < 2:
+def _word_keys(w: fw.Words) -> tuple[np.ndarray, pa.Array, np.ndarray, pa.Array, pa.Array]:
+    """(row, "n:" key) of every pair of consecutive words and (row, "a:" key) of every run of three, folded; and
+    every word folded."""
+    if len(w.start) < 1:
         z = np.zeros(0, np.int64)
-        return z, pa.array([], pa.string()), z, pa.array([], pa.string())
+        return z, pa.array([], pa.string()), z, pa.array([], pa.string()), pa.array([], pa.string())
     enc = pc.dictionary_encode(w.text)
     d = enc.dictionary.to_pylist()
-    f_d = [nl.fold(x) for x in d]
-    s_d = [_strip_prefix(x) for x in f_d]  # the word without a glued و/ب/ل/ف/ك (بأحمد -> احمد)
+    info = [_word_info(x) for x in d]
+    f_d = [x[0] for x in info]
+    s_d = [x[1] for x in info]  # the word without a glued و/ب/ل/ف/ك (بأحمد -> احمد)
     idx = enc.indices
     folded = pa.array(f_d, pa.string()).take(idx)
+    if len(w.start) < 2:
+        z = np.zeros(0, np.int64)
+        return z, pa.array([], pa.string()), z, pa.array([], pa.string()), folded
     stripped = pa.array(s_d, pa.string()).take(idx)
     has_prefix = np.array([a != b for a, b in zip(f_d, s_d, strict=True)], dtype=bool)[
         idx.to_numpy(zero_copy_only=False)]
@@ -332,7 +337,25 @@ def _word_keys(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.nd
             pairs.append(pc.binary_join_element_wise("n:", a_arr.take(pa.array(j)), " ", b_arr.take(pa.array(j + 1)),
                                                      ""))
     r3, k3 = _core_keys(w.row, folded, _core_mask(d, idx))
-    return np.concatenate(rows2), pa.concat_arrays(pairs), r3, k3
+    return np.concatenate(rows2), pa.concat_arrays(pairs), r3, k3, folded
+
+
+#: distinct words whose keys and classes are remembered between slices (names, streets and villages recur in
+#: every slice; a bound, so a file of ever-new words, such as address tokens, keeps memory flat)
+WORD_MEMO = 1 << 17
+
+
+@lru_cache(maxsize=WORD_MEMO)
+def _fold(word: str) -> str:
+    return nl.fold(word)
+
+
+@lru_cache(maxsize=WORD_MEMO)
+def _word_info(word: str) -> tuple[str, str, bool, bool]:
+    """(folded, folded without a glued preposition, kept by the address types, a known place name) of a word."""
+    folded = nl.fold(word)
+    return (folded, _strip_prefix(folded), bool(fw.role(word) & (fw.STRUCT | fw.PLACE_EG | fw.PLACE_SA)),
+            folded in _place_words())
 
 
 @cache
@@ -360,12 +383,12 @@ def _place_words() -> frozenset[str]:
 def _core_mask(d: list[str], idx: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Per word: not a structure word or a place the address types keep (what an address token encrypts: street
     names, numbers, village and owner names); and whether it is a place name any reference table knows."""
-    places = _place_words()
-    kept = np.array([bool(fw.role(x) & (fw.STRUCT | fw.PLACE_EG | fw.PLACE_SA)) for x in d], dtype=bool)
-    known = np.array([nl.fold(x) in places for x in d], dtype=bool)
-    i = idx.to_numpy(zero_copy_only=False)
     if not len(d):
         return np.zeros(len(idx), dtype=bool), np.zeros(len(idx), dtype=bool)
+    info = [_word_info(x) for x in d]
+    kept = np.array([x[2] for x in info], dtype=bool)
+    known = np.array([x[3] for x in info], dtype=bool)
+    i = idx.to_numpy(zero_copy_only=False)
     return ~kept[i], known[i]
 
 
@@ -397,7 +420,7 @@ def _name_keys(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
         return np.zeros(0, np.int64), pa.array([], pa.string())
     parts = view.strings(ps, pe)
     enc = pc.dictionary_encode(parts)
-    folded = pa.array([nl.fold(x).replace(" ", "") for x in enc.dictionary.to_pylist()], pa.string()).take(
+    folded = pa.array([_fold(x).replace(" ", "") for x in enc.dictionary.to_pylist()], pa.string()).take(
         enc.indices)
     row = view.row[ps]
     same = row[1:] == row[:-1]
@@ -418,7 +441,7 @@ def _address_keys(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
         return np.zeros(0, np.int64), pa.array([], pa.string())
     enc = pc.dictionary_encode(w.text)
     d = enc.dictionary.to_pylist()
-    folded = pa.array([nl.fold(x) for x in d], pa.string()).take(enc.indices)
+    folded = pa.array([_fold(x) for x in d], pa.string()).take(enc.indices)
     core = _core_mask(d, enc.indices)
     r2, k2 = _core_keys(w.row, folded, core)
     count = np.bincount(w.row[core[0]], minlength=len(values))
@@ -540,10 +563,19 @@ _KEY_KIND = {"d": "national_id", "p": "phone", "e": "email", "i": "iban", "n": "
 GATE_KINDS = ("national_id", "phone", "email", "iban", "name", "address", "value")
 
 
+_KIND_OF_BYTE = np.full(256, GATE_KINDS.index("value"), dtype=np.int8)
+for _c, _k in _KEY_KIND.items():
+    _KIND_OF_BYTE[ord(_c)] = GATE_KINDS.index(_k)
+
+
 def _key_kind(keys: pa.Array) -> np.ndarray:
-    first = pc.utf8_slice_codeunits(keys, 0, 1).to_pylist()
-    return np.array([GATE_KINDS.index(_KEY_KIND[c]) for c in first], dtype=np.int8) if first else np.zeros(
-        0, np.int8)
+    """The kind index of each key, from its one-letter ASCII prefix (read straight from the UTF-8 buffer)."""
+    data = plain_strings(keys)
+    if not len(data):
+        return np.zeros(0, np.int8)
+    bufs = data.buffers()
+    starts = np.frombuffer(bufs[1], dtype=np.int32, count=len(data) + 1 + data.offset)[data.offset : -1]
+    return _KIND_OF_BYTE[np.frombuffer(bufs[2], dtype=np.uint8)[starts]]
 
 
 def output_keys(leaf: nested.Leaf) -> tuple[np.ndarray, pa.Array]:
@@ -579,14 +611,12 @@ def output_keys(leaf: nested.Leaf) -> tuple[np.ndarray, pa.Array]:
     if len(s):
         rows_l.append(view.row[s])
         keys_l.append(pc.binary_join_element_wise("i:", iban_compact(view.strings(s, e)), ""))
-    r2, k2, r3, k3 = _word_keys(view)
+    w = fw.words(view, np.zeros(len(view), dtype=bool))
+    r2, k2, r3, k3, folded = _word_keys(w)
     rows_l += [r2, r3]
     keys_l += [k2, k3]
     # single words (a one-part name): "w:" keys
-    w = fw.words(view, np.zeros(len(view), dtype=bool))
     if len(w.start):
-        enc = pc.dictionary_encode(w.text)
-        folded = pa.array([nl.fold(x) for x in enc.dictionary.to_pylist()], pa.string()).take(enc.indices)
         rows_l.append(w.row)
         keys_l.append(pc.binary_join_element_wise("w:", folded, ""))
     return np.concatenate(rows_l), pa.concat_arrays([plain_strings(k) for k in keys_l])
@@ -623,18 +653,33 @@ def _powers(size: int) -> np.ndarray:
 
 
 class _Partitions:
-    """uint64 hashes appended to ``parts`` files by their top bits, in a private temporary folder."""
+    """uint64 records appended to ``parts`` files by the top bits of their hash, in a private temporary folder.
+
+    Every failure to create, write or read the folder is a :class:`ScanError` naming the folder; :meth:`close`
+    always removes it."""
 
     def __init__(self, directory: str | os.PathLike[str] | None, parts: int, label: str) -> None:
-        base = Path(directory) if directory else None
-        try:
-            self.dir = Path(tempfile.mkdtemp(prefix=f"tokenize-kit-scan-{label}-", dir=base))
-        except OSError as exc:
-            raise ScanError(f"cannot create a spill folder in {base or tempfile.gettempdir()}: {exc.strerror}; "
-                            "pass --spill-dir with a writable folder") from None
+        self.base = Path(directory) if directory else Path(tempfile.gettempdir())
         self.parts = parts
         self.shift = np.uint64(64 - int(np.log2(parts)))
-        self._files = [open(self.dir / f"{i:03d}.u64", "wb") for i in range(parts)]
+        self.written = 0
+        self._files: list[Any] = []
+        try:
+            self.dir = Path(tempfile.mkdtemp(prefix=f"tokenize-kit-scan-{label}-", dir=directory))
+        except OSError as exc:
+            raise ScanError(f"cannot create a spill folder in {self.base}: {exc.strerror}; "
+                            "pass --spill-dir with a writable folder") from None
+        try:
+            self._files = [open(self.dir / f"{i:03d}.u64", "wb") for i in range(parts)]
+        except OSError as exc:
+            self.close()
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: OSError) -> ScanError:
+        return ScanError(f"the spill folder {self.base} is full or not writable ({exc.strerror}): the gate had "
+                         f"written {self.written / 2**20:,.0f} MB there; free space there (the gate spills about "
+                         "16 bytes per value of the delivery's ID, phone, e-mail and IBAN readings) or pass "
+                         "--spill-dir with a folder on a larger disk")
 
     def add(self, hashes: np.ndarray, payload: np.ndarray | None = None) -> None:
         if not len(hashes):
@@ -643,22 +688,39 @@ class _Partitions:
         order = np.argsort(part, kind="stable")
         cut = np.searchsorted(part[order], np.arange(self.parts + 1))
         items = hashes[order] if payload is None else np.stack([hashes[order], payload[order]], axis=1)
-        for i in range(self.parts):
-            if cut[i + 1] > cut[i]:
-                try:
-                    self._files[i].write(np.ascontiguousarray(items[cut[i] : cut[i + 1]]).tobytes())
-                except OSError as exc:
-                    raise ScanError(f"the spill folder {self.dir.parent} is full or not writable ({exc.strerror}); "
-                                    "free space there or pass --spill-dir with another folder") from None
+        try:
+            for i in range(self.parts):
+                if cut[i + 1] > cut[i]:
+                    chunk = np.ascontiguousarray(items[cut[i] : cut[i + 1]])
+                    self._files[i].write(chunk.tobytes())
+                    self.written += chunk.nbytes
+        except OSError as exc:
+            raise self._failed(exc) from None
 
-    def read(self, i: int, width: int = 1) -> np.ndarray:
-        self._files[i].flush()
-        data = np.fromfile(self.dir / f"{i:03d}.u64", dtype=np.uint64)
-        return data.reshape(-1, width) if width > 1 else data
+    def chunks(self, i: int, width: int, budget: int) -> Iterator[np.ndarray]:
+        """Partition ``i`` as arrays of at most ``budget`` bytes (records of ``width`` uint64)."""
+        path = self.dir / f"{i:03d}.u64"
+        try:
+            self._files[i].flush()
+            count = path.stat().st_size // (8 * width)
+        except OSError as exc:
+            raise self._failed(exc) from None
+        step = max(1, budget // (8 * width))
+        for start in range(0, count, step):
+            try:
+                data = np.fromfile(path, dtype=np.uint64, count=min(step, count - start) * width,
+                                   offset=start * 8 * width)
+            except OSError as exc:
+                raise self._failed(exc) from None
+            yield data.reshape(-1, width) if width > 1 else data
 
     def close(self) -> None:
         for f in self._files:
-            f.close()
+            try:
+                f.close()
+            except OSError:
+                pass  # a full disk refusing the last buffered bytes: the folder is removed below all the same
+        self._files = []
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -704,20 +766,117 @@ def _aligned(a: Iterator[pa.RecordBatch], b: Iterator[pa.RecordBatch]) -> Iterat
                             "row by row (pass the input the delivery was made from)")
 
 
+#: rows of the input and the output compared at once.  A slice's keys (every reading of every run of digits, word
+#: pairs and runs) take many times its text, so the slice, not the reader's batch, bounds the gate's memory
+GATE_ROWS = 16_384
+#: bytes of a spilled partition held in memory at once while counting coincidences (raw hashes, and as much again
+#: of probes): a partition larger than this is compared block by block, so memory stays bounded whatever the
+#: number of distinct values
+PART_BUDGET = 64 << 20
+_LONE = [GATE_KINDS.index(k) for k in ("national_id", "phone", "email", "iban")]
+_WORD_KINDS = [GATE_KINDS.index(k) for k in ("name", "address")]
+
+
+def _lone(keys: pa.Array, kind: np.ndarray) -> np.ndarray:
+    """Keys that identify a value on their own, for coincidence counting: digit readings, and e-mails and IBANs
+    that have the shape of one (a whole cell of any column is keyed as both; only real shapes can coincide)."""
+    lone = np.isin(kind, _LONE)
+    for k, shape in (("email", r"^e:[^@\s]+@[^@\s]+$"), ("iban", r"^i:[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")):
+        sel = lone & (kind == GATE_KINDS.index(k))
+        if sel.any():
+            idx = np.flatnonzero(sel)
+            ok = pc.match_substring_regex(keys.take(pa.array(idx)), shape).to_numpy(zero_copy_only=False)
+            lone[idx[~ok]] = False
+    return lone
+
+
+@dataclass
+class Comparison:
+    """What one aligned slice of the input and the output holds, rows counted from the slice's first row."""
+
+    #: (output column, kind, unique rows): raw values of the input in their own output row
+    leaks: list[tuple[str, str, np.ndarray]] = field(default_factory=list)
+    #: (output column, kind, unique rows): word pairs of a tokenized name or address column equal to the row's raw
+    #: pair (realistic tokens meeting, counted as coincidences)
+    words: list[tuple[str, str, np.ndarray]] = field(default_factory=list)
+    #: hashes of the input's keys that identify a value alone (digits, e-mails, IBANs)
+    raw_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    #: (output column, kind index per probe, row per probe, hash per probe): the same kinds of output keys not in
+    #: their own row, to be looked up among every row's raw hashes
+    probes: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+
+
+def _token_columns(policy: Any) -> frozenset[str]:
+    return frozenset(n for n, spec in policy.columns.items()
+                     if spec.method == "fpe" and spec.type in ("person_name", "eg_address", "sa_address"))
+
+
+def compare(raw: pa.Table, out: pa.Table, policy: Any) -> Comparison:
+    """Compare one aligned slice of the input and the output (the gate's row-local step; the single-process
+    :class:`Gate` and :func:`tokenize_kit.spark.scan_against` both build on it)."""
+    c = Comparison()
+    r_rows, r_keys, r_kind = raw_keys(raw, policy)
+    if not len(r_keys):
+        return c
+    # coincidences: only keys that identify a value on their own (digits, e-mails, IBANs)
+    c.raw_hashes = _hash64(r_keys.filter(pa.array(_lone(r_keys, r_kind))))
+    own = pc.binary_join_element_wise(pc.cast(pa.array(r_rows), pa.string()), r_keys, "\x1f")
+    out_leaves, _ = leaves(out)
+    token_columns = _token_columns(policy)
+    for leaf in out_leaves:
+        o_rows, o_keys = output_keys(leaf)
+        if not len(o_keys):
+            continue
+        kind_o = _key_kind(o_keys)
+        probe = pc.binary_join_element_wise(pc.cast(pa.array(leaf.rows[o_rows]), pa.string()), o_keys, "\x1f")
+        hit = pc.is_in(probe, value_set=own).to_numpy(zero_copy_only=False)
+        if hit.any() and leaf.path in token_columns:
+            # a tokenized name or address column holds lexicon names and kept places by design: a pair of
+            # its words equal to a raw pair of the same row is two realistic tokens meeting, not a leak
+            words = np.isin(kind_o, _WORD_KINDS) & hit
+            if words.any():
+                for kind in np.unique(kind_o[words]).tolist():
+                    c.words.append((leaf.path, GATE_KINDS[kind],
+                                    np.unique(leaf.rows[o_rows[words & (kind_o == kind)]])))
+                hit = hit & ~words
+        if hit.any():
+            kinds = kind_o[hit]
+            rows = leaf.rows[o_rows[hit]]
+            for kind in np.unique(kinds).tolist():
+                # one leak per (row, kind): the digits of one value match in several readings
+                c.leaks.append((leaf.path, GATE_KINDS[kind], np.unique(rows[kinds == kind])))
+        # probes for coincidences: digit, e-mail and IBAN keys not found in their own row
+        lone_o = _lone(o_keys, kind_o) & ~hit
+        if lone_o.any():
+            idx = np.flatnonzero(lone_o)
+            c.probes.append((leaf.path, kind_o[idx], leaf.rows[o_rows[idx]].astype(np.int64),
+                             _hash64(o_keys.take(pa.array(idx)))))
+    return c
+
+
 @dataclass
 class Gate:
-    """``scan --against``: leaks by row, coincidences through spilled hash partitions (see the module docstring)."""
+    """``scan --against``: leaks by row, coincidences through spilled hash partitions (see the module docstring).
+
+    ``budget``: bytes of one partition compared in memory at once (tests pass a tiny one to force every
+    partition through the block-by-block path)."""
 
     policy: Any
     spill_dir: str | os.PathLike[str] | None = None
     parts: int = 64
+    budget: int = PART_BUDGET
     _raw: _Partitions | None = None
     _probe: _Partitions | None = None
     _probe_columns: list[str] = field(default_factory=list)
+    _rows: int = 0
 
     def __enter__(self) -> Gate:
         self._raw = _Partitions(self.spill_dir, self.parts, "raw")
-        self._probe = _Partitions(self.spill_dir, self.parts, "out")
+        try:
+            self._probe = _Partitions(self.spill_dir, self.parts, "out")
+        except BaseException:
+            self._raw.close()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -726,75 +885,52 @@ class Gate:
                 p.close()
 
     def add(self, raw: pa.Table, out: pa.Table, result: ScanResult, row_offset: int) -> None:
-        """Compare one aligned piece of the input and the output."""
-        assert self._raw is not None and self._probe is not None
-        r_rows, r_keys, r_kind = raw_keys(raw, self.policy)
-        if not len(r_keys):
-            return
-        # coincidences: only keys that identify a value on their own (digits, e-mails, IBANs)
-        lone = np.isin(r_kind, [GATE_KINDS.index(k) for k in ("national_id", "phone", "email", "iban")])
-        self._raw.add(_hash64(r_keys.filter(pa.array(lone))))
-        own = pc.binary_join_element_wise(pc.cast(pa.array(r_rows), pa.string()), r_keys, "\x1f")
-        out_leaves, _ = leaves(out)
-        word_kinds = [GATE_KINDS.index(k) for k in ("name", "address")]
-        for leaf in out_leaves:
-            o_rows, o_keys = output_keys(leaf)
-            if not len(o_keys):
-                continue
-            probe = pc.binary_join_element_wise(pc.cast(pa.array(leaf.rows[o_rows]), pa.string()), o_keys, "\x1f")
-            hit = pc.is_in(probe, value_set=own).to_numpy(zero_copy_only=False)
-            if hit.any() and leaf.path in self._token_columns():
-                # a tokenized name or address column holds lexicon names and kept places by design: a pair of
-                # its words equal to a raw pair of the same row is two realistic tokens meeting, not a leak
-                words = np.isin(_key_kind(o_keys), word_kinds) & hit
-                if words.any():
-                    for kind in np.unique(_key_kind(o_keys.filter(pa.array(words)))).tolist():
-                        bucket2 = result.collisions.setdefault(leaf.path, {})
-                        bucket2[GATE_KINDS[kind]] = bucket2.get(GATE_KINDS[kind], 0) + int(np.unique(
-                            leaf.rows[o_rows[words & (_key_kind(o_keys) == kind)]]).size)
-                    hit = hit & ~words
-            if hit.any():
-                kinds = _key_kind(o_keys.filter(pa.array(hit)))
-                rows = leaf.rows[o_rows[hit]] + row_offset + 1
-                for kind in np.unique(kinds).tolist():
-                    sel = kinds == kind
-                    # one leak per (row, kind): the digits of one value match in several readings
-                    uniq = np.unique(rows[sel])
-                    bucket = result.leaks.setdefault(leaf.path, {}).setdefault(GATE_KINDS[kind], KindCount())
-                    bucket.add(uniq)
-            # probes for coincidences: digit, e-mail and IBAN keys not found in their own row
-            kind_o = _key_kind(o_keys)
-            lone_o = np.isin(kind_o, [GATE_KINDS.index(k) for k in ("national_id", "phone", "email", "iban")]) & ~hit
-            if lone_o.any():
-                if leaf.path not in self._probe_columns:
-                    self._probe_columns.append(leaf.path)
-                col_id = self._probe_columns.index(leaf.path)
-                idx = np.flatnonzero(lone_o)
-                # one probe per (row, value): the readings of one digit run are probed once each
-                payload = (col_id * 16 + kind_o[idx].astype(np.int64)).astype(np.uint64) << np.uint64(40) | (
-                    leaf.rows[o_rows[idx]] + row_offset).astype(np.uint64)
-                self._probe.add(_hash64(o_keys.take(pa.array(idx))), payload)
+        """Compare one aligned piece of the input and the output (slice by slice: :data:`GATE_ROWS`)."""
+        for start in range(0, out.num_rows, GATE_ROWS):
+            self._add(raw.slice(start, GATE_ROWS), out.slice(start, GATE_ROWS), result, row_offset + start)
 
-    def _token_columns(self) -> frozenset[str]:
-        return frozenset(n for n, spec in self.policy.columns.items()
-                         if spec.method == "fpe" and spec.type in ("person_name", "eg_address", "sa_address"))
+    def _add(self, raw: pa.Table, out: pa.Table, result: ScanResult, row_offset: int) -> None:
+        assert self._raw is not None and self._probe is not None
+        self._rows = max(self._rows, row_offset + out.num_rows)
+        c = compare(raw, out, self.policy)
+        self._raw.add(c.raw_hashes)
+        for path, kind, rows in c.words:
+            bucket2 = result.collisions.setdefault(path, {})
+            bucket2[kind] = bucket2.get(kind, 0) + len(rows)
+        for path, kind, rows in c.leaks:
+            result.leaks.setdefault(path, {}).setdefault(kind, KindCount()).add(rows + row_offset + 1)
+        for path, kinds, rows, hashes in c.probes:
+            if path not in self._probe_columns:
+                self._probe_columns.append(path)
+            col_id = self._probe_columns.index(path)
+            payload = (col_id * 16 + kinds.astype(np.int64)).astype(np.uint64) << np.uint64(40) | (
+                rows + row_offset).astype(np.uint64)
+            self._probe.add(hashes, payload)
 
     def finish(self, result: ScanResult) -> None:
-        """Count the coincidences, partition by partition."""
+        """Count the coincidences, partition by partition, each in blocks of at most ``budget`` bytes: a bit per
+        (column, kind, row) marks the output rows holding a value equal to a raw value of another row."""
         assert self._raw is not None and self._probe is not None
-        counts: dict[tuple[int, int], set[int]] = {}
+        bits: dict[int, np.ndarray] = {}
+        low = np.uint64((1 << 40) - 1)
         for i in range(self.parts):
-            raw = np.unique(self._raw.read(i))
-            probe = self._probe.read(i, 2)
-            if not len(raw) or not len(probe):
-                continue
-            hit = probe[np.isin(probe[:, 0], raw)]
-            for col_kind, row in zip((hit[:, 1] >> np.uint64(40)).tolist(),
-                                     (hit[:, 1] & np.uint64((1 << 40) - 1)).tolist(), strict=True):
-                counts.setdefault(divmod(int(col_kind), 16), set()).add(int(row))
-        for (col_id, kind), rows in counts.items():
-            col = self._probe_columns[col_id]
-            result.collisions.setdefault(col, {})[GATE_KINDS[kind]] = len(rows)
+            for raw in self._raw.chunks(i, 1, self.budget):
+                raw = np.unique(raw)
+                for probe in self._probe.chunks(i, 2, self.budget):
+                    pos = np.minimum(np.searchsorted(raw, probe[:, 0]), len(raw) - 1)
+                    hit = probe[raw[pos] == probe[:, 0], 1]
+                    if not len(hit):
+                        continue
+                    col_kind = (hit >> np.uint64(40)).astype(np.int64)
+                    rows = (hit & low).astype(np.int64)
+                    for ck in np.unique(col_kind).tolist():
+                        b = bits.setdefault(ck, np.zeros((self._rows + 7) // 8, dtype=np.uint8))
+                        r = rows[col_kind == ck]
+                        np.bitwise_or.at(b, r >> 3, (np.uint8(1) << (r & 7).astype(np.uint8)))
+        for ck, b in bits.items():
+            col_id, kind = divmod(ck, 16)
+            result.collisions.setdefault(self._probe_columns[col_id], {})[GATE_KINDS[kind]] = int(
+                np.unpackbits(b).sum())
 
 
 def scan_file(path: str | os.PathLike[str], *, policy: Any = None, against: str | os.PathLike[str] | None = None,

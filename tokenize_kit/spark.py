@@ -23,6 +23,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 
 from .keys import Keyset, KeysetError, as_keyset
@@ -301,6 +302,106 @@ def scan(df: DataFrame, covered: Iterable[str] = ()) -> DataFrame:
     return (agg.join(non_empty, "column")
             .withColumn("confidence", F.round(F.col("count") / F.col("non_empty"), 4))
             .orderBy("column", "type"))
+
+
+_RAW = "__tokenize_kit_raw__"
+_GATE_SCHEMA = pa.schema([("rec", pa.string()), ("column", pa.string()), ("kind", pa.string()),
+                          ("key", pa.string()), ("hash", pa.int64())])
+
+
+class _GateRecords:
+    """The records one batch of :func:`scan_against` sends back: leaks, word coincidences, raw hashes, probes."""
+
+    def __init__(self) -> None:
+        self.cols: dict[str, list[pa.Array]] = {f: [] for f in _GATE_SCHEMA.names}
+
+    def emit(self, rec: str, column: str | None, kind: pa.Array | str | None, key: pa.Array | None,
+             hashes: np.ndarray | None, n: int) -> None:
+        self.cols["rec"].append(pa.array([rec] * n, pa.string()))
+        self.cols["column"].append(pa.array([column] * n, pa.string()))
+        self.cols["kind"].append(kind if isinstance(kind, pa.Array) else pa.array([kind] * n, pa.string()))
+        self.cols["key"].append(key if key is not None else pa.nulls(n, pa.string()))
+        self.cols["hash"].append(pa.array(hashes.view(np.int64)) if hashes is not None else pa.nulls(n, pa.int64()))
+
+    def batch(self) -> pa.RecordBatch:
+        return pa.RecordBatch.from_arrays([pa.concat_arrays(self.cols[f]) for f in _GATE_SCHEMA.names],
+                                          schema=_GATE_SCHEMA)
+
+
+def scan_against(delivery: DataFrame, raw: DataFrame, policy: Any, on: str) -> dict[str, Any]:
+    """The delivery gate (``scan --against``) on Spark: the leaks and coincidences :class:`tokenize_kit.scan.Gate`
+    finds, counted alike (tested equal on a standalone cluster).
+
+    Spark keeps no row order, so the delivery and its input are paired by ``on``: a column both hold unchanged and
+    the policy leaves alone (a customer or loan number), unique per row.  Each pair of rows goes through
+    :func:`tokenize_kit.scan.compare` on the executors (no value reaches the driver); coincidences are a semi-join
+    of the delivery's probe hashes with the input's.  Returns ``{"rows", "leaks": {column: {kind: {"count",
+    "keys"}}}, "coincidences": {column: {kind: count}}}``, ``keys`` being up to 20 ``on`` values of leaking rows.
+    Columns outside the policy are scanned by :func:`scan`."""
+    from pyspark.sql import functions as F
+
+    from .scan import MAX_ROWS, ScanError, compare
+
+    policy = Policy.load(policy)
+    doc = policy.to_dict()
+    check_workers(delivery.sparkSession)
+    if on in policy.columns:
+        raise ScanError(f"scan_against pairs rows by {on!r}, which the policy changes: pass a column left as it is")
+    for df, what in ((delivery, "delivery"), (raw, "input")):
+        if on not in df.columns:
+            raise ScanError(f"the {what} DataFrame has no column {on!r} to pair rows by")
+    out_cols = [c for c in delivery.columns if c != on]
+    raw_cols = [c for c in raw.columns if c != on]
+    joined = delivery.join(raw.select(F.col(on), *(F.col(c).alias(_RAW + c) for c in raw_cols)), on, "inner")
+    n_out, n_raw, n_joined = delivery.count(), raw.count(), joined.count()
+    if not n_out == n_raw == n_joined:
+        raise ScanError(f"the delivery ({n_out:,} rows) and the input ({n_raw:,} rows) do not pair one to one by "
+                        f"{on!r} ({n_joined:,} pairs): scan_against needs the input the delivery was made from and "
+                        "a column unique per row")
+    schema = "rec string, column string, kind string, key string, hash long"
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from .scan import GATE_KINDS
+
+        pol = Policy.load(doc)
+        for batch in batches:
+            t = pa.Table.from_batches([batch])
+            if not t.num_rows:
+                continue
+            keys = t.column(on).cast(pa.string())
+            out = t.select(out_cols)
+            rw = t.select([_RAW + c for c in raw_cols]).rename_columns(raw_cols)
+            c = compare(rw, out, pol)
+            recs = _GateRecords()
+            for rec, found in (("leak", c.leaks), ("word", c.words)):
+                for path, kind, rows in found:
+                    recs.emit(rec, path, kind, keys.take(pa.array(rows)).combine_chunks(), None, len(rows))
+            if len(c.raw_hashes):
+                uniq = np.unique(c.raw_hashes)
+                recs.emit("raw", None, None, None, uniq, len(uniq))
+            for path, kinds, rows, hashes in c.probes:
+                kind_names = pa.array(np.array(GATE_KINDS, dtype=object)[kinds], pa.string())
+                recs.emit("probe", path, kind_names, keys.take(pa.array(rows)).combine_chunks(), hashes, len(rows))
+            if recs.cols["rec"]:
+                yield recs.batch()
+
+    recs = joined.mapInArrow(run, schema).persist()
+    try:
+        report: dict[str, Any] = {"rows": n_out, "leaks": {}, "coincidences": {}}
+        leaks = (recs.filter(F.col("rec") == "leak").groupBy("column", "kind")
+                 .agg(F.countDistinct("key").alias("n"),
+                      F.slice(F.array_sort(F.collect_set("key")), 1, MAX_ROWS).alias("keys")).collect())
+        for r in leaks:
+            report["leaks"].setdefault(r["column"], {})[r["kind"]] = {"count": int(r["n"]), "keys": list(r["keys"])}
+        raw_hashes = recs.filter(F.col("rec") == "raw").select("hash").distinct()
+        probes = recs.filter(F.col("rec") == "probe").join(raw_hashes, "hash", "left_semi")
+        words = recs.filter(F.col("rec") == "word")
+        for r in (words.unionByName(probes).groupBy("column", "kind").agg(F.countDistinct("key").alias("n"))
+                  .collect()):
+            report["coincidences"].setdefault(r["column"], {})[r["kind"]] = int(r["n"])
+    finally:
+        recs.unpersist()
+    return report
 
 
 def risk(df: DataFrame, quasi: Sequence[str] = (), *, policy: Any = None, sensitive: str | None = None,

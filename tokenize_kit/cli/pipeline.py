@@ -283,7 +283,8 @@ def detokenize(input_path, output_path, policy, keyset_path, **opts):
 @click.option("--input-format", type=click.Choice(["csv", "tsv", "parquet", "jsonl", "xlsx"]))
 @click.option("--encoding", help="CSV encoding (default: detected).")
 @click.option("--spill-dir", type=click.Path(file_okay=False),
-              help="Folder for the gate's temporary hash partitions (default: the system temp folder).")
+              help="Folder for the gate's temporary hash partitions (default: the system temp folder; about 16 "
+                   "bytes per ID, phone, e-mail and IBAN value of the delivery; removed at the end).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line.")
 @click.option("--force", is_flag=True, help="Replace the --suggest-policy file if it exists.")
 @_input_options

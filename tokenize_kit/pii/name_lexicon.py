@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -388,7 +388,7 @@ def is_head(word: str) -> bool:
     return fold(word) in heads()
 
 
-@cache
+@lru_cache(maxsize=1 << 17)  # bounded: a file of ever-new words (tokens) keeps memory flat
 def _parse_cached(word: str) -> Part | None:
     return parse(word)
 

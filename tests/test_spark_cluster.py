@@ -1,0 +1,228 @@
+"""The Spark jobs on a real standalone cluster: one master and two workers started here from the pyspark package's
+own ``spark-class`` launcher, bound to 127.0.0.1, stopped at the end whatever happens.  Tokenize, the delivery gate
+(``scan_against``) and generate + tokenize give exactly what one process gives.
+
+Run by ``make test-spark-cluster`` (``.ci/run`` runs it after ``make test``); plain ``make test`` skips it, since
+starting three JVMs on a shared 2-core machine takes a minute or two."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+pyspark = pytest.importorskip("pyspark")
+
+from generators import generate_table  # noqa: E402
+from generators.notes import for_customers  # noqa: E402
+from tokenize_kit import spark as tks  # noqa: E402
+from tokenize_kit.keys import Keyset  # noqa: E402
+from tokenize_kit.policy import Policy  # noqa: E402
+from tokenize_kit.scan import Gate, ScanResult  # noqa: E402
+from tokenize_kit.table import tokenize_table  # noqa: E402
+
+CLUSTER_ENV = "TOKENIZE_KIT_SPARK_CLUSTER"
+pytestmark = [pytest.mark.spark, pytest.mark.skipif(
+    os.environ.get(CLUSTER_ENV) != "1",
+    reason=f"starts a standalone cluster: make test-spark-cluster ({CLUSTER_ENV}=1)")]
+
+KS = Keyset.generate()
+PII = {"national_id": {"type": "eg_national_id"}, "full_name_ar": {"type": "person_name"},
+       "full_name_en": {"type": "person_name"}, "mobile": {"type": "phone"}, "second_phone": {"type": "phone"},
+       "address_ar": {"type": "eg_address"}, "email": {"type": "email"}, "salary_iban": {"type": "iban"}}
+POLICY = Policy.from_dict({"columns": {**PII, "notes": {"type": "free_text"}}})
+COLUMNS = ["customer_id", "national_id", "full_name_ar", "full_name_en", "mobile", "second_phone", "address_ar",
+           "email", "salary_iban", "monthly_income_egp"]
+ROWS = 3_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _spark_class() -> Path:
+    path = Path(pyspark.__file__).parent / "bin" / "spark-class"
+    assert path.exists(), path
+    return path
+
+
+def _wait(what: str, ok, procs: list[subprocess.Popen], logs: Path, timeout: float = 240) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for p in procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"a cluster process exited ({p.returncode}) before {what}; logs in {logs}")
+        try:
+            if ok():
+                return
+        except OSError:
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"{what}: not after {timeout:.0f} s; logs in {logs}")
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """Stop every process this test started (each leads its own process group: the JVM and its children)."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    for p in reversed(procs):
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=30)
+
+
+def start_cluster(tmp: Path, workers: int = 2, cores: int = 1) -> tuple[str, int, list[subprocess.Popen]]:
+    """A master and ``workers`` workers on 127.0.0.1; returns (master URL, web UI port, processes).  The caller
+    stops them with :func:`_stop` (a failed start stops what it started)."""
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOCAL_HOSTNAME": "localhost",
+           "PYSPARK_PYTHON": sys.executable, "SPARK_LOG_DIR": str(tmp), "SPARK_WORKER_DIR": str(tmp / "work")}
+    env.pop("SPARK_HOME", None)
+    port, ui = _free_port(), _free_port()
+    url = f"spark://127.0.0.1:{port}"
+    procs: list[subprocess.Popen] = []
+
+    def launch(name: str, *args: str) -> None:
+        log = open(tmp / f"{name}.log", "wb")
+        procs.append(subprocess.Popen([str(_spark_class()), *args], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True))
+
+    try:
+        launch("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
+               "--webui-port", str(ui))
+        _wait("the master listens", lambda: socket.create_connection(("127.0.0.1", port), 1).close() is None,
+              procs, tmp)
+        for i in range(workers):
+            launch(f"worker{i}", "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1",
+                   "--cores", str(cores), "--memory", "1g", "--webui-port", str(_free_port()),
+                   "--work-dir", str(tmp / f"work{i}"))
+
+        def alive() -> bool:
+            with urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=5) as r:
+                return int(json.load(r).get("aliveworkers", 0)) >= workers
+
+        _wait(f"{workers} workers registered", alive, procs, tmp)
+    except BaseException:
+        _stop(procs)
+        raise
+    return url, ui, procs
+
+
+def session(url: str, app: str = "tokenize-kit-cluster-test"):
+    from pyspark.sql import SparkSession
+
+    return (SparkSession.builder.master(url).appName(app)
+            .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.executor.memory", "1g").config("spark.executor.cores", "1")
+            .config("spark.cores.max", "2").config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "4").config("spark.driver.memory", "1g").getOrCreate())
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory) -> Iterator:
+    tmp = tmp_path_factory.mktemp("spark-cluster")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PYSPARK_PYTHON", sys.executable)
+        env.setenv("PYSPARK_DRIVER_PYTHON", sys.executable)
+        env.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+        url, _, procs = start_cluster(tmp)
+        s = None
+        try:
+            s = session(url)
+            s.sparkContext.setLogLevel("ERROR")
+            assert s.sparkContext.master == url
+            yield s
+        finally:
+            if s is not None:
+                s.stop()
+            _stop(procs)
+    assert all(p.poll() is not None for p in procs)
+
+
+def _customers(rows: int = ROWS) -> pa.Table:
+    t = generate_table("eg-consumer-finance", "customers", rows, seed=11).select(COLUMNS)
+    notes = for_customers(t.column("full_name_ar").to_pylist(), t.column("mobile").to_pylist(),
+                          t.column("national_id").to_pylist(), 11)
+    return t.append_column("notes", pa.array(notes, pa.string()))
+
+
+def _by_id(t: pa.Table) -> list[tuple]:
+    cols = [t.column(c).to_pylist() for c in t.column_names]
+    return sorted(zip(*cols, strict=True), key=lambda r: r[0])
+
+
+def _df(spark, table: pa.Table, parts: int = 4):
+    return spark.createDataFrame(table.to_pandas()).repartition(parts)
+
+
+def test_tokenize_on_the_cluster_equals_one_process(spark):
+    raw = _customers()
+    got = tks.tokenize(_df(spark, raw), POLICY, KS).toArrow()
+    expected = tokenize_table(raw, POLICY, KS)
+    assert got.column_names == expected.column_names
+    assert _by_id(got.cast(expected.schema)) == _by_id(expected)
+
+
+def _gate(raw: pa.Table, out: pa.Table) -> ScanResult:
+    result = ScanResult()
+    with Gate(POLICY) as gate:
+        gate.add(raw, out, result, 0)
+        gate.finish(result)
+    return result
+
+
+def test_the_gate_on_the_cluster_equals_one_process(spark):
+    """Planted leaks of every kind and coincidences: the same counts per column and kind."""
+    raw = _customers()
+    out = tokenize_table(raw, POLICY, KS)
+    cols = {c: out.column(c).to_pylist() for c in out.column_names}
+    cols["mobile"][5] = raw.column("mobile")[5].as_py()  # a raw mobile in its own row: a leak
+    cols["notes"][7] = "اتصل على " + raw.column("mobile")[7].as_py()[1:]  # in text, without its 0
+    cols["national_id"][9] = raw.column("national_id")[9].as_py()
+    cols["email"][11] = (raw.column("email")[11].as_py() or "x@y.com").upper()
+    cols["mobile"][20] = raw.column("mobile")[21].as_py()  # another row's mobile: a coincidence
+    cols["notes"][30] = "كلم " + " ".join(raw.column("full_name_ar")[30].as_py().split()[:2])
+    out = pa.table({c: pa.array(v, out.schema.field(c).type) for c, v in cols.items()})
+    single = _gate(raw, out)
+    report = tks.scan_against(_df(spark, out, 3), _df(spark, raw, 5), POLICY, on="customer_id")
+    assert report["rows"] == ROWS
+    expected_leaks = {c: {k: v.count for k, v in kinds.items()} for c, kinds in single.leaks.items()}
+    assert {c: {k: v["count"] for k, v in kinds.items()} for c, kinds in report["leaks"].items()} == expected_leaks
+    for col, kind in (("mobile", "phone"), ("notes", "phone"), ("national_id", "national_id"), ("email", "email"),
+                      ("notes", "name")):
+        assert expected_leaks.get(col, {}).get(kind), (col, kind, expected_leaks)
+    assert report["coincidences"] == single.collisions
+    assert single.collisions.get("mobile", {}).get("phone", 0) >= 1
+    ids = raw.column("customer_id").to_pylist()
+    assert ids[5] in report["leaks"]["mobile"]["phone"]["keys"]
+
+
+def test_generate_and_tokenize_on_the_cluster_equal_one_process(spark):
+    """The pipeline's job as Spark users run it: customers generated on the executors, then tokenized."""
+    from generators.spark import generate
+
+    policy = Policy.from_dict({"columns": PII})
+    rows = 100_000  # two generator batches: a partition on each worker
+    got = tks.tokenize(generate(spark, "eg-consumer-finance", "customers", rows=rows, seed=5).select(*COLUMNS),
+                       policy, KS).toArrow()
+    expected = tokenize_table(generate_table("eg-consumer-finance", "customers", rows, seed=5).select(COLUMNS),
+                              policy, KS)
+    assert got.num_rows == rows
+    assert _by_id(got.cast(expected.schema)) == _by_id(expected)
