@@ -20,7 +20,6 @@ True
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
@@ -55,9 +54,6 @@ def normalize(word: str) -> str:
 def _names(table: str, *cols: str) -> set[str]:
     t = refdata.table(table)
     return {v for c in cols for v in t.column(c).to_pylist()}
-
-
-_normalize_cached = functools.lru_cache(maxsize=1 << 16)(normalize)
 
 
 @cache
@@ -138,18 +134,53 @@ def _trie(country: str, keep_places: bool) -> _Trie:
     return _Trie(words, first, codes, ids, complete)
 
 
-def kept_chars(cps: np.ndarray, row_off: np.ndarray, country: str, keep_places: bool = True) -> np.ndarray:
-    r"""Which code points of each value belong to a kept word (a place or a structure word), vectorised.
+#: normalize()'s letter folding, as (from, to) pairs for the vectorised form
+_ALEF_PAIRS = (("أ", "ا"), ("إ", "ا"), ("آ", "ا"), ("ة", "ه"), ("ى", "ي"))
+#: words made only of ASCII and Arabic-block characters: there ``str.casefold`` is Arrow's ``utf8_lower``
+_PLAIN_WORD = "^[\\x00-\\x7f\\x{0600}-\\x{06ff}]*$"
 
-    Words are the runs of ``[\w.]`` of each value, compared after :func:`normalize`; scanning each value
-    left to right, the longest kept word tuple starting at a word is taken and the scan goes on after it
-    (a later match never overlaps an earlier one).  A kept tuple covers its words and what lies between
-    them.  Python work is per distinct word of the batch, not per value.
-    """
+
+def normalize_array(words: pa.Array) -> pa.Array:
+    """:func:`normalize` of every word of a string array, vectorised (words with characters outside ASCII and the
+    Arabic block, whose case folding Arrow's lower-casing does not match, go through :func:`normalize`)."""
+    w = pc.utf8_lower(words)
+    for a, b in _ALEF_PAIRS:
+        w = pc.replace_substring(w, a, b)
+    w = pc.utf8_trim(w, ".")
+    article = pc.and_(pc.starts_with(w, "ال"), pc.greater(pc.utf8_length(w), 4))
+    w = pc.if_else(article, pc.utf8_slice_codeunits(w, 2), w)
+    odd = np.flatnonzero(~pc.match_substring_regex(words, _PLAIN_WORD).to_numpy(zero_copy_only=False))
+    if len(odd):
+        fixed = pa.array([normalize(x) for x in words.take(pa.array(odd)).to_pylist()], pa.string())
+        mask = np.zeros(len(words), dtype=bool)
+        mask[odd] = True
+        w = pc.replace_with_mask(w, pa.array(mask), fixed)
+    return w
+
+
+@cache
+def _trie_words(country: str, keep_places: bool) -> pa.Array:
+    """The trie's words in the order of their numbers (a value set for ``index_in``)."""
+    return pa.array(list(_trie(country, keep_places).words), pa.string())
+
+
+@dataclass
+class _PlaceWords:
+    r"""The ``[\w.]`` runs of flat code points and their normalised forms (one per distinct run)."""
+
+    start: np.ndarray
+    end: np.ndarray
+    row: np.ndarray
+    norm: pa.Array  # normalised distinct words
+    index: np.ndarray  # word -> index into norm
+
+
+def _place_words(cps: np.ndarray, row_off: np.ndarray, utf8: tuple[np.ndarray, np.ndarray] | None) -> _PlaceWords:
+    """The words of :func:`kept_chars`; ``utf8``: the code points' UTF-8 bytes and the byte offset of every
+    character (plus the end), when the caller has them (else they are encoded here)."""
+    from .textview import gather
+
     n = len(cps)
-    keep = np.zeros(n, dtype=bool)
-    if n == 0:
-        return keep
     wc = WORD_CHARS.mask(cps) | (cps == 0x2E)  # a word: a run of [\w.] (letters, digits, "_", ".")
     starts_row = np.zeros(n + 1, dtype=bool)
     starts_row[row_off[:-1]] = True
@@ -157,19 +188,37 @@ def kept_chars(cps: np.ndarray, row_off: np.ndarray, country: str, keep_places: 
     after = np.concatenate([wc[1:], [False]]) & ~starts_row[1:]
     w_start = np.flatnonzero(wc & ~before)
     w_end = np.flatnonzero(wc & ~after) + 1
-    if len(w_start) == 0:
-        return keep
     w_row = np.searchsorted(row_off, w_start, side="right") - 1
-    # each word as a string (the runs between words are dropped), then its number in the trie (-1: no place)
-    data, char_byte = encode_codepoints(cps)
-    bounds = np.empty(2 * len(w_start), dtype=np.int64)
-    bounds[0::2], bounds[1::2] = char_byte[w_start], char_byte[w_end]
-    runs = pa.StringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds.astype(np.int32)), pa.py_buffer(data))
-    encoded = pc.dictionary_encode(runs.take(pa.array(np.arange(0, len(bounds), 2))))
+    if not len(w_start):
+        return _PlaceWords(w_start, w_end, w_row, pa.array([], pa.string()), np.zeros(0, np.int64))
+    data, char_byte = encode_codepoints(cps) if utf8 is None else utf8
+    encoded = pc.dictionary_encode(gather(data, char_byte[w_start], char_byte[w_end]))
+    return _PlaceWords(w_start, w_end, w_row, normalize_array(encoded.dictionary),
+                       encoded.indices.to_numpy(zero_copy_only=False))
+
+
+def kept_chars(cps: np.ndarray, row_off: np.ndarray, country: str, keep_places: bool = True,
+               utf8: tuple[np.ndarray, np.ndarray] | None = None, words: _PlaceWords | None = None) -> np.ndarray:
+    r"""Which code points of each value belong to a kept word (a place or a structure word), vectorised.
+
+    Words are the runs of ``[\w.]`` of each value, compared after :func:`normalize`; scanning each value
+    left to right, the longest kept word tuple starting at a word is taken and the scan goes on after it
+    (a later match never overlaps an earlier one).  A kept tuple covers its words and what lies between
+    them.  No Python work per word: distinct words are normalised and looked up with Arrow.  ``utf8``: see
+    :func:`_place_words`; ``words``: the words already found (to share them between the two countries).
+    """
+    n = len(cps)
+    keep = np.zeros(n, dtype=bool)
+    if n == 0:
+        return keep
+    w = _place_words(cps, row_off, utf8) if words is None else words
+    if len(w.start) == 0:
+        return keep
+    w_start, w_end, w_row = w.start, w.end, w.row
     trie = _trie(country, keep_places)
-    number = np.array([trie.words.get(_normalize_cached(w), -1) for w in encoded.dictionary.to_pylist()],
-                      dtype=np.int64)
-    wid = number[encoded.indices.to_numpy(zero_copy_only=False)]
+    number = pc.fill_null(pc.index_in(w.norm, value_set=_trie_words(country, keep_places)), -1).to_numpy(
+        zero_copy_only=False).astype(np.int64)
+    wid = number[w.index]
     # the longest kept tuple starting at each word (0: none), one tuple length at a time
     prefix = np.where((wid >= 0) & trie.first[np.maximum(wid, 0)], wid, -1)
     length = np.where((prefix >= 0) & trie.complete[0][np.maximum(prefix, 0)], 1, 0)
@@ -207,6 +256,15 @@ def kept_chars(cps: np.ndarray, row_off: np.ndarray, country: str, keep_places: 
     return np.cumsum(spans[:n]) > 0
 
 
+def kept_both(cps: np.ndarray, row_off: np.ndarray, utf8: tuple[np.ndarray, np.ndarray] | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`kept_chars` of Egypt and of Saudi Arabia (places kept), the words found once for both."""
+    if not len(cps):
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
+    w = _place_words(cps, row_off, utf8)
+    return kept_chars(cps, row_off, "eg", words=w), kept_chars(cps, row_off, "sa", words=w)
+
+
 def _rows_differing(a: np.ndarray, b: np.ndarray, row_off: np.ndarray) -> np.ndarray:
     """Indices of the rows where the per-character masks ``a`` and ``b`` differ."""
     diff = np.flatnonzero(a != b)
@@ -236,10 +294,18 @@ class _Address(PIIType):
     def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool,
                parsed: Parse | None) -> pa.Array:
         keep_places = bool(spec.options.get("keep_places", True)) if spec is not None else True
-        cps, off = decode(values)
-        target = kept_chars(cps, off, self.country, keep_places)
+        from .textview import TextView
+
+        view = TextView(values)
+        cps, off = view.cps, view.row_off
+        target = kept_chars(cps, off, self.country, keep_places, utf8=(view.data, view.byte_pos(np.arange(
+            len(cps) + 1))))
         out = charclass_cps(cps, off, crypto, self.domain, decrypt=decrypt, protect=target)
-        todo = _rows_differing(kept_chars(out, off, self.country, keep_places), target, off)
+        data, char_byte = encode_codepoints(out)
+        todo = _rows_differing(kept_chars(out, off, self.country, keep_places, utf8=(data, char_byte)), target, off)
+        if not len(todo):
+            return pa.StringArray.from_buffers(len(off) - 1, pa.py_buffer(char_byte[off].astype(np.int32)),
+                                               pa.py_buffer(data))
         for _ in range(MAX_WALKS):
             if not len(todo):
                 return encode(out, off)

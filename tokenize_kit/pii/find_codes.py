@@ -22,11 +22,13 @@ the same spans again.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from .email import Email
 from .iban import Iban
-from .textview import DIGIT, TextView
+from .textview import DIGIT, TextView, in_set
 
 _EMAIL = Email()
 _IBAN = Iban()
@@ -45,10 +47,19 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 
 
 def _ascii_mask(cps: np.ndarray, table: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(cps), dtype=bool)
-    small = cps < 128
-    out[small] = table[cps[small]]
-    return out
+    """``table`` (128 entries) of ASCII code points, False elsewhere (any shape)."""
+    ext = _extended(table.tobytes())
+    return ext[np.minimum(cps, 128)]
+
+
+@cache
+def _extended(table: bytes) -> np.ndarray:
+    return np.append(np.frombuffer(table, dtype=bool), False)
+
+
+def _upper(cps: np.ndarray) -> np.ndarray:
+    """ASCII letters upper-cased (other code points as they are)."""
+    return np.where((cps >= 0x61) & (cps <= 0x7A), cps - 0x20, cps)
 
 
 def _run_bounds(view: TextView, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,11 +74,23 @@ def _run_bounds(view: TextView, mask: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def find_emails(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(start, end) of the e-mail addresses in the column (see the module docstring)."""
-    cps = view.cps
-    at = np.flatnonzero(cps == 0x40)
+    """(start, end) of the e-mail addresses in the column (see the module docstring).  Only the rows with an
+    ``@`` are read (an address lies within its row)."""
+    at = np.flatnonzero(view.cps == 0x40)
     if not len(at):
         return _EMPTY, _EMPTY
+    rows = np.unique(view.row[at])
+    if 2 * len(rows) > view.rows:
+        return _find_emails(view, blocked)
+    sub, pos = view.sub(rows)
+    s, e = _find_emails(sub, None if blocked is None else blocked[pos])
+    pos = np.append(pos, len(view))
+    return pos[s], pos[e - 1] + 1
+
+
+def _find_emails(view: TextView, blocked: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    cps = view.cps
+    at = np.flatnonzero(cps == 0x40)
     local = _ascii_mask(cps, _LOCAL)
     domain = _ascii_mask(cps, _DOMAIN)
     if blocked is not None:
@@ -95,19 +118,23 @@ def find_ibans(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.nd
     """(start, end) of the Egyptian and Saudi IBANs in the column (see the module docstring)."""
     cps = view.cps
     n = len(cps)
-    upper = np.where((cps >= 0x61) & (cps <= 0x7A), cps - 0x20, cps)
-    e_s = np.flatnonzero(((upper == 0x45) | (upper == 0x53))[: max(n - 3, 0)])
+    e_s = np.flatnonzero(in_set(cps[: max(n - 3, 0)], (0x45, 0x53, 0x65, 0x73)))  # E S e s
     if not len(e_s):
         return _EMPTY, _EMPTY
-    second = upper[e_s + 1]
-    country = np.where((upper[e_s] == 0x45) & (second == 0x47), 0, np.where((upper[e_s] == 0x53) & (second == 0x41),
-                                                                            1, -1))
-    digit = (view.cls & DIGIT) != 0
-    alnum = _ascii_mask(cps, _ALNUM) | digit
-    ok = (country >= 0) & digit[e_s + 2] & digit[e_s + 3]
+    first, second = _upper(cps[e_s]), _upper(cps[e_s + 1])
+    country = np.where((first == 0x45) & (second == 0x47), 0, np.where((first == 0x53) & (second == 0x41), 1, -1))
+    cls = view.cls
+
+    def digit(pos: np.ndarray) -> np.ndarray:
+        return (cls[pos] & DIGIT) != 0
+
+    def alnum(pos: np.ndarray) -> np.ndarray:
+        return _ascii_mask(cps[pos], _ALNUM) | digit(pos)
+
+    ok = (country >= 0) & digit(e_s + 2) & digit(e_s + 3)
     ok &= (view.row[e_s] == view.row[e_s + 3])
     before = np.maximum(e_s - 1, 0)
-    ok &= ~((e_s > 0) & ~view.row_start[e_s] & alnum[before])
+    ok &= ~((e_s > 0) & ~view.row_start[e_s] & alnum(before))
     if blocked is not None:
         ok &= ~blocked[e_s]
     anchors, country = e_s[ok], country[ok]
@@ -119,8 +146,8 @@ def find_ibans(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.nd
     inside = (pos < n)
     pos_c = np.minimum(pos, n - 1)
     inside &= view.row[pos_c] == view.row[anchors][:, None]
-    a = alnum[pos_c] & inside
-    sep = np.isin(cps[pos_c], (0x20, 0x2D, 0xA0)) & inside
+    a = alnum(pos_c) & inside
+    sep = in_set(cps[pos_c], (0x20, 0x2D, 0xA0)) & inside
     count = np.cumsum(a, axis=1)
     # the position of the need-th character; before it only characters and single separators
     reach = np.argmax(count >= need[:, None], axis=1)
@@ -131,10 +158,10 @@ def find_ibans(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.nd
     found &= bad_before[np.arange(len(anchors)), reach] == 0
     ends = anchors + reach + 1
     after = np.minimum(ends, n - 1)
-    found &= ~((ends < n) & (view.row[after] == view.row[anchors]) & alnum[after])
-    if blocked is not None and found.any():
-        cover = np.cumsum(np.concatenate([[0], blocked]))
-        found &= cover[ends] == cover[anchors]
+    found &= ~((ends < n) & (view.row[after] == view.row[anchors]) & alnum(after))
+    if blocked is not None and found.any():  # no character of [anchor, end) taken by another kind
+        within = np.arange(width)[None, :] <= reach[:, None]
+        found &= ~(blocked[pos_c] & within).any(axis=1)
     starts, ends = anchors[found], ends[found]
     if not len(starts):
         return _EMPTY, _EMPTY
@@ -143,7 +170,12 @@ def find_ibans(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.nd
 
 
 def spans_mask(n: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Boolean mask of the characters covered by the spans."""
-    delta = np.bincount(starts, minlength=n + 1)[: n + 1] - np.bincount(ends, minlength=n + 1)[: n + 1]
-    return np.cumsum(delta[:n]) > 0
+    """Boolean mask of the characters covered by the spans (the covered characters written, not all ``n``)."""
+    out = np.zeros(n, dtype=bool)
+    lengths = np.maximum(np.asarray(ends, dtype=np.int64) - starts, 0)
+    total = int(lengths.sum())
+    if total:
+        csum = np.cumsum(lengths)
+        out[np.repeat(np.asarray(starts, dtype=np.int64) - (csum - lengths), lengths) + np.arange(total)] = True
+    return out
 

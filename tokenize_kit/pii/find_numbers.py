@@ -49,7 +49,7 @@ import pyarrow.compute as pc
 from .eg_national_id import EgNationalId
 from .phone import Phone
 from .sa_national_id import SaNationalId
-from .textview import DIGIT, LATIN, UPPER, TextView, gather
+from .textview import DIGIT, LATIN, UPPER, TextView, gather, in_set
 
 MIN_DIGITS = 7
 MAX_DIGITS = 15
@@ -164,7 +164,6 @@ def _matches(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.ndar
     if not digit.any():
         return empty, empty, np.zeros(0, bool), np.zeros(0, bool), np.zeros(1, np.int64), empty, empty
     cps = view.cps
-    sep = np.isin(cps, SEPARATORS)
     # digit groups: maximal runs of digits within a row
     g_first = digit & ~view.prev(digit)
     g_last = digit & ~view.next(digit)
@@ -176,9 +175,9 @@ def _matches(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.ndar
     joined = same_row & (gap >= 1) & (gap <= 2)
     if joined.any():
         j = np.flatnonzero(joined)
-        ok = sep[g_end[:-1][j]].copy()
+        ok = in_set(cps[g_end[:-1][j]], SEPARATORS)
         two = gap[j] == 2
-        ok[two] &= sep[g_end[:-1][j][two] + 1]
+        ok[two] &= in_set(cps[g_end[:-1][j][two] + 1], SEPARATORS)
         joined[j] = ok
     new_match = np.ones(len(g_start), dtype=bool)
     new_match[1:] = ~joined
@@ -196,7 +195,7 @@ def _matches(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.ndar
     at = m_start - 1
     look = (m_start > 0) & ~view.row_start[np.minimum(m_start, n - 1)]
     dash = np.zeros(len(m_start), dtype=bool)
-    dash[look] = np.isin(cps[at[look]], (0x2D, 0x2F, 0x5F, 0x23))  # - / _ #
+    dash[look] = in_set(cps[at[look]], (0x2D, 0x2F, 0x5F, 0x23))  # - / _ #
     at2 = at - dash
     look2 = look & (at2 >= 0)
     look2[look2] &= ~(dash[look2] & view.row_start[at[look2]])

@@ -33,6 +33,7 @@ the same.  The free-text layer checks the whole result once more and masks what 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -42,9 +43,10 @@ import pyarrow.compute as pc
 
 from . import find_numbers as fn
 from . import name_lexicon as nl
-from .address import STRUCTURAL, gazetteer, kept_chars
+from .address import STRUCTURAL, gazetteer, kept_both
 from .address import normalize as place_key
-from .textview import DIGIT, LETTER, MARK, SPACE, TATWEEL, TextView
+from .address import normalize_array as normalize_places
+from .textview import DIGIT, LETTER, MARK, SPACE, TATWEEL, TextView, in_set
 
 NAME_CUES = (
     "العميل العميلة عميل عميلة السيد السيدة الاستاذ الاستاذة استاذ استاذة الحاج الحاجة الاخ الاخت ابن ابنه "
@@ -143,6 +145,105 @@ def role(word: str, extra_cues: frozenset[str] = frozenset()) -> int:
     return bits
 
 
+#: the characters :func:`~tokenize_kit.pii.name_lexicon.fold` removes (diacritics and tatweel), as a regex class
+_MARKS_RE = "[\\x{064b}-\\x{065f}\\x{0670}\\x{0640}]"
+_DIGITS_RE = "^[0-9\\x{0660}-\\x{0669}\\x{06f0}-\\x{06f9}]+$"
+
+
+def fold_array(words: pa.Array) -> pa.Array:
+    """:func:`~tokenize_kit.pii.name_lexicon.fold` of every single word (no spaces) of a string array, vectorised."""
+    base = pc.replace_substring_regex(words, _MARKS_RE, "")
+    arabic = base
+    for a in "أإآ":
+        arabic = pc.replace_substring(arabic, a, "ا")
+    arabic = pc.replace_substring_regex(pc.replace_substring_regex(arabic, "ة$", "ه"), "ى$", "ي")
+    return pc.if_else(pc.string_is_ascii(base), pc.utf8_lower(base), arabic)
+
+
+@cache
+def _value_set(words: frozenset[str]) -> pa.Array:
+    return pa.array(sorted(words), pa.string())
+
+
+def _member(keys: pa.Array, words: frozenset[str]) -> np.ndarray:
+    return pc.is_in(keys, value_set=_value_set(words)).to_numpy(zero_copy_only=False)
+
+
+#: roles of recently seen words, per set of extra cue words (bounded: cleared when full)
+_ROLE_CACHE: dict[frozenset[str], dict[str, int]] = {}
+ROLE_CACHE_SIZE = 1 << 18
+
+
+def roles_of(words: pa.Array, extra_cues: frozenset[str] = frozenset()) -> np.ndarray:
+    """:func:`role` of every word of a string array (the distinct words of a column): the words seen recently
+    from a bounded cache (a column is read several times: tokenizing, checking, detokenizing), the others by
+    :func:`roles_array`."""
+    cache = _ROLE_CACHE.setdefault(extra_cues, {})
+    listed = words.to_pylist()
+    out = np.fromiter((cache.get(w, -1) for w in listed), dtype=np.int64, count=len(listed))
+    missing = np.flatnonzero(out < 0)
+    if len(missing):
+        new = roles_array(words.take(pa.array(missing)), extra_cues)
+        out[missing] = new
+        if len(cache) + len(missing) > ROLE_CACHE_SIZE:
+            cache.clear()
+        cache.update(zip([listed[i] for i in missing.tolist()], new.tolist(), strict=True))
+    return out
+
+
+def roles_array(words: pa.Array, extra_cues: frozenset[str] = frozenset()) -> np.ndarray:
+    """:func:`role` of every word of a string array, vectorised: Python runs only for the words whose folded form
+    is a lexicon name (to read their layout)."""
+    n = len(words)
+    bits = np.zeros(n, dtype=np.int64)
+    if not n:
+        return bits
+    key = fold_array(words)
+    # the cue forms: the word, and without one or two glued one-letter prefixes (see _unprefixed)
+    forms = [(key, np.ones(n, dtype=bool))]
+    rest, ok = key, np.ones(n, dtype=bool)
+    prefixes = pa.array([chr(c) for c in PREFIX_LETTERS], pa.string())
+    for _ in range(2):
+        ok = ok & (pc.utf8_length(rest).to_numpy(zero_copy_only=False) > 3) & pc.is_in(
+            pc.utf8_slice_codeunits(rest, 0, 1), value_set=prefixes).to_numpy(zero_copy_only=False)
+        rest = pc.if_else(pa.array(ok), pc.utf8_slice_codeunits(rest, 1), rest)
+        forms.append((rest, ok))
+        lam = ok & pc.starts_with(rest, "ل").to_numpy(zero_copy_only=False) & ~pc.starts_with(rest, "ال").to_numpy(
+            zero_copy_only=False)
+        forms.append((pc.binary_join_element_wise("ا", rest, ""), lam))
+    name_cues = _folded(tuple(NAME_CUES)) | extra_cues
+    address_cues = _folded(tuple(ADDRESS_CUES))
+    for form, valid in forms:
+        bits |= np.where(valid & _member(form, name_cues), NAME_CUE, 0)
+        bits |= np.where(valid & _member(form, address_cues), ADDR_CUE, 0)
+    for flag, group in ((HEAD, nl.heads()), (CONNECT, _folded(tuple(CONNECTORS))), (LINK, _folded(tuple(CUE_LINKS))),
+                        (STRUCT, _folded(tuple(STRUCTURE))), (STOPW, _folded(tuple(STOP)))):
+        bits |= np.where(_member(key, group), flag, 0)
+    pk = normalize_places(words)
+    bits |= np.where(_member(pk, _places("eg")), PLACE_EG, 0)
+    bits |= np.where(_member(pk, _places("sa")), PLACE_SA, 0)
+    bits |= np.where(pc.match_substring_regex(words, _DIGITS_RE).to_numpy(zero_copy_only=False), NUMBER, 0)
+    named = np.flatnonzero(_member(key, _lexicon_keys()))
+    if len(named):
+        parsed = np.array([nl._parse_cached(w) is not None for w in words.take(pa.array(named)).to_pylist()],
+                          dtype=bool)
+        bits[named[parsed]] |= PART
+    # a lexicon name written with the article (السيد, السعيد), when the word itself is not one
+    rest = pc.utf8_slice_codeunits(words, 2)
+    article = np.flatnonzero(pc.starts_with(words, "ال").to_numpy(zero_copy_only=False) & ((bits & PART) == 0)
+                             & _member(fold_array(rest), _lexicon_keys()))
+    if len(article):
+        parsed = np.array([nl._parse_cached(w) is not None for w in rest.take(pa.array(article)).to_pylist()],
+                          dtype=bool)
+        bits[article[parsed]] |= ARTICLE
+    return bits
+
+
+@cache
+def _lexicon_keys() -> frozenset[str]:
+    return frozenset(nl.lexicon().keys)
+
+
 @dataclass
 class Words:
     """The words of a column: character spans, row, role bits, the gap before each word."""
@@ -166,6 +267,30 @@ class Words:
     ends_sentence: np.ndarray
 
 
+    def without(self, starts: np.ndarray, ends: np.ndarray) -> Words:
+        """These words less the spans of whole words ``[start, end)`` (address spans), as :func:`words` finds them
+        with those spans blocked too: the other words are the same, and a word whose previous word was dropped
+        now follows blocked characters (not spaced, not joined, a break before it)."""
+        if not len(starts) or not len(self.start):
+            return self
+        order = np.argsort(starts, kind="stable")
+        starts, ends = starts[order], ends[order]
+        k = np.searchsorted(starts, self.start, side="right") - 1
+        inside = (k >= 0) & (self.start < ends[np.maximum(k, 0)])
+        idx = np.flatnonzero(~inside)
+        # whether the word before it here (if any) is not the one before it in these words
+        after = np.concatenate([[True], idx[1:] != idx[:-1] + 1]) if len(idx) else np.zeros(0, dtype=bool)
+        if len(idx):
+            after[0] = idx[0] != 0
+        row = self.row[idx]
+        first = self.first[idx].copy()
+        prev_row = np.concatenate([[-1], row[:-1]])
+        first = np.where(after, row != prev_row, first)
+        return Words(self.start[idx], self.end[idx], row, self.roles[idx], self.text.take(pa.array(idx)),
+                     self.spaced[idx] & ~after, self.joined[idx] & ~after, first,
+                     np.where(after, GAP_BREAK, self.gap[idx]).astype(np.int8), self.ends_sentence[idx])
+
+
 GAP_WITHIN, GAP_SEGMENT, GAP_BREAK = 0, 1, 2
 _SENTENCE_END = (0x2E, 0x61B, 0x3B, 0x21, 0x3F, 0x61F, 0x0A, 0x0D)
 
@@ -175,7 +300,7 @@ def words(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = froz
     ``blocked``, with their roles and what separates each from the one before."""
     cls = view.cls
     wc = ((cls & (LETTER | MARK | TATWEEL | DIGIT)) != 0) & ~blocked
-    inner = np.isin(view.cps, (0x2D, 0x27)) & view.prev(wc & ((cls & LETTER) != 0)) & view.next(
+    inner = in_set(view.cps, (0x2D, 0x27)) & view.prev(wc & ((cls & LETTER) != 0)) & view.next(
         wc & ((cls & LETTER) != 0)) & ~blocked
     wc |= inner
     ws = np.flatnonzero(wc & ~view.prev(wc))
@@ -183,50 +308,55 @@ def words(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = froz
     row = view.row[ws] if len(ws) else np.zeros(0, np.int64)
     text = view.strings(ws, we)
     enc = pc.dictionary_encode(text)
-    roles_d = np.array([role(w, extra_cues) for w in enc.dictionary.to_pylist()], dtype=np.int64)
+    roles_d = roles_of(enc.dictionary, extra_cues)
     roles = roles_d[enc.indices.to_numpy(zero_copy_only=False)] if len(ws) else np.zeros(0, np.int64)
     n = len(ws)
     same_row = np.zeros(n, dtype=bool)
     same_row[1:] = row[1:] == row[:-1]
-    gap_lo = np.zeros(n, dtype=np.int64)
-    gap_lo[1:] = we[:-1]
     spaced = np.zeros(n, dtype=bool)
     joined = np.zeros(n, dtype=bool)
-    if n > 1:
-        space = ((cls & SPACE) != 0) & (view.cps != 0x0A) & (view.cps != 0x0D)
-        joiner = np.isin(view.cps, ADDRESS_JOINERS) | space
-        bad_space = np.concatenate([[0], np.cumsum(~space | blocked)])
-        bad_join = np.concatenate([[0], np.cumsum(~joiner | blocked)])
-        lo, hi = gap_lo[1:], ws[1:]
-        spaced[1:] = same_row[1:] & (hi > lo) & (bad_space[hi] == bad_space[lo])
-        joined[1:] = same_row[1:] & (hi > lo) & (bad_join[hi] == bad_join[lo])
-        # "ش." / "St." : the dot of an abbreviated structure word, followed by a space
-        dot = same_row[1:] & (hi - lo >= 2) & (view.cps[np.minimum(lo, len(view.cps) - 1)] == 0x2E)
-        dot &= ((roles[:-1] & STRUCT) != 0)
-        after_dot = lo + 1
-        dot &= bad_join[np.maximum(hi, after_dot)] == bad_join[np.minimum(after_dot, hi)]
-        joined[1:] |= dot
     first = ~same_row
     gap = np.full(n, GAP_BREAK, dtype=np.int8)
     if n > 1:
+        # what lies between each word and the one before it in its row: the gaps' characters gathered (a small
+        # share of the text), counted per gap
         cps = view.cps
-        space = ((cls & SPACE) != 0) & (cps != 0x0A) & (cps != 0x0D)
-        comma = np.isin(cps, (0x2C, 0x60C))
-        dash = np.isin(cps, (0x2D, 0x2013))
-        dot = cps == 0x2E
-        other = ~(space | comma | dash | dot | np.isin(cps, (0x2F, 0x3A))) | blocked
-        c_other = np.concatenate([[0], np.cumsum(other)])
-        c_comma = np.concatenate([[0], np.cumsum(comma)])
-        c_dash = np.concatenate([[0], np.cumsum(dash)])
-        c_dot = np.concatenate([[0], np.cumsum(dot)])
-        c_space = np.concatenate([[0], np.cumsum(space)])
-        lo, hi = gap_lo[1:], ws[1:]
-        ok = same_row[1:] & (hi > lo) & (c_other[hi] == c_other[lo])
-        dots = c_dot[hi] - c_dot[lo]
-        abbrev = (dots == 1) & dot[np.minimum(lo, len(cps) - 1)] & ((roles[:-1] & STRUCT) != 0)
-        ok &= (dots == 0) | abbrev
-        seg = (c_comma[hi] > c_comma[lo]) | ((c_dash[hi] > c_dash[lo]) & (c_space[hi] > c_space[lo]))
-        gap[1:] = np.where(ok, np.where(seg, GAP_SEGMENT, GAP_WITHIN), GAP_BREAK)
+        lo, hi = we[:-1], ws[1:]
+        g = np.flatnonzero(same_row[1:] & (hi > lo))
+        glo, glen = lo[g], hi[g] - lo[g]
+        goff = np.zeros(len(g) + 1, dtype=np.int64)
+        np.cumsum(glen, out=goff[1:])
+        at = np.repeat(glo - goff[:-1], glen) + np.arange(int(goff[-1]), dtype=np.int64)
+        c, b = cps[at], blocked[at]
+        space = ((cls[at] & SPACE) != 0) & (c != 0x0A) & (c != 0x0D)
+        comma = in_set(c, (0x2C, 0x60C))
+        dash = in_set(c, (0x2D, 0x2013))
+        dot = c == 0x2E
+        joiner = in_set(c, ADDRESS_JOINERS) | space
+        other = ~(space | comma | dash | dot | in_set(c, (0x2F, 0x3A))) | b
+        bad_join_c = ~joiner | b
+        bits = ((~space | b) * np.uint8(1) | other * np.uint8(2) | comma * np.uint8(4) | dash * np.uint8(8)
+                | space * np.uint8(16)).astype(np.uint8)
+        if len(g):
+            any_bits = np.bitwise_or.reduceat(bits, goff[:-1])
+            bad_join = np.add.reduceat(bad_join_c.astype(np.int32), goff[:-1])
+            n_dot = np.add.reduceat(dot.astype(np.int32), goff[:-1])
+            first_bad_join = bad_join_c[goff[:-1]]
+        else:
+            any_bits = np.zeros(0, dtype=np.uint8)
+            bad_join = n_dot = np.zeros(0, dtype=np.int32)
+            first_bad_join = np.zeros(0, dtype=bool)
+        struct_before = (roles[:-1][g] & STRUCT) != 0
+        dot_first = cps[glo] == 0x2E
+        spaced[1 + g] = (any_bits & 1) == 0
+        # "ش." / "St." : the dot of an abbreviated structure word, followed by a space
+        after_dot_ok = (bad_join - first_bad_join) == 0
+        joined[1 + g] = (bad_join == 0) | ((glen >= 2) & dot_first & struct_before & after_dot_ok)
+        ok = (any_bits & 2) == 0
+        abbrev = (n_dot == 1) & dot_first & struct_before
+        ok &= (n_dot == 0) | abbrev
+        seg = ((any_bits & 4) != 0) | (((any_bits & 8) != 0) & ((any_bits & 16) != 0))
+        gap[1 + g] = np.where(ok, np.where(seg, GAP_SEGMENT, GAP_WITHIN), GAP_BREAK)
     # the first character after each word that is not a space (or its row's end)
     ends_sentence = np.zeros(n, dtype=bool)
     if n:
@@ -238,7 +368,7 @@ def words(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = froz
         row_end = view.row_off[row + 1]
         inside = at < row_end
         ends_sentence = ~inside
-        ends_sentence[inside] = np.isin(cps[at[inside]], _SENTENCE_END) & ~blocked[at[inside]]
+        ends_sentence[inside] = in_set(cps[at[inside]], _SENTENCE_END) & ~blocked[at[inside]]
     return Words(ws, we, row, roles, text, spaced, joined, first, gap, ends_sentence)
 
 
@@ -278,11 +408,14 @@ def find_names(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] =
     part = (w.roles & PART) != 0
     pstart = w.start.copy()
     # "وأحمد", "بعبدالرحمن": a conjunction or preposition glued to a name
-    glued = ~part & np.isin(view.cps[w.start], PREFIX_LETTERS) & (w.end - w.start > 2)
+    glued = ~part & in_set(view.cps[w.start], PREFIX_LETTERS) & (w.end - w.start > 2)
     if glued.any():
         idx = np.flatnonzero(glued)
         sub = view.strings(w.start[idx] + 1, w.end[idx])
-        ok = np.array([nl.parse(s) is not None for s in sub.to_pylist()], dtype=bool)
+        ok = np.zeros(len(idx), dtype=bool)
+        named = np.flatnonzero(_member(fold_array(sub), _lexicon_keys()))  # (parse needs its folded form listed)
+        if len(named):
+            ok[named] = [nl._parse_cached(x) is not None for x in sub.take(pa.array(named)).to_pylist()]
         part[idx[ok]] = True
         pstart[idx[ok]] += 1
     # compounds: a head, one space, a word, together a lexicon name
@@ -409,51 +542,63 @@ def find_addresses(view: TextView, blocked: np.ndarray, w: Words | None = None) 
     cue = (r & ADDR_CUE) != 0
     number = (r & NUMBER) != 0
     # a place: a word the address types keep (a whole gazetteer name), so tokens show the same evidence
-    kept_eg, kept_sa = (np.concatenate([[0], np.cumsum(kept_chars(view.cps, view.row_off, c))]) for c in ("eg", "sa"))
-    length = w.end - w.start
-    place_eg = ~struct & (kept_eg[w.end] - kept_eg[w.start] == length)
-    place_sa = ~struct & (kept_sa[w.end] - kept_sa[w.start] == length)
+    # an address starts at a cue or a structure word and stays in its row: places are looked for in those rows only
+    place_eg, place_sa = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    rows = np.unique(w.row[cue | struct])
+    if len(rows):
+        cps, off, utf8, _ = view.subset(rows)
+        in_rows = np.flatnonzero(np.isin(w.row, rows))
+        shift = off[np.searchsorted(rows, w.row[in_rows])] - view.row_off[w.row[in_rows]]  # to the rows' positions
+        ws, we = w.start[in_rows] + shift, w.end[in_rows] + shift
+        for kept, place in zip(kept_both(cps, off, utf8), (place_eg, place_sa), strict=True):
+            csum = np.zeros(len(kept) + 1, dtype=np.int64)
+            np.cumsum(kept, out=csum[1:])
+            place[in_rows] = ~struct[in_rows] & (csum[we] - csum[ws] == we - ws)
     place = place_eg | place_sa
     evidence = struct | number | place
     stop = ((r & (STOPW | NAME_CUE | ADDR_CUE)) != 0) & ~evidence  # (الشيخ: a cue, and part of الشيخ زايد)
-    gap = w.gap
     begin = np.zeros(n, dtype=bool)
+    # the walks below read single words: Python lists (a numpy scalar read costs far more)
+    gap, stop_l, ev_l, place_l, roles_l, ends_l = (x.tolist() for x in (w.gap, stop, evidence, place, r,
+                                                                        w.ends_sentence))
     # after a cue and its link words ("يسكن في", "address:", "lives at")
     for i in np.flatnonzero(cue).tolist():
         j = i + 1
-        while j < n and gap[j] != GAP_BREAK and (r[j] & LINK) and j - i <= 2:
+        while j < n and gap[j] != GAP_BREAK and (roles_l[j] & LINK) and j - i <= 2:
             j += 1
-        if j < n and gap[j] != GAP_BREAK and not stop[j]:
+        if j < n and gap[j] != GAP_BREAK and not stop_l[j]:
             begin[j] = True
     # at a structure word, with a house number written just before it
     si = np.flatnonzero(struct)
-    with_number = si[(si > 0) & (gap[si] == GAP_WITHIN) & number[np.maximum(si - 1, 0)]]
+    with_number = si[(si > 0) & (w.gap[si] == GAP_WITHIN) & number[np.maximum(si - 1, 0)]]
     begin[with_number - 1] = True
     begin[np.setdiff1d(si, with_number)] = True
+    ev_c, eg_c, sa_c = (np.concatenate([[0], np.cumsum(x)]).tolist() for x in (evidence, place_eg, place_sa))
     starts, ends, country = [], [], []
     taken_until = -1
     for b in np.flatnonzero(begin).tolist():
         if b <= taken_until:
             continue
         e = b
-        while e + 1 < n and e + 1 - b < MAX_ADDRESS_WORDS and gap[e + 1] != GAP_BREAK and not stop[e + 1]:
-            if gap[e + 1] == GAP_WITHIN and place[e] and not evidence[e + 1] and not _name_tail(
-                    e + 1, n, gap, stop, evidence, w.ends_sentence):
+        while e + 1 < n and e + 1 - b < MAX_ADDRESS_WORDS and gap[e + 1] != GAP_BREAK and not stop_l[e + 1]:
+            if gap[e + 1] == GAP_WITHIN and place_l[e] and not ev_l[e + 1] and not _name_tail(
+                    e + 1, n, gap, stop_l, ev_l, ends_l):
                 break  # a place name ends its segment: "الرياض يرجى ..." is a new sentence
-            if gap[e + 1] == GAP_SEGMENT and not _segment_ok(e + 1, n, gap, stop, evidence, w.ends_sentence):
+            if gap[e + 1] == GAP_SEGMENT and not _segment_ok(e + 1, n, gap, stop_l, ev_l, ends_l):
                 break
             e += 1
-        if not evidence[b : e + 1].any():
+        if ev_c[e + 1] == ev_c[b]:  # no evidence in it
             continue
-        starts.append(int(w.start[b]))
-        ends.append(int(w.end[e]))
-        eg, sa = int(place_eg[b : e + 1].sum()), int(place_sa[b : e + 1].sum())
+        starts.append(b)
+        ends.append(e)
+        eg, sa = eg_c[e + 1] - eg_c[b], sa_c[e + 1] - sa_c[b]
         country.append(1 if sa > eg else 0)
         taken_until = e
-    return AddressSpans(np.array(starts, np.int64), np.array(ends, np.int64), np.array(country, np.int64))
+    first_w, last_w = np.array(starts, np.int64), np.array(ends, np.int64)
+    return AddressSpans(w.start[first_w], w.end[last_w], np.array(country, np.int64))
 
 
-def _has_evidence(k: int, n: int, gap: np.ndarray, stop: np.ndarray, evidence: np.ndarray) -> bool:
+def _has_evidence(k: int, n: int, gap: Sequence[int], stop: Sequence[bool], evidence: Sequence[bool]) -> bool:
     """Whether the segment starting at word ``k`` shows address evidence within its first words, before a stop."""
     j = k
     while j < n and j - k < 4 and (j == k or gap[j] == GAP_WITHIN) and not stop[j]:
@@ -463,8 +608,8 @@ def _has_evidence(k: int, n: int, gap: np.ndarray, stop: np.ndarray, evidence: n
     return False
 
 
-def _name_tail(k: int, n: int, gap: np.ndarray, stop: np.ndarray, evidence: np.ndarray,
-               ends_sentence: np.ndarray) -> bool:
+def _name_tail(k: int, n: int, gap: Sequence[int], stop: Sequence[bool], evidence: Sequence[bool],
+               ends_sentence: Sequence[bool]) -> bool:
     """Whether the one or two words from ``k`` end their segment (a comma or the sentence follows): the rest of a
     place's name ("قرية عرب بخواج،", "حي النخيل الشمالي،"), not a new sentence."""
     last = k
@@ -475,8 +620,8 @@ def _name_tail(k: int, n: int, gap: np.ndarray, stop: np.ndarray, evidence: np.n
     return bool(ends_sentence[last]) or last + 1 >= n or gap[last + 1] == GAP_SEGMENT
 
 
-def _segment_ok(k: int, n: int, gap: np.ndarray, stop: np.ndarray, evidence: np.ndarray,
-                ends_sentence: np.ndarray) -> bool:
+def _segment_ok(k: int, n: int, gap: Sequence[int], stop: Sequence[bool], evidence: Sequence[bool],
+                ends_sentence: Sequence[bool]) -> bool:
     """Whether an address goes on into the segment starting at word ``k``: it shows evidence, or it is one or two
     words that end the sentence or come before a segment with evidence (``، فيصل، الجيزة``), or one word before a
     stop (``, Olaya, paid``)."""

@@ -34,10 +34,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tokenize_kit.utf8 import encode_codepoints
+
 from . import find_numbers as fn
 from . import find_words as fw
 from . import name_lexicon as nl
-from .address import EgAddress, SaAddress, kept_chars
+from .address import EgAddress, SaAddress, kept_both
 from .base import ColumnSpec, Crypto, Parse, PIIType
 from .email import Email
 from .find_codes import find_emails, find_ibans, spans_mask
@@ -184,14 +186,19 @@ def detect(values: pa.Array, spec: ColumnSpec | None = None, context: Sequence[R
         if len(nums.chosen):
             det.taken |= spans_mask(len(view), nums.starts, nums.ends)
     cue_set = frozenset(nl.fold(c) for c in _cues)
+    w = None
     if "address" in kinds:
-        det.addresses = fw.find_addresses(view, det.taken)
+        w = fw.words(view, det.taken)
+        det.addresses = fw.find_addresses(view, det.taken, w)
         det.taken |= spans_mask(len(view), det.addresses.starts, det.addresses.ends)
     if "name" in kinds:
+        # the same words, less the addresses (with extra cue words their roles differ: found again)
+        w = w.without(det.addresses.starts, det.addresses.ends) if w is not None and det.addresses is not None and (
+            not cue_set) else None
         own_names = [f for f in det.own if len(f.kinds) and f.kinds[0] == K_NAME]
         beside = spans_mask(len(view), np.concatenate([f.starts for f in own_names]),
                             np.concatenate([f.ends for f in own_names])) if own_names else None
-        det.names = fw.find_names(view, det.taken, cue_set, beside=beside)
+        det.names = fw.find_names(view, det.taken, cue_set, w, beside=beside)
         det.taken |= spans_mask(len(view), det.names.starts, det.names.ends)
     return det
 
@@ -657,24 +664,29 @@ def _skeleton(det: Detection) -> pa.Array:
 def _verified(det: Detection, out: pa.Array, spec: ColumnSpec | None, context: Sequence[RowColumn]
               ) -> tuple[pa.Array, int]:
     """The tokenized column, checked: where a token text does not read exactly as the original (the spans, their
-    kinds and everything between them), every span of that row is masked instead (irreversible, never raw)."""
-    again = detect(out, spec, context)
-    bad = np.flatnonzero(~pc.fill_null(pc.equal(_skeleton(det), _skeleton(again)), False).to_numpy(
-        zero_copy_only=False))
-    if not len(bad):
-        return out, 0
-    s, e, _ = again.all_spans()
-    rows = again.view.row[s] if len(s) else np.zeros(0, np.int64)
-    sel = np.isin(rows, bad)
-    view = again.view
-    masked = view.replace(s[sel], e[sel], _masked(view.strings(s[sel], e[sel])))
-    # the masked rows' original spans, all masked too (a span the token text lost is still raw there)
+    kinds and everything between them), every span of that row is masked instead (irreversible, never raw).
+
+    Only the rows with spans are read again: the others are unchanged, and what is found in a row depends on
+    that row alone (its text and its own column values)."""
     s0, e0, _ = det.all_spans()
     rows0 = det.view.row[s0]
+    rows = np.unique(rows0)
+    if not len(rows):
+        return out, 0
+    every = len(rows) == len(out)
+    take = pa.array(rows)
+    again = detect(out if every else out.take(take), spec,
+                   context if every else [RowColumn(c.spec, c.before.take(take), c.after.take(take)) for c in context])
+    before = _skeleton(det) if every else _skeleton(det).take(take)
+    bad = rows[np.flatnonzero(~pc.fill_null(pc.equal(before, _skeleton(again)), False).to_numpy(
+        zero_copy_only=False))]
+    if not len(bad):
+        return out, 0
+    # the masked rows' original spans, all masked (a span the token text lost is still raw there)
     sel0 = np.isin(rows0, bad)
     orig_masked = det.view.replace(s0[sel0], e0[sel0], _masked(det.view.strings(s0[sel0], e0[sel0])))
     fixed = pc.replace_with_mask(out, pa.array(np.isin(np.arange(len(out)), bad)), orig_masked.take(pa.array(bad)))
-    return fixed, int(sel0.sum()) + 0 * len(masked)
+    return fixed, int(sel0.sum())
 
 
 def _address_tokens(texts: pa.Array, country: np.ndarray, crypto: Crypto, decrypt: bool) -> tuple[pa.Array,
@@ -685,11 +697,13 @@ def _address_tokens(texts: pa.Array, country: np.ndarray, crypto: Crypto, decryp
     (see find_words.address_roles) and its digits show no new phone or ID; returns the tokens and which spans
     did not settle (masked by the caller)."""
     from .charclass import charclass_cps
-    from .text import decode, encode
+    from .text import encode
 
-    cps, off = decode(texts)
-    kept = kept_chars(cps, off, "eg") | kept_chars(cps, off, "sa")
-    target = fw.address_roles(TextView(texts), kept)
+    view = TextView(texts)
+    cps, off = view.cps, view.row_off
+    kept_eg, kept_sa = kept_both(cps, off, (view.data, view.byte_pos(np.arange(len(cps) + 1))))
+    kept = kept_eg | kept_sa
+    target = fw.address_roles(view, kept)
     out = cps.copy()
     failed = np.zeros(len(texts), dtype=bool)
     for c, domain in ((0, _EG_ADDRESS.domain), (1, _SA_ADDRESS.domain)):
@@ -707,8 +721,11 @@ def _address_tokens(texts: pa.Array, country: np.ndarray, crypto: Crypto, decryp
             t_at = np.repeat(sub_off[todo] - t_off[:-1], t_len) + np.arange(t_off[-1])
             new = charclass_cps(cur[t_at], t_off, crypto, domain, decrypt=decrypt, protect=keep[t_at])
             cur[t_at] = new
-            new_text = encode(new, t_off)
-            same_kept = ~_rows_differ(kept_chars(new, t_off, "eg") | kept_chars(new, t_off, "sa"), keep[t_at], t_off)
+            data, char_byte = encode_codepoints(new)
+            new_text = pa.StringArray.from_buffers(len(t_off) - 1, pa.py_buffer(char_byte[t_off].astype(np.int32)),
+                                                   pa.py_buffer(data))
+            new_eg, new_sa = kept_both(new, t_off, (data, char_byte))
+            same_kept = ~_rows_differ(new_eg | new_sa, keep[t_at], t_off)
             ok = same_kept & (fw.address_roles(TextView(new_text), keep[t_at]) == target[rows[todo]])
             todo = todo[~ok]
             if not len(todo):

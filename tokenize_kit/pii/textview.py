@@ -82,6 +82,19 @@ def classify(cps: np.ndarray) -> np.ndarray:
     return out
 
 
+@cache
+def _set_table(values: tuple[int, ...]) -> np.ndarray:
+    table = np.zeros(max(values) + 2, dtype=bool)
+    table[list(values)] = True
+    return table
+
+
+def in_set(cps: np.ndarray, values: tuple[int, ...]) -> np.ndarray:
+    """``np.isin(cps, values)`` for a few code points, through a lookup table (one pass, not one per value)."""
+    table = _set_table(values)
+    return table[np.minimum(cps, len(table) - 1)]
+
+
 def plain_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """A plain (not large, not chunked) string array without nulls (a null reads as "")."""
     if isinstance(values, pa.ChunkedArray):
@@ -168,6 +181,39 @@ class TextView:
         if self.ascii:
             return np.asarray(char_pos, dtype=np.int64)
         return np.concatenate([self.lead_pos, [len(self.data)]])[char_pos]
+
+    def subset(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """The given rows (sorted, distinct) alone: their code points, row offsets, UTF-8 bytes with the byte offset
+        of every character (plus the end), and where each of their characters is in this view."""
+        lengths = self.row_off[rows + 1] - self.row_off[rows]
+        off = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=off[1:])
+        at = np.repeat(self.row_off[rows] - off[:-1], lengths) + np.arange(int(off[-1]), dtype=np.int64)
+        b_lo, b_hi = self.byte_off[rows], self.byte_off[rows + 1]
+        b_len = b_hi - b_lo
+        b_off = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(b_len, out=b_off[1:])
+        data = self.data[np.repeat(b_lo - b_off[:-1], b_len) + np.arange(int(b_off[-1]), dtype=np.int64)]
+        row_of = np.repeat(np.arange(len(rows)), lengths)
+        char_byte = np.empty(len(at) + 1, dtype=np.int64)
+        char_byte[:-1] = self.byte_pos(at) - b_lo[row_of] + b_off[row_of]
+        char_byte[-1] = b_off[-1]
+        return self.cps[at], off, (data, char_byte), at
+
+    def sub(self, rows: np.ndarray) -> tuple[TextView, np.ndarray]:
+        """A view of the given rows alone (sorted, distinct), without decoding them again, and where each of its
+        characters is in this view: a finder that needs only a few rows (those with an ``@`` ...) reads them."""
+        cps, off, (data, char_byte), at = self.subset(rows)
+        view = object.__new__(type(self))
+        view.values = self.values.take(pa.array(rows))
+        view.rows = len(rows)
+        view.data = data
+        view.byte_off = char_byte[off]
+        view.ascii = len(data) == len(cps)
+        view.lead_pos = char_byte[:-1]
+        view.cps = cps
+        view.row_off = off
+        return view, at
 
     def strings(self, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
         """The substrings ``[start, end)`` as one Arrow string array, gathered from the bytes."""
