@@ -11,7 +11,7 @@ import importlib
 import sys
 import time
 
-DEFAULT = ["fpe", "pii", "generate", "pipeline", "risk"]
+DEFAULT = ["fpe", "pii", "free_text", "generate", "pipeline", "risk"]
 
 
 def main(argv: list[str]) -> int:
