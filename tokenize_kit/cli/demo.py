@@ -126,7 +126,15 @@ def demo(rows: int, out_dir: Path, force: bool) -> None:
         warnings.simplefilter("ignore")
         res2 = run(delivery, back, policy, ks, detokenize=True)
     identical = back.read_bytes() == raw.read_bytes()
-    click.echo(f"   -> {back}: {res2.rows:,} rows, byte-identical to the extract: {'yes' if identical else 'NO'}")
+    masked = sum(c.irreversible for c in res.report.columns.values())
+    # free text masks (never leaves raw) the rare span its token could not make read the same: those rows, and
+    # only those, may come back with '#' where the value was, and the manifest counts them
+    differ = [b for a, b in zip(raw.read_text(encoding="utf-8").splitlines(),
+                                back.read_text(encoding="utf-8").splitlines(), strict=False) if a != b]
+    explained = not identical and masked > 0 and all("#" in line for line in differ)
+    verdict = "yes" if identical else (f"yes, except {len(differ)} row(s) with {masked} masked span(s) "
+                                       "(irreversible, counted)" if explained else "NO")
+    click.echo(f"   -> {back}: {res2.rows:,} rows, byte-identical to the extract: {verdict}")
     first_raw = raw.read_text(encoding="utf-8").splitlines()[1].split(",")
     first_tok = delivery.read_text(encoding="utf-8").splitlines()[1].split(",")
     header = raw.read_text(encoding="utf-8").splitlines()[0].split(",")
@@ -140,9 +148,9 @@ def demo(rows: int, out_dir: Path, force: bool) -> None:
     for name, c in cols.items():
         click.echo(f"  {name:<25} {c.tokenized:,} tokenized, {c.empty:,} empty, invalid {sum(c.invalid.values()):,}")
     click.echo(f"  leaks found by scan       {leaked}")
-    click.echo(f"  round trip identical      {'yes' if identical else 'NO'}")
+    click.echo(f"  round trip identical      {verdict}")
     click.echo(f"  total time                {time.perf_counter() - t0:.1f}s")
-    if leaked or not identical:
+    if leaked or not (identical or explained):
         raise SystemExit(1)
 
 

@@ -393,6 +393,15 @@ def _own_words(view: TextView, col: RowColumn, taken: np.ndarray) -> Found | Non
         words_in = np.flatnonzero(np.cumsum(member[:-1]) > 0)
         new, fits = _own_word_text(t_text.take(pa.array(words_in)), b_text.take(pa.array(p[words_in])),
                                    a_text.take(pa.array(p[words_in])), is_name)
+        if is_name and not fits.all():
+            # a word outside the lexicon whose spelling the column token cannot carry (امام for the value's إمام):
+            # no finder would take it, so it is masked here (the row then fails the read-back check and all its
+            # spans are masked and counted, never left raw)
+            words_t = t_text.take(pa.array(words_in)).to_pylist()
+            lone = np.array([not f and nl.parse(w) is None for w, f in zip(words_t, fits, strict=True)], dtype=bool)
+            if lone.any():
+                new = pc.if_else(pa.array(lone), pa.array([MASK * len(w) for w in words_t], pa.string()), new)
+                fits = fits | lone
         if fits.all():
             break
         # such a word is left to the generic finders (a name part beside this span is a name there too)
