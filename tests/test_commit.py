@@ -204,11 +204,18 @@ if step == "place" and path.name == "out.csv":
 
 
 # -- signals and killed jobs ----------------------------------------------------------------------------------
+def _default_signals() -> None:
+    """The child starts with the default signal dispositions a job started from a terminal has (a test runner's
+    worker may ignore SIGINT, and an ignored signal stays ignored by design)."""
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def start_big_job(env: Path, *extra: str) -> subprocess.Popen:
     write_input(env / "big.csv", 1_000_000)
     return subprocess.Popen([sys.executable, "-m", "tokenize_kit", "tokenize", "big.csv", "out.csv", "--policy",
                              "p.yaml", "--batch-size", "20000", "-q", *extra], cwd=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_signals)
 
 
 def wait_first_batch(env: Path, proc: subprocess.Popen) -> None:
