@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .limits import LIMIT_OPTIONS, Limits
+from .strict_json import DuplicateKeyError, unique_keys
 from .utf8 import group_bytes
 
 FORMATS = ("csv", "tsv", "parquet", "jsonl", "xlsx")
@@ -820,9 +821,9 @@ def _diagnose_jsonl(path: Path, name: str, block: int, limits: Limits, known: pa
             if not line.strip():
                 continue
             try:
-                doc = json.loads(line.decode("utf-8"), object_pairs_hook=_unique_keys)
-            except _DuplicateKey as exc:
-                raise InputError(f"{name}: line {line_no}: key {exc.args[0]!r} given twice in one object") from None
+                doc = json.loads(line.decode("utf-8"), object_pairs_hook=unique_keys)
+            except DuplicateKeyError as exc:
+                raise InputError(f"{name}: line {line_no}: key {exc.key!r} given twice in one object") from None
             except UnicodeDecodeError:
                 raise InputError(f"{name}: line {line_no}: bytes that are not UTF-8 (JSON Lines are UTF-8)") from None
             except json.JSONDecodeError as exc:  # its message names the problem and column, never the text
@@ -864,19 +865,6 @@ def _check_valid(batch: pa.RecordBatch, name: str, rows: int) -> None:
         return
     raise InputError(f"{name}: column {bad!r}, rows {rows + 1}-{rows + batch.num_rows}: values the JSON reader cannot "
                      "hold (e.g. arrays holding only nulls); give the column values of one type")
-
-
-class _DuplicateKey(Exception):
-    pass
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    doc: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in doc:
-            raise _DuplicateKey(key)
-        doc[key] = value
-    return doc
 
 
 def _json_leaves(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:

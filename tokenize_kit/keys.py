@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from .primitives import hmac_sha256
+from .strict_json import DuplicateKeyError, unique_keys
 from .subkeys import DEFAULT_DERIVATION, FPE, derive
 
 FORMAT = "tokenize-kit-keyset"
@@ -301,8 +302,8 @@ class Keyset:
                 raise KeysetPermissionError(problem + " (refused under --strict)")
             warnings.warn(problem, stacklevel=2)
         try:
-            doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
-        except _DuplicateKey as exc:
+            doc = json.loads(raw.decode("utf-8"), object_pairs_hook=unique_keys)
+        except DuplicateKeyError as exc:
             raise KeysetError(f"keyset {path} is malformed: the JSON key {exc.key!r} is given twice (file was "
                               "altered?)") from None
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
@@ -409,22 +410,6 @@ def as_keyset(keyset: Any, passphrase: str | None = None) -> Any:
 
 #: the largest keyset file read (one key version takes about 200 bytes)
 MAX_KEYSET_BYTES = 1 << 20
-
-
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """``json.loads``' object hook refusing a key given twice (which would silently keep the last one)."""
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise _DuplicateKey(k)
-        out[k] = v
-    return out
 
 
 def _check_protection(protection: Any, path: Path) -> None:
