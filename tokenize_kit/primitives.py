@@ -23,9 +23,9 @@ none of them is ever handed a key meant for another.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from cryptography.hazmat.primitives import hashes
