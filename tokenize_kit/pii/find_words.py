@@ -432,6 +432,21 @@ def find_names(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] =
     absorbed[1:] = comp[:-1]
     pend[comp] = w.end[np.flatnonzero(comp) + 1]
     part = (part | comp) & ~absorbed
+    # a head standing alone before a word, one space between (أبو زيد, أبو العلا: no lexicon compound, a family
+    # name): inside a name (a part before the head, or the word after it a part) the word is a part and the
+    # head a member kept as it is, like بن; the part's token is walked so the two never read as a compound
+    lone = head & ~comp & ~absorbed & ~part
+    head_member = np.zeros(n, dtype=bool)
+    hc = np.flatnonzero(lone[:-1] & (w.start[1:] == w.end[:-1] + 1) & (w.row[1:] == w.row[:-1]))
+    hc = hc[view.cps[w.end[hc]] == 0x20]
+    if len(hc):
+        x = hc + 1
+        word_ok = (((w.roles[x] & (SPECIAL | NUMBER)) == 0) | part[x]) & ~absorbed[x]
+        prev = np.maximum(hc - 1, 0)
+        prev_part = (hc > 0) & part[prev] & w.spaced[hc] & (w.row[prev] == w.row[hc])
+        sel = word_ok & (prev_part | part[x])
+        head_member[hc[sel]] = True
+        part[x[sel]] = True
     # "محمد السيد", "العميلة السيد السيد": a lexicon name written with the article ال is a part right after
     # another part, a cue or another such word, or right before a part; the article is the part's context (its
     # token is ال + the name's token, walked until the two do not read as another lexicon name).  Alone, or a
@@ -445,7 +460,7 @@ def find_names(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] =
         art &= prev_ok | next_ok
         part |= art
         pstart[art] += 2
-    connect = ((w.roles & CONNECT) != 0) & ~part
+    connect = (((w.roles & CONNECT) != 0) | head_member) & ~part
     # a run: parts (and connectors between parts) separated by spaces only; skip the absorbed words
     keep = ~absorbed
     idx = np.flatnonzero(keep)
@@ -492,10 +507,11 @@ def find_names(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] =
     member_index = np.cumsum(member) - 1
     pos = member_index[parts_at] - member_index[first_part][pspan]
     wp = idx[parts_at]
-    # context: a glued letter, or a compound head one space before the name's first part
+    # context: a glued letter, or a compound head one space before the name's first part or kept inside it
     ctx_start = np.where(pstart[wp] > w.start[wp], w.start[wp], pstart[wp])
     before = np.maximum(wp - 1, 0)
-    headed = (pos == 0) & (ctx_start == pstart[wp]) & (wp > 0) & ((w.roles[before] & HEAD) != 0)
+    headed = (ctx_start == pstart[wp]) & (wp > 0) & ((w.roles[before] & HEAD) != 0) & (
+        (pos == 0) | head_member[before])
     headed &= (w.row[before] == w.row[wp]) & (w.end[before] + 1 == pstart[wp])
     if headed.any():
         hs = np.flatnonzero(headed)

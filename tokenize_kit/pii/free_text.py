@@ -45,7 +45,7 @@ from .email import Email
 from .find_codes import find_emails, find_ibans, spans_mask
 from .iban import Iban, render
 from .iban import _compact_array as iban_compact
-from .person_name import PersonName
+from .person_name import PersonName, generic_tokenizer
 from .phone import PhoneType
 from .text import digits_only, render_digits
 from .textview import TextView, gather, plain_strings
@@ -642,7 +642,8 @@ def transform(values: pa.Array, crypto: Crypto, spec: ColumnSpec | None = None, 
     names = det.names
     if names is not None and len(names.starts):
         parts = view.strings(names.part_start, names.part_end)
-        new = nl.crypt_part_array(parts, names.part_pos, crypto, decrypt=decrypt, contexts=names.part_context)
+        new = nl.crypt_part_array(parts, names.part_pos, crypto, decrypt=decrypt, contexts=names.part_context,
+                                  generic=generic_tokenizer(crypto, decrypt))  # (a family name after أبو)
         starts_l.append(names.part_start)
         ends_l.append(names.part_end)
         texts_l.append(new)
