@@ -146,9 +146,14 @@ def options(spec: ColumnSpec | None) -> tuple[frozenset[str], tuple[str, ...]]:
     return frozenset(kinds), tuple(c.strip() for c in cues)
 
 
+def _cue_set(spec: ColumnSpec | None) -> frozenset[str]:
+    """The column's extra cue words, folded."""
+    return frozenset(nl.fold(c) for c in options(spec)[1])
+
+
 def detect(values: pa.Array, spec: ColumnSpec | None = None, context: Sequence[RowColumn] = ()) -> Detection:
     """Find every span of the kinds the spec asks for (all by default), the rows' own values first."""
-    kinds, _cues = options(spec)
+    kinds, _ = options(spec)
     view = TextView(values)
     det = Detection(view, taken=np.zeros(len(view), dtype=bool))
     if not len(view):
@@ -185,7 +190,7 @@ def detect(values: pa.Array, spec: ColumnSpec | None = None, context: Sequence[R
         det.numbers = nums
         if len(nums.chosen):
             det.taken |= spans_mask(len(view), nums.starts, nums.ends)
-    cue_set = frozenset(nl.fold(c) for c in _cues)
+    cue_set = _cue_set(spec)
     w = None
     if "address" in kinds:
         w = fw.words(view, det.taken)

@@ -247,6 +247,16 @@ def gather(data: np.ndarray, bs: np.ndarray, be: np.ndarray) -> pa.Array:
     lengths = (be - bs).astype(np.int64)
     offsets = np.zeros(len(bs) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
+    if len(bs) > 1 and (bs[1:] >= be[:-1]).all():
+        # ranges in order, none overlapping (words, spans): the bytes inside them, through a mask (no index
+        # array of eight bytes per byte gathered)
+        mark = np.zeros(len(data) + 1, dtype=np.int8)
+        nz = lengths > 0
+        mark[bs[nz]] += 1
+        mark[be[nz]] -= 1
+        inside = np.cumsum(mark[:-1], dtype=np.int8).view(bool)
+        return pa.StringArray.from_buffers(len(bs), pa.py_buffer(offsets.astype(np.int32)),
+                                           pa.py_buffer(data[inside]))
     idx = np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1] - bs, lengths)
     return pa.StringArray.from_buffers(len(bs), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data[idx]))
 
