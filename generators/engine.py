@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import schema as schema_mod
-from .columns import KINDS, Batch, _eq
+from .columns import KINDS, Batch
 from .schema import Schema, TableDef
 
 BATCH_ROWS = 50_000
@@ -61,7 +61,7 @@ def _fill(b: Batch, t: TableDef) -> None:
         if c.null_rate > 0:
             mask = b.rng(f"{c.name}#null").random(b.n) < c.null_rate
         if c.when is not None:
-            keep = _eq(b.col(c.when["column"]), c.when["equals"])
+            keep = b.equals(c.when["column"], c.when["equals"])
             mask = ~keep if mask is None else (mask | ~keep)
         if mask is not None and mask.any():
             arr = pc.if_else(pa.array(mask), pa.nulls(len(arr), arr.type), arr)
