@@ -30,7 +30,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tokenize_kit import refdata
-from tokenize_kit.pii.eg_national_id import compose_arrow as compose_eg_id
 from tokenize_kit.pii.iban import COUNTRIES as IBAN_COUNTRIES
 from tokenize_kit.pii.iban import set_check_digits
 from tokenize_kit.pii.text import ascii_digit_matrix
@@ -72,6 +71,13 @@ class Batch:
     #: per label column, its labels and each row's index into them (so ``equals`` needs no string compare)
     codes: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)
     _masks: dict[tuple[str, Any], np.ndarray] = field(default_factory=dict, repr=False)
+    #: the rows the column being generated will hold null (its ``null_rate`` and ``when``), set by the engine
+    #: before it calls the column's kind (None: no row).  A kind may leave these rows out of its work (it still
+    #: draws its random numbers for every row, so the other rows keep their values) and return them null
+    #: through :func:`with_nulls` / :func:`fixed_with_nulls`; otherwise the engine nulls them afterwards.
+    null_rows: np.ndarray | None = None
+    #: set by :func:`with_nulls` / :func:`fixed_with_nulls`: the kind's array already holds :attr:`null_rows`
+    nulls_applied: bool = False
 
     def rng(self, stream: str) -> np.random.Generator:
         return stream_rng(self.seed, f"{self.dataset}/{self.table}", self.index, stream)
@@ -133,6 +139,45 @@ class Batch:
 
     def global_rows(self) -> np.ndarray:
         return self.first + np.arange(self.n, dtype=np.int64)
+
+
+def _validity(valid: np.ndarray) -> pa.Buffer:
+    return pa.py_buffer(np.packbits(valid, bitorder="little"))
+
+
+def with_nulls(b: Batch, kept: pa.Array) -> pa.Array:
+    """The strings ``kept`` of the rows that are not :attr:`Batch.null_rows` (in order), spread over all rows
+    with those rows null and empty (what nulling them afterwards gives); the strings' bytes are not copied."""
+    if b.null_rows is None:
+        return kept
+    if kept.null_count or not pa.types.is_string(kept.type):
+        raise ValueError("with_nulls needs a string array without nulls")
+    valid = ~b.null_rows
+    bufs = kept.buffers()
+    inner = np.frombuffer(bufs[1], dtype=np.int32, count=len(kept) + 1, offset=4 * kept.offset)
+    offsets = np.empty(b.n + 1, dtype=np.int32)
+    offsets[0] = inner[0]
+    offsets[1:] = inner[np.cumsum(valid)]  # a null row ends where the kept row before it ends
+    b.nulls_applied = True
+    return pa.StringArray.from_buffers(b.n, pa.py_buffer(offsets), bufs[2], _validity(valid), b.n - len(kept))
+
+
+def fixed_with_nulls(b: Batch, chars: np.ndarray) -> pa.Array:
+    """Strings of ``chars`` (a (rows, width) ASCII matrix) for the rows that are not :attr:`Batch.null_rows`,
+    those rows null; ``chars`` holds either every row or only the non-null rows, in order."""
+    if b.null_rows is None:
+        return encode_fixed(chars)
+    valid = ~b.null_rows
+    kept = int(valid.sum())
+    if len(chars) != kept:
+        chars = chars[valid]
+    width = chars.shape[1]
+    offsets = np.zeros(b.n + 1, dtype=np.int32)
+    np.cumsum(valid, out=offsets[1:])
+    offsets *= width
+    b.nulls_applied = True
+    return pa.StringArray.from_buffers(b.n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(chars).ravel()),
+                                       _validity(valid), b.n - kept)
 
 
 @dataclass(frozen=True)
@@ -219,8 +264,8 @@ def _eq(arr: pa.Array, value: Any) -> np.ndarray:
     return pc.fill_null(pc.equal(arr, pa.scalar(value, arr.type)), False).to_numpy(zero_copy_only=False)
 
 
-def _digits(values: np.ndarray, width: int, prefix: str = "") -> pa.Array:
-    """Non-negative integers as zero-padded decimal strings after an ASCII ``prefix`` (one numpy pass)."""
+def _digit_matrix(values: np.ndarray, width: int, prefix: str = "") -> np.ndarray:
+    """Non-negative integers as rows of zero-padded ASCII digits after an ASCII ``prefix``."""
     v = np.asarray(values, dtype=np.int64)
     if len(v) and (v.min() < 0 or v.max() >= 10**width):
         raise ValueError(f"a value does not fit {width} digits")
@@ -228,7 +273,12 @@ def _digits(values: np.ndarray, width: int, prefix: str = "") -> pa.Array:
     out = np.empty((len(v), len(head) + width), dtype=np.uint8)
     out[:, : len(head)] = head
     out[:, len(head):] = ascii_digit_matrix(v, width)
-    return encode_fixed(out)
+    return out
+
+
+def _digits(values: np.ndarray, width: int, prefix: str = "") -> pa.Array:
+    """Non-negative integers as zero-padded decimal strings after an ASCII ``prefix`` (one numpy pass)."""
+    return encode_fixed(_digit_matrix(values, width, prefix))
 
 
 def _concat(*parts: pa.Array | str) -> pa.Array:
@@ -362,6 +412,50 @@ def join_drawn(parts: Sequence[Part], sep: str = "") -> pa.Array:
     inter = np.empty((n, k), dtype=np.int64)
     for j, (_, i) in enumerate(merged):
         inter[:, j] = starts[j] if i is None else i + starts[j]
+    return _laid(combined, inter)
+
+
+_PRESENT: dict[tuple[tuple[int, ...], str], tuple[list[pa.Array], pa.Array, np.ndarray, np.ndarray]] = {}
+
+
+def _present_vocabulary(vocabs: list[pa.Array], sep: str) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Each part's strings followed by ``sep`` and as they are (one copy per distinct array), then one empty
+    string; where each part's two copies start (cached per tuple of reference arrays)."""
+    key = (tuple(id(v) for v in vocabs), sep)
+    hit = _PRESENT.get(key)
+    if hit is None or any(a is not b for a, b in zip(hit[0], vocabs, strict=True)):
+        if len(_PRESENT) >= 64:
+            _PRESENT.clear()
+        at: dict[int, tuple[int, int]] = {}
+        arrays: list[pa.Array] = []
+        pos = 0
+        for v in vocabs:
+            if id(v) not in at:
+                at[id(v)] = (pos, pos + len(v))
+                arrays += [pc.binary_join_element_wise(v, sep, "").cast(pa.string()), v.cast(pa.string())]
+                pos += 2 * len(v)
+        arrays.append(pa.array([""], pa.string()))
+        hit = (list(vocabs), pa.concat_arrays(arrays), np.array([at[id(v)][0] for v in vocabs], dtype=np.int64),
+               np.array([at[id(v)][1] for v in vocabs], dtype=np.int64))
+        _PRESENT[key] = hit
+    return hit[1], hit[2], hit[3]
+
+
+def join_present(parts: Sequence[tuple[pa.Array, np.ndarray]], sep: str) -> pa.Array:
+    """Each row's parts joined by ``sep``, leaving out the parts whose index is negative (absent), as
+    ``sep.join(present parts)`` does; one ``take`` as in :func:`join_drawn`: a present part is taken with the
+    separator after it unless no later part of its row is present, an absent one as an empty string."""
+    combined, with_sep, bare = _present_vocabulary([v for v, _ in parts], sep)
+    n, k = len(parts[0][1]), len(parts)
+    if combined.null_count or n == 0:
+        raise ValueError("join_present needs reference strings without nulls and at least one row")
+    inter = np.empty((n, k), dtype=np.int64)
+    later = np.zeros(n, dtype=bool)  # a present part after this one
+    for j in range(k - 1, -1, -1):
+        idx = parts[j][1]
+        present = idx >= 0
+        inter[:, j] = np.where(present, idx + np.where(later, with_sep[j], bare[j]), len(combined) - 1)
+        later |= present
     return _laid(combined, inter)
 
 
@@ -678,7 +772,28 @@ def eg_national_id(b: Batch, name: str, min_age: int, max_age: int, male_share: 
     check = b.rng(name).integers(0, 10, b.n)  # no public algorithm: any digit (the type's default "none")
     birth = lo + date_idx.astype("timedelta64[D]")
     b.extra[name] = {"birth_date": birth, "male": male.astype(bool), "governorate": g}
-    return compose_eg_id(birth, gov.codes[g], serial, check)
+    # the ID's 14 ASCII digits (as compose_arrow writes them), four bytes per table lookup: "0GGS" first (the
+    # governorate and the serial's first digit), whose 0 the birth date's "MMDD" then overwrites
+    head, tail = _eg_id_dates(str(lo), len(per_day))
+    out = np.empty((b.n, 14), dtype=np.uint8)
+    out[:, 6:10].view(np.uint32)[:, 0] = _DIGITS4_U32[gov.codes[g] * 10 + serial // 1000]
+    out[:, 0:4].view(np.uint32)[:, 0] = head[date_idx]  # century digit, YY, first digit of MM
+    out[:, 3:7].view(np.uint32)[:, 0] = tail[date_idx]  # MM DD
+    out[:, 10:14].view(np.uint32)[:, 0] = _DIGITS4_U32[serial % 1000 * 10 + check]
+    return encode_fixed(out)
+
+
+@cache
+def _eg_id_dates(first: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """For ``count`` days from ``first``: the ID's first four digits (century digit, YY, first month digit) and
+    its digits 4-7 (MM DD) as native uint32 rows of ASCII, as :func:`tokenize_kit.pii.eg_national_id.compose_arrow`
+    writes them."""
+    days = np.datetime64(first, "D") + np.arange(count).astype("timedelta64[D]")
+    years = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    months = days.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    dom = (days - days.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
+    ymd = np.where(years >= 2000, 3, 2) * 10**6 + (years % 100) * 10**4 + months * 100 + dom  # C YY MM DD
+    return _DIGITS4_U32[ymd // 1000], _DIGITS4_U32[ymd % 10_000]
 
 
 @kind("eg_id_part", required=("id", "part"), optional={"labels": ["M", "F"]}, columns=("id",))
@@ -751,8 +866,12 @@ def email(b: Batch, name: str, from_name: str, domains: list, weights: list | No
     if drawn is None or "vocab" not in drawn:
         raise ValueError("email needs from_name to be a person_name column of this table")
     dom = _choose(rng, len(domains), b.n, _weights(weights))
-    return join_drawn([(drawn["vocab"], drawn["first"]), ".", (drawn["vocab"], drawn["last"]),
-                       (_small_numbers(100, 2), rng.integers(1, 100, b.n)), (_domains(tuple(domains)), dom)])
+    parts: list[Part] = [(drawn["vocab"], drawn["first"]), ".", (drawn["vocab"], drawn["last"]),
+                         (_small_numbers(100, 2), rng.integers(1, 100, b.n)), (_domains(tuple(domains)), dom)]
+    if b.null_rows is None:
+        return join_drawn(parts)
+    keep = ~b.null_rows  # only the addresses that stay
+    return with_nulls(b, join_drawn([p if isinstance(p, str) else (p[0], p[1][keep]) for p in parts]))
 
 
 @cache
@@ -785,7 +904,10 @@ def mobile(b: Batch, name: str, country: str, format: str, stream: str | None) -
     sub_len = 8 if country == "eg" else 7
     cc = {"eg": "20", "sa": "966"}[country]
     lead = {"national": "0", "e164": "+" + cc, "intl00": "00" + cc}[format]
-    return _digits(code * 10**sub_len + rng.integers(0, 10**sub_len, b.n), sub_len + 2, lead)
+    number = code * 10**sub_len + rng.integers(0, 10**sub_len, b.n)
+    if b.null_rows is not None:  # only the numbers that stay
+        number = number[~b.null_rows]
+    return fixed_with_nulls(b, _digit_matrix(number, sub_len + 2, lead))
 
 
 # --------------------------------------------------------------------------------------------- places
@@ -1024,14 +1146,15 @@ def hijri_date(b: Batch, name: str, date: str) -> pa.Array:
     """The Umm al-Qura (Hijri) date of a Gregorian date column, ``YYYY-MM-DD`` (``hijridate`` package); null
     where the date is null."""
     dates = _dates(b.col(date))
-    valid = ~np.isnat(dates)
+    nat = np.isnat(dates)
+    if not nat.any():  # (only the rows that stay: a `when` leaves the others null)
+        days = (dates if b.null_rows is None else dates[~b.null_rows]).astype(np.int64)
+        return fixed_with_nulls(b, _HIJRI.lookup(days) if len(days) else np.zeros((0, 10), np.uint8))
+    valid = ~nat
     days = dates[valid].astype(np.int64)
     if not len(days):
         return pa.nulls(b.n, pa.string())
-    text = encode_fixed(_HIJRI.lookup(days))
-    if valid.all():
-        return text
-    return text.take(pa.array(np.cumsum(valid) - 1, mask=~valid))
+    return encode_fixed(_HIJRI.lookup(days)).take(pa.array(np.cumsum(valid) - 1, mask=nat))
 
 
 # --------------------------------------------------------------------------------------------- finance
@@ -1198,19 +1321,23 @@ def iban(b: Batch, name: str, country: str, banks: list) -> pa.Array:
     rng = b.rng(name)
     fmt = IBAN_COUNTRIES[country.upper()]  # the registry entry the tokenizer validates against
     lo, hi = fmt.bank
-    chars = np.empty((b.n, fmt.length), dtype=np.uint8)
-    chars[:, 0:2] = np.frombuffer(fmt.code.encode(), dtype=np.uint8)
     bank = np.array([np.frombuffer(str(x).zfill(hi - lo).encode(), dtype=np.uint8) for x in banks])
-    chars[:, lo:hi] = bank[rng.integers(0, len(banks), b.n)]
-    chars[:, hi:] = rng.integers(0x30, 0x3A, (b.n, fmt.length - hi), dtype=np.uint8)
+    which = rng.integers(0, len(banks), b.n)
+    account = rng.integers(0x30, 0x3A, (b.n, fmt.length - hi), dtype=np.uint8)
+    if b.null_rows is not None:  # drawn for every row; only the IBANs that stay are built
+        which, account = which[~b.null_rows], account[~b.null_rows]
+    chars = np.empty((len(which), fmt.length), dtype=np.uint8)
+    chars[:, 0:2] = np.frombuffer(fmt.code.encode(), dtype=np.uint8)
+    chars[:, lo:hi] = bank[which]
+    chars[:, hi:] = account
     if lo != 4 or not (bank - np.uint8(0x30) < 10).all():  # (a bank code with letters) the general rule
-        return encode_fixed(set_check_digits(chars))
+        return fixed_with_nulls(b, set_check_digits(chars))
     # a digits-only BBAN: its MOD 97-10 remainder is one weighted sum of its ASCII codes (integer einsum)
     weights, const = _iban_weights(fmt.code, fmt.length)
     check = 98 - (np.einsum("ij,j->i", chars[:, 4:], weights, dtype=np.int32) + const) % 97
     chars[:, 2] = check // 10 + 0x30
     chars[:, 3] = check % 10 + 0x30
-    return encode_fixed(chars)
+    return fixed_with_nulls(b, chars)
 
 
 @cache

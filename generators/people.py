@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from tokenize_kit import refdata
 
-from .columns import Batch, _dates, _email_safe, join_drawn, join_drawn_rows, kind, search_right
+from .columns import Batch, _dates, _email_safe, join_drawn, join_present, kind, search_right
 
 
 def draw_rows(p: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -394,14 +394,9 @@ def person_name(b: Batch, name: str, gender: str, script: str, parts: int, pool:
     if not any(m.any() for m in missing):
         return join_drawn([(vocab, first)] + [(vocab, p) for p in present], " ")
     trailing = not any((m & ~m_next).any() for m, m_next in pairwise(missing))
-    if trailing and _is_clean(vocab):
-        # rows whose pool has fewer parts (missing parts are the last ones): each number of parts joined apart
-        count = len(present) - np.sum(missing, axis=0)
-        groups = []
-        for c in np.unique(count).tolist():
-            rows = np.flatnonzero(count == c)
-            groups.append((rows, [(vocab, first[rows])] + [(vocab, p[rows]) for p in present[:c]]))
-        return join_drawn_rows(groups, b.n, " ")
+    if trailing and _is_clean(vocab) and b.n:
+        # rows whose pool has fewer parts (missing parts are the last ones): their parts joined without them
+        return join_present([(vocab, first)] + [(vocab, p) for p in present], " ")
     # missing parts (-1) point at an empty string appended to the vocabulary, then the doubled spaces go
     vocab_e = _with_empty(vocab)
     empty = len(vocab)
