@@ -71,6 +71,7 @@ class Batch:
     #: per label column, its labels and each row's index into them (so ``equals`` needs no string compare)
     codes: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)
     _masks: dict[tuple[str, Any], np.ndarray] = field(default_factory=dict, repr=False)
+    _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
     #: the rows the column being generated will hold null (its ``null_rate`` and ``when``), set by the engine
     #: before it calls the column's kind (None: no row).  A kind may leave these rows out of its work (it still
     #: draws its random numbers for every row, so the other rows keep their values) and return them null
@@ -130,6 +131,13 @@ class Batch:
                     hit = _eq(arr, value)
             hit.flags.writeable = False
             self._masks[key] = hit
+        return hit
+
+    def memo(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """``make()``, once per batch for ``key``: a draw shared by the Arabic and English columns of a place."""
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = make()
         return hit
 
     def set_codes(self, name: str, labels: Sequence[Any], idx: np.ndarray) -> None:
@@ -513,7 +521,8 @@ def _guide(cum: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def search_right(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """``np.searchsorted(cum, u, side="right")`` for non-decreasing ``cum`` and ``u`` in [0, 1), the same result,
+    """``np.searchsorted(cum, u, side="right")`` for non-decreasing ``cum`` (and, from _GUIDE_MIN boundaries on,
+    ``u`` in [0, 1)), the same result,
     faster: a short ``cum`` by counting the boundaries at or below each ``u`` (no unpredictable branches), a
     long one (an age pyramid over days) from a guide table (Chen and Asau 1974) and a few steps forward
     instead of a binary search that misses the cache at every level."""
@@ -977,13 +986,16 @@ def street(b: Batch, name: str, country: str, script: str, stream: str, city: st
     """A street of the row's ``city`` (each city has its own list of STREETS_PER_CITY streets, so no street
     takes more than about 1% of a city's rows), or of the whole vocabulary without ``city``."""
     names = ref.street_vocabulary(country)
-    u = b.rng(stream).random(b.n)
-    if city is None:
-        idx = np.minimum((u * len(names.ar)).astype(np.int64), len(names.ar) - 1)
-    else:
-        c = b.idx(city)
+
+    def draw() -> np.ndarray:
+        u = b.rng(stream).random(b.n)
+        if city is None:
+            return np.minimum((u * len(names.ar)).astype(np.int64), len(names.ar) - 1)
         lists = ref.city_streets(country, len(_CITIES[country]().ar))
-        idx = lists[c, np.minimum((u * lists.shape[1]).astype(np.int64), lists.shape[1] - 1)]
+        k = lists.shape[1]
+        return lists.reshape(-1)[b.idx(city) * k + np.minimum((u * k).astype(np.int64), k - 1)]  # lists[c, drawn]
+
+    idx = b.memo(("street", country, stream, city), draw)
     b.index_of[name] = idx
     return (names.ar if script == "ar" else names.en).take(pa.array(idx))
 
@@ -1041,7 +1053,7 @@ def eg_address(b: Batch, name: str, governorate: str, city: str, script: str, st
 def sa_region(b: Batch, name: str, script: str, stream: str) -> pa.Array:
     """A Saudi region, weighted by Census 2022 population."""
     regions = ref.sa_regions()
-    idx = _choose(b.rng(stream), len(regions.weights), b.n, regions.weights)
+    idx = b.memo(("sa_region", stream), lambda: _choose(b.rng(stream), len(regions.weights), b.n, regions.weights))
     b.index_of[name] = idx
     return (regions.ar if script == "ar" else regions.en).take(pa.array(idx))
 
@@ -1065,11 +1077,17 @@ def sa_district(b: Batch, name: str, city: str, script: str, stream: str) -> pa.
     district populations are published.  Every city the generator draws has a district list."""
     start, count, _, _ = _sa_city_tables()
     _, ar, en = ref.sa_districts()
-    c = b.idx(city)
-    if (count[c] == 0).any():
-        raise ValueError("a city without a district list was drawn (sa_city_districts.csv)")
-    u = b.rng(stream).random(b.n)
-    idx = start[c] + np.minimum((u * count[c]).astype(np.int64), count[c] - 1)
+
+    def draw() -> np.ndarray:
+        c = b.idx(city)
+        cnt = count[c]
+        if (cnt == 0).any():
+            raise ValueError("a city without a district list was drawn (sa_city_districts.csv)")
+        u = b.rng(stream).random(b.n)
+        out: np.ndarray = start[c] + np.minimum((u * cnt).astype(np.int64), cnt - 1)
+        return out
+
+    idx = b.memo(("sa_district", stream, city), draw)
     return (ar if script == "ar" else en).take(pa.array(idx))
 
 
@@ -1090,7 +1108,25 @@ def sa_postal_code(b: Batch, name: str, region: str, city: str) -> pa.Array:
 def sa_short_address(b: Batch, name: str, building_number: str) -> pa.Array:
     """National short address: 4 letters + the building number (letters random: codes are not published)."""
     letters = b.rng(name).integers(65, 91, (b.n, 4)).astype(np.uint8)
-    return _concat(encode_fixed(letters), b.col(building_number))
+    number = b.col(building_number)
+    digits = _fixed_width(number)
+    if digits is None:
+        return _concat(encode_fixed(letters), number)
+    return encode_fixed(np.concatenate([letters, digits], axis=1))
+
+
+def _fixed_width(arr: pa.Array) -> np.ndarray | None:
+    """A string array without nulls whose strings all have the same number of bytes as a (rows, bytes) uint8
+    matrix (no copy), else None."""
+    if not pa.types.is_string(arr.type) or arr.null_count or not len(arr):
+        return None
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32, count=len(arr) + 1, offset=4 * arr.offset)
+    width = int(offsets[1] - offsets[0])
+    if int(offsets[-1] - offsets[0]) != width * len(arr) or (np.diff(offsets) != width).any():
+        return None
+    data = np.frombuffer(bufs[2], dtype=np.uint8, count=int(offsets[-1]))[int(offsets[0]):]
+    return data.reshape(len(arr), width)
 
 
 class _HijriTable:
