@@ -162,6 +162,12 @@ def _random_columns() -> dict[str, tuple[str, pa.Array]]:
     }
 
 
+def notes() -> tuple[pa.Array, str]:
+    """The distinct generated notes (cached) and what they are."""
+    table, stats = _load(_cache_dir() / f"pii-notes-v{NOTES_VERSION}-{NOTES}-s{SEED}.parquet", _build_notes)
+    return table.column("free_text").combine_chunks(), stats["free_text"]
+
+
 def columns() -> tuple[dict[str, tuple[str, pa.Array]], dict[str, str]]:
     """Every benchmark column (label -> (type, values)) and the printed facts about the generated ones."""
     cache = _cache_dir()

@@ -202,6 +202,22 @@ def test_a_rows_own_value_gets_the_columns_token_whatever_its_form(mention, colu
     assert detokenize_table(out, ROW_POLICY, KS).equals(table)
 
 
+def test_a_column_read_in_pieces_gives_the_same_output(monkeypatch):
+    """A long column is read in pieces of about CHUNK_BYTES (memory); what is found in a row depends on that row
+    alone, so the pieces give the output, counts and row-aware tokens of the whole."""
+    notes = gen_notes.generate(400, seed=11).text
+    mentions = ["١٠١٢٣٤٥٦٧٨", "احمد على", "ahmed.ali@example.com"]
+    table = _row_table([f"{n} - {mentions[i % 3]}" for i, n in enumerate(notes)])
+    whole = tokenize_table(table, ROW_POLICY, KS)
+    monkeypatch.setattr(ft, "CHUNK_BYTES", 3000)
+    pieces = tokenize_table(table, ROW_POLICY, KS)
+    assert pieces.equals(whole)
+    assert detokenize_table(pieces, ROW_POLICY, KS).equals(table)
+    out_whole = ft.transform(pa.array(notes), CRYPTO)
+    monkeypatch.setattr(ft, "CHUNK_BYTES", 1 << 40)
+    assert ft.transform(pa.array(notes), CRYPTO).values.equals(out_whole.values)
+
+
 @pytest.mark.parametrize("mention", ["أحمد علي", "احمد على", "أحمد علي حسن", "محمد أحمد علي حسن", "أَحمد عـلي"])
 def test_a_rows_own_name_in_any_spelling(mention):
     table = _row_table([f"تحدثت مع {mention} اليوم"])

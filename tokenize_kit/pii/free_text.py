@@ -26,6 +26,7 @@ The policy options of a ``free_text`` column: ``find`` (the kinds to look for, d
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -596,9 +597,41 @@ class Outcome:
     irreversible: int = 0
 
 
+#: text read at once, in UTF-8 bytes: the finders keep several arrays of 4-8 bytes per character, so a batch is
+#: read in pieces of about this size (what is found in a row depends on that row alone: the same output)
+CHUNK_BYTES = 2 << 20
+
+
 def transform(values: pa.Array, crypto: Crypto, spec: ColumnSpec | None = None, *, decrypt: bool = False,
               context: Sequence[RowColumn] = ()) -> Outcome:
     """Replace every span found in each value by its token (or, with ``decrypt``, a token by its value)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    n = len(values)
+    if n < 2 or not pa.types.is_string(values.type):
+        return _transform(values, crypto, spec, decrypt=decrypt, context=context)
+    off = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1 + values.offset)[values.offset:]
+    if int(off[-1]) - int(off[0]) <= CHUNK_BYTES:
+        return _transform(values, crypto, spec, decrypt=decrypt, context=context)
+    cuts = np.unique(np.concatenate([[0], np.searchsorted(off - off[0], np.arange(
+        CHUNK_BYTES, int(off[-1] - off[0]), CHUNK_BYTES), side="right").clip(1, n - 1), [n]]))
+    outs: list[pa.Array] = []
+    counts: dict[str, int] = {}
+    irreversible = 0
+    for lo, hi in itertools.pairwise(cuts.tolist()):
+        part = _transform(values.slice(lo, hi - lo), crypto, spec, decrypt=decrypt,
+                          context=[RowColumn(c.spec, c.before.slice(lo, hi - lo), c.after.slice(lo, hi - lo))
+                                   for c in context])
+        outs.append(part.values.cast(pa.string()))
+        for k, v in part.counts.items():
+            counts[k] = counts.get(k, 0) + v
+        irreversible += part.irreversible
+    return Outcome(pa.concat_arrays(outs), counts, irreversible)
+
+
+def _transform(values: pa.Array, crypto: Crypto, spec: ColumnSpec | None = None, *, decrypt: bool = False,
+               context: Sequence[RowColumn] = ()) -> Outcome:
+    """:func:`transform` of one piece."""
     original = values
     det = detect(values, spec, context)
     view = det.view
