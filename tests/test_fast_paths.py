@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -123,6 +124,16 @@ def test_aes_matches_cryptography(size):
     assert AesEcb(key).encrypt(blocks[:0]).shape == (0, 16)
     with pytest.raises(ValueError, match="whole number"):
         AesEcb(key).encrypt(blocks.reshape(-1)[:17])
+    # one instance, its context reused call after call and in several threads at once: the same blocks
+    from concurrent.futures import ThreadPoolExecutor
+
+    aes = AesEcb(key)
+    cuts = [0, 1, 7, 300, 301, 2500, 5000]
+    for lo, hi in itertools.pairwise(cuts):
+        assert aes.encrypt(blocks[lo:hi]).tobytes() == want[16 * lo : 16 * hi]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda i: aes.encrypt(blocks[i % 50 :]).tobytes(), range(200)))
+    assert got == [want[16 * (i % 50) :] for i in range(200)]
 
 
 def test_ascii_digit_matrix():

@@ -394,3 +394,85 @@ def test_progress_estimates_csv_rows(tmp_path):
     run(src, tmp_path / "out.csv", write_policy(tmp_path / "p.yaml"), ks, batch_size=1000,
         progress=lambda done, total: seen.append((done, total)))
     assert [d for d, _ in seen] == [1000, 2000, 3000] and all(t and abs(t - 3000) <= 300 for _, t in seen)
+
+
+def test_batches_by_bytes(tmp_path):
+    """Batches hold about ``batch_bytes`` bytes (wide rows: fewer rows), at most ``batch_size`` rows and at least
+    MIN_BATCH_ROWS, for CSV, Parquet and JSON Lines; the rows and their order are those of the file."""
+    import pyarrow.json as pajson
+
+    from tokenize_kit.io import MIN_BATCH_ROWS, read_batches, rows_for_bytes
+
+    assert rows_for_bytes(1000, 100_000, 200_000, None) == 200_000
+    assert rows_for_bytes(1000, 100_000, 200_000, 1 << 20) == 10_485
+    assert rows_for_bytes(1000, 100_000, 5_000, 1 << 20) == 5_000
+    assert rows_for_bytes(1000, 10**9, 200_000, 1 << 20) == MIN_BATCH_ROWS
+    src = write_csv(tmp_path / "in.csv", rows(30_000))
+    whole = pa.Table.from_batches(list(read_batches(src, batch_size=10**6, batch_bytes=None)[0]))
+    pq.write_table(whole, tmp_path / "in.parquet", row_group_size=20_000)
+    whole.to_pandas().to_json(tmp_path / "in.jsonl", orient="records", lines=True, force_ascii=False)
+    per_row = whole.nbytes / whole.num_rows
+    for path in (src, tmp_path / "in.parquet", tmp_path / "in.jsonl"):
+        budget = 256 << 10
+        got = list(read_batches(path, batch_size=10**6, batch_bytes=budget)[0])
+        sizes = [b.num_rows for b in got]
+        assert sum(sizes) == whole.num_rows and len(got) > 5, (path, sizes)
+        assert all(b.nbytes <= 1.6 * budget for b in got), (path, [b.nbytes for b in got])
+        assert all(s >= 0.5 * budget / per_row for s in sizes[:-1]), (path, sizes)
+        back = pa.Table.from_batches(got)
+        if path.suffix == ".jsonl":
+            want = pajson.read_json(path)
+            assert back.equals(pa.Table.from_batches(list(read_batches(path, batch_bytes=None)[0]))), path
+            assert back.num_rows == want.num_rows
+        else:
+            assert back.equals(whole), path
+        capped = [b.num_rows for b in read_batches(path, batch_size=1000, batch_bytes=budget)[0]]
+        assert max(capped) <= 1000 and sum(capped) == whole.num_rows
+        tiny = [b.num_rows for b in read_batches(path, batch_size=10**6, batch_bytes=1)[0]]
+        assert min(tiny[:-1]) >= MIN_BATCH_ROWS
+
+
+def test_output_same_whatever_the_batch_bytes_and_lanes(tmp_path, monkeypatch):
+    """The delivery and its counts do not depend on the batches' byte budget; every part of a split batch runs on
+    its own lane (part k on lane k, batch after batch), a batch that is not split on lane 0."""
+    import threading
+
+    from tokenize_kit import pipeline
+    from tokenize_kit.pipeline import run
+
+    src = write_csv(tmp_path / "in.csv", rows(40_000))
+    ks = Keyset.generate()
+    policy = write_policy(tmp_path / "p.yaml")
+    lanes: list[tuple[int, str]] = []
+    transform = pipeline.transform_table
+
+    def recorded(table, *args):
+        lanes.append((args[3], threading.current_thread().name))
+        return transform(table, *args)
+
+    monkeypatch.setattr(pipeline, "transform_table", recorded)
+    monkeypatch.setattr(pipeline, "MIN_SPLIT_ROWS", 1024)
+    outputs, reports = [], []
+    for batch_bytes in (None, 1 << 20, 64 << 10):
+        lanes.clear()
+        result = run(src, tmp_path / f"out-{batch_bytes}.csv", policy, ks, batch_bytes=batch_bytes, threads=2)
+        outputs.append((tmp_path / f"out-{batch_bytes}.csv").read_bytes())
+        reports.append(result.report.to_dict())
+        names = {name for _, name in lanes}
+        # (one thread per lane, whatever the number of batches; with a 64 KB budget, batches are too small to split)
+        assert names == ({"tokenize-kit-rows0_0"} if batch_bytes == 64 << 10
+                         else {"tokenize-kit-rows0_0", "tokenize-kit-rows1_0"}), (batch_bytes, names)
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert reports[0] == reports[1] == reports[2]
+
+
+def test_batch_bytes_option_default_is_the_library_default():
+    import inspect
+
+    from tokenize_kit.io import DEFAULT_BATCH_BYTES
+    from tokenize_kit.pipeline import run
+
+    for name in ("tokenize", "detokenize"):
+        option = next(p for p in cli.get_command(None, name).params if p.name == "batch_bytes")
+        assert option.type.convert(option.default, option, None) == DEFAULT_BATCH_BYTES
+    assert inspect.signature(run).parameters["batch_bytes"].default == DEFAULT_BATCH_BYTES

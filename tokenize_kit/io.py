@@ -43,6 +43,13 @@ FORMATS = ("csv", "tsv", "parquet", "jsonl", "xlsx")
 #: formats that may be gzipped (Parquet and .xlsx compress their own content)
 GZIP_FORMATS = ("csv", "tsv", "jsonl")
 DEFAULT_BATCH = 200_000
+#: bytes of input per batch (Arrow's size of the rows read, every column): a batch's memory grows with its bytes,
+#: not its rows, and text columns need many times their own size while they are transformed (a free-text note
+#: about a hundred times, with its row's other PII columns), so a file of wide rows gets fewer rows per batch.
+#: ``batch_size`` still caps the rows.  Tokens never depend on where batches end.
+DEFAULT_BATCH_BYTES = 4 << 20
+#: fewest rows per batch, however wide the rows
+MIN_BATCH_ROWS = 1024
 #: the name that stands for standard input or output
 STDIO = "-"
 
@@ -362,16 +369,19 @@ def _decode_error(path: Path, enc: TextEncoding) -> InputError:
 def read_batches(
     path: str | os.PathLike[str], fmt: str | None = None, *, encoding: str | None = None,
     batch_size: int = DEFAULT_BATCH, delimiter: str | None = None, limits: Limits | None = None,
-    columns: list[str] | None = None,
+    columns: list[str] | None = None, batch_bytes: int | None = None,
 ) -> tuple[Iterator[pa.RecordBatch], dict[str, Any]]:
     """Open ``path`` (``-``: standard input); return (batch iterator, info) where info has the format, the
     encoding (CSV/TSV), the schema and total rows when known.  Every input yields at least one batch, so a
     header-only or zero-row file still gives its columns.
 
     ``columns``: read only these (CSV skips the other columns' conversion, Parquet their decoding); a name not
-    in the file raises InputError listing the file's columns."""
+    in the file raises InputError listing the file's columns.  ``batch_bytes``: batches of about this many bytes
+    (see :data:`DEFAULT_BATCH_BYTES`; at least :data:`MIN_BATCH_ROWS` rows), and at most ``batch_size`` rows;
+    ``None``: ``batch_size`` rows."""
     try:
-        batches, info = _open_batches(path, fmt, encoding, batch_size, delimiter, limits or Limits(), columns)
+        batches, info = _open_batches(path, fmt, encoding, batch_size, delimiter, limits or Limits(), columns,
+                                      batch_bytes)
     except READ_ERRORS as exc:
         failure = _unreadable(path, exc)
     else:
@@ -403,7 +413,7 @@ def _guarded(batches: Iterator[pa.RecordBatch], path: str | os.PathLike[str]) ->
 
 
 def _open_batches(path: str | os.PathLike[str], fmt: str | None, encoding: str | None, batch_size: int,
-                  delimiter: str | None, limits: Limits, columns: list[str] | None
+                  delimiter: str | None, limits: Limits, columns: list[str] | None, batch_bytes: int | None = None
                   ) -> tuple[Iterator[pa.RecordBatch], dict[str, Any]]:
     name = str(path)
     path = input_file(path)
@@ -428,7 +438,8 @@ def _open_batches(path: str | os.PathLike[str], fmt: str | None, encoding: str |
         if columns is not None:
             _check_wanted(columns, header, name)
         schema = pa.schema([pa.field(h, pa.string()) for h in (header if columns is None else columns)])
-        return _at_least_one(_csv_batches(path, enc, delim, header, batch_size, limits, columns), schema), {
+        return _at_least_one(_csv_batches(path, enc, delim, header, batch_size, limits, columns, batch_bytes),
+                             schema), {
             "format": fmt, "encoding": enc, "rows": None, "schema": schema, "delimiter": delim}
     if fmt == "parquet":
         try:
@@ -443,16 +454,39 @@ def _open_batches(path: str | os.PathLike[str], fmt: str | None, encoding: str |
         if columns is not None:
             _check_wanted(columns, schema.names, name)
             schema = pa.schema([schema.field(c) for c in columns])
-        return _at_least_one(_parquet_batches(pf, name, batch_size, limits, columns), schema), {
-            "format": fmt, "rows": pf.metadata.num_rows, "schema": schema}
+        batches = sized_batches(_parquet_batches(pf, name, batch_size, limits, columns), batch_bytes)
+        return _at_least_one(batches, schema), {"format": fmt, "rows": pf.metadata.num_rows, "schema": schema}
     if fmt == "jsonl":
-        batches, info = _jsonl_batches(path, name, batch_size, limits), {"format": fmt, "rows": None}
+        batches, info = _jsonl_batches(path, name, batch_size, limits, batch_bytes), {"format": fmt, "rows": None}
     else:
         from .xlsx import read_xlsx
 
         batches, info = read_xlsx(path, batch_size, limits, name=name)
         batches, info = _at_least_one(batches, None), {"format": fmt, "rows": None, **info}
+    if fmt != "jsonl":  # (JSON Lines blocks are cut by bytes as they are read)
+        batches = sized_batches(batches, batch_bytes)
     return (batches if columns is None else _selected(batches, columns, name)), info
+
+
+def rows_for_bytes(rows: int, nbytes: int, batch_size: int, batch_bytes: int | None) -> int:
+    """Rows per batch for rows of ``nbytes / rows`` bytes: about ``batch_bytes`` bytes, at least
+    :data:`MIN_BATCH_ROWS` rows, at most ``batch_size`` rows (``batch_size`` if ``batch_bytes`` is None)."""
+    if not batch_bytes or rows <= 0 or nbytes <= 0:
+        return batch_size
+    return min(batch_size, max(MIN_BATCH_ROWS, int(batch_bytes * rows / nbytes)))
+
+
+def sized_batches(batches: Iterator[pa.RecordBatch], batch_bytes: int | None) -> Iterator[pa.RecordBatch]:
+    """Each batch of more than ``batch_bytes`` bytes cut into equal consecutive slices of at most about that size
+    (zero-copy; none cut if None): for readers whose batches are counted in rows (Parquet, .xlsx)."""
+    for batch in batches:
+        parts = -(-batch.nbytes // batch_bytes) if batch_bytes else 1
+        size = max(MIN_BATCH_ROWS, -(-batch.num_rows // parts)) if parts > 1 else batch.num_rows
+        if size >= batch.num_rows:
+            yield batch
+            continue
+        for start in range(0, batch.num_rows, size):
+            yield batch.slice(start, size)
 
 
 def _check_wanted(columns: list[str], names: list[str], name: str) -> None:
@@ -628,7 +662,8 @@ def _has_line_break(col: pa.Array) -> bool:
 
 
 def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, header: list[str], batch_size: int,
-                 limits: Limits, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+                 limits: Limits, columns: list[str] | None = None, batch_bytes: int | None = None
+                 ) -> Iterator[pa.RecordBatch]:
     # (no invalid_row_handler: pyarrow decodes the row's text to call it, and a row of undecodable bytes then
     # prints an "Exception ignored" traceback; a ragged row is told from Arrow's error instead)
     parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
@@ -642,7 +677,7 @@ def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, header: list[str
     consumed = 0  # rows taken from the reader (a retry with larger blocks skips them)
     checked_quotes = False
     pending: list[pa.RecordBatch] = []
-    pending_rows = 0
+    pending_rows = pending_bytes = 0
     while True:
         read_opts = pacsv.ReadOptions(encoding=enc.arrow_encoding, block_size=block, use_threads=True)
         conv = pacsv.ConvertOptions(column_types={h: pa.string() for h in names}, strings_can_be_null=False,
@@ -672,9 +707,12 @@ def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, header: list[str
                 consumed += batch.num_rows
                 pending.append(batch)
                 pending_rows += batch.num_rows
-                while pending_rows >= target:
-                    out, pending = _split_rows(pending, target)
-                    pending_rows -= target
+                pending_bytes += batch.nbytes
+                # (rows of the size the bytes read so far give: a batch of about batch_bytes, at most target rows)
+                while pending_rows >= (size := rows_for_bytes(pending_rows, pending_bytes, target, batch_bytes)):
+                    out, pending = _split_rows(pending, size)
+                    pending_rows -= size
+                    pending_bytes = sum(b.nbytes for b in pending)
                     target = batch_size
                     yield out
             break
@@ -740,7 +778,8 @@ JSONL_BLOCK = 1 << 16
 JSONL_BLOCK_CELLS = 16
 
 
-def _jsonl_batches(path: Path, name: str, batch_size: int, limits: Limits) -> Iterator[pa.RecordBatch]:
+def _jsonl_batches(path: Path, name: str, batch_size: int, limits: Limits, batch_bytes: int | None = None
+                   ) -> Iterator[pa.RecordBatch]:
     import pyarrow.json as pajson
 
     block = max(JSONL_BLOCK, JSONL_BLOCK_CELLS * limits.max_cell_bytes)
@@ -766,7 +805,7 @@ def _jsonl_batches(path: Path, name: str, batch_size: int, limits: Limits) -> It
                     check_utf8(batch, name, rows)
                     _check_valid(batch, name, rows)
                 first_schema = first_schema or batch.schema
-                for part in _rebatch(batch, batch_size):
+                for part in _rebatch(batch, rows_for_bytes(batch.num_rows, batch.nbytes, batch_size, batch_bytes)):
                     rows += part.num_rows
                     yield part
             return

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, wait
+from concurrent.futures import Future, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ from . import __version__
 from .commit import CommitSet
 from .io import (
     DEFAULT_BATCH,
+    DEFAULT_BATCH_BYTES,
     STDIO,
     BatchWriter,
     InputError,
@@ -66,6 +67,7 @@ def run(
     encoding: str | None = None,
     output_encoding: str | None = None,
     batch_size: int = DEFAULT_BATCH,
+    batch_bytes: int | None = DEFAULT_BATCH_BYTES,
     sign_key: Any = None,
     progress: Callable[[int, int | None], None] | None = None,
     overwrite: bool = False,
@@ -78,8 +80,10 @@ def run(
 ) -> JobResult:
     """Tokenize (or detokenize) INPUT into OUTPUT; OUTPUT and its manifest appear only on success.
 
-    Each batch's rows are split over ``threads`` worker threads (``None``: one per CPU), which exist for
-    the duration of the call.  ``-`` reads standard input or writes standard output (which then needs
+    A batch is at most ``batch_size`` rows and about ``batch_bytes`` bytes of input (the memory a batch takes
+    follows its bytes: wide rows of text make smaller batches; see :data:`~tokenize_kit.io.DEFAULT_BATCH_BYTES`;
+    ``None``: rows only).  Each batch's rows are split over ``threads`` worker threads (``None``: one per CPU),
+    which exist for the duration of the call.  ``-`` reads standard input or writes standard output (which then needs
     ``manifest_file``, the manifest's path: it cannot sit beside standard output; what goes to standard output is
     written only once the job succeeded).  ``max_risk``: refuse (:class:`~tokenize_kit.risk.RiskRefused`, nothing
     written) unless the delivery is ``max_risk``-anonymous over the policy's quasi-identifiers plus ``quasi``; a
@@ -111,7 +115,7 @@ def run(
     start = time.perf_counter()
     input_data = input_file(input_path)  # (standard input: copied once to an anonymous temporary file)
     batches, info = read_batches(input_path, input_format, encoding=encoding, batch_size=batch_size,
-                                 delimiter=delimiter, limits=limits)
+                                 delimiter=delimiter, limits=limits, batch_bytes=batch_bytes)
     named = output_format or (output_path.suffix and not to_stdout)
     out_fmt = detect_format(output_path, output_format) if named else info["format"]
     out_enc = info.get("encoding") or TextEncoding("utf-8")
@@ -125,7 +129,7 @@ def run(
     # OUTPUT and its manifest are one commit: nothing of either appears unless both are complete
     targets = [manifest_out] if to_stdout else [output_path, manifest_out]
     with CommitSet(targets, overwrite=overwrite) as commit:
-        with spool or nullcontext(commit.open(output_path)) as fh, worker_pool(threads, "rows") as pool:
+        with spool or nullcontext(commit.open(output_path)) as fh, _Lanes(threads) as pool:
             hashing = out_fmt in ("csv", "tsv", "jsonl")  # written by us, sequentially: hash as we write
             hasher = _HashingFile(fh) if hashing else None
             sink = cast(BinaryIO, hasher) if hasher is not None else fh
@@ -355,6 +359,27 @@ class _WriterThread:
 MIN_SPLIT_ROWS = 16_384
 
 
+class _Lanes:
+    """The worker threads of a job, one single-thread executor each ("lane"): part ``k`` of every batch runs on
+    lane ``k``, a batch that is not split on lane 0.  A batch's arrays are then allocated and freed by the same
+    threads batch after batch, so the memory the C allocator keeps for a thread after one batch is what that
+    thread reuses for the next (with a shared pool, a batch could land on either thread and both would keep the
+    memory of a whole batch)."""
+
+    def __init__(self, threads: int) -> None:
+        self._pools = [worker_pool(1, f"rows{k}") for k in range(max(1, threads))]
+
+    def submit(self, lane: int, fn: Callable[..., Any], *args: Any) -> Future:
+        return self._pools[lane].submit(fn, *args)
+
+    def __enter__(self) -> _Lanes:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        for pool in self._pools:
+            pool.shutdown(wait=True)
+
+
 class _BatchJob:
     """The policy columns of one batch, started in the worker threads; :meth:`result` waits for them.
 
@@ -365,15 +390,15 @@ class _BatchJob:
     types are exactly those of the whole batch."""
 
     def __init__(self, table: pa.Table, policy: Policy, crypto: Any, detokenize: bool, row_offset: int,
-                 pool: Executor, threads: int) -> None:
+                 pool: _Lanes, threads: int) -> None:
         self.table, self.policy, self.crypto, self.detokenize, self.row_offset = (
             table, policy, crypto, detokenize, row_offset)
         n = table.num_rows
         parts = max(1, min(threads, n // MIN_SPLIT_ROWS))
         bounds = [n * k // parts for k in range(parts + 1)]
         self.futures = [
-            pool.submit(transform_table, table.slice(lo, hi - lo), policy, crypto, detokenize, row_offset + lo)
-            for lo, hi in itertools.pairwise(bounds)
+            pool.submit(lane, transform_table, table.slice(lo, hi - lo), policy, crypto, detokenize, row_offset + lo)
+            for lane, (lo, hi) in enumerate(itertools.pairwise(bounds))
         ] if threads > 1 else []
 
     def _whole(self) -> dict[str, tuple[pa.Array | None, ColumnReport | None]]:

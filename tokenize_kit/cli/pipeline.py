@@ -54,7 +54,8 @@ def _job(input_path, output_path, policy, keyset_path, detok, opts):
         result = run(
             input_path, output_path, policy, ks, detokenize=detok,
             input_format=opts["input_format"], output_format=opts["output_format"], encoding=opts["encoding"],
-            output_encoding=opts["output_encoding"], batch_size=opts["batch_size"], sign_key=sign_key,
+            output_encoding=opts["output_encoding"], batch_size=opts["batch_size"],
+            batch_bytes=opts["batch_bytes"], sign_key=sign_key,
             progress=update, overwrite=opts["force"], threads=opts["threads"],
             manifest_file=opts.get("manifest") or opts.get("output_manifest"), delimiter=opts["delimiter"],
             limits=_limits(opts), max_risk=opts.get("max_risk"),
@@ -72,7 +73,7 @@ def _job(input_path, output_path, policy, keyset_path, detok, opts):
     except KeyboardInterrupt:
         raise UsageProblem("interrupted; no output was written") from None
     except MemoryError:  # (partial files are already removed)
-        raise UsageProblem("out of memory; lower --batch-size or --threads, or raise the limits' options only as far "
+        raise UsageProblem("out of memory; lower --batch-bytes or --threads, or raise the limits' options only as far "
                            "as memory allows; no output was written") from None
     except OSError as exc:  # an environment problem outside the output's own files (those are named by the commit)
         from tokenize_kit.commit import describe_os_error
@@ -151,7 +152,10 @@ def _job_options(f):
         click.option("--encoding", help="CSV input encoding (default: detected: UTF-8, UTF-8 with BOM or cp1256)."),
         click.option("--output-encoding", help="CSV output encoding (default: the input's, BOM kept)."),
         click.option("--batch-size", default=200_000, show_default=True, type=click.IntRange(1000),
-                     help="Rows per batch; memory stays flat whatever the file size."),
+                     help="Most rows per batch; memory stays flat whatever the file size."),
+        click.option("--batch-bytes", type=_Size(), default="4MiB", show_default=True,
+                     help="About this much input per batch (wide rows of text: fewer rows); lower it if memory "
+                     "is short, raise it for speed."),
         click.option("--threads", type=click.IntRange(1), envvar=THREADS_ENV,
                      help=f"Worker threads (or ${THREADS_ENV}; default: one per CPU)."),
         click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists."),

@@ -607,16 +607,20 @@ class PhoneType(PIIType):
         fn = cipher.decrypt_numerals if decrypt else cipher.encrypt_numerals
         fast = getattr(cipher, "decrypt_ints" if decrypt else "encrypt_ints", None)
         weights = 10 ** np.arange(length - 1, -1, -1, dtype=np.int64)
+        # (when the pattern takes every number of this prefix and length, only the class can send a number round
+        # again: the pattern is not checked, which saves building and matching the digit strings at every step of
+        # the walk's tail)
+        every = _accepts_all(pattern, prefix, length)
         for _ in range(MAX_WALKS):
             if fast is not None:
                 out[todo] = fast(out[todo], length, tweak)
             else:  # FF3-1: through numerals
                 nums = (out[todo].astype(np.int64)[:, None] // weights[None, :]) % 10
                 out[todo] = (fn(nums, tweak) @ weights).astype(np.uint64)
-            if not blockers and cls is None and _accepts_all(pattern, prefix, length):  # every number is valid
+            if not blockers and cls is None and every:  # every number is valid
                 return out.astype(np.int64)
-            cand = _digit_strings(prefix, out[todo], length)
-            ok = _match(cand, pattern)
+            cand = _digit_strings(prefix, out[todo], length) if blockers or not every else None
+            ok = _match(cand, pattern) if cand is not None and not every else np.ones(len(todo), dtype=bool)
             if cls is not None:
                 ok &= classes(out[todo]) == cls[todo]  # type: ignore[misc]
             if amb is not None:
