@@ -33,7 +33,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -96,6 +96,35 @@ def _crypt_group(nums: np.ndarray, name: str, alphabet: str, crypto: Crypto, dom
     return (new_ints[:, None] // weights[None, :]) % radix
 
 
+def class_runs(cls: np.ndarray, row_off: np.ndarray, crypto: Crypto, domain: str, decrypt: bool,
+               numerals: Callable[[np.ndarray], np.ndarray]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """The class-wise permutation of :func:`charclass_cps` on flat positions: ``cls`` holds each position's class
+    number + 1 (0: left as it is), ``numerals(positions)`` their numerals within their classes.  Yields
+    ``(class number + 1, positions, new numerals)`` per class and subsequence length, positions as (rows, length).
+
+    Within a class, its positions (ascending) hold every row's subsequence as one consecutive stretch, so each row's
+    stretch starts where the row's first position would be inserted; rows are grouped by the length of their
+    stretch and each group is gathered as a (rows, length) matrix, one batch per length."""
+    counts = np.bincount(cls, minlength=len(CLASSES) + 1)
+    for k, (name, alphabet) in enumerate(CLASSES, start=1):
+        if counts[k] == 0:
+            continue
+        pos = np.flatnonzero(cls == k)  # this class's positions, ascending
+        start = np.searchsorted(pos, row_off)
+        lengths = np.diff(start)
+        start = start[:-1]
+        top = int(lengths.max())
+        order = np.argsort(lengths.astype(np.uint16) if top < 2**16 else lengths, kind="stable")
+        by_len = np.bincount(lengths)
+        cut = int(by_len[0])
+        for length in np.flatnonzero(by_len[1:]).tolist():
+            length += 1
+            rows = order[cut : cut + int(by_len[length])]
+            cut += int(by_len[length])
+            at = pos[start[rows][:, None] + np.arange(length)]
+            yield k, at, _crypt_group(numerals(at), name, alphabet, crypto, domain, decrypt)
+
+
 def charclass_cps(
     cps: np.ndarray, row_off: np.ndarray, crypto: Crypto, domain: str, *,
     decrypt: bool = False, protect: np.ndarray | None = None,
@@ -104,8 +133,7 @@ def charclass_cps(
     left as they are (and out of the subsequences).  ``cps`` may be any unsigned integer array (UTF-8 bytes of an
     ASCII column too); the result has its dtype.
 
-    Every position's class comes from one table lookup; within a class, one stable sort of its positions by the
-    length of their row's subsequence gives each length's subsequences as consecutive numerals, one batch per
+    Every position's class comes from one table lookup; :func:`class_runs` batches each class's subsequences by
     length."""
     out = cps.copy()
     n = len(cps)
@@ -117,29 +145,8 @@ def charclass_cps(
         cls = _CLASS[np.where(cps < len(_CLASS), cps, 0)]  # (code point 0 has no class)
     if protect is not None:
         cls[protect] = 0
-    counts = np.bincount(cls, minlength=len(CLASSES) + 1)
-    if counts[0] == n:
-        return out
-    n_rows = len(row_off) - 1
-    row = np.repeat(np.arange(n_rows, dtype=np.int32 if n_rows < 2**31 else np.int64), np.diff(row_off))
-    for k, (name, alphabet) in enumerate(CLASSES, start=1):
-        if counts[k] == 0:
-            continue
-        pos = np.flatnonzero(cls == k)  # this class's positions, ascending
-        prow = row[pos]
-        lengths = np.bincount(prow, minlength=n_rows)
-        plen = lengths[prow]
-        by_len = np.bincount(plen)
-        present = np.flatnonzero(by_len)
-        if len(present) > 1:  # group the positions by their subsequence's length (stable: rows stay in order)
-            pos = pos[np.argsort(plen.astype(np.uint16) if plen.max() < 2**16 else plen, kind="stable")]
-        cut = 0
-        for length in present.tolist():
-            gpos = pos[cut : cut + int(by_len[length])]
-            cut += int(by_len[length])
-            nums = _NUMERAL[cps[gpos]].reshape(-1, length)
-            new = _crypt_group(nums, name, alphabet, crypto, domain, decrypt)
-            out[gpos] = _OUT[k - 1][new.ravel()]
+    for k, at, new in class_runs(cls, row_off, crypto, domain, decrypt, lambda at: _NUMERAL[cps[at]]):
+        out[at] = _OUT[k - 1][new]
     return out
 
 
