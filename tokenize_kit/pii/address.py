@@ -303,6 +303,9 @@ def kept_chars(cps: np.ndarray, row_off: np.ndarray, country: str, keep_places: 
 # written into a copy of the column's bytes, and the words of a token are the words of its value.
 
 _WORDF, _DOTF, _SLOWF, _ALNUMF = 1, 2, 4, 8
+#: values per batch of the column path: a batch's arrays stay mostly within the caches, and its FF1 batches (one
+#: per class and length) stay large enough to spread numpy's per-call cost
+BATCH = 100_000
 _KEY_CHARS = 10  # 6-bit codes of normalised characters per 64-bit word key
 _INVALID = 63  # the code of a character that occurs in no kept word
 
@@ -471,6 +474,15 @@ def kept_both(cps: np.ndarray, row_off: np.ndarray, utf8: tuple[np.ndarray, np.n
     return kept_chars(cps, row_off, "eg", words=w), kept_chars(cps, row_off, "sa", words=w)
 
 
+def _segment_sums(a: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """The sum of ``a`` within each segment ``[off[i], off[i + 1])`` (``off`` ascending, ending at ``len(a)``)."""
+    out = np.zeros(len(off) - 1, dtype=np.int64)
+    filled = np.flatnonzero(off[1:] > off[:-1])
+    if len(filled):
+        out[filled] = np.add.reduceat(a, off[filled], dtype=np.int64)
+    return out
+
+
 @dataclass
 class _Scan:
     """A column's characters: ``data`` its UTF-8 bytes, ``byte_off`` where each value starts in
@@ -494,13 +506,25 @@ class _Scan:
         data = group_bytes(values) if n else np.zeros(0, np.uint8)
         off = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1 + values.offset)[values.offset :]
         byte_off = off - off[0] if n else np.zeros(1, dtype=np.int32)
-        lead = np.flatnonzero((data & 0xC0) != 0x80)
-        after = lead + 1
-        if len(after):
-            after[-1] = min(int(after[-1]), len(data) - 1)  # (only the last character may be the last byte)
-        key = (data[lead].astype(np.uint16) << 8) | data[after]
+        is_lead = data.view(np.int8) >= -64  # not a continuation byte (0x80..0xBF)
+        lead = np.flatnonzero(is_lead)
+        key = data[lead].astype(np.uint16)
+        key <<= 8
+        if len(lead):
+            key[:-1] |= data[1:][lead[:-1]]
+            if lead[-1] + 1 < len(data):  # (the last character's next byte, if it has one)
+                key[-1] |= data[lead[-1] + 1]
         flags = _key_tables()[0][key]
-        return cls(values, data, byte_off, lead, key, np.searchsorted(lead, byte_off), flags)
+        row_off = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(_segment_sums(is_lead.view(np.uint8), byte_off), out=row_off[1:])
+        return cls(values, data, byte_off, lead, key, row_off, flags)
+
+    def slice(self, a: int, b: int) -> _Scan:
+        """The values ``a`` to ``b - 1`` alone."""
+        c0, c1 = int(self.row_off[a]), int(self.row_off[b])
+        b0, b1 = int(self.byte_off[a]), int(self.byte_off[b])
+        return _Scan(self.values.slice(a, b - a), self.data[b0:b1], self.byte_off[a : b + 1] - b0,
+                     self.lead[c0:c1] - b0, self.key[c0:c1], self.row_off[a : b + 1] - c0, self.flags[c0:c1])
 
     def slow_rows(self) -> np.ndarray:
         """The values with a character the tables do not cover (sorted)."""
@@ -571,6 +595,16 @@ def _crypt_column(values: pa.Array, country: str, keep_places: bool, crypto: Cry
         where[order] = np.arange(len(order))
         return pa.concat_arrays([fast_out, slow_out]).take(pa.array(where))
     assert wc is not None
+    n = len(scan.values)
+    if n > BATCH:
+        return pa.concat_arrays([_crypt_batch(scan.slice(a, min(a + BATCH, n)), wc, country, keep_places, crypto,
+                                              domain, decrypt) for a in range(0, n, BATCH)])
+    return _crypt_batch(scan, wc, country, keep_places, crypto, domain, decrypt)
+
+
+def _crypt_batch(scan: _Scan, wc: _WordCodes, country: str, keep_places: bool, crypto: Crypto, domain: str,
+                 decrypt: bool) -> pa.Array:
+    """:func:`_crypt_column` of values that the tables cover."""
     trie = _trie(country, keep_places)
     n_rows = len(scan.values)
     start, end, w_row = scan.words()

@@ -12,6 +12,12 @@ group is one vectorised call; shorter ones are encrypted as integers in ``range(
 :func:`~tokenize_kit.pii.intdomain.crypt_ints` (a keyed permutation: such domains are tiny by nature).
 Positions of each class are kept, so the layout (and the class of every position) is public.
 
+FF3-1 (``algorithm: ff3-1``) takes at most ``2 * floor(log_radix(2**96))`` numerals (36 Arabic letters, 40 Latin
+letters, 56 digits).  A longer subsequence (an address's street names and house name together) is split into
+near-equal consecutive pieces within that limit, each encrypted under its own tweak (the piece's number and the
+subsequence's length): a change in one piece then leaves the others' tokens as they were, a weakness FF1 (the
+default, no such limit) does not have.  FF1 tokens never take this path.
+
 ``avoid`` makes the map a permutation of the values that do NOT satisfy a predicate (cycle walking):
 the table layer uses it so that the generic token of an invalid national ID is itself never a valid
 one, which keeps detokenization unambiguous (valid -> type decrypt, invalid -> generic decrypt).
@@ -87,6 +93,16 @@ def _crypt_group(nums: np.ndarray, name: str, alphabet: str, crypto: Crypto, dom
     radix, length = len(alphabet), nums.shape[1]
     if radix**length >= 1_000_000 and length >= min_length(radix):
         cipher = crypto.cipher(domain, alphabet)
+        if length > cipher.max_len:  # FF3-1 only (FF1's maximum is 2**32): pieces, see the module docstring
+            count = -(-length // cipher.max_len)
+            cuts = [length * j // count for j in range(count + 1)]
+            out = np.empty(nums.shape, dtype=np.int64)
+            for j in range(count):
+                tw = crypto.tweak("charclass", name, str(length), "piece", str(j))
+                piece = nums[:, cuts[j] : cuts[j + 1]]
+                out[:, cuts[j] : cuts[j + 1]] = (cipher.decrypt_numerals(piece, tw) if decrypt
+                                                 else cipher.encrypt_numerals(piece, tw))
+            return out
         tw = crypto.tweak("charclass", name, str(length))
         return cipher.decrypt_numerals(nums, tw) if decrypt else cipher.encrypt_numerals(nums, tw)
     size = radix**length
