@@ -32,7 +32,7 @@ from tokenize_kit import refdata
 from tokenize_kit.utf8 import encode_codepoints, group_bytes
 
 from .base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, stdnum_api
-from .charclass import CLASSES, charclass_cps, class_runs
+from .charclass import CLASSES, charclass_cps, class_runs, segment_sums
 from .exceptions import InvalidFormat
 from .text import WORD_CHARS, CharClass, decode, encode, row_ids
 
@@ -353,6 +353,7 @@ class _WordCodes:
     table_keys: tuple[np.ndarray, ...]
     table_id: np.ndarray
     class_code: tuple[np.ndarray, ...]  # per charclass class: the code of each numeral's character
+    heads: np.ndarray  # [length << 12 | code of the first character << 6 | code of the second]: some kept word
 
 
 @cache
@@ -391,8 +392,17 @@ def _word_codes(country: str, keep_places: bool) -> _WordCodes | None:
                 table_id = np.full(2**bits, -1, dtype=np.int64)
                 table_id[slot] = np.arange(len(trie.words))
                 class_code = tuple(cp_code[np.array([ord(c) for c in alpha])] for _, alpha in CLASSES)
+                heads = np.zeros((longest + 2) << 12, dtype=bool)
+                for w in trie.words:
+                    at = len(w) << 12 | (index[w[0]] << 6 if w else 0)
+                    if len(w) == 0:
+                        heads[:4096] = True
+                    elif len(w) == 1:
+                        heads[at : at + 64] = True  # (any next character)
+                    else:
+                        heads[at | index[w[1]]] = True
                 return _WordCodes(code, index["ا"], index["ل"], longest, muls, np.uint64(64 - bits), table_keys,
-                                  table_id, class_code)
+                                  table_id, class_code, heads)
     return None  # pragma: no cover
 
 
@@ -403,10 +413,12 @@ def _slots(keys: np.ndarray | list[np.ndarray], muls: tuple[np.uint64, ...], shi
     return (h >> shift).astype(np.intp)
 
 
-def _word_ids(code: np.ndarray, flags: np.ndarray, start: np.ndarray, end: np.ndarray, wc: _WordCodes
-              ) -> np.ndarray:
+def _word_ids(code: np.ndarray, flags: np.ndarray, start: np.ndarray, end: np.ndarray, wc: _WordCodes,
+              rare: bool = False) -> np.ndarray:
     """The trie number of each word ``[start, end)`` after :func:`normalize` (-1: none); ``code``: the code of every
-    character (see :class:`_WordCodes`), ``flags``: its flags (which characters are dots)."""
+    character (see :class:`_WordCodes`), ``flags``: its flags (which characters are dots).  ``rare``: few of the
+    words are kept words (encrypted ones), so only those whose length and first two characters some kept word has
+    are looked up."""
     start = start.copy()
     end = end.copy()
     edge = np.flatnonzero(((flags[start] | flags[end - 1]) & _DOTF) != 0) if len(start) else start
@@ -422,6 +434,20 @@ def _word_ids(code: np.ndarray, flags: np.ndarray, start: np.ndarray, end: np.nd
         start[art] += 2
         length[art] -= 2
     length = np.minimum(length, wc.longest + 1).astype(np.uint8)
+    if not rare:
+        return _lookup(code, start, length, wc)
+    head = (length.astype(np.intp) << 12) | (code[start].astype(np.intp) << 6)
+    head |= code[np.minimum(start + 1, len(code) - 1)]
+    maybe = np.flatnonzero(wc.heads[head])
+    out = np.full(len(start), -1, dtype=np.int64)
+    out[maybe] = _lookup(code, start[maybe], length[maybe], wc)
+    return out
+
+
+def _lookup(code: np.ndarray, start: np.ndarray, length: np.ndarray, wc: _WordCodes) -> np.ndarray:
+    """The trie number of the normalised words of ``length`` characters at ``start`` (-1: none; ``length``: uint8,
+    at most one more than the longest kept word).  Words are packed shortest first, so the words still to take a
+    character at each place are one stretch of the sorted order."""
     order = np.argsort(length, kind="stable")
     first = np.concatenate([[0], np.cumsum(np.bincount(length, minlength=wc.longest + 2))])
     s_sorted = start[order]
@@ -474,15 +500,6 @@ def kept_both(cps: np.ndarray, row_off: np.ndarray, utf8: tuple[np.ndarray, np.n
     return kept_chars(cps, row_off, "eg", words=w), kept_chars(cps, row_off, "sa", words=w)
 
 
-def _segment_sums(a: np.ndarray, off: np.ndarray) -> np.ndarray:
-    """The sum of ``a`` within each segment ``[off[i], off[i + 1])`` (``off`` ascending, ending at ``len(a)``)."""
-    out = np.zeros(len(off) - 1, dtype=np.int64)
-    filled = np.flatnonzero(off[1:] > off[:-1])
-    if len(filled):
-        out[filled] = np.add.reduceat(a, off[filled], dtype=np.int64)
-    return out
-
-
 @dataclass
 class _Scan:
     """A column's characters: ``data`` its UTF-8 bytes, ``byte_off`` where each value starts in
@@ -516,7 +533,7 @@ class _Scan:
                 key[-1] |= data[lead[-1] + 1]
         flags = _key_tables()[0][key]
         row_off = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(_segment_sums(is_lead.view(np.uint8), byte_off), out=row_off[1:])
+        np.cumsum(segment_sums(is_lead.view(np.uint8), byte_off), out=row_off[1:])
         return cls(values, data, byte_off, lead, key, row_off, flags)
 
     def slice(self, a: int, b: int) -> _Scan:
@@ -638,7 +655,7 @@ def _crypt_batch(scan: _Scan, wc: _WordCodes, country: str, keep_places: bool, c
     other = np.flatnonzero(np.cumsum(in_tuple[:-1], dtype=np.int8) == 0)
     if not len(other):
         return out
-    now = _word_ids(code, scan.flags, start[other], end[other], wc)
+    now = _word_ids(code, scan.flags, start[other], end[other], wc, rare=True)
     rows = np.unique(w_row[other[now >= 0]])
     if not len(rows):
         return out

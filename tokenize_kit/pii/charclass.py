@@ -112,6 +112,15 @@ def _crypt_group(nums: np.ndarray, name: str, alphabet: str, crypto: Crypto, dom
     return (new_ints[:, None] // weights[None, :]) % radix
 
 
+def segment_sums(a: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """The sum of ``a`` within each segment ``[off[i], off[i + 1])`` (``off`` ascending)."""
+    out = np.zeros(len(off) - 1, dtype=np.int64)
+    filled = np.flatnonzero(off[1:] > off[:-1])
+    if len(filled):
+        out[filled] = np.add.reduceat(a[: int(off[-1])], off[filled], dtype=np.int64)
+    return out
+
+
 def class_runs(cls: np.ndarray, row_off: np.ndarray, crypto: Crypto, domain: str, decrypt: bool,
                numerals: Callable[[np.ndarray], np.ndarray]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """The class-wise permutation of :func:`charclass_cps` on flat positions: ``cls`` holds each position's class
@@ -119,16 +128,16 @@ def class_runs(cls: np.ndarray, row_off: np.ndarray, crypto: Crypto, domain: str
     ``(class number + 1, positions, new numerals)`` per class and subsequence length, positions as (rows, length).
 
     Within a class, its positions (ascending) hold every row's subsequence as one consecutive stretch, so each row's
-    stretch starts where the row's first position would be inserted; rows are grouped by the length of their
+    stretch starts after the rows before it; rows are grouped by the length of their
     stretch and each group is gathered as a (rows, length) matrix, one batch per length."""
     counts = np.bincount(cls, minlength=len(CLASSES) + 1)
     for k, (name, alphabet) in enumerate(CLASSES, start=1):
         if counts[k] == 0:
             continue
-        pos = np.flatnonzero(cls == k)  # this class's positions, ascending
-        start = np.searchsorted(pos, row_off)
-        lengths = np.diff(start)
-        start = start[:-1]
+        mask = cls == k
+        pos = np.flatnonzero(mask)  # this class's positions, ascending
+        lengths = segment_sums(mask.view(np.uint8), row_off)
+        start = np.cumsum(lengths) - lengths
         top = int(lengths.max())
         order = np.argsort(lengths.astype(np.uint16) if top < 2**16 else lengths, kind="stable")
         by_len = np.bincount(lengths)
