@@ -20,6 +20,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
@@ -32,7 +33,7 @@ from tokenize_kit import refdata
 from tokenize_kit.utf8 import encode_codepoints, group_bytes
 
 from .base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, stdnum_api
-from .charclass import CLASSES, charclass_cps, class_runs, segment_sums
+from .charclass import CLASSES, charclass_cps, class_groups, crypt_group
 from .exceptions import InvalidFormat
 from .text import WORD_CHARS, CharClass, decode, encode, row_ids
 
@@ -303,9 +304,9 @@ def kept_chars(cps: np.ndarray, row_off: np.ndarray, country: str, keep_places: 
 # written into a copy of the column's bytes, and the words of a token are the words of its value.
 
 _WORDF, _DOTF, _SLOWF, _ALNUMF = 1, 2, 4, 8
-#: values per batch of the column path: a batch's arrays stay mostly within the caches, and its FF1 batches (one
-#: per class and length) stay large enough to spread numpy's per-call cost
-BATCH = 100_000
+#: values per batch of the column path's text work (a batch's arrays stay mostly within the caches); the FF1 calls
+#: take each (class, length) group of every batch at once
+BATCH = 50_000
 _KEY_CHARS = 10  # 6-bit codes of normalised characters per 64-bit word key
 _INVALID = 63  # the code of a character that occurs in no kept word
 
@@ -533,7 +534,8 @@ class _Scan:
                 key[-1] |= data[lead[-1] + 1]
         flags = _key_tables()[0][key]
         row_off = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(segment_sums(is_lead.view(np.uint8), byte_off), out=row_off[1:])
+        if n:  # (Arrow's character count is the count of lead bytes)
+            np.cumsum(pc.utf8_length(values).to_numpy(zero_copy_only=False), out=row_off[1:])
         return cls(values, data, byte_off, lead, key, row_off, flags)
 
     def slice(self, a: int, b: int) -> _Scan:
@@ -613,69 +615,93 @@ def _crypt_column(values: pa.Array, country: str, keep_places: bool, crypto: Cry
         return pa.concat_arrays([fast_out, slow_out]).take(pa.array(where))
     assert wc is not None
     n = len(scan.values)
-    if n > BATCH:
-        return pa.concat_arrays([_crypt_batch(scan.slice(a, min(a + BATCH, n)), wc, country, keep_places, crypto,
-                                              domain, decrypt) for a in range(0, n, BATCH)])
-    return _crypt_batch(scan, wc, country, keep_places, crypto, domain, decrypt)
-
-
-def _crypt_batch(scan: _Scan, wc: _WordCodes, country: str, keep_places: bool, crypto: Crypto, domain: str,
-                 decrypt: bool) -> pa.Array:
-    """:func:`_crypt_column` of values that the tables cover."""
     trie = _trie(country, keep_places)
-    n_rows = len(scan.values)
-    start, end, w_row = scan.words()
-    code = wc.code[scan.key]
-    wid = _word_ids(code, scan.flags, start, end, wc) if len(start) else start
-    first, length = _take(wid, w_row, n_rows, trie)
-    # the characters of kept tuples (a tuple covers its words and what lies between them) are left as they are
-    n = len(scan.key)
-    edge = np.zeros(n + 1, dtype=np.int8)
-    edge[end[first + length - 1]] = -1
-    edge[start[first]] += 1  # (a tuple may start where another ends: at the start of a value)
-    kept = np.cumsum(edge[:n], dtype=np.int8).view(bool)
-    _, _, cls_of_key, numeral_of_key = _key_tables()
-    cls = cls_of_key[scan.key]
-    cls[kept] = 0
-    buf = scan.data.copy()
-    for k, at, new in class_runs(cls, scan.row_off, crypto, domain, decrypt, lambda at: numeral_of_key[scan.key[at]]):
-        pos = scan.lead[at]
+    batches = [_Batch(scan.slice(a, min(a + BATCH, n)), wc, trie) for a in range(0, n, BATCH)]
+    # every (class, length) group of all batches in one FF1 call
+    groups: dict[tuple[int, int], list[tuple[_Batch, np.ndarray, np.ndarray]]] = {}
+    for batch in batches:
+        for k, at, nums in batch.groups():
+            groups.setdefault((k, at.shape[1]), []).append((batch, at, nums))
+    for (k, _), parts in groups.items():
+        name, alphabet = CLASSES[k - 1]
+        nums = parts[0][2] if len(parts) == 1 else np.concatenate([p[2] for p in parts])
+        new = crypt_group(nums, name, alphabet, crypto, domain, decrypt)
+        cut = 0
+        for batch, at, _ in parts:
+            batch.put(k, at, new[cut : cut + len(at)])
+            cut += len(at)
+    outs = [batch.finish(country, keep_places, crypto, domain, decrypt) for batch in batches]
+    return outs[0] if len(outs) == 1 else pa.concat_arrays(outs)
+
+
+class _Batch:
+    """A batch of the column path: its kept tuples and class runs (:meth:`groups`), its new characters (:meth:`put`)
+    and its tokens, checked (:meth:`finish`)."""
+
+    def __init__(self, scan: _Scan, wc: _WordCodes, trie: _Trie) -> None:
+        self.scan, self.wc, self.trie = scan, wc, trie
+        self.start, self.end, self.w_row = scan.words()
+        self.code = wc.code[scan.key]
+        self.wid = _word_ids(self.code, scan.flags, self.start, self.end, wc) if len(self.start) else self.start
+        self.first, self.length = _take(self.wid, self.w_row, len(scan.values), trie)
+        self.buf = scan.data.copy()
+
+    def groups(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """The class runs outside kept tuples (a tuple covers its words and what lies between them)."""
+        scan = self.scan
+        n = len(scan.key)
+        edge = np.zeros(n + 1, dtype=np.int8)
+        edge[self.end[self.first + self.length - 1]] = -1
+        edge[self.start[self.first]] += 1  # (a tuple may start where another ends: at the start of a value)
+        kept = np.cumsum(edge[:n], dtype=np.int8).view(bool)
+        _, _, cls_of_key, numeral_of_key = _key_tables()
+        cls = cls_of_key[scan.key]
+        cls[kept] = 0
+        return class_groups(cls, scan.row_off, lambda at: numeral_of_key[scan.key[at]])
+
+    def put(self, k: int, at: np.ndarray, new: np.ndarray) -> None:
+        """Write the new numerals ``new`` of class ``k`` at the characters ``at``."""
+        pos = self.scan.lead[at]
         first_byte, second_byte = _BYTES[k - 1]
-        buf[pos] = first_byte[new]
+        self.buf[pos] = first_byte[new]
         if second_byte is not None:
-            buf[pos + 1] = second_byte[new]
-        code[at] = wc.class_code[k - 1][new]
-    out = pa.StringArray.from_buffers(n_rows, pa.py_buffer(scan.byte_off.astype(np.int32)), pa.py_buffer(buf))
-    # The words of the result are the words of the input, and its kept tuples are the input's unless an encrypted
-    # word became a word of some place: the values with such a word are scanned again, and those whose kept tuples
-    # changed are checked and cycle-walked as _crypt_values does
-    in_tuple = np.zeros(len(start) + 1, dtype=np.int8)
-    in_tuple[first + length] = -1
-    in_tuple[first] += 1
-    other = np.flatnonzero(np.cumsum(in_tuple[:-1], dtype=np.int8) == 0)
-    if not len(other):
+            self.buf[pos + 1] = second_byte[new]
+        self.code[at] = self.wc.class_code[k - 1][new]
+
+    def finish(self, country: str, keep_places: bool, crypto: Crypto, domain: str, decrypt: bool) -> pa.Array:
+        """The tokens.  The words of the result are the words of the input, and its kept tuples are the input's unless
+        an encrypted word became a word of some place: the values with such a word are scanned again, and those whose
+        kept tuples changed are checked and cycle-walked as _crypt_values does."""
+        scan, start, first, length, w_row = self.scan, self.start, self.first, self.length, self.w_row
+        out = pa.StringArray.from_buffers(len(scan.values), pa.py_buffer(scan.byte_off.astype(np.int32)),
+                                          pa.py_buffer(self.buf))
+        in_tuple = np.zeros(len(start) + 1, dtype=np.int8)
+        in_tuple[first + length] = -1
+        in_tuple[first] += 1
+        other = np.flatnonzero(np.cumsum(in_tuple[:-1], dtype=np.int8) == 0)
+        if not len(other):
+            return out
+        now = _word_ids(self.code, scan.flags, start[other], self.end[other], self.wc, rare=True)
+        rows = np.unique(w_row[other[now >= 0]])
+        if not len(rows):
+            return out
+        # the words of those values, with the result's numbers, scanned again
+        first_of = np.searchsorted(w_row, rows)
+        counts = np.searchsorted(w_row, rows, side="right") - first_of
+        sub_off = np.concatenate([[0], np.cumsum(counts)])
+        sub = np.repeat(first_of - sub_off[:-1], counts) + np.arange(int(sub_off[-1]))
+        wid_now = self.wid.copy()
+        wid_now[other] = now
+        sub_row = np.repeat(np.arange(len(rows)), counts)
+        f_now, l_now = _take(wid_now[sub], sub_row, len(rows), self.trie)
+        was = np.zeros(len(start), dtype=np.int64)
+        was[first] = length
+        is_now = np.zeros(len(sub), dtype=np.int64)
+        is_now[f_now] = l_now
+        changed = np.unique(sub_row[was[sub] != is_now])
+        if len(changed):
+            out = _walk(scan, out, rows[changed], country, keep_places, crypto, domain, decrypt)
         return out
-    now = _word_ids(code, scan.flags, start[other], end[other], wc, rare=True)
-    rows = np.unique(w_row[other[now >= 0]])
-    if not len(rows):
-        return out
-    # the words of those values, with the result's numbers, scanned again
-    first_of = np.searchsorted(w_row, rows)
-    counts = np.searchsorted(w_row, rows, side="right") - first_of
-    sub_off = np.concatenate([[0], np.cumsum(counts)])
-    sub = np.repeat(first_of - sub_off[:-1], counts) + np.arange(int(sub_off[-1]))
-    wid_now = wid.copy()
-    wid_now[other] = now
-    sub_row = np.repeat(np.arange(len(rows)), counts)
-    f_now, l_now = _take(wid_now[sub], sub_row, len(rows), trie)
-    was = np.zeros(len(start), dtype=np.int64)
-    was[first] = length
-    is_now = np.zeros(len(sub), dtype=np.int64)
-    is_now[f_now] = l_now
-    changed = np.unique(sub_row[was[sub] != is_now])
-    if len(changed):
-        out = _walk(scan, out, rows[changed], country, keep_places, crypto, domain, decrypt)
-    return out
 
 
 def _walk(scan: _Scan, out: pa.Array, rows: np.ndarray, country: str, keep_places: bool, crypto: Crypto,

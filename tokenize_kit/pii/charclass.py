@@ -86,7 +86,7 @@ def _tables() -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
 _CLASS, _NUMERAL, _OUT = _tables()
 
 
-def _crypt_group(nums: np.ndarray, name: str, alphabet: str, crypto: Crypto, domain: str, decrypt: bool
+def crypt_group(nums: np.ndarray, name: str, alphabet: str, crypto: Crypto, domain: str, decrypt: bool
                  ) -> np.ndarray:
     """The numerals of one class's subsequences of one length (rows, length): FF1 (or FF3-1) over the class
     alphabet where the domain is large enough, else a keyed permutation of ``range(radix**length)``."""
@@ -117,21 +117,23 @@ def segment_sums(a: np.ndarray, off: np.ndarray) -> np.ndarray:
     out = np.zeros(len(off) - 1, dtype=np.int64)
     filled = np.flatnonzero(off[1:] > off[:-1])
     if len(filled):
-        out[filled] = np.add.reduceat(a[: int(off[-1])], off[filled], dtype=np.int64)
+        # (an int64 accumulator would convert the whole of ``a`` first: int32 holds any sum of an Arrow column's)
+        out[filled] = np.add.reduceat(a[: int(off[-1])], off[filled], dtype=np.int32)
     return out
 
 
-def class_runs(cls: np.ndarray, row_off: np.ndarray, crypto: Crypto, domain: str, decrypt: bool,
-               numerals: Callable[[np.ndarray], np.ndarray]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """The class-wise permutation of :func:`charclass_cps` on flat positions: ``cls`` holds each position's class
-    number + 1 (0: left as it is), ``numerals(positions)`` their numerals within their classes.  Yields
-    ``(class number + 1, positions, new numerals)`` per class and subsequence length, positions as (rows, length).
+def class_groups(cls: np.ndarray, row_off: np.ndarray, numerals: Callable[[np.ndarray], np.ndarray]
+                 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """The subsequences of :func:`charclass_cps` on flat positions, grouped for :func:`crypt_group`: ``cls`` holds
+    each position's class number + 1 (0: left as it is), ``numerals(positions)`` their numerals within their
+    classes.  Yields ``(class number + 1, positions, numerals)`` per class and subsequence length, both as
+    (rows, length) matrices.
 
     Within a class, its positions (ascending) hold every row's subsequence as one consecutive stretch, so each row's
-    stretch starts after the rows before it; rows are grouped by the length of their
-    stretch and each group is gathered as a (rows, length) matrix, one batch per length."""
+    stretch starts after the rows before it; rows are grouped by the length of their stretch and each group is
+    gathered as a (rows, length) matrix, one batch per length."""
     counts = np.bincount(cls, minlength=len(CLASSES) + 1)
-    for k, (name, alphabet) in enumerate(CLASSES, start=1):
+    for k in range(1, len(CLASSES) + 1):
         if counts[k] == 0:
             continue
         mask = cls == k
@@ -147,7 +149,16 @@ def class_runs(cls: np.ndarray, row_off: np.ndarray, crypto: Crypto, domain: str
             rows = order[cut : cut + int(by_len[length])]
             cut += int(by_len[length])
             at = pos[start[rows][:, None] + np.arange(length)]
-            yield k, at, _crypt_group(numerals(at), name, alphabet, crypto, domain, decrypt)
+            yield k, at, numerals(at)
+
+
+def class_runs(cls: np.ndarray, row_off: np.ndarray, crypto: Crypto, domain: str, decrypt: bool,
+               numerals: Callable[[np.ndarray], np.ndarray]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """The class-wise permutation of :func:`charclass_cps` on flat positions (see :func:`class_groups`): yields
+    ``(class number + 1, positions, new numerals)`` per class and subsequence length."""
+    for k, at, nums in class_groups(cls, row_off, numerals):
+        name, alphabet = CLASSES[k - 1]
+        yield k, at, crypt_group(nums, name, alphabet, crypto, domain, decrypt)
 
 
 def charclass_cps(
