@@ -414,12 +414,12 @@ def _slots(keys: np.ndarray | list[np.ndarray], muls: tuple[np.uint64, ...], shi
     return (h >> shift).astype(np.intp)
 
 
-def _word_ids(code: np.ndarray, flags: np.ndarray, start: np.ndarray, end: np.ndarray, wc: _WordCodes,
-              rare: bool = False) -> np.ndarray:
+def _word_ids(code: np.ndarray, flags: np.ndarray, start: np.ndarray, end: np.ndarray, wc: _WordCodes
+              ) -> np.ndarray:
     """The trie number of each word ``[start, end)`` after :func:`normalize` (-1: none); ``code``: the code of every
-    character (see :class:`_WordCodes`), ``flags``: its flags (which characters are dots).  ``rare``: few of the
-    words are kept words (encrypted ones), so only those whose length and first two characters some kept word has
-    are looked up."""
+    character (see :class:`_WordCodes`), ``flags``: its flags (which characters are dots).  Only the words whose
+    length and first two characters some kept word has are looked up (about half the words of addresses, few of
+    their tokens')."""
     start = start.copy()
     end = end.copy()
     edge = np.flatnonzero(((flags[start] | flags[end - 1]) & _DOTF) != 0) if len(start) else start
@@ -435,8 +435,6 @@ def _word_ids(code: np.ndarray, flags: np.ndarray, start: np.ndarray, end: np.nd
         start[art] += 2
         length[art] -= 2
     length = np.minimum(length, wc.longest + 1).astype(np.uint8)
-    if not rare:
-        return _lookup(code, start, length, wc)
     head = (length.astype(np.intp) << 12) | (code[start].astype(np.intp) << 6)
     head |= code[np.minimum(start + 1, len(code) - 1)]
     maybe = np.flatnonzero(wc.heads[head])
@@ -538,13 +536,6 @@ class _Scan:
             np.cumsum(pc.utf8_length(values).to_numpy(zero_copy_only=False), out=row_off[1:])
         return cls(values, data, byte_off, lead, key, row_off, flags)
 
-    def slice(self, a: int, b: int) -> _Scan:
-        """The values ``a`` to ``b - 1`` alone."""
-        c0, c1 = int(self.row_off[a]), int(self.row_off[b])
-        b0, b1 = int(self.byte_off[a]), int(self.byte_off[b])
-        return _Scan(self.values.slice(a, b - a), self.data[b0:b1], self.byte_off[a : b + 1] - b0,
-                     self.lead[c0:c1] - b0, self.key[c0:c1], self.row_off[a : b + 1] - c0, self.flags[c0:c1])
-
     def slow_rows(self) -> np.ndarray:
         """The values with a character the tables do not cover (sorted)."""
         slow = np.flatnonzero(self.flags & _SLOWF)
@@ -593,30 +584,45 @@ def _bytes_tables() -> list[tuple[np.ndarray, np.ndarray | None]]:
 _BYTES = _bytes_tables()
 
 
+def _scans(values: pa.Array) -> list[_Scan]:
+    """The characters of a column, a :data:`BATCH` of values at a time."""
+    from .textview import plain_strings
+
+    values = plain_strings(values)
+    return [_Scan.of(values.slice(a, BATCH)) for a in range(0, max(len(values), 1), BATCH)]
+
+
 def _crypt_column(values: pa.Array, country: str, keep_places: bool, crypto: Crypto, domain: str, decrypt: bool,
-                  scan: _Scan | None = None) -> pa.Array:
+                  scans: list[_Scan] | None = None) -> pa.Array:
     """The tokens (or values) of a column: the column path where the tables cover every character, else the
-    reference implementation for the values they do not (see the comment above :func:`_key_tables`).  ``scan``:
-    the column's characters, if the caller has them."""
+    reference implementation for the values they do not (see the comment above :func:`_key_tables`).  ``scans``:
+    :func:`_scans` of the column, if the caller has them."""
+    from .textview import plain_strings
+
     wc = _word_codes(country, keep_places)
-    scan = _Scan.of(values) if scan is None else scan
-    slow = scan.slow_rows() if wc is not None else np.arange(len(scan.values))
-    if len(slow) == len(scan.values):
-        return _crypt_values(scan.values, country, keep_places, crypto, domain, decrypt)
+    values = plain_strings(values)
+    n = len(values)
+    if n == 0:
+        return values
+    scans = _scans(values) if scans is None else scans
+    if wc is None:
+        slow = np.arange(n)
+    else:
+        slow = np.concatenate([scan.slow_rows() + a for a, scan in zip(range(0, n, BATCH), scans, strict=False)])
+    if len(slow) == n:
+        return _crypt_values(values, country, keep_places, crypto, domain, decrypt)
     if len(slow):
-        fast_mask = np.ones(len(scan.values), dtype=bool)
+        fast_mask = np.ones(n, dtype=bool)
         fast_mask[slow] = False
-        fast_out = _crypt_column(scan.values.filter(pa.array(fast_mask)), country, keep_places, crypto, domain,
-                                 decrypt)
-        slow_out = _crypt_values(scan.values.take(pa.array(slow)), country, keep_places, crypto, domain, decrypt)
+        fast_out = _crypt_column(values.filter(pa.array(fast_mask)), country, keep_places, crypto, domain, decrypt)
+        slow_out = _crypt_values(values.take(pa.array(slow)), country, keep_places, crypto, domain, decrypt)
         order = np.concatenate([np.flatnonzero(fast_mask), slow])
         where = np.empty(len(order), dtype=np.int64)
         where[order] = np.arange(len(order))
         return pa.concat_arrays([fast_out, slow_out]).take(pa.array(where))
     assert wc is not None
-    n = len(scan.values)
     trie = _trie(country, keep_places)
-    batches = [_Batch(scan.slice(a, min(a + BATCH, n)), wc, trie) for a in range(0, n, BATCH)]
+    batches = [_Batch(scan, wc, trie) for scan in scans]
     # every (class, length) group of all batches in one FF1 call
     groups: dict[tuple[int, int], list[tuple[_Batch, np.ndarray, np.ndarray]]] = {}
     for batch in batches:
@@ -665,7 +671,7 @@ class _Batch:
         first_byte, second_byte = _BYTES[k - 1]
         self.buf[pos] = first_byte[new]
         if second_byte is not None:
-            self.buf[pos + 1] = second_byte[new]
+            self.buf[1:][pos] = second_byte[new]
         self.code[at] = self.wc.class_code[k - 1][new]
 
     def finish(self, country: str, keep_places: bool, crypto: Crypto, domain: str, decrypt: bool) -> pa.Array:
@@ -681,7 +687,7 @@ class _Batch:
         other = np.flatnonzero(np.cumsum(in_tuple[:-1], dtype=np.int8) == 0)
         if not len(other):
             return out
-        now = _word_ids(self.code, scan.flags, start[other], self.end[other], self.wc, rare=True)
+        now = _word_ids(self.code, scan.flags, start[other], self.end[other], self.wc)
         rows = np.unique(w_row[other[now >= 0]])
         if not len(rows):
             return out
@@ -785,24 +791,24 @@ class _Address(PIIType):
         """Valid = has a letter or digit (what :meth:`validate` checks), for the whole column at once; the column's
         characters are kept for :meth:`_crypt`."""
         present = pc.is_valid(values).to_numpy(zero_copy_only=False)
-        scan = _Scan.of(values)
-        alnum = scan.flags & _ALNUMF
+        scans = _scans(values)
         has = np.zeros(len(values), dtype=bool)
-        off = scan.row_off
-        filled = np.flatnonzero(off[1:] > off[:-1])
-        if len(filled):
-            has[filled] = np.maximum.reduceat(alnum, off[filled]) > 0
-        unsure = np.setdiff1d(scan.slow_rows(), np.flatnonzero(has), assume_unique=True)
-        if len(unsure):  # characters the tables do not cover: one by one
-            cps, sub_off = decode(scan.values.take(pa.array(unsure)))
-            has[unsure] = np.bincount(row_ids(sub_off)[_ALNUM.mask(cps)], minlength=len(unsure)) > 0
-        return _Parse(present & has, values, scan)
+        for a, scan in zip(range(0, len(values), BATCH), scans, strict=False):
+            off = scan.row_off
+            filled = np.flatnonzero(off[1:] > off[:-1])
+            if len(filled):
+                has[a + filled] = np.maximum.reduceat(scan.flags & _ALNUMF, off[filled]) > 0
+            unsure = np.setdiff1d(scan.slow_rows(), np.flatnonzero(has[a : a + len(scan.values)]), assume_unique=True)
+            if len(unsure):  # characters the tables do not cover: one by one
+                cps, sub_off = decode(scan.values.take(pa.array(unsure)))
+                has[a + unsure] = np.bincount(row_ids(sub_off)[_ALNUM.mask(cps)], minlength=len(unsure)) > 0
+        return _Parse(present & has, values, scans)
 
     def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool,
                parsed: Parse | None) -> pa.Array:
         keep_places = bool(spec.options.get("keep_places", True)) if spec is not None else True
-        scan = parsed.scan if isinstance(parsed, _Parse) and parsed.values is values else None
-        return _crypt_column(values, self.country, keep_places, crypto, self.domain, decrypt, scan)
+        scans = parsed.scans if isinstance(parsed, _Parse) and parsed.values is values else None
+        return _crypt_column(values, self.country, keep_places, crypto, self.domain, decrypt, scans)
 
 
 @dataclass
@@ -810,7 +816,7 @@ class _Parse(Parse):
     """An address column's parse: which values are valid, and the column's characters."""
 
     values: pa.Array
-    scan: _Scan
+    scans: list[_Scan]
 
 
 class EgAddress(_Address):
