@@ -162,6 +162,12 @@ def _random_columns() -> dict[str, tuple[str, pa.Array]]:
     }
 
 
+def notes() -> tuple[pa.Array, str]:
+    """The distinct generated notes (cached) and what they are."""
+    table, stats = _load(_cache_dir() / f"pii-notes-v{NOTES_VERSION}-{NOTES}-s{SEED}.parquet", _build_notes)
+    return table.column("free_text").combine_chunks(), stats["free_text"]
+
+
 def columns() -> tuple[dict[str, tuple[str, pa.Array]], dict[str, str]]:
     """Every benchmark column (label -> (type, values)) and the printed facts about the generated ones."""
     cache = _cache_dir()
@@ -184,16 +190,27 @@ def columns() -> tuple[dict[str, tuple[str, pa.Array]], dict[str, str]]:
     return out, stats
 
 
-def measure(values: pa.Array, type_name: str, crypto: Crypto) -> tuple[float, float, bool]:
-    """(values/s tokenize, values/s detokenize, exact round trip) of one column through the table API."""
+def measure(values: pa.Array, type_name: str, crypto: Crypto) -> tuple[float, float, bool, str]:
+    """(values/s tokenize, values/s detokenize, whether the round trip is right, what it was) of one column
+    through the table API.  Right: every value back exactly, except rows whose spans were masked (free text,
+    irreversible by design and counted in the report): those must hold the mask."""
     spec = ColumnSpec("c", type_name)
     t = time.perf_counter()
-    tokens, _ = transform_column(values, spec, crypto, decrypt=False)
+    tokens, report = transform_column(values, spec, crypto, decrypt=False)
     enc = len(values) / (time.perf_counter() - t)
     t = time.perf_counter()
     back, _ = transform_column(tokens, spec, crypto, decrypt=True)
     dec = len(values) / (time.perf_counter() - t)
-    return enc, dec, bool(back.equals(values))
+    differ = np.flatnonzero(pc.fill_null(pc.not_equal(back, values), True).to_numpy(zero_copy_only=False))
+    if not len(differ):
+        return enc, dec, True, "exact"
+    masked = int(getattr(report, "irreversible", 0) or 0)
+    sel = pa.array(differ)
+    mask_only = bool(masked) and all("#" in b and "#" not in v for b, v in zip(
+        back.take(sel).to_pylist(), values.take(sel).to_pylist(), strict=True))
+    if mask_only:
+        return enc, dec, True, f"exact but {len(differ):,} rows holding {masked:,} masked spans (counted)"
+    return enc, dec, False, f"FAILED in {len(differ):,} rows"
 
 
 def main() -> None:
@@ -204,11 +221,11 @@ def main() -> None:
     crypto = Crypto(Keyset.generate())
     ok = True
     for label, (type_name, values) in cols.items():
-        enc, dec, exact = measure(values, type_name, crypto)
+        enc, dec, exact, how = measure(values, type_name, crypto)
         met = enc >= TARGET and dec >= TARGET
         ok &= met and exact
         print(f"   {label:<42}: {enc:>10,.0f} values/s tokenize, {dec:>10,.0f}/s detokenize, "
-              f"round trip {'exact' if exact else 'FAILED'}  [>= {TARGET:,}/s both ways: "
+              f"round trip {how}  [>= {TARGET:,}/s both ways: "
               f"{'met' if met else 'MISSED'}]", flush=True)
     print(f"   PII targets: {'all met' if ok else 'NOT all met'}")
 

@@ -12,7 +12,8 @@ always gives the same values.  Two columns that give the same ``stream`` draw th
 that is how an Arabic name and its English transliteration, or a region and its city, stay consistent.
 
 All work is on whole batches (numpy + pyarrow compute); no kind calls Python once per row, except
-:func:`hijri_date`, which converts each *distinct* date once (a few tens of thousands in all) and caches it.
+:func:`hijri_date`, which converts each *distinct* date once per process (a few tens of thousands in all) into a
+table that every later batch reads by day number.
 """
 
 from __future__ import annotations
@@ -29,10 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tokenize_kit import refdata
-from tokenize_kit.pii.eg_national_id import compose_arrow as compose_eg_id
 from tokenize_kit.pii.iban import COUNTRIES as IBAN_COUNTRIES
 from tokenize_kit.pii.iban import set_check_digits
-from tokenize_kit.pii.sa_national_id import compose as compose_sa_id
 from tokenize_kit.pii.text import ascii_digit_matrix
 from tokenize_kit.utf8 import encode_fixed
 
@@ -69,6 +68,17 @@ class Batch:
     seq: np.ndarray | None = None
     #: intermediate draws a column leaves for the columns derived from it (ID parts, name indices)
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: per label column, its labels and each row's index into them (so ``equals`` needs no string compare)
+    codes: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)
+    _masks: dict[tuple[str, Any], np.ndarray] = field(default_factory=dict, repr=False)
+    _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
+    #: the rows the column being generated will hold null (its ``null_rate`` and ``when``), set by the engine
+    #: before it calls the column's kind (None: no row).  A kind may leave these rows out of its work (it still
+    #: draws its random numbers for every row, so the other rows keep their values) and return them null
+    #: through :func:`with_nulls` / :func:`fixed_with_nulls`; otherwise the engine nulls them afterwards.
+    null_rows: np.ndarray | None = None
+    #: set by :func:`with_nulls` / :func:`fixed_with_nulls`: the kind's array already holds :attr:`null_rows`
+    nulls_applied: bool = False
 
     def rng(self, stream: str) -> np.random.Generator:
         return stream_rng(self.seed, f"{self.dataset}/{self.table}", self.index, stream)
@@ -99,8 +109,83 @@ class Batch:
             raise ValueError(f"column {ref_name!r} of table {self.table!r} is not a reference-table column")
         return self.index_of[ref_name]
 
+    def equals(self, ref_name: str, value: Any) -> np.ndarray:
+        """Boolean mask of column ``ref_name`` == ``value`` (null rows False), like :func:`_eq`, computed once per
+        batch: from the column's label codes where a kind left them (no string comparison), else by Arrow.
+        The mask is shared: read-only."""
+        key = (ref_name, value)
+        hit = self._masks.get(key)
+        if hit is None:
+            if ref_name.startswith("parent."):
+                if self.parent is None:
+                    raise ValueError(f"table {self.table!r} has no parent for {ref_name!r}")
+                hit = self.parent.equals(ref_name[7:], value)[self.parent_index]
+            else:
+                codes = self.codes.get(ref_name)
+                arr = self.cols[ref_name]
+                if codes is not None and isinstance(value, str) and arr.null_count == 0:
+                    labels, idx = codes
+                    at = [k for k, x in enumerate(labels) if x == value]
+                    hit = idx == at[0] if len(at) == 1 else np.isin(idx, at)
+                else:
+                    hit = _eq(arr, value)
+            hit.flags.writeable = False
+            self._masks[key] = hit
+        return hit
+
+    def memo(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """``make()``, once per batch for ``key``: a draw shared by the Arabic and English columns of a place."""
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = make()
+        return hit
+
+    def set_codes(self, name: str, labels: Sequence[Any], idx: np.ndarray) -> None:
+        """Record that column ``name`` is ``labels[idx]`` (string labels only; see :meth:`equals`)."""
+        if all(isinstance(x, str) for x in labels):
+            self.codes[name] = (tuple(labels), idx)
+
     def global_rows(self) -> np.ndarray:
         return self.first + np.arange(self.n, dtype=np.int64)
+
+
+def _validity(valid: np.ndarray) -> pa.Buffer:
+    return pa.py_buffer(np.packbits(valid, bitorder="little"))
+
+
+def with_nulls(b: Batch, kept: pa.Array) -> pa.Array:
+    """The strings ``kept`` of the rows that are not :attr:`Batch.null_rows` (in order), spread over all rows
+    with those rows null and empty (what nulling them afterwards gives); the strings' bytes are not copied."""
+    if b.null_rows is None:
+        return kept
+    if kept.null_count or not pa.types.is_string(kept.type):
+        raise ValueError("with_nulls needs a string array without nulls")
+    valid = ~b.null_rows
+    bufs = kept.buffers()
+    inner = np.frombuffer(bufs[1], dtype=np.int32, count=len(kept) + 1, offset=4 * kept.offset)
+    offsets = np.empty(b.n + 1, dtype=np.int32)
+    offsets[0] = inner[0]
+    offsets[1:] = inner[np.cumsum(valid)]  # a null row ends where the kept row before it ends
+    b.nulls_applied = True
+    return pa.StringArray.from_buffers(b.n, pa.py_buffer(offsets), bufs[2], _validity(valid), b.n - len(kept))
+
+
+def fixed_with_nulls(b: Batch, chars: np.ndarray) -> pa.Array:
+    """Strings of ``chars`` (a (rows, width) ASCII matrix) for the rows that are not :attr:`Batch.null_rows`,
+    those rows null; ``chars`` holds either every row or only the non-null rows, in order."""
+    if b.null_rows is None:
+        return encode_fixed(chars)
+    valid = ~b.null_rows
+    kept = int(valid.sum())
+    if len(chars) != kept:
+        chars = chars[valid]
+    width = chars.shape[1]
+    offsets = np.zeros(b.n + 1, dtype=np.int32)
+    np.cumsum(valid, out=offsets[1:])
+    offsets *= width
+    b.nulls_applied = True
+    return pa.StringArray.from_buffers(b.n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(chars).ravel()),
+                                       _validity(valid), b.n - kept)
 
 
 @dataclass(frozen=True)
@@ -143,6 +228,27 @@ def _date(value: Any, ref_date: np.datetime64) -> np.datetime64:
     return np.datetime64(text, "D")
 
 
+#: first and last day of :func:`months_of`'s table (outside it, numpy's calendar arithmetic)
+_TABLE_FIRST, _TABLE_LAST = np.datetime64("1900-01-01", "D"), np.datetime64("2100-12-31", "D")
+
+
+@cache
+def _month_table() -> np.ndarray:
+    days = _TABLE_FIRST + np.arange(int((_TABLE_LAST - _TABLE_FIRST).astype(np.int64)) + 1).astype("timedelta64[D]")
+    return days.astype("datetime64[M]").astype(np.int64)
+
+
+def months_of(dates: np.ndarray) -> np.ndarray:
+    """``dates.astype("datetime64[M]")`` by table lookup (numpy's conversion works out the calendar per value)."""
+    d = np.asarray(dates, dtype="datetime64[D]")
+    off = d.astype(np.int64) - _TABLE_FIRST.astype(np.int64)
+    table = _month_table()
+    if len(off) and off.min() >= 0 and off.max() < len(table):  # (NaT is the smallest int64: not taken here)
+        out: np.ndarray = table[off].view("datetime64[M]")
+        return out
+    return d.astype("datetime64[M]")
+
+
 def _add_months(dates: np.ndarray, months: np.ndarray) -> np.ndarray:
     """Calendar month arithmetic, day clipped to the end of a shorter month (Jan 31 + 1 month = Feb 28/29)."""
     d = np.asarray(dates, dtype="datetime64[D]")
@@ -166,8 +272,8 @@ def _eq(arr: pa.Array, value: Any) -> np.ndarray:
     return pc.fill_null(pc.equal(arr, pa.scalar(value, arr.type)), False).to_numpy(zero_copy_only=False)
 
 
-def _digits(values: np.ndarray, width: int, prefix: str = "") -> pa.Array:
-    """Non-negative integers as zero-padded decimal strings after an ASCII ``prefix`` (one numpy pass)."""
+def _digit_matrix(values: np.ndarray, width: int, prefix: str = "") -> np.ndarray:
+    """Non-negative integers as rows of zero-padded ASCII digits after an ASCII ``prefix``."""
     v = np.asarray(values, dtype=np.int64)
     if len(v) and (v.min() < 0 or v.max() >= 10**width):
         raise ValueError(f"a value does not fit {width} digits")
@@ -175,15 +281,22 @@ def _digits(values: np.ndarray, width: int, prefix: str = "") -> pa.Array:
     out = np.empty((len(v), len(head) + width), dtype=np.uint8)
     out[:, : len(head)] = head
     out[:, len(head):] = ascii_digit_matrix(v, width)
-    return encode_fixed(out)
+    return out
+
+
+def _digits(values: np.ndarray, width: int, prefix: str = "") -> pa.Array:
+    """Non-negative integers as zero-padded decimal strings after an ASCII ``prefix`` (one numpy pass)."""
+    return encode_fixed(_digit_matrix(values, width, prefix))
 
 
 def _concat(*parts: pa.Array | str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
 
-#: largest combined vocabulary :func:`join_drawn` precomputes (all pairs of two parts' strings)
-PAIR_LIMIT = 100_000
+#: largest combined vocabulary :func:`join_drawn` precomputes (all pairs of two parts' strings): a pair table
+#: saves a string per row in the take, but a large one (a street and apartment table of 64,000 strings, 2 MB)
+#: is read at random and misses the cache on every row, which costs more than the string it saves
+PAIR_LIMIT = 10_000
 _PAIRS: dict[tuple[int, int, str], tuple[pa.Array, pa.Array, pa.Array]] = {}
 
 
@@ -211,30 +324,53 @@ _FLAT: dict[tuple[tuple[int, ...], str], tuple[list[pa.Array], pa.Array, np.ndar
 
 def _flat_vocabulary(vocabs: list[pa.Array], sep: str) -> tuple[pa.Array, np.ndarray]:
     """All parts' strings in one array, each but the last part's followed by ``sep``, and where each part
-    starts in it (cached per tuple of reference arrays)."""
+    starts in it (cached per tuple of reference arrays).  Parts drawn from the same array (a name's parts)
+    share one copy of its strings (one with ``sep``, one without), which keeps the array small."""
     key = (tuple(id(v) for v in vocabs), sep)
     hit = _FLAT.get(key)
     if hit is None or any(a is not b for a, b in zip(hit[0], vocabs, strict=True)):
         if len(_FLAT) >= 64:
             _FLAT.clear()
         last = len(vocabs) - 1
-        with_sep = [pc.binary_join_element_wise(v, sep, "") if sep and k < last else v for k, v in enumerate(vocabs)]
-        starts = np.cumsum([0] + [len(v) for v in vocabs[:-1]]).astype(np.int64)
-        hit = (list(vocabs), pa.concat_arrays([v.cast(pa.string()) for v in with_sep]), starts)
+        at: dict[tuple[int, bool], int] = {}
+        arrays: list[pa.Array] = []
+        starts = np.empty(len(vocabs), dtype=np.int64)
+        pos = 0
+        for k, v in enumerate(vocabs):
+            with_sep = bool(sep) and k < last
+            if (id(v), with_sep) not in at:
+                at[(id(v), with_sep)] = pos
+                arrays.append((pc.binary_join_element_wise(v, sep, "") if with_sep else v).cast(pa.string()))
+                pos += len(v)
+            starts[k] = at[(id(v), with_sep)]
+        hit = (list(vocabs), pa.concat_arrays(arrays), starts)
         _FLAT[key] = hit
     return hit[1], hit[2]
 
 
-def join_drawn(parts: Sequence[str | tuple[pa.Array, np.ndarray]], sep: str = "") -> pa.Array:
-    """Strings built from drawn parts: each part a literal or (reference strings, each row's index into them).
+_GROUPED: dict[tuple[int, ...], tuple[list[pa.Array], pa.Array, np.ndarray]] = {}
 
-    Adjacent parts whose combined table stays under :data:`PAIR_LIMIT` strings are first merged into one table
-    of all their pairs (e.g. house number + street name).  Then one ``take`` from all parts' strings (each
-    followed by ``sep``) with the rows' indices interleaved (row 0's parts, row 1's parts ...) lays every
-    row's parts out one after the other: that take's bytes are already the joined strings, and every K-th of
-    its offsets (K parts) delimits a row.  One take instead of K takes and an element-wise join; the result
-    is the same as joining the parts one by one.
-    """
+
+def _grouped_vocabulary(flats: list[pa.Array]) -> tuple[pa.Array, np.ndarray]:
+    """The groups' flat vocabularies one after the other and then one empty string (a row's unused parts), and
+    where each group's starts (cached per tuple of flat vocabularies)."""
+    key = tuple(id(f) for f in flats)
+    hit = _GROUPED.get(key)
+    if hit is None or any(a is not b for a, b in zip(hit[0], flats, strict=True)):
+        if len(_GROUPED) >= 64:
+            _GROUPED.clear()
+        bases = np.cumsum([0] + [len(f) for f in flats[:-1]]).astype(np.int64)
+        hit = (list(flats), pa.concat_arrays([*flats, pa.array([""], pa.string())]), bases)
+        _GROUPED[key] = hit
+    return hit[1], hit[2]
+
+
+Part = str | tuple[pa.Array, np.ndarray]
+
+
+def _merge(parts: Sequence[Part], sep: str) -> list[tuple[pa.Array, np.ndarray | None]]:
+    """Parts as (strings, row indices or None for a literal), adjacent parts merged into a table of all their
+    pairs while it stays within :data:`PAIR_LIMIT` strings."""
     if all(isinstance(p, str) for p in parts):
         raise ValueError("join_drawn needs at least one drawn part (it gives the number of rows)")
     merged: list[tuple[pa.Array, np.ndarray | None]] = []
@@ -250,6 +386,29 @@ def join_drawn(parts: Sequence[str | tuple[pa.Array, np.ndarray]], sep: str = ""
                 ci = idx if idx is not None else np.zeros(n, np.int64)
                 vocab, idx = _pairs(prev, vocab, sep), pi * len(vocab) + ci
         merged.append((vocab, idx))
+    return merged
+
+
+def _laid(combined: pa.Array, inter: np.ndarray) -> pa.Array:
+    """One ``take`` of ``combined`` at a (rows, k) index matrix: its bytes are the joined strings, and every
+    k-th of its offsets delimits a row."""
+    n, k = inter.shape
+    laid = combined.take(pa.array(inter.reshape(-1)))
+    offsets = np.frombuffer(laid.buffers()[1], dtype=np.int32, count=n * k + 1, offset=4 * laid.offset)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(np.ascontiguousarray(offsets[::k])), laid.buffers()[2])
+
+
+def join_drawn(parts: Sequence[Part], sep: str = "") -> pa.Array:
+    """Strings built from drawn parts: each part a literal or (reference strings, each row's index into them).
+
+    Adjacent parts whose combined table stays under :data:`PAIR_LIMIT` strings are first merged into one table
+    of all their pairs (e.g. house number + street name).  Then one ``take`` from all parts' strings (each
+    followed by ``sep``) with the rows' indices interleaved (row 0's parts, row 1's parts ...) lays every
+    row's parts out one after the other: that take's bytes are already the joined strings, and every K-th of
+    its offsets (K parts) delimits a row.  One take instead of K takes and an element-wise join; the result
+    is the same as joining the parts one by one.
+    """
+    merged = _merge(parts, sep)
     n = next(len(i) for _, i in merged if i is not None)
     if len(merged) == 1:
         only, idx = merged[0]
@@ -261,9 +420,77 @@ def join_drawn(parts: Sequence[str | tuple[pa.Array, np.ndarray]], sep: str = ""
     inter = np.empty((n, k), dtype=np.int64)
     for j, (_, i) in enumerate(merged):
         inter[:, j] = starts[j] if i is None else i + starts[j]
-    laid = combined.take(pa.array(inter.reshape(-1)))
-    offsets = np.frombuffer(laid.buffers()[1], dtype=np.int32, count=n * k + 1, offset=4 * laid.offset)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(np.ascontiguousarray(offsets[::k])), laid.buffers()[2])
+    return _laid(combined, inter)
+
+
+_PRESENT: dict[tuple[tuple[int, ...], str], tuple[list[pa.Array], pa.Array, np.ndarray, np.ndarray]] = {}
+
+
+def _present_vocabulary(vocabs: list[pa.Array], sep: str) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Each part's strings followed by ``sep`` and as they are (one copy per distinct array), then one empty
+    string; where each part's two copies start (cached per tuple of reference arrays)."""
+    key = (tuple(id(v) for v in vocabs), sep)
+    hit = _PRESENT.get(key)
+    if hit is None or any(a is not b for a, b in zip(hit[0], vocabs, strict=True)):
+        if len(_PRESENT) >= 64:
+            _PRESENT.clear()
+        at: dict[int, tuple[int, int]] = {}
+        arrays: list[pa.Array] = []
+        pos = 0
+        for v in vocabs:
+            if id(v) not in at:
+                at[id(v)] = (pos, pos + len(v))
+                arrays += [pc.binary_join_element_wise(v, sep, "").cast(pa.string()), v.cast(pa.string())]
+                pos += 2 * len(v)
+        arrays.append(pa.array([""], pa.string()))
+        hit = (list(vocabs), pa.concat_arrays(arrays), np.array([at[id(v)][0] for v in vocabs], dtype=np.int64),
+               np.array([at[id(v)][1] for v in vocabs], dtype=np.int64))
+        _PRESENT[key] = hit
+    return hit[1], hit[2], hit[3]
+
+
+def join_present(parts: Sequence[tuple[pa.Array, np.ndarray]], sep: str) -> pa.Array:
+    """Each row's parts joined by ``sep``, leaving out the parts whose index is negative (absent), as
+    ``sep.join(present parts)`` does; one ``take`` as in :func:`join_drawn`: a present part is taken with the
+    separator after it unless no later part of its row is present, an absent one as an empty string."""
+    combined, with_sep, bare = _present_vocabulary([v for v, _ in parts], sep)
+    n, k = len(parts[0][1]), len(parts)
+    if combined.null_count or n == 0:
+        raise ValueError("join_present needs reference strings without nulls and at least one row")
+    inter = np.empty((n, k), dtype=np.int64)
+    later = np.zeros(n, dtype=bool)  # a present part after this one
+    for j in range(k - 1, -1, -1):
+        idx = parts[j][1]
+        present = idx >= 0
+        inter[:, j] = np.where(present, idx + np.where(later, with_sep[j], bare[j]), len(combined) - 1)
+        later |= present
+    return _laid(combined, inter)
+
+
+def join_drawn_rows(groups: Sequence[tuple[np.ndarray, Sequence[Part]]], n: int, sep: str = "") -> pa.Array:
+    """:func:`join_drawn` for rows built in different ways (an urban and a village address; names of four and
+    of three parts): each group gives its rows (positions among the ``n`` rows, together covering each row
+    once) and their parts.  One ``take`` lays out all rows in row order, a row with fewer parts than another
+    group's padded with empty strings; the result is the same as joining each group's rows apart."""
+    groups = [(np.asarray(rows, dtype=np.int64), parts) for rows, parts in groups if len(rows)]
+    if not groups:
+        return pa.array([], pa.string())
+    merged = [(rows, _merge(parts, sep)) for rows, parts in groups]
+    flats = [_flat_vocabulary([v for v, _ in m], sep) for _, m in merged]
+    combined, bases = _grouped_vocabulary([f for f, _ in flats])
+    if combined.null_count:  # (never for reference tables) each group apart, then put in row order
+        order = np.empty(n, dtype=np.int64)
+        pos = 0
+        for rows, _ in groups:
+            order[rows] = pos + np.arange(len(rows))
+            pos += len(rows)
+        return pa.concat_arrays([join_drawn(parts, sep) for _, parts in groups]).take(pa.array(order))
+    k = max(len(m) for _, m in merged)
+    inter = np.full((n, k), len(combined) - 1, dtype=np.int64)
+    for (rows, m), (_, starts), base in zip(merged, flats, bases, strict=True):
+        for j, (_, i) in enumerate(m):
+            inter[rows, j] = base + starts[j] + (0 if i is None else i)
+    return _laid(combined, inter)
 
 
 def _weights(weights: list | None) -> np.ndarray | None:
@@ -273,10 +500,56 @@ def _weights(weights: list | None) -> np.ndarray | None:
     return w / w.sum()
 
 
+#: up to this many boundaries, :func:`search_right` counts by comparisons instead of a binary search
+_COMPARE_MAX = 24
+#: from this many boundaries on, :func:`search_right` starts each search from a guide table
+_GUIDE_MIN = 512
+_GUIDES: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
+
+
+def _guide(cum: np.ndarray) -> tuple[np.ndarray, int]:
+    """For ``q`` equal slices of [0, 1), the number of boundaries of ``cum`` at or below the slice's start
+    (cached per boundary array: the callers' arrays are cached tables)."""
+    hit = _GUIDES.get(id(cum))
+    if hit is None or hit[0] is not cum:
+        if len(_GUIDES) >= 64:
+            _GUIDES.clear()
+        q = 4 * len(cum)
+        hit = (cum, np.searchsorted(cum, np.arange(q) / q, side="right"), q)
+        _GUIDES[id(cum)] = hit
+    return hit[1], hit[2]
+
+
+def search_right(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(cum, u, side="right")`` for non-decreasing ``cum`` (and, from _GUIDE_MIN boundaries on,
+    ``u`` in [0, 1)), the same result,
+    faster: a short ``cum`` by counting the boundaries at or below each ``u`` (no unpredictable branches), a
+    long one (an age pyramid over days) from a guide table (Chen and Asau 1974) and a few steps forward
+    instead of a binary search that misses the cache at every level."""
+    k = len(cum)
+    if k <= _COMPARE_MAX:
+        out = np.zeros(len(u), dtype=np.int64)
+        for c in cum.tolist():
+            out += u >= c
+        return out
+    if k < _GUIDE_MIN:
+        return np.searchsorted(cum, u, side="right")
+    guide, q = _guide(cum)
+    # one slice back from the slice of u: u * q may round up into the next slice, never past it
+    at = guide[np.clip((u * q).astype(np.int64) - 1, 0, q - 1)]
+    todo = np.flatnonzero(at < k)
+    todo = todo[cum[at[todo]] <= u[todo]]
+    while len(todo):
+        at[todo] += 1
+        todo = todo[at[todo] < k]
+        todo = todo[cum[at[todo]] <= u[todo]]
+    return at
+
+
 def _choose(rng: np.random.Generator, k: int, n: int, p: np.ndarray | None) -> np.ndarray:
     if p is None:
         return rng.integers(0, k, n)
-    return np.minimum(np.searchsorted(np.cumsum(p), rng.random(n), side="right"), k - 1)
+    return np.minimum(search_right(np.cumsum(p), rng.random(n)), k - 1)
 
 
 _ARABIC_INDIC = "٠١٢٣٤٥٦٧٨٩"
@@ -360,15 +633,15 @@ def choice(b: Batch, name: str, values: list, weights: list | None, stream: str 
     rng = b.rng(stream or name)
     if by is not None:
         u = rng.random(b.n)
-        keys = b.col(by)
         idx = np.zeros(b.n, dtype=np.int64)
         for key, w in (weights_by or {}).items():
-            sel = _eq(keys, key)
+            sel = b.equals(by, key)
             p = np.cumsum(np.asarray(_weights(w)))
-            idx[sel] = np.minimum(np.searchsorted(p, u[sel], side="right"), len(values) - 1)
+            idx[sel] = np.minimum(search_right(p, u[sel]), len(values) - 1)
     else:
         idx = _choose(rng, len(values), b.n, _weights(weights))
     b.index_of[name] = idx
+    b.set_codes(name, values, idx)
     return pa.array(values).take(pa.array(idx))
 
 
@@ -415,19 +688,18 @@ def age_date(b: Batch, name: str, min_age: int, max_age: int, table: str | None,
     rng = b.rng(name)
     if table is None:
         return pa.array(lo + rng.integers(0, dates, b.n).astype("timedelta64[D]"))
-    keys = b.col(group) if group else None
-    is_male = _eq(b.col(sex), male) if sex else np.ones(b.n, bool)
+    is_male = b.equals(sex, male) if sex else np.ones(b.n, bool)
     u = rng.random(b.n)
     days = np.zeros(b.n, dtype=np.int64)
     pyramids: list[tuple[str | None, str | None]] = list(groups.items()) if groups else [(None, None)]
     for key, grp in pyramids:
-        sel = _eq(keys, key) if keys is not None and key is not None else np.ones(b.n, bool)
+        sel = b.equals(group, key) if group and key is not None else np.ones(b.n, bool)
         for m in (True, False):
             rows = np.flatnonzero(sel & (is_male == m))
             if len(rows):
                 cum = ref.birth_day_cdf(table, grp, "males" if m else "females", str(b.reference_date), min_age,
                                         max_age)
-                days[rows] = np.minimum(np.searchsorted(cum, u[rows], side="right"), dates - 1)
+                days[rows] = np.minimum(search_right(cum, u[rows]), dates - 1)
     return pa.array(lo + days.astype("timedelta64[D]"))
 
 
@@ -501,7 +773,7 @@ def eg_national_id(b: Batch, name: str, min_age: int, max_age: int, male_share: 
     date_idx = ref.birth_day_of_unit(table, str(b.reference_date), min_age, max_age)[unit]
     k = per_day[date_idx]
     j = unit - (units[date_idx] - k)  # which of the date's units
-    cell = np.searchsorted(cum, r, side="right")
+    cell = np.repeat(np.arange(len(cap)), cap)[r]  # = np.searchsorted(cum, r, side="right"), by lookup
     within = r - (cum[cell] - cap[cell])
     serial_hi = (j * cap[cell] + within) * 5000 // (k * cap[cell])  # spread the used slots over 0..4999
     g, male = np.divmod(cell, 2)
@@ -509,7 +781,28 @@ def eg_national_id(b: Batch, name: str, min_age: int, max_age: int, male_share: 
     check = b.rng(name).integers(0, 10, b.n)  # no public algorithm: any digit (the type's default "none")
     birth = lo + date_idx.astype("timedelta64[D]")
     b.extra[name] = {"birth_date": birth, "male": male.astype(bool), "governorate": g}
-    return compose_eg_id(birth, gov.codes[g], serial, check)
+    # the ID's 14 ASCII digits (as compose_arrow writes them), four bytes per table lookup: "0GGS" first (the
+    # governorate and the serial's first digit), whose 0 the birth date's "MMDD" then overwrites
+    head, tail = _eg_id_dates(str(lo), len(per_day))
+    out = np.empty((b.n, 14), dtype=np.uint8)
+    out[:, 6:10].view(np.uint32)[:, 0] = _DIGITS4_U32[gov.codes[g] * 10 + serial // 1000]
+    out[:, 0:4].view(np.uint32)[:, 0] = head[date_idx]  # century digit, YY, first digit of MM
+    out[:, 3:7].view(np.uint32)[:, 0] = tail[date_idx]  # MM DD
+    out[:, 10:14].view(np.uint32)[:, 0] = _DIGITS4_U32[serial % 1000 * 10 + check]
+    return encode_fixed(out)
+
+
+@cache
+def _eg_id_dates(first: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """For ``count`` days from ``first``: the ID's first four digits (century digit, YY, first month digit) and
+    its digits 4-7 (MM DD) as native uint32 rows of ASCII, as :func:`tokenize_kit.pii.eg_national_id.compose_arrow`
+    writes them."""
+    days = np.datetime64(first, "D") + np.arange(count).astype("timedelta64[D]")
+    years = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    months = days.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    dom = (days - days.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
+    ymd = np.where(years >= 2000, 3, 2) * 10**6 + (years % 100) * 10**4 + months * 100 + dom  # C YY MM DD
+    return _DIGITS4_U32[ymd // 1000], _DIGITS4_U32[ymd % 10_000]
 
 
 @kind("eg_id_part", required=("id", "part"), optional={"labels": ["M", "F"]}, columns=("id",))
@@ -520,7 +813,9 @@ def eg_id_part(b: Batch, name: str, id: str, part: str, labels: list) -> pa.Arra
     if drawn is None or "male" not in drawn:
         raise ValueError(f"eg_id_part needs id to be an eg_national_id column of this table, not {id!r}")
     if part == "gender":
-        return pa.array(labels, pa.string()).take(pa.array((~drawn["male"]).astype(np.int8)))
+        code = (~drawn["male"]).astype(np.int8)
+        b.set_codes(name, labels[:2], code)
+        return pa.array(labels, pa.string()).take(pa.array(code))
     if part == "governorate_code":
         b.index_of[name] = drawn["governorate"]
         return pa.array(ref.eg_governorates().codes[drawn["governorate"]])
@@ -541,8 +836,29 @@ def sa_national_id(b: Batch, name: str, residency: str, citizen: str) -> pa.Arra
     if len(rows) and rows[-1] >= 10**8:
         raise ValueError("sa_national_id: at most 100,000,000 unique IDs")
     body = permute(b.seed, "sa_national_id", rows, 10**8)
-    is_citizen = _eq(b.col(residency), citizen)
-    return compose_sa_id(np.where(is_citizen, 1, 2), body)
+    return _compose_sa_id(np.where(b.equals(residency, citizen), 1, 2), body)
+
+
+#: "0000" .. "9999" as native uint32 rows of four ASCII digits
+_DIGITS4 = (np.arange(10_000)[:, None] // np.array([1000, 100, 10, 1])[None, :] % 10 + 0x30).astype(np.uint8)
+_DIGITS4_U32 = np.ascontiguousarray(_DIGITS4).view(np.uint32).ravel()
+#: for 0 .. 9999 written with four digits: their Luhn sum with the last and the third-last digits doubled
+_LUHN4 = (np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9])[_DIGITS4.astype(np.int64) - 0x30] * [0, 1, 0, 1]
+          + (_DIGITS4.astype(np.int64) - 0x30) * [1, 0, 1, 0]).sum(axis=1)
+_LUHN_DOUBLED = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.int64)
+
+
+def _compose_sa_id(kind: np.ndarray, body: np.ndarray) -> pa.Array:
+    """The strings :func:`tokenize_kit.pii.sa_national_id.compose` builds (first digit, 8-digit body, Luhn check
+    digit), by 4-digit tables: the body's two halves give both its Luhn sum and its text."""
+    high, low = np.divmod(np.asarray(body, dtype=np.int64), 10_000)
+    total = _LUHN4[high] + _LUHN4[low] + _LUHN_DOUBLED[kind]
+    out = np.empty((len(body), 10), dtype=np.uint8)
+    out[:, 0] = kind + 0x30
+    out[:, 1:5].view(np.uint32)[:, 0] = _DIGITS4_U32[high]
+    out[:, 5:9].view(np.uint32)[:, 0] = _DIGITS4_U32[low]
+    out[:, 9] = (10 - total % 10) % 10 + 0x30
+    return encode_fixed(out)
 
 
 def _email_safe(arr: pa.Array) -> pa.Array:
@@ -559,8 +875,12 @@ def email(b: Batch, name: str, from_name: str, domains: list, weights: list | No
     if drawn is None or "vocab" not in drawn:
         raise ValueError("email needs from_name to be a person_name column of this table")
     dom = _choose(rng, len(domains), b.n, _weights(weights))
-    return join_drawn([(drawn["vocab"], drawn["first"]), ".", (drawn["vocab"], drawn["last"]),
-                       (_small_numbers(100, 2), rng.integers(1, 100, b.n)), (_domains(tuple(domains)), dom)])
+    parts: list[Part] = [(drawn["vocab"], drawn["first"]), ".", (drawn["vocab"], drawn["last"]),
+                         (_small_numbers(100, 2), rng.integers(1, 100, b.n)), (_domains(tuple(domains)), dom)]
+    if b.null_rows is None:
+        return join_drawn(parts)
+    keep = ~b.null_rows  # only the addresses that stay
+    return with_nulls(b, join_drawn([p if isinstance(p, str) else (p[0], p[1][keep]) for p in parts]))
 
 
 @cache
@@ -593,7 +913,10 @@ def mobile(b: Batch, name: str, country: str, format: str, stream: str | None) -
     sub_len = 8 if country == "eg" else 7
     cc = {"eg": "20", "sa": "966"}[country]
     lead = {"national": "0", "e164": "+" + cc, "intl00": "00" + cc}[format]
-    return _digits(code * 10**sub_len + rng.integers(0, 10**sub_len, b.n), sub_len + 2, lead)
+    number = code * 10**sub_len + rng.integers(0, 10**sub_len, b.n)
+    if b.null_rows is not None:  # only the numbers that stay
+        number = number[~b.null_rows]
+    return fixed_with_nulls(b, _digit_matrix(number, sub_len + 2, lead))
 
 
 # --------------------------------------------------------------------------------------------- places
@@ -641,14 +964,20 @@ def city(b: Batch, name: str, country: str, within: str, script: str, stream: st
             hit.update(rural=rural, village=v)
     idx = hit["idx"]
     b.index_of[name] = idx
-    out = (cities.ar if script == "ar" else cities.en).take(pa.array(idx))
     if "rural" not in hit:
-        return out
+        return (cities.ar if script == "ar" else cities.en).take(pa.array(idx))
     rural, v = hit["rural"], hit["village"]
     b.extra[name] = {"rural": rural, "village": v}
+    # one take from the cities followed by the villages' markaz names
+    return _cities_and_markaz(script).take(pa.array(np.where(rural, len(cities.ar) + v, idx)))
+
+
+@cache
+def _cities_and_markaz(script: str) -> pa.Array:
+    """Egyptian cities, then the markaz of each village (``city`` of a rural row: its village's markaz)."""
     vil = ref.eg_villages()
-    markaz = (vil.markaz_ar if script == "ar" else vil.markaz_en).take(pa.array(v))
-    return pc.if_else(pa.array(rural), markaz, out)
+    cities = ref.eg_cities()
+    return pa.concat_arrays([cities.ar, vil.markaz_ar] if script == "ar" else [cities.en, vil.markaz_en])
 
 
 @kind("street", required=("country",), optional={"script": "ar", "stream": "street", "city": None},
@@ -657,13 +986,16 @@ def street(b: Batch, name: str, country: str, script: str, stream: str, city: st
     """A street of the row's ``city`` (each city has its own list of STREETS_PER_CITY streets, so no street
     takes more than about 1% of a city's rows), or of the whole vocabulary without ``city``."""
     names = ref.street_vocabulary(country)
-    u = b.rng(stream).random(b.n)
-    if city is None:
-        idx = np.minimum((u * len(names.ar)).astype(np.int64), len(names.ar) - 1)
-    else:
-        c = b.idx(city)
+
+    def draw() -> np.ndarray:
+        u = b.rng(stream).random(b.n)
+        if city is None:
+            return np.minimum((u * len(names.ar)).astype(np.int64), len(names.ar) - 1)
         lists = ref.city_streets(country, len(_CITIES[country]().ar))
-        idx = lists[c, np.minimum((u * lists.shape[1]).astype(np.int64), lists.shape[1] - 1)]
+        k = lists.shape[1]
+        return lists.reshape(-1)[b.idx(city) * k + np.minimum((u * k).astype(np.int64), k - 1)]  # lists[c, drawn]
+
+    idx = b.memo(("street", country, stream, city), draw)
     b.index_of[name] = idx
     return (names.ar if script == "ar" else names.en).take(pa.array(idx))
 
@@ -691,7 +1023,7 @@ def eg_address(b: Batch, name: str, governorate: str, city: str, script: str, st
     streets = ref.street_vocabulary("eg")
     g, c = b.idx(governorate), b.idx(city)
     lists = ref.city_streets("eg", len(ref.eg_cities().ar))
-    st = lists[c, rng.integers(0, lists.shape[1], b.n)]
+    st = lists.reshape(-1)[c * lists.shape[1] + rng.integers(0, lists.shape[1], b.n)]  # lists[c, drawn]
     number = (_small_numbers(250), rng.integers(1, 250, b.n))
     apt = rng.integers(1, 40, b.n)
     apt[rng.random(b.n) >= apartment_share] = 0  # 0: no apartment part
@@ -700,31 +1032,28 @@ def eg_address(b: Batch, name: str, governorate: str, city: str, script: str, st
     rural = drawn["rural"] if "rural" in drawn else np.zeros(b.n, bool)
     u = np.flatnonzero(~rural)  # urban rows: build their addresses only
     number = (number[0], number[1][u])
+    urban: list[Part]
     if script == "ar":
-        urban = join_drawn([number, " شارع ", (streets.ar, st[u]), (_optional_part("، شقة ", 40), apt[u]),
-                            "، ", (cities.ar, c[u]), "، ", (gov.ar, g[u])])
+        urban = [number, " شارع ", (streets.ar, st[u]), (_optional_part("، شقة ", 40), apt[u]),
+                 "، ", (cities.ar, c[u]), "، ", (gov.ar, g[u])]
     else:
-        urban = join_drawn([number, " ", (streets.en, st[u]), " St.", (_optional_part(", Apt ", 40), apt[u]),
-                            ", ", (cities.en, c[u]), ", ", (gov.en, g[u])])
+        urban = [number, " ", (streets.en, st[u]), " St.", (_optional_part(", Apt ", 40), apt[u]),
+                 ", ", (cities.en, c[u]), ", ", (gov.en, g[u])]
     if len(u) == b.n:
-        return urban
+        return join_drawn(urban)
     r = np.flatnonzero(rural)
     # a village address names the lane or the household (منزل ...) before the village, as rural addresses do
     lead = ref.village_leads(script)
     li = rng.integers(0, len(lead), b.n)
-    village = join_drawn([(lead, li[r]), (ref.village_lines(script), drawn["village"][r])])
-    # urban rows then rural rows, put back in row order
-    order = np.empty(b.n, dtype=np.int64)
-    order[u] = np.arange(len(u))
-    order[r] = len(u) + np.arange(len(r))
-    return pa.concat_arrays([urban, village]).take(pa.array(order))
+    village: list[Part] = [(lead, li[r]), (ref.village_lines(script), drawn["village"][r])]
+    return join_drawn_rows([(u, urban), (r, village)], b.n)
 
 
 @kind("sa_region", optional={"script": "ar", "stream": "sa_region"})
 def sa_region(b: Batch, name: str, script: str, stream: str) -> pa.Array:
     """A Saudi region, weighted by Census 2022 population."""
     regions = ref.sa_regions()
-    idx = _choose(b.rng(stream), len(regions.weights), b.n, regions.weights)
+    idx = b.memo(("sa_region", stream), lambda: _choose(b.rng(stream), len(regions.weights), b.n, regions.weights))
     b.index_of[name] = idx
     return (regions.ar if script == "ar" else regions.en).take(pa.array(idx))
 
@@ -748,11 +1077,17 @@ def sa_district(b: Batch, name: str, city: str, script: str, stream: str) -> pa.
     district populations are published.  Every city the generator draws has a district list."""
     start, count, _, _ = _sa_city_tables()
     _, ar, en = ref.sa_districts()
-    c = b.idx(city)
-    if (count[c] == 0).any():
-        raise ValueError("a city without a district list was drawn (sa_city_districts.csv)")
-    u = b.rng(stream).random(b.n)
-    idx = start[c] + np.minimum((u * count[c]).astype(np.int64), count[c] - 1)
+
+    def draw() -> np.ndarray:
+        c = b.idx(city)
+        cnt = count[c]
+        if (cnt == 0).any():
+            raise ValueError("a city without a district list was drawn (sa_city_districts.csv)")
+        u = b.rng(stream).random(b.n)
+        out: np.ndarray = start[c] + np.minimum((u * cnt).astype(np.int64), cnt - 1)
+        return out
+
+    idx = b.memo(("sa_district", stream, city), draw)
     return (ar if script == "ar" else en).take(pa.array(idx))
 
 
@@ -773,28 +1108,89 @@ def sa_postal_code(b: Batch, name: str, region: str, city: str) -> pa.Array:
 def sa_short_address(b: Batch, name: str, building_number: str) -> pa.Array:
     """National short address: 4 letters + the building number (letters random: codes are not published)."""
     letters = b.rng(name).integers(65, 91, (b.n, 4)).astype(np.uint8)
-    return _concat(encode_fixed(letters), b.col(building_number))
+    number = b.col(building_number)
+    digits = _fixed_width(number)
+    if digits is None:
+        return _concat(encode_fixed(letters), number)
+    return encode_fixed(np.concatenate([letters, digits], axis=1))
 
 
-_HIJRI: dict[int, str] = {}
+def _fixed_width(arr: pa.Array) -> np.ndarray | None:
+    """A string array without nulls whose strings all have the same number of bytes as a (rows, bytes) uint8
+    matrix (no copy), else None."""
+    if not pa.types.is_string(arr.type) or arr.null_count or not len(arr):
+        return None
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32, count=len(arr) + 1, offset=4 * arr.offset)
+    width = int(offsets[1] - offsets[0])
+    if int(offsets[-1] - offsets[0]) != width * len(arr) or (np.diff(offsets) != width).any():
+        return None
+    data = np.frombuffer(bufs[2], dtype=np.uint8, count=int(offsets[-1]))[int(offsets[0]):]
+    return data.reshape(len(arr), width)
+
+
+class _HijriTable:
+    """Umm al-Qura dates as ``YYYY-MM-DD`` ASCII rows, one per Gregorian day from ``first``, each converted once
+    (``hijridate``) the first time a batch holds it; a batch then takes its rows by day number (no Python per
+    row, no sort).  Shared by the worker threads: filled under a lock, and rows once filled never change."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+        self.first = 0
+        self.rows = np.zeros((0, 10), dtype=np.uint8)
+        self.known = np.zeros(0, dtype=bool)
+
+    def lookup(self, days: np.ndarray) -> np.ndarray:
+        """(len(days), 10) ASCII matrix of the Hijri dates of ``days`` (days since 1970-01-01)."""
+        from hijridate import Gregorian
+
+        lo, hi = int(days.min()), int(days.max())
+        with self.lock:
+            if lo < self.first or hi >= self.first + len(self.rows):  # widen the table to cover the batch
+                first = min(lo, self.first) if len(self.rows) else lo
+                end = max(hi + 1, self.first + len(self.rows))
+                rows = np.zeros((end - first, 10), dtype=np.uint8)
+                known = np.zeros(end - first, dtype=bool)
+                at = self.first - first
+                rows[at:at + len(self.rows)] = self.rows
+                known[at:at + len(self.known)] = self.known
+                self.first, self.rows, self.known = first, rows, known
+            first, rows, known = self.first, self.rows, self.known
+            off = days - first
+            todo = np.flatnonzero(~known[lo - first:hi - first + 1]) + lo - first
+            if len(todo):
+                todo = todo[np.isin(todo, off)]  # only the days this batch holds
+            for k in todo.tolist():
+                g = np.datetime64(first + k, "D").astype(object)
+                h = Gregorian(g.year, g.month, g.day).to_hijri()
+                text = f"{h.year:04d}-{h.month:02d}-{h.day:02d}".encode("ascii")
+                if len(text) != 10:
+                    raise ValueError(f"Hijri date {text!r} is not YYYY-MM-DD")
+                rows[k] = np.frombuffer(text, dtype=np.uint8)
+                known[k] = True
+        out: np.ndarray = rows[off]
+        return out
+
+
+_HIJRI = _HijriTable()
 
 
 @kind("hijri_date", required=("date",), columns=("date",))
 def hijri_date(b: Batch, name: str, date: str) -> pa.Array:
-    """The Umm al-Qura (Hijri) date of a Gregorian date column, ``YYYY-MM-DD`` (``hijridate`` package)."""
-    from hijridate import Gregorian
-
-    days = _dates(b.col(date)).astype(np.int64)
-    uniq, inv = np.unique(days, return_inverse=True)
-    out = []
-    for d in uniq.tolist():  # distinct dates only (about 30,000 in a century), cached across batches
-        text = _HIJRI.get(d)
-        if text is None:
-            g = np.datetime64(d, "D").astype(object)
-            h = Gregorian(g.year, g.month, g.day).to_hijri()
-            text = _HIJRI[d] = f"{h.year:04d}-{h.month:02d}-{h.day:02d}"
-        out.append(text)
-    return pa.array(out, pa.string()).take(pa.array(inv.ravel()))
+    """The Umm al-Qura (Hijri) date of a Gregorian date column, ``YYYY-MM-DD`` (``hijridate`` package); null
+    where the date is null."""
+    dates = _dates(b.col(date))
+    nat = np.isnat(dates)
+    if not nat.any():  # (only the rows that stay: a `when` leaves the others null)
+        days = (dates if b.null_rows is None else dates[~b.null_rows]).astype(np.int64)
+        return fixed_with_nulls(b, _HIJRI.lookup(days) if len(days) else np.zeros((0, 10), np.uint8))
+    valid = ~nat
+    days = dates[valid].astype(np.int64)
+    if not len(days):
+        return pa.nulls(b.n, pa.string())
+    return encode_fixed(_HIJRI.lookup(days)).take(pa.array(np.cumsum(valid) - 1, mask=nat))
 
 
 # --------------------------------------------------------------------------------------------- finance
@@ -917,11 +1313,10 @@ def complaint_text(b: Batch, name: str, category: str, templates: Mapping[str, l
     """A free-text description for the row's category; ``pii_share`` of rows mention the customer's
     phone number or ID, as real complaint logs do (sometimes in Arabic-Indic digits)."""
     rng = b.rng(name)
-    cats = b.col(category)
     text = pa.nulls(b.n, pa.string())
     u = rng.random(b.n)
     for cat, options in templates.items():
-        sel = _eq(cats, cat)
+        sel = b.equals(category, cat)
         if sel.any():
             pick = pa.array(options).take(pa.array(np.minimum((u * len(options)).astype(np.int64), len(options) - 1)))
             text = pc.if_else(pa.array(sel), pick, text)
@@ -962,9 +1357,34 @@ def iban(b: Batch, name: str, country: str, banks: list) -> pa.Array:
     rng = b.rng(name)
     fmt = IBAN_COUNTRIES[country.upper()]  # the registry entry the tokenizer validates against
     lo, hi = fmt.bank
-    chars = np.empty((b.n, fmt.length), dtype=np.uint8)
-    chars[:, 0:2] = np.frombuffer(fmt.code.encode(), dtype=np.uint8)
     bank = np.array([np.frombuffer(str(x).zfill(hi - lo).encode(), dtype=np.uint8) for x in banks])
-    chars[:, lo:hi] = bank[rng.integers(0, len(banks), b.n)]
-    chars[:, hi:] = rng.integers(0x30, 0x3A, (b.n, fmt.length - hi), dtype=np.uint8)
-    return encode_fixed(set_check_digits(chars))
+    which = rng.integers(0, len(banks), b.n)
+    account = rng.integers(0x30, 0x3A, (b.n, fmt.length - hi), dtype=np.uint8)
+    if b.null_rows is not None:  # drawn for every row; only the IBANs that stay are built
+        which, account = which[~b.null_rows], account[~b.null_rows]
+    chars = np.empty((len(which), fmt.length), dtype=np.uint8)
+    chars[:, 0:2] = np.frombuffer(fmt.code.encode(), dtype=np.uint8)
+    chars[:, lo:hi] = bank[which]
+    chars[:, hi:] = account
+    if lo != 4 or not (bank - np.uint8(0x30) < 10).all():  # (a bank code with letters) the general rule
+        return fixed_with_nulls(b, set_check_digits(chars))
+    # a digits-only BBAN: its MOD 97-10 remainder is one weighted sum of its ASCII codes (integer einsum)
+    weights, const = _iban_weights(fmt.code, fmt.length)
+    check = 98 - (np.einsum("ij,j->i", chars[:, 4:], weights, dtype=np.int32) + const) % 97
+    chars[:, 2] = check // 10 + 0x30
+    chars[:, 3] = check % 10 + 0x30
+    return fixed_with_nulls(b, chars)
+
+
+@cache
+def _iban_weights(code: str, length: int) -> tuple[np.ndarray, int]:
+    """MOD 97-10 of an IBAN with check digits ``00`` and a digits-only BBAN (ISO 13616: the BBAN, then the
+    country code as digits, A = 10 ... Z = 35, then ``00``) is ``(sum(ascii[4:] * weights) + const) % 97``:
+    a BBAN digit's weight is ``10**(digits after it) % 97``, and ``const`` holds the country code and takes
+    off the ASCII offset (0x30) of every BBAN character.  The same remainder as
+    :func:`tokenize_kit.pii.iban.mod97`, without its float matrix."""
+    bban = length - 4
+    tail = "".join(str(ord(c) - 55) for c in code.upper()) + "00"
+    weights = np.array([pow(10, bban - 1 - j + len(tail), 97) for j in range(bban)], dtype=np.int32)
+    const = (int(tail) - 0x30 * int(weights.sum())) % 97
+    return weights, const

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import schema as schema_mod
-from .columns import KINDS, Batch, _eq
+from .columns import KINDS, Batch
 from .schema import Schema, TableDef
 
 BATCH_ROWS = 50_000
@@ -53,18 +53,23 @@ def _child_counts(b: Batch, t: TableDef, parent: Batch) -> np.ndarray:
 
 def _fill(b: Batch, t: TableDef) -> None:
     for c in t.columns:
-        try:
-            arr = KINDS[c.kind].fn(b, c.name, **c.params)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"table {t.name!r}, column {c.name!r}: {exc}") from None
+        # the rows this column leaves null (its own random stream, or an earlier column): known before the kind
+        # runs, so that a kind can leave them out of its work (Batch.null_rows)
         mask = None
         if c.null_rate > 0:
             mask = b.rng(f"{c.name}#null").random(b.n) < c.null_rate
         if c.when is not None:
-            keep = _eq(b.col(c.when["column"]), c.when["equals"])
+            keep = b.equals(c.when["column"], c.when["equals"])
             mask = ~keep if mask is None else (mask | ~keep)
-        if mask is not None and mask.any():
-            arr = pc.if_else(pa.array(mask), pa.nulls(len(arr), arr.type), arr)
+        b.null_rows = mask if mask is not None and mask.any() else None
+        b.nulls_applied = False
+        try:
+            arr = KINDS[c.kind].fn(b, c.name, **c.params)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"table {t.name!r}, column {c.name!r}: {exc}") from None
+        if b.null_rows is not None and not b.nulls_applied:
+            arr = pc.if_else(pa.array(b.null_rows), pa.nulls(len(arr), arr.type), arr)
+        b.null_rows = None
         b.cols[c.name] = arr
 
 

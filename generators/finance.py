@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .columns import Batch, _add_months, _dates, kind
+from .columns import Batch, _add_months, _dates, kind, months_of, search_right
 from .people import draw_rows
 
 
@@ -69,14 +69,14 @@ def loan_count(b: Batch, name: str, mean: float, income: str, birth_date: str, p
     v = b.rng(name).poisson(float(mean), b.n) + int(plus)
     p = products[_smallest_product(products)]
     # months from the reference date until the borrower turns max_age_at_maturity, less one (as in ``loan``)
-    birth_month = _dates(b.col(birth_date)).astype("datetime64[M]")
+    birth_month = months_of(_dates(b.col(birth_date)))
     months_left = ((birth_month - b.reference_date.astype("datetime64[M]")).astype(np.int64)
                    + 12 * max_age_at_maturity - 1)
     tenors = np.sort(np.asarray(p["tenors"], dtype=np.int64))
     r = float(np.max(np.asarray(p["rate"], dtype=np.float64))) / 1200
     worst = float(p["amount"][0]) / _annuity_factor(r, tenors)  # instalment of the minimum amount per tenor
     # the longest tenor within months_left, else the shortest (as ``_longest_tenor``)
-    k = np.maximum(np.searchsorted(tenors, months_left, side="right") - 1, 0)
+    k = np.maximum(search_right(tenors, months_left) - 1, 0)
     affordable = np.floor(max_dbr * _num(b, income) / worst[k]).astype(np.int64)
     return pa.array(np.minimum(np.minimum(v, max), affordable))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ import pyarrow.compute as pc
 
 from tokenize_kit import refdata
 
-from .columns import Batch, _dates, _email_safe, _eq, join_drawn, kind
+from .columns import Batch, _dates, _email_safe, join_drawn, join_present, kind, search_right
 
 
 def draw_rows(p: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -54,6 +55,12 @@ class GroupedCDF:
     guide_size: np.ndarray
     #: groups with some positive weight (a row of another group cannot be drawn)
     valid: np.ndarray
+    #: ``key`` with +inf at each group's ``last`` entry: a row never steps past it, with no test of its own
+    stop_key: np.ndarray
+    #: ``guide_size`` as floats (a row's slice is ``u * size``)
+    guide_size_f: np.ndarray
+    #: every group valid: rows need no check
+    all_valid: bool
 
     @classmethod
     def build(cls, weights: list[np.ndarray]) -> GroupedCDF:
@@ -69,29 +76,31 @@ class GroupedCDF:
             lp = int(np.flatnonzero(w > 0)[-1])
             q = 4 * len(w)
             guide = pos + np.minimum(np.searchsorted(cum, np.arange(q) / q, side="right"), lp)
+            # one more slice: u * q can round up to q for u just below 1 (the last slice's guide)
             keys.append(g + cum)
-            guides.append(guide)
+            guides.append(np.append(guide, guide[-1]))
             start.append(pos)
             last.append(pos + lp)
             gstart.append(gpos)
             gsize.append(q)
             pos += len(w)
-            gpos += q
-        return cls(np.concatenate(keys), np.array(start), np.array(last), np.concatenate(guides),
-                   np.array(gstart), np.array(gsize), np.array(valid))
+            gpos += q + 1
+        key = np.concatenate(keys)
+        stop_key = key.copy()
+        stop_key[np.array(last)] = np.inf
+        return cls(key, np.array(start), np.array(last), np.concatenate(guides), np.array(gstart), np.array(gsize),
+                   np.array(valid), stop_key, np.array(gsize, dtype=np.float64), bool(all(valid)))
 
     def draw(self, group: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Flat entry index of each row (``group`` its group, ``u`` uniform in [0, 1))."""
-        if not self.valid[group].all():
+        if not self.all_valid and not self.valid[group].all():
             raise ValueError("a row has no allowed category (check the schema's conditions)")
-        size = self.guide_size[group]
-        at = self.guide[self.guide_start[group] + np.minimum((u * size).astype(np.int64), size - 1)]
+        at = self.guide[self.guide_start[group] + (u * self.guide_size_f[group]).astype(np.int64)]
         x = group + u
-        last = self.last[group]
-        todo = np.flatnonzero((self.key[at] <= x) & (at < last))
+        todo = np.flatnonzero(self.stop_key[at] <= x)
         while len(todo):
             at[todo] += 1
-            todo = todo[(self.key[at[todo]] <= x[todo]) & (at[todo] < last[todo])]
+            todo = todo[self.stop_key[at[todo]] <= x[todo]]
         return at
 
 
@@ -108,16 +117,25 @@ def _age_thresholds(when: str) -> np.ndarray:
     return _add_months(np.full(len(k), np.datetime64(when, "D")), -12 * k)
 
 
+@cache
+def _age_of_day(when: str) -> np.ndarray:
+    """Age on ``when`` of each birth date from its threshold for _MAX_AGE years to ``when`` (index: days after
+    the first threshold): age = the largest k whose threshold is on or after the birth date (a 29 Feb birthday
+    falls on 1 Mar in other years, as the calendar rule of :func:`ages_on` has it: the thresholds come from
+    _add_months)."""
+    t = _age_thresholds(when)
+    days = t[0] + np.arange(int((t[-1] - t[0]).astype(np.int64)) + 1).astype("timedelta64[D]")
+    return (len(t) - 1 - np.searchsorted(t, days, side="left")).astype(np.int16)
+
+
 def ages_on(birth: np.ndarray, when: np.datetime64 | np.ndarray) -> np.ndarray:
-    """Whole years of age on ``when`` (vectorised; one ``searchsorted`` when ``when`` is one date)."""
+    """Whole years of age on ``when`` (vectorised; a table lookup when ``when`` is one date)."""
     b = np.asarray(birth, dtype="datetime64[D]")
     w = np.asarray(when, dtype="datetime64[D]")
     if w.ndim == 0:
         t = _age_thresholds(str(w))
         if not len(b) or (b.min() >= t[0] and b.max() <= t[-1]):
-            # age = the largest k whose threshold is on or after the birth date (a 29 Feb birthday falls on
-            # 1 Mar in other years, as the calendar rule below has it: the thresholds come from _add_months)
-            return (len(t) - 1 - np.searchsorted(t, b, side="left")).astype(np.int64)
+            return _age_of_day(str(w))[(b - t[0]).astype(np.int64)].astype(np.int64)
     by, wy = b.astype("datetime64[Y]"), w.astype("datetime64[Y]")
     years = (wy - by).astype(np.int64)
     # compare (month, day), not the day of the year, so 29 Feb / 1 Mar behave as calendars do
@@ -155,14 +173,24 @@ def nationality(b: Batch, name: str, residency: str, script: str, citizen: str, 
     """Saudi for citizens; for residents a nationality drawn by its Saudi Census 2022 population
     (``nationalities.csv``; nationalities not listed there are left out and the others renormalised)."""
     nat = nationalities()
-    is_citizen = _eq(b.col(residency), citizen)
-    w = nat.population.copy()
-    w[0] = 0.0  # row 0 is Saudi
-    cum = np.cumsum(w) / w.sum()
-    other = np.minimum(np.searchsorted(cum, b.rng(stream).random(b.n), side="right"), len(w) - 1)
-    idx = np.where(is_citizen, 0, other)
+    key = f"#nationality:{stream}"
+    hit = b.extra.get(key)
+    if hit is None or hit["args"] != (residency, citizen):  # the Arabic and English columns share one draw
+        cum = _resident_cdf()
+        other = np.minimum(search_right(cum, b.rng(stream).random(b.n)), len(cum) - 1)
+        hit = b.extra[key] = {"args": (residency, citizen), "idx": np.where(b.equals(residency, citizen), 0, other)}
+    idx = hit["idx"]
     b.index_of[name] = idx
     return (nat.ar if script == "ar" else nat.en).take(pa.array(idx))
+
+
+@cache
+def _resident_cdf() -> np.ndarray:
+    """Cumulative nationality shares of residents (row 0, Saudi, has none)."""
+    w = nationalities().population.copy()
+    w[0] = 0.0  # row 0 is Saudi
+    cum: np.ndarray = np.cumsum(w) / w.sum()
+    return cum
 
 
 @kind("sex_by_nationality", required=("nationality",), optional={"labels": ["M", "F"]},
@@ -171,7 +199,9 @@ def sex_by_nationality(b: Batch, name: str, nationality: str, labels: list) -> p
     """Sex drawn from the census male share of the row's nationality (Saudi 50.2%, Yemeni 74% ...)."""
     share = nationalities().male_share[b.idx(nationality)]
     male = b.rng(name).random(b.n) < share
-    return pa.array(labels, pa.string()).take(pa.array((~male).astype(np.int8)))
+    code = (~male).astype(np.int8)
+    b.set_codes(name, labels[:2], code)
+    return pa.array(labels, pa.string()).take(pa.array(code))
 
 
 # --------------------------------------------------------------------------------------------- names
@@ -265,22 +295,74 @@ def _role_draw(role: str) -> _RoleDraw:
     return _RoleDraw(GroupedCDF.build(weights), np.concatenate(names), lookup)
 
 
-def _draw_names(pools: NamePools, rng: np.random.Generator, pool: np.ndarray, role: str, gender: np.ndarray,
-                trad: np.ndarray, pool_names: list[str], trad_names: list[str],
-                wanted: np.ndarray | None = None) -> np.ndarray:
-    """Each row's name of ``role`` (index into the name pools) from its pool, gender and tradition by the
-    names' weights; -1 where ``wanted`` is False."""
+def _draw_names(rng: np.random.Generator, pool: np.ndarray, role: str, gender: np.ndarray | int, trad: np.ndarray,
+                pool_names: list[str], wanted: np.ndarray | None = None) -> np.ndarray:
+    """Each row's name of ``role`` (index into the name pools) from its pool, gender (0 M, 1 F, 2 U) and
+    tradition by the names' weights; -1 where ``wanted`` is False (those rows' draws are left unused)."""
     u = rng.random(len(pool))
     rd = _role_draw(role)
-    g = rd.lookup[pool, gender, trad]
-    use = np.ones(len(pool), bool) if wanted is None else wanted
-    missing = use & (g < 0)
+    rows = None if wanted is None or wanted.all() else np.flatnonzero(wanted)
+    if rows is not None:
+        pool, trad, u = pool[rows], trad[rows], u[rows]
+        if isinstance(gender, np.ndarray):
+            gender = gender[rows]
+    t = rd.lookup.shape[2]
+    g = rd.lookup.reshape(-1)[(pool * 3 + gender) * t + trad]  # lookup[pool, gender, trad]
+    missing = g < 0
     if missing.any():
         i = int(np.argmax(missing))
+        gi = int(gender[i]) if isinstance(gender, np.ndarray) else int(gender)
         raise ValueError(f"person_names.csv has no {role} names for pool {pool_names[pool[i]]!r}, "
-                         f"gender {'MFU'[gender[i]]}")
-    g = np.where(use, g, 0)
-    return np.where(use, rd.names[rd.cdf.draw(g, u)], -1)
+                         f"gender {'MFU'[gi]}")
+    drawn: np.ndarray = rd.names[rd.cdf.draw(g, u)]
+    if rows is None:
+        return drawn
+    out = np.full(len(wanted), -1, dtype=np.int64)  # type: ignore[arg-type]
+    out[rows] = drawn
+    return out
+
+
+@cache
+def _traditions(christian_share: float | None, fixed: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per pool: the tradition boundaries a row's uniform draw is compared with (cumulative shares but the last,
+    +inf where a pool has fewer) and the tradition (index into :func:`_trad_names`) of each outcome; a pool
+    without shares always gives ``any``.  ``christian_share`` overrides the shares of pool ``fixed``."""
+    pools = name_pools()
+    pool_names, trad_names = sorted(CHAINS), _trad_names()
+    rows: list[tuple[list[float], list[int]]] = []
+    for p in pool_names:
+        shares = dict(pools.traditions.get(p, {}))
+        if christian_share is not None and p == fixed:
+            shares = {"muslim": 1 - christian_share, "christian": christian_share}
+        if not shares:
+            rows.append(([], [trad_names.index("any")]))
+            continue
+        names_, probs = zip(*sorted(shares.items()), strict=True)
+        cum = np.cumsum(probs) / sum(probs)
+        rows.append((cum[:-1].tolist(), [trad_names.index(x) for x in names_]))
+    width = max(len(c) for c, _ in rows) + 1
+    bounds = np.full((len(rows), width - 1), np.inf)
+    codes = np.zeros((len(rows), width), dtype=np.int64)
+    for i, (c, t) in enumerate(rows):
+        bounds[i, :len(c)] = c
+        codes[i, :len(t)] = t
+    return bounds, codes
+
+
+def _clean_words(vocab: pa.Array) -> bool:
+    """No string of ``vocab`` is empty, starts or ends with a space or holds two spaces in a row."""
+    return not (pc.any(pc.equal(pc.utf8_length(vocab), 0)).as_py() or pc.any(pc.starts_with(vocab, " ")).as_py()
+                or pc.any(pc.ends_with(vocab, " ")).as_py() or pc.any(pc.match_substring(vocab, "  ")).as_py())
+
+
+_CLEAN: dict[int, tuple[pa.Array, bool]] = {}
+
+
+def _is_clean(vocab: pa.Array) -> bool:
+    hit = _CLEAN.get(id(vocab))
+    if hit is None or hit[0] is not vocab:
+        hit = _CLEAN[id(vocab)] = (vocab, _clean_words(vocab))
+    return hit[1]
 
 
 @kind("person_name", required=("gender",),
@@ -302,62 +384,71 @@ def person_name(b: Batch, name: str, gender: str, script: str, parts: int, pool:
     pool_names = sorted(CHAINS)
     args = (stream, gender, parts, pool, nationality, family, male, christian_share)
     cached = b.extra.get(f"#names:{stream}")
-    if cached is not None and cached["args"] == args:
-        pieces_idx = cached["pieces"]
+    if cached is None or cached["args"] != args:
+        cached = b.extra[f"#names:{stream}"] = {"args": args, **_draw_name_parts(
+            b, pools, pool_names, stream, gender, parts, pool, nationality, family, male, christian_share)}
+    first, present, last = cached["first"], cached["present"], cached["last"]
+    b.extra[name] = {"first": first, "last": last, "vocab": pools.en_lower}
+    vocab = pools.ar if script == "ar" else pools.en
+    missing = [p < 0 for p in present]
+    if not any(m.any() for m in missing):
+        return join_drawn([(vocab, first)] + [(vocab, p) for p in present], " ")
+    trailing = not any((m & ~m_next).any() for m, m_next in pairwise(missing))
+    if trailing and _is_clean(vocab) and b.n:
+        # rows whose pool has fewer parts (missing parts are the last ones): their parts joined without them
+        return join_present([(vocab, first)] + [(vocab, p) for p in present], " ")
+    # missing parts (-1) point at an empty string appended to the vocabulary, then the doubled spaces go
+    vocab_e = _with_empty(vocab)
+    empty = len(vocab)
+    parts_drawn = [(vocab_e, first)] + [(vocab_e, np.where(p >= 0, p, empty)) for p in present]
+    out = join_drawn(parts_drawn, " ")
+    return pc.utf8_rtrim(pc.replace_substring(out, "  ", " "), " ")
+
+
+def _draw_name_parts(b: Batch, pools: NamePools, pool_names: list[str], stream: str, gender: str, parts: int,
+                     pool: str | None, nationality: str | None, family: str | None, male: str,
+                     christian_share: float | None) -> dict[str, Any]:
+    """Each row's name parts (indices into the name pools; -1 for a part its pool's names do not have)."""
+    rng = b.rng(stream)
+    fixed = pool or family or "eg"
+    if nationality is not None:
+        nat_pool = np.array([pool_names.index(p) for p in nationalities().pool])
+        row_pool = nat_pool[b.idx(nationality)]
     else:
-        rng = b.rng(stream)
-        if nationality is not None:
-            nat_pool = np.array([pool_names.index(p) for p in nationalities().pool])
-            row_pool = nat_pool[b.idx(nationality)]
-        else:
-            fixed = pool or family or "eg"
-            if fixed not in CHAINS:
-                raise ValueError(f"unknown name pool {fixed!r}; pools: {', '.join(pool_names)}")
-            row_pool = np.full(b.n, pool_names.index(fixed))
-        is_male = _eq(b.col(gender), male)
-        trad_names = _trad_names()
-        u = rng.random(b.n)
-        trad = np.full(b.n, trad_names.index("any"))
-        for pi, p in enumerate(pool_names):
-            shares = dict(pools.traditions.get(p, {}))
-            if christian_share is not None and p == (pool or family or "eg"):
-                shares = {"muslim": 1 - christian_share, "christian": christian_share}
-            sel = np.flatnonzero(row_pool == pi)
-            if not len(sel) or not shares:
+        if fixed not in CHAINS:
+            raise ValueError(f"unknown name pool {fixed!r}; pools: {', '.join(pool_names)}")
+        row_pool = np.full(b.n, pool_names.index(fixed))
+    is_male = b.equals(gender, male)
+    u = rng.random(b.n)
+    # each row's tradition: the count of its pool's boundaries at or below u picks it (a searchsorted per pool)
+    bounds, codes = _traditions(christian_share, fixed)
+    if nationality is None:
+        pi = pool_names.index(fixed)
+        trad = codes[pi][search_right(bounds[pi][np.isfinite(bounds[pi])], u)]
+    else:
+        count = np.zeros(b.n, dtype=np.int64)
+        for j in range(bounds.shape[1]):
+            count += u >= bounds[:, j][row_pool]
+        trad = codes.reshape(-1)[row_pool * codes.shape[1] + count]
+    g_idx = np.where(is_male, 0, 1)
+    first = _draw_names(rng, row_pool, "given", g_idx, trad, pool_names)
+    present = []
+    depth = max(len(c) for c in CHAINS.values())
+    for j in range(min(parts - 1, depth)):
+        part = np.full(b.n, -1, dtype=np.int64)
+        for role in ("given", "family"):
+            wants = np.array([len(CHAINS[p]) > j and CHAINS[p][j] == role for p in pool_names])
+            want = wants[row_pool] if nationality is not None else np.full(b.n, wants[row_pool[0]] if b.n else False)
+            if not want.any():
                 continue
-            names_, probs = zip(*sorted(shares.items()), strict=True)
-            cum = np.cumsum(probs) / sum(probs)
-            trad[sel] = np.array([trad_names.index(x) for x in names_])[
-                np.minimum(np.searchsorted(cum, u[sel], side="right"), len(names_) - 1)]
-        g_idx = np.where(is_male, 0, 1)
-        pieces_idx = [_draw_names(pools, rng, row_pool, "given", g_idx, trad, pool_names, trad_names)]
-        depth = max(len(c) for c in CHAINS.values())
-        for j in range(min(parts - 1, depth)):
-            part = np.full(b.n, -1, dtype=np.int64)
-            for role in ("given", "family"):
-                want = np.array([len(CHAINS[p]) > j and CHAINS[p][j] == role for p in pool_names])[row_pool]
-                if not want.any():
-                    continue
-                gi = np.full(b.n, 0 if role == "given" else 2)  # ancestors' given names are male
-                drawn = _draw_names(pools, rng, row_pool, role, gi, trad, pool_names, trad_names, want)
-                part = np.where(want, drawn, part)
-            pieces_idx.append(part)
-        b.extra[f"#names:{stream}"] = {"args": args, "pieces": pieces_idx}
-    first = pieces_idx[0]
-    present = [p for p in pieces_idx[1:]]
+            # ancestors' given names are male
+            drawn = _draw_names(rng, row_pool, role, 0 if role == "given" else 2, trad, pool_names, want)
+            part = drawn if want.all() else np.where(want, drawn, part)
+        present.append(part)
     last = first.copy()
     for p in present:
         last = np.where(p >= 0, p, last)
-    b.extra[name] = {"first": first, "last": last, "vocab": pools.en_lower}
-    vocab = pools.ar if script == "ar" else pools.en
-    # rows whose pool has fewer parts: missing parts (-1) point at an empty string appended to the vocabulary
-    if any((p < 0).any() for p in present):
-        vocab_e = _with_empty(vocab)
-        empty = len(vocab)
-        parts_drawn = [(vocab_e, first)] + [(vocab_e, np.where(p >= 0, p, empty)) for p in present]
-        out = join_drawn(parts_drawn, " ")
-        return pc.utf8_rtrim(pc.replace_substring(out, "  ", " "), " ")
-    return join_drawn([(vocab, first)] + [(vocab, p) for p in present], " ")
+    return {"first": first, "present": present, "last": last}
 
 
 _EMPTY: dict[int, tuple[pa.Array, pa.Array]] = {}
@@ -406,7 +497,7 @@ def occupation(b: Batch, name: str, gender: str, birth_date: str, occupations: l
     """
     occ = list(occupations)
     age = _age(b, birth_date)
-    is_male = _eq(b.col(gender), male)
+    is_male = b.equals(gender, male)
     # the weights depend on (sex, age) only: one distribution per (sex, age), drawn for all rows at once
     group = is_male.astype(np.int64) * (_MAX_AGE + 1) + np.clip(age, 0, _MAX_AGE)
     cdf = _occupation_cdf(tuple((float(o.get("weight_f", 0)), float(o.get("weight_m", 0)), int(o.get("min_age", 0)),
@@ -414,7 +505,9 @@ def occupation(b: Batch, name: str, gender: str, birth_date: str, occupations: l
     idx = cdf.draw(group, b.rng(stream or name).random(b.n)) - cdf.start[group]
     b.index_of[name] = idx
     b.extra[name] = {"occupations": occ}
-    return pa.array([o["ar" if script == "ar" else "en"] for o in occ], pa.string()).take(pa.array(idx))
+    labels = [o["ar" if script == "ar" else "en"] for o in occ]
+    b.set_codes(name, labels, idx)
+    return pa.array(labels, pa.string()).take(pa.array(idx))
 
 
 @kind("income", required=("occupation", "birth_date"),

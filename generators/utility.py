@@ -29,7 +29,7 @@ def household_size(b: Batch, name: str, residency: str, means: Mapping[str, floa
     """People in the account's household: 1 + Poisson(mean - 1), the mean by residency (``means``)."""
     mean = np.ones(b.n)
     for key, m in means.items():
-        mean[_eq(b.col(residency), key)] = float(m)
+        mean[b.equals(residency, key)] = float(m)
     return pa.array(np.minimum(1 + b.rng(name).poisson(np.maximum(mean - 1, 0)), max))
 
 

@@ -202,6 +202,22 @@ def test_a_rows_own_value_gets_the_columns_token_whatever_its_form(mention, colu
     assert detokenize_table(out, ROW_POLICY, KS).equals(table)
 
 
+def test_a_column_read_in_pieces_gives_the_same_output(monkeypatch):
+    """A long column is read in pieces of about CHUNK_BYTES (memory); what is found in a row depends on that row
+    alone, so the pieces give the output, counts and row-aware tokens of the whole."""
+    notes = gen_notes.generate(400, seed=11).text
+    mentions = ["١٠١٢٣٤٥٦٧٨", "احمد على", "ahmed.ali@example.com"]
+    table = _row_table([f"{n} - {mentions[i % 3]}" for i, n in enumerate(notes)])
+    whole = tokenize_table(table, ROW_POLICY, KS)
+    monkeypatch.setattr(ft, "CHUNK_BYTES", 3000)
+    pieces = tokenize_table(table, ROW_POLICY, KS)
+    assert pieces.equals(whole)
+    assert detokenize_table(pieces, ROW_POLICY, KS).equals(table)
+    out_whole = ft.transform(pa.array(notes), CRYPTO)
+    monkeypatch.setattr(ft, "CHUNK_BYTES", 1 << 40)
+    assert ft.transform(pa.array(notes), CRYPTO).values.equals(out_whole.values)
+
+
 @pytest.mark.parametrize("mention", ["أحمد علي", "احمد على", "أحمد علي حسن", "محمد أحمد علي حسن", "أَحمد عـلي"])
 def test_a_rows_own_name_in_any_spelling(mention):
     table = _row_table([f"تحدثت مع {mention} اليوم"])
@@ -285,6 +301,75 @@ def test_generated_notes_round_trip_and_read_the_same(seed):
     s0, _, k0 = ft.detect(values).all_spans()
     s1, _, k1 = ft.detect(out.values).all_spans()
     assert k0.tolist() == k1.tolist() and len(s0) == len(s1)  # what is found in a token text: the same kinds
+
+
+def test_a_span_boundary_that_moves_in_the_token_text_is_masked_not_mistaken(monkeypatch):
+    """An address then a name: the token text read "address name" again, but the name's first token word (رياض,
+    a place) read as the address's last word, so the name's tokens came back at other positions and the row was
+    restored wrong without a word (2 in 200,000 notes with one random key).  The finder no longer reads it so
+    (a place inside a run of name parts is no address evidence), so that reading is given to the check here:
+    every span, part and position must read again exactly, or the row is masked and counted."""
+    import dataclasses
+
+    text = "العنوان: 9015 طريق الملك فهد، حي السليمانية، تبوك فيصل محمد فيصل المبلغ المتأخر 85,803 ريال"
+    token = "العنوان: 1372 طريق رءميط اأى، حي السليمانية، تبوك رياض عرفات منتصر المبلغ المتأخر 85,803 ريال"
+    det = ft.detect(pa.array([text]))
+    s, e, k = det.all_spans()
+    real_detect = ft.detect
+    same = real_detect(pa.array([token]))
+    assert same.all_spans()[2].tolist() == k.tolist()  # the finder reads the token text as the original
+    n = same.names
+    moved = dataclasses.replace(  # ... and as it once did: رياض in the address, the name one part shorter
+        same, addresses=dataclasses.replace(same.addresses, ends=same.addresses.ends + len(" رياض")),
+        names=dataclasses.replace(n, starts=n.part_start[1:2], part_start=n.part_start[1:], part_end=n.part_end[1:],
+                                  part_pos=n.part_pos[1:] - 1, part_span=n.part_span[1:],
+                                  part_context=None if n.part_context is None else n.part_context[1:]))
+    assert moved.all_spans()[2].tolist() == k.tolist()  # the same kinds in the same order: the old check passed it
+    # the replacements that made the token text: the address (same length) and each name part
+    names = det.names
+    replaced = (np.concatenate([s[:1], names.part_start]), np.concatenate([e[:1], names.part_end]),
+                np.array([e[0] - s[0]] + [len(p) for p in "رياض عرفات منتصر".split()]))
+    monkeypatch.setattr(ft, "detect", lambda values, spec=None, context=(): moved)
+    out, masked = ft._verified(det, pa.array([token]), None, [], replaced)
+    assert masked == 2
+    assert out.to_pylist() == [
+        "العنوان: #### #### ##### ###، ## ##########، #### #### #### #### المبلغ المتأخر 85,803 ريال"]
+    # the reading that matches passes
+    monkeypatch.setattr(ft, "detect", lambda values, spec=None, context=(): same)
+    out, masked = ft._verified(det, pa.array([token]), None, [], replaced)
+    assert masked == 0 and out.to_pylist() == [token]
+
+
+def test_weekdays_are_not_names_and_places_in_a_name_do_not_extend_an_address():
+    """يوم الخميس before a name: الخميس (Thursday) is a lexicon name with the article, and was read as the name's
+    first part (its token, السيد, then read as the cue "Mr."); a family name that is also a place (العجمي,
+    عابدين) after an address made the address take the name."""
+    det = ft.detect(pa.array(["وعد بالسداد يوم الخميس محمد ماهر احمد خليل",
+                              "يقيم في 9199 طريق الملك فهد، حي الجصة، تبوك، سوسن عبدالحافظ عبدالباسط العجمي"]))
+    s, e, k = det.all_spans()
+    found = [(ft.SPAN_KINDS[int(kk)], det.view.strings(np.array([a]), np.array([b]))[0].as_py())
+             for a, b, kk in zip(s, e, k, strict=True)]
+    assert ("person_name", "محمد ماهر احمد خليل") in found
+    assert ("person_name", "سوسن عبدالحافظ عبدالباسط العجمي") in found
+    assert ("sa_address", "9199 طريق الملك فهد، حي الجصة، تبوك") in found
+
+
+@pytest.mark.parametrize(("text", "raw_after"), [
+    ("العميل محمد أبو زيد اتصل اليوم", "أبو"),
+    ("تواصلنا مع السيد أحمد أبو العلا بخصوص القسط", "أبو"),
+    ("العميلة سارة أبو بكر طلبت كشف حساب", "أبو"),
+    ("الكفيل علي أبو الفتوح حسن", "أبو"),
+    ("الضامن أبو بكر سالم لم يرد", "أبو"),
+])
+def test_family_names_after_abu_are_names(text, raw_after):
+    """A family name written with أبو (أبو زيد, أبو العلا: no lexicon compound) is part of the name: the word after
+    the head is tokenized (once left raw), the head kept as بن is, and the text comes back."""
+    out = ft.transform(pa.array([text]), CRYPTO)
+    token = out.values.to_pylist()[0]
+    name = text.split(raw_after)[1].split()[0]
+    assert name not in token.split(), (text, token)
+    assert raw_after in token.split()
+    assert ft.transform(out.values, CRYPTO, decrypt=True).values.to_pylist() == [text]
 
 
 def _digit_soup(rnd: random.Random) -> str:

@@ -139,10 +139,31 @@ def test_tokens_unchanged(keyset: Keyset, column: str, algorithm: str, derivatio
     assert back.equals(values)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug, found while pinning these tokens: these names do not come "
-                                       "back (a lone compound head; a compound head before a lexicon word; "
-                                       "token scheme 1 with the family name ملك)")
-@pytest.mark.parametrize(("name", "derivation"), [("عبد", 2), ("أبو بكر الصديق", 2), ("بلال عثمان ملك", 1)])
+#: names with a compound head standing alone (no lexicon compound with the next word): a head was once taken as
+#: the input of the generic token, whose walk avoids heads, so it never came back (silently, 1 in 1: محمد أبو زيد
+#: came back as محمد ظةز زيد); heads are now kept like بن
+HEAD_NAMES = ["عبد", "أبو", "أبو بكر الصديق", "محمد أبو زيد", "أحمد أبو العلا", "سارة أبو بكر", "ابو بكر سالم",
+              "محمود عبد", "عبد الله أبو", "علي أبو الفتوح حسن", "خالد أبو النجا", "محمد ابو", "أبوبكر"]
+
+
+@pytest.mark.parametrize("derivation", [2])
+def test_names_with_a_lone_compound_head_come_back(keyset: Keyset, derivation: int) -> None:
+    crypto = Crypto(keyset, derivation=derivation)
+    spec = ColumnSpec("c", "person_name")
+    values = pa.array(HEAD_NAMES)
+    tokens, _ = transform_column(values, spec, crypto, decrypt=False)
+    back, _ = transform_column(tokens, spec, crypto, decrypt=True)
+    assert back.to_pylist() == HEAD_NAMES
+    for name, token in zip(HEAD_NAMES, tokens.to_pylist(), strict=True):
+        words, new = name.split(), token.split()
+        assert len(words) == len(new)
+        for w, t in zip(words, new, strict=True):  # a head stays; every other part is replaced
+            assert (w == t) == (w in ("عبد", "أبو", "ابو")), (name, token)
+
+
+@pytest.mark.xfail(strict=True, reason="known bug, found while pinning these tokens: token scheme 1 (kept only to "
+                                       "reverse old tokens) with the family name ملك does not come back")
+@pytest.mark.parametrize(("name", "derivation"), [("بلال عثمان ملك", 1)])
 def test_known_round_trip_failures(keyset: Keyset, name: str, derivation: int) -> None:
     crypto = Crypto(keyset, derivation=derivation)
     spec = ColumnSpec("c", "person_name")

@@ -23,8 +23,9 @@ none of them is ever handed a key meant for another.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 
 import numpy as np
 from cryptography.hazmat.primitives import hashes
@@ -123,14 +124,38 @@ def label_digest(parts: Iterable[str | bytes], size: int = 32) -> bytes:
     return hashlib.sha256(label(parts)).digest()[:size]
 
 
-@lru_cache(maxsize=16)
+_PERMUTATIONS: OrderedDict[tuple[bytes, bytes, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_PERMUTATION_BUDGET = 64 * 2**20  # bytes of tables kept (a 26**4 table pair takes 7.3 MB)
+_permutation_lock = threading.Lock()
+
+
 def cyclic_permutation(key: bytes, label: bytes, size: int) -> tuple[np.ndarray, np.ndarray]:
     """A keyed pseudo-random permutation of ``range(size)`` made of ONE cycle, and its inverse (int64 arrays).
 
     For domains too small for FF1 (below a million values).  Every ``i`` gets the sort key
     :func:`prf_u64` of ``label[:8] || BE64(i)``; the values in sort-key order form a single cycle (each maps to
-    the next one), so no value is its own image.  Cached: a table is built once per (key, label, size).
+    the next one), so no value is its own image.  Cached, least recently used first out, within a budget of
+    bytes rather than a count: free text uses dozens of small tables per batch (one per phone prefix, name
+    group, letter class ...), and a count-bounded cache rebuilt most of them on every batch.
     """
+    k = (key, label, size)
+    with _permutation_lock:
+        hit = _PERMUTATIONS.get(k)
+        if hit is not None:
+            _PERMUTATIONS.move_to_end(k)
+            return hit
+    made = _cyclic_permutation(key, label, size)
+    with _permutation_lock:
+        _PERMUTATIONS[k] = made
+        held = sum(f.nbytes + i.nbytes for f, i in _PERMUTATIONS.values())
+        while held > _PERMUTATION_BUDGET and len(_PERMUTATIONS) > 1:
+            _, (f, i) = _PERMUTATIONS.popitem(last=False)
+            held -= f.nbytes + i.nbytes
+    return made
+
+
+def _cyclic_permutation(key: bytes, label: bytes, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The table of :func:`cyclic_permutation`, built."""
     counters = np.zeros((size, BLOCK), dtype=np.uint8)
     counters[:, :8] = np.frombuffer(label[:8], dtype=np.uint8)
     counters[:, 8:] = np.arange(size, dtype=">u8").view(np.uint8).reshape(size, 8)

@@ -32,6 +32,15 @@ def group_bytes(arr: pa.Array) -> np.ndarray:
     return data[int(offsets[0]) : int(offsets[-1])]
 
 
+def decode_all(data: np.ndarray) -> np.ndarray:
+    """Code points of every character of ``data`` (valid UTF-8), as uint32: Python's own codecs, which decode in
+    one C pass what :func:`decode_at` does in a dozen numpy passes."""
+    try:
+        return np.frombuffer(data.tobytes().decode("utf-8").encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeDecodeError:  # not valid UTF-8 (Arrow strings are): read it as decode_at always did
+        return decode_at(data, np.flatnonzero((data & 0xC0) != 0x80))
+
+
 def decode_at(data: np.ndarray, lead_pos: np.ndarray) -> np.ndarray:
     """Code points of the UTF-8 characters starting at ``lead_pos`` in ``data`` (valid UTF-8)."""
     b0 = data[lead_pos].astype(np.uint32)

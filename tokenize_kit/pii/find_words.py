@@ -71,7 +71,9 @@ STOP = (
     "and but or then who which that called said asked promised requested will would to for since because phone "
     "mobile tel email whatsapp paid pay before after until with from regarding about asked promised called visit "
     "reminder meter invoice loan balance due follow call phones id iban رقم الرقم رقمه الهويه القومي الايبان الموبايل "
-    "العداد الفاتوره المبلغ الرصيد"
+    "العداد الفاتوره المبلغ الرصيد "
+    # the days of the week: الخميس and الجمعه are also lexicon names written with the article (يوم الخميس محمد ...)
+    "السبت الاحد الاثنين الثلاثاء الاربعاء الخميس الجمعه"
 ).split()
 CONNECTORS = nl.CONNECTORS
 #: one-letter Arabic words written glued to the next: و (and), ف (so), ب (with), ل (to), ك (as)
@@ -432,11 +434,26 @@ def find_names(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] =
     absorbed[1:] = comp[:-1]
     pend[comp] = w.end[np.flatnonzero(comp) + 1]
     part = (part | comp) & ~absorbed
+    # a head standing alone before a word, one space between (أبو زيد, أبو العلا: no lexicon compound, a family
+    # name): inside a name (a part before the head, or the word after it a part) the word is a part and the
+    # head a member kept as it is, like بن; the part's token is walked so the two never read as a compound
+    lone = head & ~comp & ~absorbed & ~part
+    head_member = np.zeros(n, dtype=bool)
+    hc = np.flatnonzero(lone[:-1] & (w.start[1:] == w.end[:-1] + 1) & (w.row[1:] == w.row[:-1]))
+    hc = hc[view.cps[w.end[hc]] == 0x20]
+    if len(hc):
+        x = hc + 1
+        word_ok = (((w.roles[x] & (SPECIAL | NUMBER)) == 0) | part[x]) & ~absorbed[x]
+        prev = np.maximum(hc - 1, 0)
+        prev_part = (hc > 0) & part[prev] & w.spaced[hc] & (w.row[prev] == w.row[hc])
+        sel = word_ok & (prev_part | part[x])
+        head_member[hc[sel]] = True
+        part[x[sel]] = True
     # "محمد السيد", "العميلة السيد السيد": a lexicon name written with the article ال is a part right after
     # another part, a cue or another such word, or right before a part; the article is the part's context (its
     # token is ال + the name's token, walked until the two do not read as another lexicon name).  Alone, or a
     # cue (السيد "Mr.") before a name, it stays.
-    art = ((w.roles & ARTICLE) != 0) & ~part & ~absorbed & ~comp
+    art = ((w.roles & ARTICLE) != 0) & ~part & ~absorbed & ~comp & ((w.roles & STOPW) == 0)
     if art.any():
         prev_ok = np.zeros(n, dtype=bool)
         prev_ok[1:] = w.spaced[1:] & (((w.roles[:-1] & NAME_CUE) != 0) | part[:-1] | art[:-1])
@@ -445,7 +462,7 @@ def find_names(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] =
         art &= prev_ok | next_ok
         part |= art
         pstart[art] += 2
-    connect = ((w.roles & CONNECT) != 0) & ~part
+    connect = (((w.roles & CONNECT) != 0) | head_member) & ~part
     # a run: parts (and connectors between parts) separated by spaces only; skip the absorbed words
     keep = ~absorbed
     idx = np.flatnonzero(keep)
@@ -492,10 +509,11 @@ def find_names(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] =
     member_index = np.cumsum(member) - 1
     pos = member_index[parts_at] - member_index[first_part][pspan]
     wp = idx[parts_at]
-    # context: a glued letter, or a compound head one space before the name's first part
+    # context: a glued letter, or a compound head one space before the name's first part or kept inside it
     ctx_start = np.where(pstart[wp] > w.start[wp], w.start[wp], pstart[wp])
     before = np.maximum(wp - 1, 0)
-    headed = (pos == 0) & (ctx_start == pstart[wp]) & (wp > 0) & ((w.roles[before] & HEAD) != 0)
+    headed = (ctx_start == pstart[wp]) & (wp > 0) & ((w.roles[before] & HEAD) != 0) & (
+        (pos == 0) | head_member[before])
     headed &= (w.row[before] == w.row[wp]) & (w.end[before] + 1 == pstart[wp])
     if headed.any():
         hs = np.flatnonzero(headed)
@@ -557,23 +575,38 @@ def find_addresses(view: TextView, blocked: np.ndarray, w: Words | None = None) 
     place = place_eg | place_sa
     evidence = struct | number | place
     stop = ((r & (STOPW | NAME_CUE | ADDR_CUE)) != 0) & ~evidence  # (الشيخ: a cue, and part of الشيخ زايد)
+    # a place written inside a run of name parts (العجمي, عابدين, الرشيد in محمد عابدين العجمي) is a family name
+    # there, not a sign that the address goes on: the name after an address must end it whatever names its
+    # token has, or the token text reads the name into the address
+    part = (r & PART) != 0
+    beside_part = np.zeros(n, dtype=bool)
+    linked = w.spaced[1:] & (w.row[1:] == w.row[:-1])
+    beside_part[1:] |= part[:-1] & linked
+    beside_part[:-1] |= part[1:] & linked
+    evidence &= ~(part & beside_part)
+    # an address starts at a cue or a structure word and never leaves its row: the walks read those rows only
+    if not len(rows):
+        return AddressSpans(z, z, z)
+    sub = in_rows
+    n = len(sub)
     begin = np.zeros(n, dtype=bool)
     # the walks below read single words: Python lists (a numpy scalar read costs far more)
-    gap, stop_l, ev_l, place_l, roles_l, ends_l = (x.tolist() for x in (w.gap, stop, evidence, place, r,
-                                                                        w.ends_sentence))
+    gap, stop_l, ev_l, place_l, roles_l, ends_l = (x[sub].tolist() for x in (w.gap, stop, evidence, place, r,
+                                                                             w.ends_sentence))
     # after a cue and its link words ("يسكن في", "address:", "lives at")
-    for i in np.flatnonzero(cue).tolist():
+    for i in np.flatnonzero(cue[sub]).tolist():
         j = i + 1
         while j < n and gap[j] != GAP_BREAK and (roles_l[j] & LINK) and j - i <= 2:
             j += 1
         if j < n and gap[j] != GAP_BREAK and not stop_l[j]:
             begin[j] = True
     # at a structure word, with a house number written just before it
-    si = np.flatnonzero(struct)
-    with_number = si[(si > 0) & (w.gap[si] == GAP_WITHIN) & number[np.maximum(si - 1, 0)]]
+    si = np.flatnonzero(struct[sub])
+    number_s = number[sub]
+    with_number = si[(si > 0) & (w.gap[sub][si] == GAP_WITHIN) & number_s[np.maximum(si - 1, 0)]]
     begin[with_number - 1] = True
     begin[np.setdiff1d(si, with_number)] = True
-    ev_c, eg_c, sa_c = (np.concatenate([[0], np.cumsum(x)]).tolist() for x in (evidence, place_eg, place_sa))
+    ev_c, eg_c, sa_c = (np.concatenate([[0], np.cumsum(x[sub])]).tolist() for x in (evidence, place_eg, place_sa))
     starts, ends, country = [], [], []
     taken_until = -1
     for b in np.flatnonzero(begin).tolist():
@@ -594,7 +627,7 @@ def find_addresses(view: TextView, blocked: np.ndarray, w: Words | None = None) 
         eg, sa = eg_c[e + 1] - eg_c[b], sa_c[e + 1] - sa_c[b]
         country.append(1 if sa > eg else 0)
         taken_until = e
-    first_w, last_w = np.array(starts, np.int64), np.array(ends, np.int64)
+    first_w, last_w = sub[np.array(starts, np.int64)], sub[np.array(ends, np.int64)]
     return AddressSpans(w.start[first_w], w.end[last_w], np.array(country, np.int64))
 
 

@@ -26,6 +26,7 @@ The policy options of a ``free_text`` column: ``find`` (the kinds to look for, d
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -45,7 +46,7 @@ from .email import Email
 from .find_codes import find_emails, find_ibans, spans_mask
 from .iban import Iban, render
 from .iban import _compact_array as iban_compact
-from .person_name import PersonName
+from .person_name import PersonName, generic_tokenizer
 from .phone import PhoneType
 from .text import digits_only, render_digits
 from .textview import TextView, gather, plain_strings
@@ -146,9 +147,14 @@ def options(spec: ColumnSpec | None) -> tuple[frozenset[str], tuple[str, ...]]:
     return frozenset(kinds), tuple(c.strip() for c in cues)
 
 
+def _cue_set(spec: ColumnSpec | None) -> frozenset[str]:
+    """The column's extra cue words, folded."""
+    return frozenset(nl.fold(c) for c in options(spec)[1])
+
+
 def detect(values: pa.Array, spec: ColumnSpec | None = None, context: Sequence[RowColumn] = ()) -> Detection:
     """Find every span of the kinds the spec asks for (all by default), the rows' own values first."""
-    kinds, _cues = options(spec)
+    kinds, _ = options(spec)
     view = TextView(values)
     det = Detection(view, taken=np.zeros(len(view), dtype=bool))
     if not len(view):
@@ -185,7 +191,7 @@ def detect(values: pa.Array, spec: ColumnSpec | None = None, context: Sequence[R
         det.numbers = nums
         if len(nums.chosen):
             det.taken |= spans_mask(len(view), nums.starts, nums.ends)
-    cue_set = frozenset(nl.fold(c) for c in _cues)
+    cue_set = _cue_set(spec)
     w = None
     if "address" in kinds:
         w = fw.words(view, det.taken)
@@ -591,9 +597,41 @@ class Outcome:
     irreversible: int = 0
 
 
+#: text read at once, in UTF-8 bytes: the finders keep several arrays of 4-8 bytes per character, so a batch is
+#: read in pieces of about this size (what is found in a row depends on that row alone: the same output)
+CHUNK_BYTES = 2 << 20
+
+
 def transform(values: pa.Array, crypto: Crypto, spec: ColumnSpec | None = None, *, decrypt: bool = False,
               context: Sequence[RowColumn] = ()) -> Outcome:
     """Replace every span found in each value by its token (or, with ``decrypt``, a token by its value)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    n = len(values)
+    if n < 2 or not pa.types.is_string(values.type):
+        return _transform(values, crypto, spec, decrypt=decrypt, context=context)
+    off = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1 + values.offset)[values.offset:]
+    if int(off[-1]) - int(off[0]) <= CHUNK_BYTES:
+        return _transform(values, crypto, spec, decrypt=decrypt, context=context)
+    cuts = np.unique(np.concatenate([[0], np.searchsorted(off - off[0], np.arange(
+        CHUNK_BYTES, int(off[-1] - off[0]), CHUNK_BYTES), side="right").clip(1, n - 1), [n]]))
+    outs: list[pa.Array] = []
+    counts: dict[str, int] = {}
+    irreversible = 0
+    for lo, hi in itertools.pairwise(cuts.tolist()):
+        part = _transform(values.slice(lo, hi - lo), crypto, spec, decrypt=decrypt,
+                          context=[RowColumn(c.spec, c.before.slice(lo, hi - lo), c.after.slice(lo, hi - lo))
+                                   for c in context])
+        outs.append(part.values.cast(pa.string()))
+        for k, v in part.counts.items():
+            counts[k] = counts.get(k, 0) + v
+        irreversible += part.irreversible
+    return Outcome(pa.concat_arrays(outs), counts, irreversible)
+
+
+def _transform(values: pa.Array, crypto: Crypto, spec: ColumnSpec | None = None, *, decrypt: bool = False,
+               context: Sequence[RowColumn] = ()) -> Outcome:
+    """:func:`transform` of one piece."""
     original = values
     det = detect(values, spec, context)
     view = det.view
@@ -642,7 +680,8 @@ def transform(values: pa.Array, crypto: Crypto, spec: ColumnSpec | None = None, 
     names = det.names
     if names is not None and len(names.starts):
         parts = view.strings(names.part_start, names.part_end)
-        new = nl.crypt_part_array(parts, names.part_pos, crypto, decrypt=decrypt, contexts=names.part_context)
+        new = nl.crypt_part_array(parts, names.part_pos, crypto, decrypt=decrypt, contexts=names.part_context,
+                                  generic=generic_tokenizer(crypto, decrypt))  # (a family name after أبو)
         starts_l.append(names.part_start)
         ends_l.append(names.part_end)
         texts_l.append(new)
@@ -655,46 +694,92 @@ def transform(values: pa.Array, crypto: Crypto, spec: ColumnSpec | None = None, 
     order = np.argsort(s, kind="stable")
     out = view.replace(s[order], e[order], t.take(pa.array(order)))
     if not decrypt:
-        out, masked = _verified(det, out, spec, [RowColumn(c.spec, c.after, c.before) for c in context])
+        out, masked = _verified(det, out, spec, [RowColumn(c.spec, c.after, c.before) for c in context],
+                                (s, e, pc.utf8_length(t).to_numpy(zero_copy_only=False).astype(np.int64)))
         irreversible += masked
     return Outcome(out, counts, irreversible)
 
 
-def _skeleton(det: Detection) -> pa.Array:
-    """Each value with every span replaced by a marker of its kind: what must read the same in a token text."""
+def _layout(det: Detection) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pa.Array]:
+    """What a token text must read again exactly: every span, name part and row-aware replaced word as (row,
+    start, end) within its row, a code (the span's kind; a name part's position; a replaced word's kind), and
+    what is written before each name part that its token depends on ("" elsewhere); unsorted."""
     s, e, k = det.all_spans()
-    view = det.view
-    if not len(s):
-        return view.values
-    marks = pa.array([f"\x00{SPAN_KINDS[i]}\x00" for i in range(len(SPAN_KINDS))], pa.string())
-    return view.replace(s, e, marks.take(pa.array(k.astype(np.int64))))
+    starts, ends, codes = [s], [e], [k.astype(np.int64)]
+    contexts: list[pa.Array] = [pa.repeat("", len(s)).cast(pa.string())]
+    for f in det.own:
+        if f.pieces is not None:
+            starts.append(f.pieces[0])
+            ends.append(f.pieces[1])
+            codes.append(np.full(len(f.pieces[0]), 100 + int(f.kinds[0]) if len(f.kinds) else 100, np.int64))
+            contexts.append(pa.repeat("", len(f.pieces[0])).cast(pa.string()))
+    names = det.names
+    if names is not None and len(names.part_start):
+        starts.append(names.part_start)
+        ends.append(names.part_end)
+        codes.append(200 + names.part_pos.astype(np.int64))
+        ctx = names.part_context
+        contexts.append(pa.repeat("", len(names.part_start)).cast(pa.string()) if ctx is None
+                        else plain_strings(ctx))
+    start, end = np.concatenate(starts), np.concatenate(ends)
+    row = det.view.row[start] if len(start) else _Z
+    return row, start, end, np.concatenate(codes), pa.concat_arrays(contexts)
 
 
-def _verified(det: Detection, out: pa.Array, spec: ColumnSpec | None, context: Sequence[RowColumn]
-              ) -> tuple[pa.Array, int]:
-    """The tokenized column, checked: where a token text does not read exactly as the original (the spans, their
-    kinds and everything between them), every span of that row is masked instead (irreversible, never raw).
+def _verified(det: Detection, out: pa.Array, spec: ColumnSpec | None, context: Sequence[RowColumn],
+              replaced: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[pa.Array, int]:
+    """The tokenized column, checked: where the token text is not found again exactly as the original was (every
+    span, name part and replaced word at the same place with the same kind, position and context), every span
+    of that row is masked instead (irreversible, never raw).  ``replaced``: (start, end, new length) of the
+    replacements that made ``out``, to map the original's positions into it.
 
+    Kinds alone would not do: an address followed by a name reads "address name" whether a word of the name is
+    read as the address's last word or not, and the name's tokens would then come back at other positions.
     Only the rows with spans are read again: the others are unchanged, and what is found in a row depends on
     that row alone (its text and its own column values)."""
-    s0, e0, _ = det.all_spans()
-    rows0 = det.view.row[s0]
-    rows = np.unique(rows0)
+    row0, s0, e0, code0, ctx0 = _layout(det)
+    rows = np.unique(row0)
     if not len(rows):
         return out, 0
     every = len(rows) == len(out)
     take = pa.array(rows)
     again = detect(out if every else out.take(take), spec,
                    context if every else [RowColumn(c.spec, c.before.take(take), c.after.take(take)) for c in context])
-    before = _skeleton(det) if every else _skeleton(det).take(take)
-    bad = rows[np.flatnonzero(~pc.fill_null(pc.equal(before, _skeleton(again)), False).to_numpy(
-        zero_copy_only=False))]
+    # the original's places, moved as the replacements before them moved them
+    r_s, r_e, r_len = replaced
+    order = np.argsort(r_e, kind="stable")
+    cum = np.concatenate([[0], np.cumsum((r_len - (r_e - r_s))[order])])
+    ends_sorted = r_e[order]
+
+    def moved(p: np.ndarray) -> np.ndarray:
+        return p + cum[np.searchsorted(ends_sorted, p, side="right")]
+
+    base0 = moved(det.view.row_off[row0])
+    a = (row0, moved(s0) - base0, moved(e0) - base0, code0, ctx0)
+    row1, s1, e1, code1, ctx1 = _layout(again)
+    base1 = again.view.row_off[row1]
+    b = (row1 if every else rows[row1], s1 - base1, e1 - base1, code1, ctx1)
+    bad_row = np.zeros(len(out), dtype=bool)
+    bad_row |= np.bincount(a[0], minlength=len(out)) != np.bincount(b[0], minlength=len(out))
+    sides = []
+    for row, st, en, code, ctx in (a, b):
+        o = np.lexsort((code, en, st, row))
+        keep = ~bad_row[row[o]]
+        o = o[keep]
+        sides.append((row[o], st[o], en[o], code[o], ctx.take(pa.array(o))))
+    (ra, sa, ea, ca, xa), (_, sb, eb, cb, xb) = sides
+    differ = (sa != sb) | (ea != eb) | (ca != cb)
+    if len(xa):
+        differ |= ~pc.fill_null(pc.equal(xa, xb), False).to_numpy(zero_copy_only=False)
+    bad_row[ra[differ]] = True
+    bad = np.flatnonzero(bad_row)
     if not len(bad):
         return out, 0
     # the masked rows' original spans, all masked (a span the token text lost is still raw there)
-    sel0 = np.isin(rows0, bad)
-    orig_masked = det.view.replace(s0[sel0], e0[sel0], _masked(det.view.strings(s0[sel0], e0[sel0])))
-    fixed = pc.replace_with_mask(out, pa.array(np.isin(np.arange(len(out)), bad)), orig_masked.take(pa.array(bad)))
+    sp_s, sp_e, _ = det.all_spans()
+    sel0 = bad_row[det.view.row[sp_s]] if len(sp_s) else np.zeros(0, dtype=bool)
+    orig_masked = det.view.replace(sp_s[sel0], sp_e[sel0], _masked(det.view.strings(sp_s[sel0], sp_e[sel0])))
+    fixed = pc.replace_with_mask(out, pa.array(bad_row), orig_masked.take(pa.array(bad)))
     return fixed, int(sel0.sum())
 
 

@@ -435,8 +435,21 @@ def crypt_names(values: pa.Array, crypto: Crypto, *, decrypt: bool = False, doma
     first = np.concatenate([[True], row[1:] != row[:-1]])
     pos = np.arange(len(ps)) - np.maximum.accumulate(np.where(first, np.arange(len(ps)), 0))
     parts = view.strings(ps, pe)
+    # a compound head kept as a part of its own (أبو before زيد) is the context of the part one space after it:
+    # that part's token must not make a lexicon compound with it (أبو + a token read as أبو بكر)
+    enc = pc.dictionary_encode(parts)
+    head_d = np.array([is_head(w) for w in enc.dictionary.to_pylist()], dtype=bool)
+    head = head_d[enc.indices.to_numpy(zero_copy_only=False)] if len(head_d) else np.zeros(len(ps), bool)
+    after_head = np.zeros(len(ps), dtype=bool)
+    after_head[1:] = head[:-1] & ~first[1:] & (pe[:-1] + 1 == ps[1:])
+    contexts = None
+    if after_head.any():
+        ah = np.flatnonzero(after_head)
+        after_head[ah] = view.cps[pe[ah - 1]] == 0x20
+        prev_start = np.concatenate([[0], ps[:-1]])
+        contexts = view.strings(np.where(after_head, prev_start, ps), ps)  # "أبو " (or "")
     return view.replace(ps, pe, crypt_part_array(parts, pos, crypto, decrypt=decrypt, domain=domain,
-                                                 generic=generic))
+                                                 generic=generic, contexts=contexts))
 
 
 def crypt_part_array(parts: pa.Array, pos: np.ndarray, crypto: Crypto, *, decrypt: bool = False,
@@ -447,8 +460,10 @@ def crypt_part_array(parts: pa.Array, pos: np.ndarray, crypto: Crypto, *, decryp
     if not len(parts):
         return pa.array([], pa.string())
     if contexts is not None and pc.any(pc.not_equal(contexts, "")).as_py():
-        # parts with a context: one by one (rare); the others through the shared path
+        # lexicon parts with a context: one by one (rare); the others through the shared path (a context changes
+        # nothing for a part outside the lexicon: its generic token is never a lexicon name)
         has = pc.not_equal(contexts, "").to_numpy(zero_copy_only=False)
+        has[has] = [_parse_cached(w) is not None for w in parts.filter(pa.array(has)).to_pylist()]
         hi = np.flatnonzero(has)
         items = [_parse_cached(w) for w in parts.take(pa.array(hi)).to_pylist()]
         ctx = contexts.take(pa.array(hi)).to_pylist()
@@ -464,7 +479,11 @@ def crypt_part_array(parts: pa.Array, pos: np.ndarray, crypto: Crypto, *, decryp
     parsed = [_parse_cached(w) for w in words]
     pidx = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     in_lex = np.array([p is not None for p in parsed], dtype=bool)[pidx] if len(parsed) else np.zeros(0, bool)
-    connector = np.array([fold(w) in _connectors() for w in words], dtype=bool)[pidx] if len(words) else in_lex
+    # connectors (بن) and compound heads standing alone (أبو before زيد, which is no lexicon name with it) are kept
+    # as they are: they say nothing of the person, and a generic token walks away from them, so one taken as
+    # input would never come back
+    connector = np.array([fold(w) in _connectors() or is_head(w) for w in words], dtype=bool)[pidx] if len(
+        words) else in_lex
     out_parts: list[tuple[np.ndarray, pa.Array]] = []
     kept = np.flatnonzero(connector & ~in_lex)
     if len(kept):

@@ -220,6 +220,9 @@ def _crypt_lexicon(values: pa.Array, crypto: Crypto, decrypt: bool, domain: str,
         merges = np.array([fold(texts[k // len(vocab)] + " " + texts[k % len(vocab)]) in known
                            for k in uniq_pair.tolist()], dtype=bool)
         compound[row[cand[merges[inverse.ravel()]]]] = True
+    # a row with a head standing alone (أبو زيد): its next part's token depends on the head before it (see
+    # crypt_names), so the row goes that way too
+    compound[row[head[idx]]] = True
     key = idx * 8 + np.minimum(pos, 7)
     if compound.any():
         key[compound[row]] = -1
@@ -249,6 +252,15 @@ def _crypt_lexicon(values: pa.Array, crypto: Crypto, decrypt: bool, domain: str,
     where = np.empty(len(values), dtype=np.int64)
     where[np.concatenate([done, rest])] = np.arange(len(values))
     return pa.concat_arrays([p.cast(pa.string()) for p in pieces]).take(pa.array(where))
+
+
+def generic_tokenizer(crypto: Crypto, decrypt: bool) -> Callable[[pa.Array], pa.Array]:
+    """Tokens of name parts outside the lexicon (token scheme 2): letter-class FPE under the type's generic
+    subkey, walked until the token reads as no lexicon name, head or connector."""
+    def generic(parts: pa.Array) -> pa.Array:
+        return charclass(parts, crypto, PersonName.domain + "/generic", decrypt=decrypt, avoid=generic_avoid)
+
+    return generic
 
 
 class PersonName(PIIType):
@@ -302,10 +314,7 @@ class PersonName(PIIType):
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         if token_scheme(crypto) >= 2:
-            def generic(parts: pa.Array) -> pa.Array:
-                return charclass(parts, crypto, self.domain + "/generic", decrypt=decrypt, avoid=generic_avoid)
-
-            return _crypt_lexicon(values, crypto, decrypt, self.domain, generic,
+            return _crypt_lexicon(values, crypto, decrypt, self.domain, generic_tokenizer(crypto, decrypt),
                                   parsed if isinstance(parsed, NameParse) and len(parsed.ok) == len(values) else None)
         fast = _simple_rows(values)
         if not fast.any():

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tokenize_kit.utf8 import decode_at, encode_codepoints, group_bytes
+from tokenize_kit.utf8 import decode_all, encode_codepoints, group_bytes
 
 DIGIT_BASES = (0x30, 0x660, 0x6F0)  # ASCII, Arabic-Indic, Extended Arabic-Indic zero
 
@@ -71,19 +71,10 @@ def decode(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     values = values.cast(pa.string()) if not pa.types.is_string(values.type) else values
     rows = len(values)
     data = group_bytes(values) if rows else np.zeros(0, np.uint8)
-    bufs = values.buffers()
-    byte_off = np.frombuffer(bufs[1], dtype=np.int32, count=rows + 1 + values.offset)[values.offset :].astype(np.int64)
-    byte_off -= byte_off[0]
-    lead = (data & 0xC0) != 0x80
-    lead_pos = np.flatnonzero(lead)
-    char_index = np.cumsum(lead) - 1 if len(data) else np.zeros(0, np.int64)
-    row_off = np.empty(rows + 1, dtype=np.int64)
-    row_off[-1] = len(lead_pos)
-    starts = byte_off[:-1]
-    row_off[:-1] = np.where(starts < len(data), char_index[np.minimum(starts, max(len(data) - 1, 0))], len(lead_pos))
-    if len(data) == len(lead_pos):  # ASCII
-        return data.astype(np.uint32), row_off
-    return decode_at(data, lead_pos), row_off
+    row_off = np.zeros(rows + 1, dtype=np.int64)
+    if rows:
+        np.cumsum(pc.fill_null(pc.utf8_length(values), 0).to_numpy(zero_copy_only=False), out=row_off[1:])
+    return decode_all(data), row_off
 
 
 def encode(cps: np.ndarray, row_off: np.ndarray) -> pa.Array:
