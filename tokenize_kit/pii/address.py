@@ -20,7 +20,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
@@ -33,7 +33,7 @@ from tokenize_kit import refdata
 from tokenize_kit.utf8 import encode_codepoints, group_bytes
 
 from .base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, stdnum_api
-from .charclass import CLASSES, charclass_cps, class_groups, crypt_group
+from .charclass import CLASSES, _crypt_group, charclass_cps
 from .exceptions import InvalidFormat
 from .text import WORD_CHARS, CharClass, decode, encode, row_ids
 
@@ -315,8 +315,12 @@ _INVALID = 63  # the code of a character that occurs in no kept word
 def _key_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     r"""Per 16-bit key: flags (``[\w.]``, ``.``, slow, alnum), the code point (0 where slow), the charclass class
     number + 1 and numeral."""
-    from .charclass import _CLASS, _NUMERAL
-
+    cp_cls = np.zeros(0x800, dtype=np.uint8)
+    cp_num = np.zeros(0x800, dtype=np.uint8)
+    for k, (_, alpha) in enumerate(CLASSES, start=1):
+        members = np.array([ord(c) for c in alpha])
+        cp_cls[members] = k
+        cp_num[members] = np.arange(len(members))
     cp_all = np.arange(0x800)
     word = np.array([bool(WORD_CHARS.predicate(chr(c))) or c == 0x2E for c in range(0x800)])
     single = np.array([len(chr(c).casefold()) == 1 for c in range(0x800)])
@@ -329,9 +333,8 @@ def _key_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     ok = (b0 < 0x80) | two
     cp = np.where(b0 < 0x80, b0, np.where(two, ((b0 & 0x1F) << 6) | (b1 & 0x3F), 0))
     flags = np.where(ok, cp_flags[cp], _SLOWF).astype(np.uint8)
-    in_cls = cp < len(_CLASS)
-    cls = np.where(ok & in_cls, _CLASS[np.where(in_cls, cp, 0)], 0).astype(np.uint8)
-    numeral = np.where(cls > 0, _NUMERAL[np.where(in_cls, cp, 0)], 0).astype(np.uint8)
+    cls = np.where(ok, cp_cls[cp], 0).astype(np.uint8)
+    numeral = np.where(ok, cp_num[cp], 0).astype(np.uint8)
     return flags, np.where(ok, cp, 0).astype(np.uint16), cls, numeral
 
 
@@ -569,6 +572,46 @@ class _Scan:
         return start, end, row
 
 
+def _segment_sums(a: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """The sum of ``a`` within each segment ``[off[i], off[i + 1])`` (``off`` ascending)."""
+    out = np.zeros(len(off) - 1, dtype=np.int64)
+    filled = np.flatnonzero(off[1:] > off[:-1])
+    if len(filled):
+        # (an int64 accumulator would convert the whole of ``a`` first: int32 holds any sum of an Arrow column's)
+        out[filled] = np.add.reduceat(a[: int(off[-1])], off[filled], dtype=np.int32)
+    return out
+
+
+def _class_groups(cls: np.ndarray, row_off: np.ndarray, numerals: Callable[[np.ndarray], np.ndarray]
+                  ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """The subsequences of character-class FPE (:func:`~tokenize_kit.pii.charclass.charclass_cps`) on flat
+    positions, grouped for its ``_crypt_group``: ``cls`` holds each position's class number + 1 (0: left as it is),
+    ``numerals(positions)`` their numerals within their classes.  Yields ``(class number + 1, positions,
+    numerals)`` per class and subsequence length, both as (rows, length) matrices.
+
+    Within a class, its positions (ascending) hold every row's subsequence as one consecutive stretch, so each row's
+    stretch starts after the rows before it; rows are grouped by the length of their stretch and each group is
+    gathered as a (rows, length) matrix, one batch per length."""
+    counts = np.bincount(cls, minlength=len(CLASSES) + 1)
+    for k in range(1, len(CLASSES) + 1):
+        if counts[k] == 0:
+            continue
+        mask = cls == k
+        pos = np.flatnonzero(mask)  # this class's positions, ascending
+        lengths = _segment_sums(mask.view(np.uint8), row_off)
+        start = np.cumsum(lengths) - lengths
+        top = int(lengths.max())
+        order = np.argsort(lengths.astype(np.uint16) if top < 2**16 else lengths, kind="stable")
+        by_len = np.bincount(lengths)
+        cut = int(by_len[0])
+        for length in np.flatnonzero(by_len[1:]).tolist():
+            length += 1
+            rows = order[cut : cut + int(by_len[length])]
+            cut += int(by_len[length])
+            at = pos[start[rows][:, None] + np.arange(length)]
+            yield k, at, numerals(at)
+
+
 def _bytes_tables() -> list[tuple[np.ndarray, np.ndarray | None]]:
     """Per charclass class: the UTF-8 lead byte of each numeral's character, and its second byte (None: one byte)."""
     out: list[tuple[np.ndarray, np.ndarray | None]] = []
@@ -631,7 +674,7 @@ def _crypt_column(values: pa.Array, country: str, keep_places: bool, crypto: Cry
     for (k, _), parts in groups.items():
         name, alphabet = CLASSES[k - 1]
         nums = parts[0][2] if len(parts) == 1 else np.concatenate([p[2] for p in parts])
-        new = crypt_group(nums, name, alphabet, crypto, domain, decrypt)
+        new = _crypt_group(nums, name, alphabet, crypto, domain, decrypt)
         cut = 0
         for batch, at, _ in parts:
             batch.put(k, at, new[cut : cut + len(at)])
@@ -663,7 +706,7 @@ class _Batch:
         _, _, cls_of_key, numeral_of_key = _key_tables()
         cls = cls_of_key[scan.key]
         cls[kept] = 0
-        return class_groups(cls, scan.row_off, lambda at: numeral_of_key[scan.key[at]])
+        return _class_groups(cls, scan.row_off, lambda at: numeral_of_key[scan.key[at]])
 
     def put(self, k: int, at: np.ndarray, new: np.ndarray) -> None:
         """Write the new numerals ``new`` of class ``k`` at the characters ``at``."""
