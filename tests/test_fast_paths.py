@@ -284,3 +284,146 @@ def test_person_name_parse_is_is_valid():
         rnd.choice(["", " "]).join(rnd.choice(words) for _ in range(rnd.randrange(1, 9))) for _ in range(3000)]
     got = person_name._TYPE.parse(pa.array(values, pa.string())).ok
     assert got.tolist() == [person_name.is_valid(v) for v in values]
+
+
+# -- character-class FPE, e-mail and IBAN (issue 16: whole-column bookkeeping) -----------------------------------
+def _charclass_reference(cps, row_off, crypto, domain, decrypt, protect=None, row_end=None):
+    """The definition of character-class FPE, row by row and class by class: each class's subsequence of a row is
+    encrypted on its own (FF1 over the class alphabet, or the keyed permutation for a domain below 10**6)."""
+    from tokenize_kit.fpe import min_length
+    from tokenize_kit.pii.charclass import CLASSES
+    from tokenize_kit.pii.intdomain import crypt_ints
+
+    def crypt(name: str, alphabet: str, nums: tuple[int, ...]) -> list[int]:
+        radix, length = len(alphabet), len(nums)
+        if radix**length >= 10**6 and length >= min_length(radix):
+            cipher = crypto.cipher(domain, alphabet)
+            tweak = crypto.tweak("charclass", name, str(length))
+            step = cipher.decrypt_numerals if decrypt else cipher.encrypt_numerals
+            return step(np.array([nums]), tweak)[0].tolist()
+        value = sum(x * radix ** (length - 1 - i) for i, x in enumerate(nums))
+        got = int(crypt_ints(crypto, domain, np.array([value]), radix**length, ("charclass", name, str(length)),
+                             decrypt=decrypt)[0])
+        return [(got // radix ** (length - 1 - i)) % radix for i in range(length)]
+
+    found = []  # (class, alphabet, positions, numerals) of every row's subsequence of every class
+    for r in range(len(row_off) - 1):
+        end = row_off[r + 1] if row_end is None else row_end[r]
+        for name, alphabet in CLASSES:
+            idx = [p for p in range(row_off[r], end)
+                   if chr(cps[p]) in alphabet and not (protect is not None and protect[p])]
+            if idx:
+                found.append((name, alphabet, idx, tuple(alphabet.index(chr(cps[p])) for p in idx)))
+    out = cps.copy()
+    done: dict[tuple[str, tuple[int, ...]], list[int]] = {}
+    for name, alphabet, idx, nums in sorted(found, key=lambda f: (f[0], len(f[3]))):  # (one small table at a time)
+        if (name, nums) not in done:
+            done[name, nums] = crypt(name, alphabet, nums)
+        for p, x in zip(idx, done[name, nums], strict=True):
+            out[p] = ord(alphabet[x])
+    return out
+
+
+def _charclass_rows(seed: int) -> list[str]:
+    """Rows mixing every class (both runs of the Arabic letters), characters of no class, empty rows, long rows (the
+    wide and the exact FF1 paths) and many repeats (so some class and length has enough rows to be de-duplicated)."""
+    rnd = random.Random(seed)
+    pools = ["0123456789", "٠١٢٣٤٥٦٧٨٩", "۰۱۲۳۴۵۶۷۸۹", "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+             "ابتثجحخدذرزسشصضطظعغفقكلمنهويءآأؤإئةى", " .-_@،ـپ😀"]
+
+    def row(longest: int) -> str:
+        return "".join(rnd.choice(rnd.choice(pools)) for _ in range(rnd.randrange(0, longest)))
+
+    common = [row(14), "ahmed.ali", "sara.mohamed77", "محمد_علي"]  # (over 256 rows each: de-duplicated groups)
+    rows = [row(40) for _ in range(120)] + ["", "x" * 30, "A" * 27, "٣" * 7, "ب" * 5, "a1"]
+    rows += [rnd.choice(common) for _ in range(1500)]
+    rnd.shuffle(rows)
+    return rows
+
+
+@pytest.mark.parametrize("decrypt", [False, True])
+@pytest.mark.parametrize("algorithm", ["ff1", "ff3-1"])
+def test_charclass_matches_its_definition(decrypt, algorithm):
+    from tokenize_kit.pii.charclass import charclass_cps
+    from tokenize_kit.pii.text import decode
+
+    crypto = Crypto(Keyset.generate(), algorithm=algorithm)
+    rows = _charclass_rows(3)
+    if algorithm == "ff3-1":  # (FF3-1 refuses a subsequence longer than its maximum length)
+        rows = [r for r in rows if len(r) < 25]
+    cps, off = decode(pa.array(rows, pa.string()))
+    rnd = np.random.default_rng(5)
+    protect = rnd.random(len(cps)) < 0.2
+    row_end = off[:-1] + (np.diff(off) * rnd.random(len(off) - 1)).astype(np.int64)
+    for kwargs in ({}, {"protect": protect}, {"row_end": row_end}, {"protect": protect, "row_end": row_end}):
+        got = charclass_cps(cps, off, crypto, "t", decrypt=decrypt, **kwargs)
+        assert got.tolist() == _charclass_reference(cps, off, crypto, "t", decrypt, **kwargs).tolist(), kwargs
+    ascii_rows = [r for r in rows if r.isascii()]
+    data = np.frombuffer("".join(ascii_rows).encode(), np.uint8)
+    ascii_off = np.concatenate([[0], np.cumsum([len(r) for r in ascii_rows])])
+    got = charclass_cps(data, ascii_off, crypto, "t", decrypt=decrypt)  # (bytes in, bytes out)
+    assert got.dtype == np.uint8
+    assert got.tolist() == _charclass_reference(data, ascii_off, crypto, "t", decrypt).tolist()
+
+
+def test_email_fast_path_is_the_general_path():
+    """Tokens with the domain kept, computed on the column's bytes, are those of the local parts as strings."""
+    from tokenize_kit.pii import email
+    from tokenize_kit.pii.charclass import charclass
+
+    crypto = Crypto(Keyset.generate())
+    rnd = random.Random(8)
+    locals_ = ["a", "Q", "1234567", "ahmed..ali", "A.B_c%d+e-f", "x1", "very.long.local.part.with.many.dots.0123456789",
+               *("".join(rnd.choice("abcXYZ019._-+%") for _ in range(rnd.randrange(1, 30))) for _ in range(2000))]
+    values = pa.array([f"{loc}@{rnd.choice(['gmail.com', 'x.co', 'Mail-Srv.example.ORG'])}" for loc in locals_])
+    for decrypt in (False, True):
+        fast = email._crypt_local(values, crypto, "email", decrypt)
+        local = charclass(pa.array(locals_), crypto, "email", decrypt=decrypt).to_pylist()
+        assert fast.to_pylist() == [f"{t}@{v.split('@', 1)[1]}" for t, v in zip(local, values.to_pylist(), strict=True)]
+
+
+def test_iban_form_check_is_the_regex():
+    """The byte-level check of an IBAN's form selects exactly the values its regex matches."""
+    from tokenize_kit.pii import iban
+
+    rnd = random.Random(2)
+    values = []
+    for _ in range(3000):
+        code = rnd.choice(["EG", "SA", "DE", "E", "", "S٣"])
+        length = rnd.choice([24, 29]) if rnd.random() < 0.7 else rnd.randrange(20, 32)
+        body = "0123456789ABCDEFGHIJ" if code == "SA" and rnd.random() < 0.5 else "0123456789"
+        values.append(code + "".join(rnd.choice("ag ٣é-/" if rnd.random() < 0.01 else body)
+                                     for _ in range(length - len(code))))
+    arr = pa.array([*values, None, "", "EG"], pa.string())
+    for sub in (arr, arr.slice(7), arr.cast(pa.large_string())):
+        texts = sub.to_pylist()
+        for country in iban.COUNTRIES.values():
+            want = np.flatnonzero(pc.fill_null(pc.match_substring_regex(sub, country.regex), False).to_numpy(
+                zero_copy_only=False))
+            assert len(want) > 30
+            rows, matrix = iban._of_country(sub, country)
+            assert rows.tolist() == want.tolist()
+            assert [bytes(m).decode() for m in matrix] == [texts[i] for i in rows]
+
+
+def test_iban_mod97_and_digit_conversions():
+    from tokenize_kit.pii import iban
+    from tokenize_kit.pii.checksums import mod97_10
+
+    rnd = np.random.default_rng(3)
+    for length in (24, 29):
+        for letters in ("code", "fixed", "mixed"):
+            m = (rnd.integers(0, 10, (500, length)) + 0x30).astype(np.uint8)
+            m[:, :2] = np.frombuffer(b"SA", np.uint8)
+            if letters == "fixed":
+                m[:, [7, 11, 20]] = rnd.integers(0x41, 0x5B, (500, 3))
+            elif letters == "mixed":
+                where = rnd.random(m.shape) < 0.2
+                m[where] = rnd.integers(0x41, 0x5B, int(where.sum()))
+            want = mod97_10(np.concatenate([m[:, 4:], m[:, :4]], axis=1))
+            assert (iban.mod97(m) == want).all()
+    for width in range(1, 19):
+        values = np.concatenate([[0, 10**width - 1], rnd.integers(0, 10**width, 300, dtype=np.int64)])
+        chars = iban._digit_chars(values, width)
+        assert [bytes(c).decode() for c in chars] == [str(v).zfill(width) for v in values.tolist()]
+        assert (iban._digit_values(chars) == values).all()

@@ -676,9 +676,16 @@ def _empty_markers(core: pa.Array) -> np.ndarray:
 
 
 def _has_e(values: pa.Array) -> bool:
-    """Whether any value contains an ``e`` or ``E`` (a cheap pre-check for scientific notation)."""
+    """Whether some value may be a number in scientific notation (a cheap pre-check): one starts with a digit, and
+    some value contains an ``e`` or ``E``."""
     data = group_bytes(values)
-    return bool(len(data)) and bool(np.any((data | 0x20) == 0x65))
+    if not len(data):
+        return False
+    off = _byte_offsets(values)
+    starts = off[:-1][off[:-1] < off[1:]]  # (the first byte of each non-empty value)
+    if not bool(np.any((data[starts] - 0x30) < 10)):  # (uint8: below "0" wraps to a large value)
+        return False
+    return bool(np.any((data | 0x20) == 0x65))
 
 
 def _as_string_array(arr: pa.Array | pa.ChunkedArray) -> pa.Array:

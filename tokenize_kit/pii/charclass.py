@@ -37,8 +37,10 @@ from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tokenize_kit.fpe import ARABIC_INDIC_DIGITS, DIGITS, EXTENDED_ARABIC_INDIC_DIGITS, min_length
+from tokenize_kit.fpe._base import digits_big_endian
 
 from .base import Crypto
 from .intdomain import crypt_ints
@@ -62,85 +64,171 @@ CLASSES: tuple[tuple[str, str], ...] = (
 MAX_WALKS = 1000
 
 
-def _tables() -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """(class number + 1 of every code point up to the highest class member, 0 = no class; its numeral within the
-    class; each class's code points by numeral)."""
-    top = max(ord(c) for _, alpha in CLASSES for c in alpha) + 1
-    cls = np.zeros(top, dtype=np.uint8)
-    num = np.zeros(top, dtype=np.int64)
-    out = []
-    for k, (_, alpha) in enumerate(CLASSES, start=1):
-        cps = np.array([ord(c) for c in alpha], dtype=np.int64)
-        cls[cps] = k
-        num[cps] = np.arange(len(cps))
-        out.append(cps.astype(np.uint32))
-    return cls, num, out
+def _runs(alphabet: str) -> tuple[tuple[int, int, int], ...]:
+    """The alphabet as runs of consecutive code points: (first code point, length, numeral of the first)."""
+    runs: list[tuple[int, int, int]] = []
+    for numeral, ch in enumerate(alphabet):
+        if runs and ord(ch) == runs[-1][0] + runs[-1][1]:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1, runs[-1][2])
+        else:
+            runs.append((ord(ch), 1, numeral))
+    return tuple(runs)
 
 
-_CLASS, _NUMERAL, _OUT = _tables()
+#: each class's runs of code points (every class is one run but the Arabic letters, which are two): a position's
+#: class and numeral are a subtraction and a comparison per run, no table lookup (which would widen every byte's
+#: index to 64 bits)
+_RUNS = [_runs(alphabet) for _, alphabet in CLASSES]
+
+
+#: below this many rows a group is encrypted as it is (finding its distinct rows would cost more than it saves)
+DEDUP_MIN_ROWS = 256
+
+
+def _distinct_rows(nums: np.ndarray, radix: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(distinct rows of a uint8 numeral matrix, each row's index into them, their big-endian integers if they fit
+    in int64 else None): one hash pass (Arrow's ``dictionary_encode``) over the rows as integers, or as fixed-size
+    binary strings when ``radix**length`` does not fit in int64."""
+    rows, length = nums.shape
+    if radix**length < 2**63:
+        weights = radix ** np.arange(length - 1, -1, -1, dtype=np.int64)
+        ints = nums @ weights
+        enc = pc.dictionary_encode(pa.array(ints, pa.int64()))
+        uniq_ints = enc.dictionary.to_numpy()
+        inverse = enc.indices.to_numpy()
+        return digits_big_endian(uniq_ints, radix, length).astype(np.uint8), inverse, uniq_ints
+    flat = np.ascontiguousarray(nums, dtype=np.uint8)
+    enc = pc.dictionary_encode(pa.FixedSizeBinaryArray.from_buffers(pa.binary(length), rows,
+                                                                    [None, pa.py_buffer(flat)]))
+    uniq = np.frombuffer(enc.dictionary.buffers()[1], np.uint8, count=len(enc.dictionary) * length)
+    return uniq.reshape(-1, length), enc.indices.to_numpy(), None
 
 
 def _crypt_group(nums: np.ndarray, name: str, alphabet: str, crypto: Crypto, domain: str, decrypt: bool
                  ) -> np.ndarray:
-    """The numerals of one class's subsequences of one length (rows, length): FF1 (or FF3-1) over the class
-    alphabet where the domain is large enough, else a keyed permutation of ``range(radix**length)``."""
+    """The numerals (uint8) of one class's subsequences of one length (rows, length): FF1 (or FF3-1) over the class
+    alphabet where the domain is large enough, else a keyed permutation of ``range(radix**length)``.  Each distinct
+    subsequence is encrypted once (e-mail local parts repeat the same letters with other digits, and so on)."""
     radix, length = len(alphabet), nums.shape[1]
     if radix**length >= 1_000_000 and length >= min_length(radix):
         cipher = crypto.cipher(domain, alphabet)
         tw = crypto.tweak("charclass", name, str(length))
-        return cipher.decrypt_numerals(nums, tw) if decrypt else cipher.encrypt_numerals(nums, tw)
+        if len(nums) < DEDUP_MIN_ROWS:
+            return (cipher.decrypt_numerals(nums, tw) if decrypt else cipher.encrypt_numerals(nums, tw)).astype(
+                np.uint8)
+        uniq, inverse, ints = _distinct_rows(nums, radix)
+        fast = getattr(cipher, "decrypt_ints" if decrypt else "encrypt_ints", None)
+        if fast is not None and ints is not None:  # (the same numerals as encrypt_numerals, from the integers)
+            new = digits_big_endian(fast(ints.astype(np.uint64), length, tw), radix, length)
+        else:
+            new = cipher.decrypt_numerals(uniq, tw) if decrypt else cipher.encrypt_numerals(uniq, tw)
+        return new.astype(np.uint8)[inverse]
     size = radix**length
-    weights = radix ** np.arange(length - 1, -1, -1, dtype=np.int64)
-    ints = nums @ weights
+    ints = nums @ radix ** np.arange(length - 1, -1, -1, dtype=np.int64)
     new_ints = crypt_ints(crypto, domain, ints, size, ("charclass", name, str(length)), decrypt=decrypt)
-    return (new_ints[:, None] // weights[None, :]) % radix
+    return digits_big_endian(new_ints, radix, length).astype(np.uint8)
 
 
 def charclass_cps(
     cps: np.ndarray, row_off: np.ndarray, crypto: Crypto, domain: str, *,
-    decrypt: bool = False, protect: np.ndarray | None = None,
+    decrypt: bool = False, protect: np.ndarray | None = None, row_end: np.ndarray | None = None,
 ) -> np.ndarray:
     """Apply the class-wise permutation to flat code points (see :func:`charclass`); ``protect`` marks positions
     left as they are (and out of the subsequences).  ``cps`` may be any unsigned integer array (UTF-8 bytes of an
-    ASCII column too); the result has its dtype.
+    ASCII column too); the result has its dtype.  ``row_end``: row ``r`` is ``cps[row_off[r]:row_end[r]]`` instead
+    of ``cps[row_off[r]:row_off[r + 1]]`` (what lies between two rows is left as it is, as if protected).
 
-    Every position's class comes from one table lookup; within a class, one stable sort of its positions by the
-    length of their row's subsequence gives each length's subsequences as consecutive numerals, one batch per
-    length."""
+    Per class: its positions (ascending, so row by row) give its numerals in storage order, and one segmented sum
+    over the row boundaries gives each row's subsequence length and where it starts among them.  The rows of one
+    length (one stable sort of the row lengths) take their subsequences as a (rows, length) block of windows at
+    those starts, encrypted in one batch and written back the same way: no per-position sort, index or row
+    number."""
     out = cps.copy()
     n = len(cps)
     if n == 0:
         return out
-    if cps.dtype == np.uint8:  # (the table covers every byte)
-        cls = _CLASS[cps]
-    else:
-        cls = _CLASS[np.where(cps < len(_CLASS), cps, 0)]  # (code point 0 has no class)
-    if protect is not None:
-        cls[protect] = 0
-    counts = np.bincount(cls, minlength=len(CLASSES) + 1)
-    if counts[0] == n:
-        return out
+    # (unsigned arithmetic: a code point below a run's first wraps to a large value, so one comparison tests the run)
+    u = cps.view(np.dtype(f"u{cps.dtype.itemsize}")) if cps.dtype.kind == "i" else cps
+    top = int(u.max())
+    keep = None if protect is None else ~np.asarray(protect, dtype=bool)
+    row_off = np.asarray(row_off, dtype=np.int64)
     n_rows = len(row_off) - 1
-    row = np.repeat(np.arange(n_rows, dtype=np.int32 if n_rows < 2**31 else np.int64), np.diff(row_off))
-    for k, (name, alphabet) in enumerate(CLASSES, start=1):
-        if counts[k] == 0:
+    index_type = np.int32 if n < 2**31 else np.int64
+    # segment boundaries: 0, then every row's start and end; segment i runs from bounds[i] to bounds[i + 1]
+    bounds = np.empty(2 * n_rows + 1, dtype=np.int64)
+    bounds[0] = 0
+    bounds[1::2] = row_off[:-1]
+    bounds[2::2] = row_off[1:] if row_end is None else row_end
+    empty = np.flatnonzero(bounds[1:] == bounds[:-1])  # (reduceat gives such a segment its first element)
+    before = np.zeros(len(bounds) + 1, dtype=np.int64)
+    mask = np.zeros(n + 1, dtype=bool)  # (one position past the end, of no class, ends the last segment)
+    scratch = np.empty(n, dtype=u.dtype)
+    for (name, alphabet), runs in zip(CLASSES, _RUNS, strict=True):
+        if runs[0][0] > top:
             continue
-        pos = np.flatnonzero(cls == k)  # this class's positions, ascending
-        prow = row[pos]
-        lengths = np.bincount(prow, minlength=n_rows)
-        plen = lengths[prow]
-        by_len = np.bincount(plen)
-        present = np.flatnonzero(by_len)
-        if len(present) > 1:  # group the positions by their subsequence's length (stable: rows stay in order)
-            pos = pos[np.argsort(plen.astype(np.uint16) if plen.max() < 2**16 else plen, kind="stable")]
-        cut = 0
-        for length in present.tolist():
-            gpos = pos[cut : cut + int(by_len[length])]
-            cut += int(by_len[length])
-            nums = _NUMERAL[cps[gpos]].reshape(-1, length)
-            new = _crypt_group(nums, name, alphabet, crypto, domain, decrypt)
-            out[gpos] = _OUT[k - 1][new.ravel()]
+        for i, (first_cp, count, _) in enumerate(runs):
+            np.subtract(u, first_cp, out=scratch)
+            if i == 0:
+                np.less(scratch, count, out=mask[:n])
+            else:
+                mask[:n] |= scratch < count
+        if keep is not None:
+            mask[:n] &= keep
+        pos = np.flatnonzero(mask)  # this class's positions, ascending (row by row)
+        if not len(pos):
+            continue
+        seg = np.add.reduceat(mask, bounds, dtype=index_type)
+        seg[empty] = 0
+        np.cumsum(seg, out=before[1:])  # before[i]: the class's positions before bounds[i]
+        first = before[1:-1:2]  # where each row's subsequence starts in ``pos``
+        lengths = before[2::2] - first
+        by_len = np.bincount(lengths)
+        present = np.flatnonzero(by_len[1:]) + 1
+        if not len(present):
+            continue
+        nums = _numerals(u[pos], runs)  # (in storage order: a sequential gather)
+        total = int(lengths.sum())  # (positions between rows are in ``pos`` but in no subsequence)
+        if len(present) == 1 and by_len[0] == 0 and total == len(pos):  # every row, one length: one block
+            nums = _crypt_group(nums.reshape(-1, int(present[0])), name, alphabet, crypto, domain, decrypt).ravel()
+        else:
+            rows = np.argsort(lengths.astype(np.uint16) if len(by_len) <= 2**16 else lengths, kind="stable")
+            starts = first[rows]
+            cut = int(by_len[0])  # (rows without the class come first)
+            for length in present.tolist():
+                # the subsequences of this length: windows of ``nums`` at their rows' starts (a copy of ``length``
+                # numerals per row, not an index per numeral); rows' windows never overlap, so they are written back
+                # the same way
+                at = starts[cut : cut + int(by_len[length])]
+                cut += len(at)
+                windows = np.lib.stride_tricks.as_strided(nums, (len(nums) - length + 1, length), (1, 1))
+                windows[at] = _crypt_group(windows[at], name, alphabet, crypto, domain, decrypt)
+        out[pos] = _code_points(nums, runs, out.dtype)
     return out
+
+
+def _numerals(cps: np.ndarray, runs: tuple[tuple[int, int, int], ...]) -> np.ndarray:
+    """Numerals (uint8) of code points of one class: a code point of a run less the run's offset (its first code
+    point less its first numeral; the offsets grow run by run)."""
+    offset = runs[0][0] - runs[0][2]
+    if len(runs) == 1:
+        return (cps - offset).astype(np.uint8)
+    v = cps.astype(np.int64) - offset
+    for cp, _, numeral in runs[1:]:
+        v -= np.where(cps >= cp, (cp - numeral) - offset, 0)
+        offset = cp - numeral
+    return v.astype(np.uint8)
+
+
+def _code_points(nums: np.ndarray, runs: tuple[tuple[int, int, int], ...], dtype: np.dtype) -> np.ndarray:
+    """Inverse of :func:`_numerals`, as ``dtype``."""
+    offset = runs[0][0] - runs[0][2]
+    if len(runs) == 1:
+        return nums.astype(dtype) + dtype.type(offset)
+    v = nums.astype(np.int64) + offset
+    for cp, _, numeral in runs[1:]:
+        v += np.where(nums >= numeral, (cp - numeral) - offset, 0)
+        offset = cp - numeral
+    return v.astype(dtype)
 
 
 def charclass(

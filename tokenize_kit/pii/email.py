@@ -68,9 +68,10 @@ class Email(PIIType):
 
 def _crypt_local(values: pa.Array, crypto: Crypto, domain: str, decrypt: bool) -> pa.Array | None:
     """The tokens with the domain kept, on the column's bytes: a valid address is ASCII with one ``@``, so the
-    local part of each row is the bytes before its ``@``: those are gathered, encrypted by character-class FPE
-    (the same tokens as encrypting the local parts as strings) and written back in place.  ``None`` if the
-    column is not of that shape (then the general path runs)."""
+    local part of each row is the bytes before its ``@``.  Character-class FPE runs on the column's bytes as they
+    are, each row ending at its ``@`` (the same tokens as encrypting the local parts as strings), so no local part
+    is copied out and back.  ``None`` if the column is not of that shape
+    (then the general path runs)."""
     if not pa.types.is_string(values.type) or values.null_count or len(values) == 0:
         return None
     data = group_bytes(values)
@@ -78,14 +79,9 @@ def _crypt_local(values: pa.Array, crypto: Crypto, domain: str, decrypt: bool) -
     raw = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1 + values.offset)[values.offset :]
     off = raw.astype(np.int64) - int(raw[0])
     at = np.flatnonzero(data == 0x40)
-    if len(at) != n or bool((data >= 0x80).any()) or not ((at >= off[:-1]) & (at < off[1:])).all():
+    if len(at) != n or int(data.max()) >= 0x80 or not ((at >= off[:-1]) & (at < off[1:])).all():
         return None
-    local_len = at - off[:-1]
-    local_off = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(local_len, out=local_off[1:])
-    idx = np.arange(int(local_off[-1]), dtype=np.int64) + np.repeat(off[:-1] - local_off[:-1], local_len)
-    out = data.copy()
-    out[idx] = charclass_cps(data[idx], local_off, crypto, domain, decrypt=decrypt)
+    out = charclass_cps(data, off, crypto, domain, decrypt=decrypt, row_end=at)
     return pa.StringArray.from_buffers(n, pa.py_buffer(off.astype(np.int32)), pa.py_buffer(out))
 
 

@@ -63,6 +63,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import ClassVar
@@ -133,10 +134,37 @@ def mod97(chars: np.ndarray) -> np.ndarray:
     """ISO 7064 MOD 97-10 remainder of IBANs given as a (rows, length) matrix of ASCII codes: the first four
     characters go to the end (ISO 13616), then :func:`~tokenize_kit.pii.checksums.mod97_10`.
 
+    When every row has its letters in the same positions (the usual case: the country code only), the remainder is
+    one weighted sum of the matrix as it is, each column weighted by ``10**k mod 97`` for the decimal digits after
+    it in the rearranged number (no rearranged copy, no float matrix).
+
     >>> mod97(np.frombuffer(b"SA0380000000608010167519", np.uint8).reshape(1, -1))
     array([1])
     """
+    if len(chars):
+        letter = chars >= 0x41
+        if not (letter != letter[0]).any():
+            weights, constant = _mod97_weights(tuple(bool(x) for x in letter[0]))
+            # (uint8 summed in int64 by einsum's buffered cast: at most 255 * 96 per column)
+            total = np.einsum("ij,j->i", chars, weights, dtype=np.int64, casting="unsafe")
+            return (total - constant) % 97
     return mod97_10(np.concatenate([chars[:, 4:], chars[:, :4]], axis=1))
+
+
+@functools.cache
+def _mod97_weights(letters: tuple[bool, ...]) -> tuple[np.ndarray, int]:
+    """Per column of an IBAN with letters at ``letters``: the weight of its ASCII code in the MOD 97-10 remainder,
+    and the constant to subtract (the codes of ``0`` and of ``A`` minus 10, weighted)."""
+    length = len(letters)
+    order = [*range(4, length), *range(4)]  # the rearranged number, column by column
+    width = [2 if letters[j] else 1 for j in order]
+    weights = np.zeros(length, dtype=np.int64)
+    after = 0
+    for j, w in zip(reversed(order), reversed(width), strict=True):
+        weights[j] = pow(10, after, 97)
+        after += w
+    zero = np.array([0x37 if x else 0x30 for x in letters], dtype=np.int64)
+    return weights, int(zero @ weights)
 
 
 def set_check_digits(chars: np.ndarray) -> np.ndarray:
@@ -198,14 +226,14 @@ class Iban(PIIType):
     # -- columnar -------------------------------------------------------------------------------
     def parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> Parsed:
         compacted = _compact_array(values)
+        if isinstance(compacted, pa.ChunkedArray):
+            compacted = compacted.combine_chunks()
         ok = np.zeros(len(values), dtype=bool)
         groups: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for country in COUNTRIES.values():
-            match = pc.fill_null(pc.match_substring_regex(compacted, country.regex), False)
-            idx = np.flatnonzero(match.to_numpy(zero_copy_only=False))
+            idx, chars = _of_country(compacted, country)
             if len(idx) == 0:
                 continue
-            chars = group_bytes(compacted.take(pa.array(idx))).reshape(len(idx), country.length).copy()
             good = _check_ok(chars)
             ok[idx[good]] = True
             groups[country.code] = (idx[good], chars[good])
@@ -271,6 +299,42 @@ class Iban(PIIType):
             new += np.where(new < 0, size, 0)
         return digits_big_endian(new.astype(np.uint64), radix, length)
 
+    def _digits_at_once(self, country: Country, chars: np.ndarray, start: int, bank_end: int, offset: np.ndarray,
+                        crypto: Crypto, decrypt: bool, fast, new_hidden: np.ndarray, rows: np.ndarray | None) -> None:
+        """The digits-only IBANs of one country (``chars``, with their keyed ``offset``) with FF1 on integers: what
+        :meth:`_crypt_shifted` does per (bank, letters) group, done for every such row at once but the FF1 call
+        (one per bank, whose code is in the tweak).  Writes into ``new_hidden`` (at ``rows``; all rows if None)."""
+        if len(chars) == 0:
+            return
+        hidden = chars[:, start:]
+        width = hidden.shape[1]
+        size = 10**width
+        x = _digit_values(hidden)
+        shift_digits = offset % np.uint16(10)
+        sh = np.einsum("ij,j->i", shift_digits, 10 ** np.arange(width - 1, -1, -1, dtype=np.int64), dtype=np.int64,
+                       casting="unsafe")
+        if not decrypt:
+            x += sh
+            x -= np.where(x >= size, size, 0)
+        banks, which = _distinct(_digit_values(chars[:, 4:bank_end]) if bank_end > 4 else np.zeros(len(x), np.int64))
+        new = np.empty(len(x), dtype=np.int64)
+        if len(banks) == 1:
+            groups = [np.arange(len(x))]
+        else:
+            order = np.argsort(which.astype(np.uint16) if len(banks) < 2**16 else which, kind="stable")
+            groups = np.split(order, np.cumsum(np.bincount(which, minlength=len(banks)))[:-1])
+        for g in groups:
+            bank_code = chars[g[0], 4:bank_end].tobytes().decode("ascii")
+            tweak = crypto.tweak(self.name, country.code, bank_code, "digit", str(width))
+            new[g] = fast(x[g].astype(np.uint64), width, tweak).astype(np.int64)
+        if decrypt:
+            new -= sh
+            new += np.where(new < 0, size, 0)
+        if rows is None:
+            new_hidden[:] = _digit_chars(new, width)
+        else:
+            new_hidden[rows] = _digit_chars(new, width)
+
     def _new_chars(
         self, country: Country, chars: np.ndarray, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool
     ) -> np.ndarray:
@@ -287,19 +351,38 @@ class Iban(PIIType):
         start = self._hidden_start(country, spec)
         bank_end = country.bank[1] if start > 4 else 4
         hidden = chars[:, start:]
-        width = hidden.shape[1]
+        rows_all, width = hidden.shape
         letter = hidden >= 0x41
-        n_letters = letter.sum(axis=1)
-        kept = (chars[:, 4:start].astype(np.int64) - 0x30) @ (10 ** np.arange(start - 5, -1, -1))
+        any_letter = bool(letter.any())
+        n_letters = letter.sum(axis=1) if any_letter else np.zeros(rows_all, dtype=np.int64)
+        kept = _digit_values(chars[:, 4:start])
         bank = kept // 10 ** (start - bank_end)
-        pattern = letter.astype(np.int64) @ (np.int64(1) << np.arange(width - 1, -1, -1, dtype=np.int64))
+        pattern = np.zeros(rows_all, dtype=np.int64)
+        if any_letter:  # the letter positions as bits, the first position highest
+            packed = np.packbits(letter, axis=1, bitorder="big")
+            for j in range(packed.shape[1]):
+                pattern = (pattern << 8) | packed[:, j]
+            pattern >>= 8 * packed.shape[1] - width
         offset = _offsets(crypto.key(KEEP_SHIFT, self.domain), country.code, start, width,
                           (kept << width) | pattern)
+        new_hidden = hidden.copy()
+        fast = getattr(crypto.cipher(self.domain, DIGITS), "decrypt_ints" if decrypt else "encrypt_ints", None)
+        done = fast is not None and 10**width < 2**62  # (the digits-only rows are done at once)
+        if done:
+            digit_rows = np.flatnonzero(n_letters == 0) if any_letter else None
+            self._digits_at_once(country, chars if digit_rows is None else chars[digit_rows], start, bank_end,
+                                 offset if digit_rows is None else offset[digit_rows], crypto, decrypt, fast,
+                                 new_hidden, digit_rows)
+            if not any_letter:
+                result = chars.copy()
+                result[:, start:] = new_hidden
+                return set_check_digits(result)
         inverse, uniq = _groups(bank * 64 + n_letters)
         order = np.argsort(inverse, kind="stable")
         bounds = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=len(uniq)))])
-        new_hidden = hidden.copy()
         for g in range(len(uniq)):
+            if done and uniq[g] % 64 == 0:  # (digits only: done above)
+                continue
             rows = order[bounds[g] : bounds[g + 1]]
             bank_code = chars[rows[0], 4:bank_end].tobytes().decode("ascii")
             block, off, is_letter = hidden[rows], offset[rows], letter[rows]
@@ -376,8 +459,8 @@ class Iban(PIIType):
 
 def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(group index of each row, distinct keys) for an int64 key per row."""
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    return inverse.reshape(-1), uniq
+    uniq, inverse = _distinct(keys)
+    return inverse, uniq
 
 
 def _add(nums: np.ndarray, offset: np.ndarray, radix: int, sign: int) -> np.ndarray:
@@ -395,12 +478,90 @@ def _offsets(key: bytes, code: str, start: int, width: int, context: np.ndarray)
     """Keyed pseudo-random numerals (uint16; reduce them modulo the radix), ``width`` per row, that
     depend on the row's context (kept digits and letter pattern, one int64) - one AES run per
     distinct context."""
-    uniq, inverse = np.unique(context, return_inverse=True)
+    uniq, inverse = _distinct(context)
     msg = np.zeros((len(uniq), 12), dtype=np.uint8)
     msg[:, :2] = np.frombuffer(code.encode("ascii"), np.uint8)
     msg[:, 2], msg[:, 3] = start, width
     msg[:, 4:] = uniq.astype(">u8").view(np.uint8).reshape(-1, 8)
-    return prf_u16x32(key, msg)[inverse.reshape(-1), :width]
+    return prf_u16x32(key, msg)[inverse, :width]
+
+
+def _distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct int64 keys in first-occurrence order, each row's index into them): one hash pass."""
+    enc = pc.dictionary_encode(pa.array(keys, pa.int64()))
+    return enc.dictionary.to_numpy(), enc.indices.to_numpy()
+
+
+def _of_country(compacted: pa.Array, country: Country) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, (rows, length) uint8 matrix) of the values of ``compacted`` that have the form of an IBAN of
+    ``country`` (exactly its :attr:`Country.regex`: the country code, two digits, then per BBAN position a digit or,
+    where the registry says ``c``, a digit or an upper-case letter), checked on the bytes."""
+    length = country.length
+    large = pa.types.is_large_string(compacted.type)
+    n = len(compacted)
+    raw = np.frombuffer(compacted.buffers()[1], dtype=np.int64 if large else np.int32,
+                        count=n + 1 + compacted.offset)[compacted.offset :]
+    off = raw.astype(np.int64) - int(raw[0])
+    right = np.diff(off) == length
+    if compacted.null_count:
+        right &= compacted.is_valid().to_numpy(zero_copy_only=False)
+    idx = np.flatnonzero(right)
+    if len(idx) == 0:
+        return idx, np.zeros((0, length), dtype=np.uint8)
+    data = group_bytes(compacted)
+    if len(idx) == n:
+        chars = data.reshape(n, length).copy()
+    else:  # each row's bytes as one window of the buffer (a copy per row, not an index per byte)
+        chars = np.lib.stride_tricks.as_strided(data, (len(data) - length + 1, length), (1, 1))[off[idx]]
+    shape = _shape(country)
+    # every position but the country code's: a digit, or an upper-case letter where the BBAN allows one
+    bad = ~_DIGIT[chars[:, 2:]]
+    if shape.any():
+        bad[:, shape[2:]] &= ~_UPPER[chars[:, shape]]
+    form = (chars[:, 0] == ord(country.code[0])) & (chars[:, 1] == ord(country.code[1]))
+    if bad.any():  # (per-row reductions only when some position is wrong)
+        form &= ~bad.any(axis=1)
+    if form.all():
+        return idx, chars
+    return idx[form], chars[form]
+
+
+#: per byte: an ASCII digit; an ASCII upper-case letter
+_DIGIT = np.zeros(256, dtype=bool)
+_DIGIT[0x30:0x3A] = True
+_UPPER = np.zeros(256, dtype=bool)
+_UPPER[0x41:0x5B] = True
+
+
+@functools.cache
+def _shape(country: Country) -> np.ndarray:
+    """Per IBAN position of ``country``: whether an upper-case letter is allowed there (the BBAN's ``c``)."""
+    return np.array([False] * 4 + [c == "c" for c in country.classes], dtype=bool)
+
+
+def _digit_values(chars: np.ndarray) -> np.ndarray:
+    """The number each row of a (rows, width) matrix of ASCII digits spells (width <= 18), as int64."""
+    width = chars.shape[1]
+    weights = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    # sum of codes times weights minus that of "0"s: computed modulo 2**64 (uint64 wraps), exact once the "0"s are
+    # taken off (the number is below 10**18)
+    total = np.einsum("ij,j->i", chars, weights.astype(np.uint64), dtype=np.uint64, casting="unsafe")
+    return (total - np.uint64(0x30 * int(weights.sum()))).astype(np.int64)
+
+
+def _digit_chars(values: np.ndarray, width: int) -> np.ndarray:
+    """(rows, width) uint8 matrix of the ASCII digits of non-negative integers below ``10**width`` (width <= 18):
+    the low nine digits and the rest each in uint32 arithmetic."""
+    out = np.empty((len(values), width), dtype=np.uint8)
+    v = values.astype(np.uint64)
+    high = v // np.uint64(10**9)
+    parts = ((v - high * np.uint64(10**9)).astype(np.uint32), width, max(width - 9, 0))
+    for acc, stop, begin in (parts, (high.astype(np.uint32), max(width - 9, 0), 0)):
+        for j in range(stop - 1, begin - 1, -1):
+            q = acc // np.uint32(10)
+            out[:, j] = acc - q * np.uint32(10) + np.uint32(0x30)
+            acc = q
+    return out
 
 
 def render(values: pa.Array, plain: pa.Array, tokens: pa.Array) -> pa.Array:
