@@ -679,8 +679,16 @@ def _crypt_column(values: pa.Array, country: str, keep_places: bool, crypto: Cry
         for batch, at, _ in parts:
             batch.put(k, at, new[cut : cut + len(at)])
             cut += len(at)
-    outs = [batch.finish(country, keep_places, crypto, domain, decrypt) for batch in batches]
-    return outs[0] if len(outs) == 1 else pa.concat_arrays(outs)
+    outs, walk = [], []
+    for a, batch in zip(range(0, n, BATCH), batches, strict=True):
+        out, rows = batch.finish()
+        outs.append(out)
+        walk.append(rows + a)
+    out = outs[0] if len(outs) == 1 else pa.concat_arrays(outs)
+    rows = np.concatenate(walk)
+    if len(rows):  # (once for the column: the check and walk have a fixed cost per call)
+        out = _walk(values, out, rows, country, keep_places, crypto, domain, decrypt)
+    return out
 
 
 class _Batch:
@@ -717,10 +725,10 @@ class _Batch:
             self.buf[1:][pos] = second_byte[new]
         self.code[at] = self.wc.class_code[k - 1][new]
 
-    def finish(self, country: str, keep_places: bool, crypto: Crypto, domain: str, decrypt: bool) -> pa.Array:
-        """The tokens.  The words of the result are the words of the input, and its kept tuples are the input's unless
-        an encrypted word became a word of some place: the values with such a word are scanned again, and those whose
-        kept tuples changed are checked and cycle-walked as _crypt_values does."""
+    def finish(self) -> tuple[pa.Array, np.ndarray]:
+        """The tokens, and the values to check and cycle-walk (as _crypt_values does).  The words of the result are
+        the words of the input, and its kept tuples are the input's unless an encrypted word became a word of some
+        place: the values with such a word are scanned again, and those whose kept tuples changed are returned."""
         scan, start, first, length, w_row = self.scan, self.start, self.first, self.length, self.w_row
         out = pa.StringArray.from_buffers(len(scan.values), pa.py_buffer(scan.byte_off.astype(np.int32)),
                                           pa.py_buffer(self.buf))
@@ -728,12 +736,13 @@ class _Batch:
         in_tuple[first + length] = -1
         in_tuple[first] += 1
         other = np.flatnonzero(np.cumsum(in_tuple[:-1], dtype=np.int8) == 0)
+        none = np.zeros(0, dtype=np.int64)
         if not len(other):
-            return out
+            return out, none
         now = _word_ids(self.code, scan.flags, start[other], self.end[other], self.wc)
         rows = np.unique(w_row[other[now >= 0]])
         if not len(rows):
-            return out
+            return out, none
         # the words of those values, with the result's numbers, scanned again
         first_of = np.searchsorted(w_row, rows)
         counts = np.searchsorted(w_row, rows, side="right") - first_of
@@ -748,18 +757,17 @@ class _Batch:
         is_now = np.zeros(len(sub), dtype=np.int64)
         is_now[f_now] = l_now
         changed = np.unique(sub_row[was[sub] != is_now])
-        if len(changed):
-            out = _walk(scan, out, rows[changed], country, keep_places, crypto, domain, decrypt)
-        return out
+        return out, rows[changed]
 
 
-def _walk(scan: _Scan, out: pa.Array, rows: np.ndarray, country: str, keep_places: bool, crypto: Crypto,
+def _walk(values: pa.Array, out: pa.Array, rows: np.ndarray, country: str, keep_places: bool, crypto: Crypto,
           domain: str, decrypt: bool) -> pa.Array:
-    """``out`` with the given values checked and cycle-walked (until their kept characters are their inputs')."""
+    """``out`` (the tokens of ``values``, with their byte layout) with the given values checked and cycle-walked
+    (until their kept characters are their inputs')."""
     from .textview import TextView
 
     sub = pa.array(rows)
-    before = TextView(scan.values.take(sub))
+    before = TextView(values.take(sub))
     target = kept_chars(before.cps, before.row_off, country, keep_places)
     after = TextView(out.take(sub))
     cur, off = after.cps.copy(), after.row_off
@@ -768,14 +776,15 @@ def _walk(scan: _Scan, out: pa.Array, rows: np.ndarray, country: str, keep_place
         return out
     cur = _walk_rows(cur, off, target, todo, country, keep_places, crypto, domain, decrypt)
     data, char_byte = encode_codepoints(cur)
-    lo, hi = scan.byte_off[rows], scan.byte_off[rows + 1]
+    byte_off = np.frombuffer(out.buffers()[1], dtype=np.int32, count=len(out) + 1 + out.offset)[out.offset :]
+    lo, hi = byte_off[rows].astype(np.int64), byte_off[rows + 1].astype(np.int64)
     new_off = char_byte[off]
     if not np.array_equal(np.diff(new_off), hi - lo):  # pragma: no cover - class characters keep their length
         raise RuntimeError("a walked token changed its byte length")
     buf = np.frombuffer(out.buffers()[2], dtype=np.uint8).copy()
     idx = np.repeat(lo - new_off[:-1], hi - lo) + np.arange(int(new_off[-1]))
     buf[idx] = data
-    return pa.StringArray.from_buffers(len(out), out.buffers()[1], pa.py_buffer(buf))
+    return pa.StringArray.from_buffers(len(out), out.buffers()[1], pa.py_buffer(buf), offset=out.offset)
 
 
 def _walk_rows(out: np.ndarray, off: np.ndarray, target: np.ndarray, todo: np.ndarray, country: str,
