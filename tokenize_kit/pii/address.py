@@ -551,22 +551,13 @@ class _Scan:
         if not n:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
-        edges = np.flatnonzero(wc[1:] != wc[:-1]) + 1  # where runs of word and non-word characters meet
-        parts = [edges]
-        if wc[0]:
-            parts.insert(0, np.zeros(1, dtype=np.int64))
-        if wc[-1]:
-            parts.append(np.full(1, n, dtype=np.int64))
-        if len(parts) > 1:
-            edges = np.concatenate(parts)
-        start, end = edges[0::2], edges[1::2]
-        # a run going on across the start of a value is two words
-        inner = self.row_off[1:-1]
-        inner = inner[inner < n]
-        split = inner[wc[inner] & wc[inner - 1]] if len(inner) else inner
-        if len(split):
-            start = np.insert(start, np.searchsorted(start, split), split)
-            end = np.insert(end, np.searchsorted(end, split), split)
+        boundary = np.zeros(n + 1, dtype=bool)  # where a value starts (a run of word characters ends there)
+        boundary[self.row_off] = True
+        at_start = wc.copy()
+        at_start[1:] &= ~wc[:-1] | boundary[1:n]
+        at_end = wc.copy()
+        at_end[:-1] &= ~wc[1:] | boundary[1:n]
+        start, end = np.flatnonzero(at_start), np.flatnonzero(at_end) + 1
         first = np.searchsorted(start, self.row_off[:-1])  # each value's first word
         row = np.cumsum(np.bincount(first, minlength=len(start) + 1)[: len(start)]) - 1
         return start, end, row
