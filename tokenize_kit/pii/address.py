@@ -20,7 +20,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
@@ -573,34 +573,9 @@ def _segment_sums(a: np.ndarray, off: np.ndarray) -> np.ndarray:
     return out
 
 
-def _class_groups(cls: np.ndarray, row_off: np.ndarray, numerals: Callable[[np.ndarray], np.ndarray]
-                  ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """The subsequences of character-class FPE (:func:`~tokenize_kit.pii.charclass.charclass_cps`) on flat
-    positions, grouped for its ``_crypt_group``: ``cls`` holds each position's class number + 1 (0: left as it is),
-    ``numerals(positions)`` their numerals within their classes.  Yields ``(class number + 1, positions,
-    numerals)`` per class and subsequence length, both as (rows, length) matrices.
-
-    Within a class, its positions (ascending) hold every row's subsequence as one consecutive stretch, so each row's
-    stretch starts after the rows before it; rows are grouped by the length of their stretch and each group is
-    gathered as a (rows, length) matrix, one batch per length."""
-    counts = np.bincount(cls, minlength=len(CLASSES) + 1)
-    for k in range(1, len(CLASSES) + 1):
-        if counts[k] == 0:
-            continue
-        mask = cls == k
-        pos = np.flatnonzero(mask)  # this class's positions, ascending
-        lengths = _segment_sums(mask.view(np.uint8), row_off)
-        start = np.cumsum(lengths) - lengths
-        top = int(lengths.max())
-        order = np.argsort(lengths.astype(np.uint16) if top < 2**16 else lengths, kind="stable")
-        by_len = np.bincount(lengths)
-        cut = int(by_len[0])
-        for length in np.flatnonzero(by_len[1:]).tolist():
-            length += 1
-            rows = order[cut : cut + int(by_len[length])]
-            cut += int(by_len[length])
-            at = pos[start[rows][:, None] + np.arange(length)]
-            yield k, at, numerals(at)
+def _windows(a: np.ndarray, length: int) -> np.ndarray:
+    """Every run of ``length`` consecutive elements of the 1-D array ``a``, as rows of a view."""
+    return np.lib.stride_tricks.as_strided(a, (len(a) - length + 1, length), (a.strides[0], a.strides[0]))
 
 
 def _bytes_tables() -> list[tuple[np.ndarray, np.ndarray | None]]:
@@ -660,16 +635,16 @@ def _crypt_column(values: pa.Array, country: str, keep_places: bool, crypto: Cry
     # every (class, length) group of all batches in one FF1 call
     groups: dict[tuple[int, int], list[tuple[_Batch, np.ndarray, np.ndarray]]] = {}
     for batch in batches:
-        for k, at, nums in batch.groups():
-            groups.setdefault((k, at.shape[1]), []).append((batch, at, nums))
+        for k, starts, nums in batch.groups():
+            groups.setdefault((k, nums.shape[1]), []).append((batch, starts, nums))
     for (k, _), parts in groups.items():
         name, alphabet = CLASSES[k - 1]
         nums = parts[0][2] if len(parts) == 1 else np.concatenate([p[2] for p in parts])
         new = _crypt_group(nums, name, alphabet, crypto, domain, decrypt)
         cut = 0
-        for batch, at, _ in parts:
-            batch.put(k, at, new[cut : cut + len(at)])
-            cut += len(at)
+        for batch, starts, _ in parts:
+            batch.put(k, starts, new[cut : cut + len(starts)])
+            cut += len(starts)
     outs, walk = [], []
     for a, batch in zip(range(0, n, BATCH), batches, strict=True):
         out, rows = batch.finish()
@@ -693,9 +668,18 @@ class _Batch:
         self.wid = _word_ids(self.code, scan.flags, self.start, self.end, wc) if len(self.start) else self.start
         self.first, self.length = _take(self.wid, self.w_row, len(scan.values), trie)
         self.buf = scan.data.copy()
+        self.classes: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # class: its characters, their new numerals
 
     def groups(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """The class runs outside kept tuples (a tuple covers its words and what lies between them)."""
+        """The subsequences of character-class FPE outside kept tuples (a tuple covers its words and what lies between
+        them), grouped for its ``_crypt_group``: yields ``(class number + 1, starts, numerals)`` per class and
+        subsequence length, ``numerals`` a (rows, length) matrix and ``starts`` where each row's subsequence starts
+        among the class's characters.
+
+        Within a class, its characters (ascending) hold every value's subsequence as one consecutive stretch, so each
+        value's stretch starts after the values before it; the values are grouped by the length of their stretch,
+        and each group's stretches are copied out of the class's numerals as windows (and written back the same way,
+        by :meth:`put`): no index per character."""
         scan = self.scan
         n = len(scan.key)
         edge = np.zeros(n + 1, dtype=np.int8)
@@ -705,21 +689,43 @@ class _Batch:
         _, _, cls_of_key, numeral_of_key = _key_tables()
         cls = cls_of_key[scan.key]
         cls[kept] = 0
-        return _class_groups(cls, scan.row_off, lambda at: numeral_of_key[scan.key[at]])
+        counts = np.bincount(cls, minlength=len(CLASSES) + 1)
+        for k in np.flatnonzero(counts[1:]).tolist():
+            k += 1
+            mask = cls == k
+            pos = np.flatnonzero(mask)  # this class's characters, ascending
+            lengths = _segment_sums(mask.view(np.uint8), scan.row_off)
+            start = np.cumsum(lengths) - lengths
+            nums = numeral_of_key[scan.key[pos]]
+            self.classes[k] = (pos, np.empty_like(nums))
+            order = np.argsort(lengths.astype(np.uint16) if int(lengths.max()) < 2**16 else lengths, kind="stable")
+            by_len = np.bincount(lengths)
+            cut = int(by_len[0])
+            for length in np.flatnonzero(by_len[1:]).tolist():
+                length += 1
+                starts = start[order[cut : cut + int(by_len[length])]]
+                cut += len(starts)
+                yield k, starts, _windows(nums, length)[starts]
 
-    def put(self, k: int, at: np.ndarray, new: np.ndarray) -> None:
-        """Write the new numerals ``new`` of class ``k`` at the characters ``at``."""
-        pos = self.scan.lead[at]
-        first_byte, second_byte = _BYTES[k - 1]
-        self.buf[pos] = first_byte[new]
-        if second_byte is not None:
-            self.buf[1:][pos] = second_byte[new]
-        self.code[at] = self.wc.class_code[k - 1][new]
+    def put(self, k: int, starts: np.ndarray, new: np.ndarray) -> None:
+        """The new numerals of the subsequences of class ``k`` starting at ``starts`` (see :meth:`groups`)."""
+        _windows(self.classes[k][1], new.shape[1])[starts] = new
+
+    def _write(self) -> None:
+        """Write every class's new characters into the tokens' bytes (and their codes), in storage order."""
+        for k, (pos, new) in self.classes.items():
+            at = self.scan.lead[pos]
+            first_byte, second_byte = _BYTES[k - 1]
+            self.buf[at] = first_byte[new]
+            if second_byte is not None:
+                self.buf[1:][at] = second_byte[new]
+            self.code[pos] = self.wc.class_code[k - 1][new]
 
     def finish(self) -> tuple[pa.Array, np.ndarray]:
         """The tokens, and the values to check and cycle-walk (as _crypt_values does).  The words of the result are
         the words of the input, and its kept tuples are the input's unless an encrypted word became a word of some
         place: the values with such a word are scanned again, and those whose kept tuples changed are returned."""
+        self._write()
         scan, start, first, length, w_row = self.scan, self.start, self.first, self.length, self.w_row
         out = pa.StringArray.from_buffers(len(scan.values), pa.py_buffer(scan.byte_off.astype(np.int32)),
                                           pa.py_buffer(self.buf))
