@@ -685,13 +685,13 @@ class _Batch:
         edge = np.zeros(n + 1, dtype=np.int8)
         edge[self.end[self.first + self.length - 1]] = -1
         edge[self.start[self.first]] += 1  # (a tuple may start where another ends: at the start of a value)
-        kept = np.cumsum(edge[:n], dtype=np.int8).view(bool)
+        outside = np.cumsum(edge[:n], dtype=np.int32) == 0  # (numpy accumulates int8 slowly)
         _, _, cls_of_key, numeral_of_key = _key_tables()
-        cls = cls_of_key[scan.key]
-        cls[kept] = 0
-        counts = np.bincount(cls, minlength=len(CLASSES) + 1)
-        for k in np.flatnonzero(counts[1:]).tolist():
-            k += 1
+        cls = cls_of_key[scan.key] * outside
+        present = int(np.bitwise_or.reduce(np.left_shift(np.uint8(1), cls))) if n else 0  # (bit k: class k)
+        for k in range(1, len(CLASSES) + 1):
+            if not present >> k & 1:
+                continue
             mask = cls == k
             pos = np.flatnonzero(mask)  # this class's characters, ascending
             lengths = _segment_sums(mask.view(np.uint8), scan.row_off)
@@ -732,7 +732,7 @@ class _Batch:
         in_tuple = np.zeros(len(start) + 1, dtype=np.int8)
         in_tuple[first + length] = -1
         in_tuple[first] += 1
-        other = np.flatnonzero(np.cumsum(in_tuple[:-1], dtype=np.int8) == 0)
+        other = np.flatnonzero(np.cumsum(in_tuple[:-1], dtype=np.int32) == 0)
         none = np.zeros(0, dtype=np.int64)
         if not len(other):
             return out, none
