@@ -168,3 +168,25 @@ def test_threaded_batches_equal_serial(cls):
     assert c.decrypt_many(threaded).equals(values)  # default: one thread per CPU
     with pytest.raises(ValueError, match="threads"):
         c.encrypt_many(values, threads=0)
+
+
+@pytest.mark.parametrize(("radix", "lengths"), [(42, (23, 24, 37, 56, 57, 100)), (10, (37, 40, 55)), (26, (27, 41)),
+                                                (2, (124, 125, 200)), (62, (21, 30)), (3, (80, 81)),
+                                                (65536, (9, 10, 11))])
+@pytest.mark.parametrize("tweak", [b"", b"label", bytes(range(11)), bytes(200)])
+def test_ff1_long_path_equals_exact_path(radix, lengths, tweak):
+    """The long path (halves of 2**62 and more as base-radix**e superdigits, int64 matrix products for NUM and
+    y mod radix**m) gives the exact path's numerals both ways: one and two varying MAC blocks, one to three blocks
+    of S, odd and even lengths, extremes included."""
+    rng = np.random.default_rng(radix)
+    alphabet = "".join(chr(0x41 + k) if radix < 1000 else chr(0x100 + k) for k in range(radix))
+    for length in lengths:
+        nums = rng.integers(0, radix, size=(300, length))
+        nums[0], nums[1] = 0, radix - 1
+        long, exact = FF1(bytes(range(16)), alphabet), FF1(bytes(range(16)), alphabet)
+        exact.force_exact = True
+        enc = long.encrypt_numerals(nums, tweak)
+        assert long._long_plan(length, tweak) is not None  # the long path was taken
+        assert (enc == exact.encrypt_numerals(nums, tweak)).all()
+        assert (long.decrypt_numerals(enc, tweak) == nums).all()
+        assert (exact.decrypt_numerals(enc, tweak) == nums).all()

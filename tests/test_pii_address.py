@@ -135,3 +135,76 @@ def test_vectorised_kept_chars_match_the_rule(country, keep_places):
         for s, e in _reference_spans(v, country, keep_places):
             want[s:e] = True
         assert got[off[r] : off[r + 1]].tolist() == want.tolist(), r
+
+
+@pytest.mark.parametrize("country", ["eg", "sa"])
+def test_vectorised_kept_chars_match_the_rule_on_runs_of_place_words(country):
+    """Runs of single words of places (so candidates reach over several later ones: a three-word place whose
+    second and third words are places too), in both the spelling of the gazetteer and folded forms."""
+    import numpy as np
+
+    from tokenize_kit.pii.address import _place_index, kept_chars
+    from tokenize_kit.pii.text import decode
+
+    places, _ = _place_index(country, True)
+    pool = [*sorted({w for t in places for w in t}), "x", "12"]
+    rng = np.random.default_rng(5)
+    values = [" ".join(pool[int(j)] for j in rng.integers(0, len(pool), int(rng.integers(1, 12))))
+              for _ in range(4000)]
+    cps, off = decode(pa.array(values, pa.string()))
+    got = kept_chars(cps, off, country, True)
+    for r, v in enumerate(values):
+        want = np.zeros(len(v), dtype=bool)
+        for s, e in _reference_spans(v, country, True):
+            want[s:e] = True
+        assert got[off[r] : off[r + 1]].tolist() == want.tolist(), r
+
+
+def test_take_scans_like_the_rule_when_earlier_tuples_reach_far():
+    """The greedy scan of kept tuples on a made-up gazetteer where a long tuple reaches past a short candidate to a
+    later one (a b c kept whole; b and c are places too), checked against the rule word by word."""
+    import numpy as np
+
+    from tokenize_kit.pii.address import _build_trie, _take
+
+    places = frozenset({("a", "b", "c"), ("b",), ("c",), ("b", "c", "d"), ("d", "e"), ("a",), ("e",), ("c", "d"),
+                        ("a", "b", "c", "d")})
+    trie = _build_trie(places, 4)
+    vocab = ["a", "b", "c", "d", "e", "x"]
+    rng = np.random.default_rng(3)
+    rows = [list(rng.choice(vocab, int(rng.integers(0, 9)))) for _ in range(3000)]
+    wid = np.array([trie.words.get(w, -1) for r in rows for w in r], dtype=np.int64)
+    w_row = np.repeat(np.arange(len(rows)), [len(r) for r in rows])
+    first, length = _take(wid, w_row, len(rows), trie)
+    want = []
+    base = 0
+    for r in rows:
+        i = 0
+        while i < len(r):
+            for n in range(min(4, len(r) - i), 0, -1):
+                if tuple(r[i : i + n]) in places:
+                    want.append((base + i, n))
+                    i += n
+                    break
+            else:
+                i += 1
+        base += len(r)
+    assert list(zip(first.tolist(), length.tolist(), strict=True)) == want
+
+
+@pytest.mark.parametrize("name", ["eg_address", "sa_address"])
+def test_ff3_1_takes_letter_runs_longer_than_its_maximum(name):
+    """Under FF3-1 (at most 36 Arabic letters per numeral string) an address with more letters outside places than
+    that is tokenized in pieces and comes back, instead of failing its whole batch; the letters of every piece
+    change and the places stay."""
+    t = EgAddress() if name == "eg_address" else SaAddress()
+    spec = ColumnSpec("a", name)
+    crypto = Crypto(KS, algorithm="ff3-1")
+    long_street = " ".join(["عبدالرحمن محمد مصطفى ابراهيم عبدالعزيز"] * 3)  # 99 letters
+    values = ["12 شارع التحرير، الجيزة", f"منزل {long_street}، القاهرة", f"{long_street} الرياض 12345"]
+    tok = t.tokenize(pa.array(values), crypto, spec).to_pylist()
+    assert [_classes(v) for v in values] == [_classes(k) for k in tok]
+    assert t.detokenize(pa.array(tok), crypto, spec).to_pylist() == values
+    words = long_street.split()
+    assert not any(w in tok[1] for w in words) and not any(w in tok[2] for w in words)
+    assert tok[1].endswith("، القاهرة") if name == "eg_address" else tok[2].split()[-2] == "الرياض"

@@ -9,12 +9,17 @@ once per (length, tweak), so each round is *one* AES-ECB call over the whole bat
 integer arithmetic.  While ``radix**ceil(n/2) < 2**32`` the halves and ``y mod radix**m`` fit in
 uint64 (the "fast path").  Up to ``radix**ceil(n/2) < 2**62`` (the "wide path": e-mail local parts, name parts and
 street names of 14-26 letters) the halves still fit in uint64; ``y`` is then 96 bits, reduced modulo the half's
-modulus in uint64 with a float64 estimate of the quotient and an exact correction.  Longer numerals use Python
-integers for the arithmetic but still batch every AES call (the "exact path").  The three paths give the same
-numerals (tests compare them) and are checked against the NIST samples.
+modulus in uint64 with a float64 estimate of the quotient and an exact correction.  Longer numerals (street names
+of 23 letters and more, whole addresses' letters) take the "long path": each half as a few base-``radix**e``
+superdigits (``radix**e <= 2**32``), the conversions to and from the PRF's bytes as small int64 matrix products
+(see :meth:`FF1._crypt_long`).  The "exact path" with Python integers (every AES call still batched) remains for
+what the long path's bounds exclude and for tests (``force_exact``).  The paths give the same numerals (tests
+compare them) and are checked against the NIST samples.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -47,6 +52,7 @@ class FF1(FeistelCipher):
         self._key = key
         self._cipher = AesEcb(key)
         self._prefix_cache: dict[tuple[int, bytes], tuple[bytes, bytes, int, int]] = {}
+        self._long_cache: dict[tuple[int, bytes], _LongPlan | None] = {}
         self.force_exact = False  # tests flip this to check the exact path against the fast one
 
     def _max_length(self) -> int:
@@ -102,6 +108,10 @@ class FF1(FeistelCipher):
         v = n - u
         _, _, b, _ = self._prefix(n, tweak)
         exact = self._exact(n, b)
+        if exact and not self.force_exact:
+            plan = self._long_plan(n, tweak)
+            if plan is not None:
+                return self._crypt_long(nums, plan, decrypt)
         a = ints_big_endian(nums[:, :u], radix, exact)
         bb = ints_big_endian(nums[:, u:], radix, exact)
         a, bb = self._feistel(a, bb, n, tweak, decrypt, exact)
@@ -224,6 +234,63 @@ class FF1(FeistelCipher):
         rem -= np.where(rem >= np.int64(m), np.int64(m), np.int64(0))
         return rem.view(np.uint64)
 
+    def _long_plan(self, n: int, tweak: bytes) -> _LongPlan | None:
+        """The constants of the long path for length ``n`` and ``tweak`` (None where its bounds do not hold)."""
+        key = (n, tweak)
+        if key not in self._long_cache:
+            if len(self._long_cache) > 256:
+                self._long_cache.clear()
+            self._long_cache[key] = _LongPlan.build(self.radix, n, *self._prefix(n, tweak))
+        return self._long_cache[key]
+
+    def _crypt_long(self, nums: np.ndarray, plan: _LongPlan, decrypt: bool) -> np.ndarray:
+        """FF1 on numerals too long for uint64 halves, with numpy integer arithmetic on every row at once.
+
+        A half is held as "superdigits" (``plan.e`` numerals each, base ``plan.q = radix**e <= 2**32``, least
+        significant first, one row per superdigit; the top one holds the numerals left over): adding ``y`` modulo
+        ``radix**m`` is a carry through a few superdigits, the top one taken modulo ``radix**(numerals it holds)``.
+        The two conversions of each round are small integer matrix products, exact in int64 (every sum stays
+        below 2**63): ``NUM(B)`` as 16-bit limbs is ``B``'s superdigits times the limbs of ``q**s``, and
+        ``y mod radix**m`` is ``y``'s 16-bit words times the superdigits of ``2**(16 j) mod radix**m``.  Every
+        AES call still covers the whole batch.  Same numerals as the exact path (tests compare them)."""
+        rows, n = nums.shape
+        u = n // 2
+        v = n - u
+        a = plan.to_super(nums[:, :u], u)
+        bb = plan.to_super(nums[:, u:], v)
+        order = range(ROUNDS - 1, -1, -1) if decrypt else range(ROUNDS)
+        blocks = np.zeros((rows, 8 * plan.k), dtype=">u2")
+        for i in order:
+            m, src_len = (u, v) if i % 2 == 0 else (v, u)
+            src = a if decrypt else bb
+            y = self._prf_long(plan, i, src, src_len, m, blocks)
+            if not decrypt:
+                a, bb = bb, plan.reduce(a + y, m)
+            else:
+                bb, a = a, plan.reduce(bb - y, m)
+        out = np.empty((rows, n), dtype=np.int64)
+        out[:, :u] = plan.to_numerals(a, u)
+        out[:, u:] = plan.to_numerals(bb, v)
+        return out
+
+    def _prf_long(self, plan: _LongPlan, i: int, src: np.ndarray, src_len: int, m: int, blocks: np.ndarray
+                  ) -> np.ndarray:
+        """``y`` of round ``i`` reduced modulo ``radix**m`` up to a carry: superdigits that may exceed their base
+        (``src``: the superdigits of ``B``, ``src_len`` numerals)."""
+        limbs = plan.limb_weights[src_len] @ src  # NUM(B) as 16-bit limbs, least significant first, unnormalised
+        for j in range(len(limbs) - 1):
+            limbs[j + 1] += limbs[j] >> 16
+        limbs[:-1] &= 0xFFFF
+        blocks[:, 8 * plan.k - len(limbs) :] = limbs[::-1].T  # NUM(B)_b: the last b bytes of the varying blocks
+        raw = blocks.view(np.uint8) ^ plan.const[i]  # (the head and [i]; the MAC state folded into the first block)
+        y_state = self._ecb(self._cipher, raw[:, :16])
+        for j in range(1, plan.k):
+            y_state = self._ecb(self._cipher, y_state ^ raw[:, 16 * j : 16 * j + 16])
+        parts = [y_state] + [self._ecb(self._cipher, y_state ^ c) for c in plan.counters]
+        s = np.concatenate(parts, axis=1) if len(parts) > 1 else y_state
+        words = np.ascontiguousarray(s[:, : plan.d]).view(">u2").astype(np.int64)  # y, most significant first
+        return plan.y_weights[m] @ words.T
+
     def _round_exact(self, src: np.ndarray, i: int, state: bytes, head: bytes, b: int, d: int, m: int, rows: int
                      ) -> np.ndarray:
         """y mod m for one round with Python integers (any length); AES still batched."""
@@ -243,3 +310,88 @@ class FF1(FeistelCipher):
         s = np.concatenate(parts, axis=1)[:, :d].tobytes()
         y = np.array([int.from_bytes(s[r * d : (r + 1) * d], "big") % m for r in range(rows)], dtype=object)
         return y
+
+
+@dataclass(frozen=True)
+class _LongPlan:
+    """The constants of :meth:`FF1._crypt_long` for one (length, tweak).
+
+    ``limb_weights[h]``: (16-bit limbs of NUM, superdigits of a half of ``h`` numerals): limb ``j`` of ``q**s``;
+    ``y_weights[m]``: (superdigits modulo ``radix**m``, 16-bit words of ``y`` from the most significant): the
+    superdigits of ``2**(16 * (d/2 - 1 - w)) mod radix**m``; ``const[i]``: the varying blocks of round ``i``
+    without NUM(B) (the head, ``[i]``, and the MAC state XORed into the first block); ``counters``: ``[j]`` for the
+    blocks of ``S`` after the first.
+    """
+
+    radix: int
+    e: int
+    q: int
+    k: int
+    d: int
+    limb_weights: dict[int, np.ndarray]
+    y_weights: dict[int, np.ndarray]
+    const: list[np.ndarray]
+    counters: list[np.ndarray]
+
+    @classmethod
+    def build(cls, radix: int, n: int, state: bytes, head: bytes, b: int, d: int) -> _LongPlan | None:
+        e = 1
+        while radix ** (e + 1) <= 2**32:
+            e += 1
+        q = radix**e
+        u, v = n // 2, n - n // 2
+        k = (1 + b + 15) // 16
+        limbs = (b + 1) // 2
+        words = d // 2
+        halves = sorted({u, v})
+        limb_weights, y_weights = {}, {}
+        for h in halves:
+            count = -(-h // e)
+            # every sum of a product below 2**63, with room for the carries added to it
+            if count * 2**16 * q >= 2**62 or words * 2**16 * q >= 2**62:
+                return None
+            limb_weights[h] = np.array([[(q**s >> (16 * j)) & 0xFFFF for s in range(count)] for j in range(limbs)],
+                                       dtype=np.int64)
+            mod = radix**h
+            y_weights[h] = np.array([_superdigits(pow(2, 16 * (words - 1 - w), mod), radix, e, h)
+                                     for w in range(words)], dtype=np.int64).T.copy()
+        const = []
+        for i in range(ROUNDS):
+            block = bytearray(head + bytes([i]) + bytes(b))
+            for j in range(16):
+                block[j] ^= state[j]
+            const.append(np.frombuffer(bytes(block), dtype=np.uint8))
+        counters = [np.frombuffer(j.to_bytes(16, "big"), dtype=np.uint8) for j in range(1, (d + 15) // 16)]
+        return cls(radix, e, q, k, d, limb_weights, y_weights, const, counters)
+
+    def to_super(self, nums: np.ndarray, h: int) -> np.ndarray:
+        """(rows, h) numerals, most significant first -> (superdigits, rows), least significant first."""
+        count = -(-h // self.e)
+        weights = np.zeros((count, h), dtype=np.int64)
+        for j in range(h):
+            p = h - 1 - j
+            weights[p // self.e, j] = self.radix ** (p % self.e)
+        out: np.ndarray = weights @ nums.T
+        return out
+
+    def reduce(self, x: np.ndarray, h: int) -> np.ndarray:
+        """Superdigits with any int64 values -> the normalised superdigits of their number modulo ``radix**h``."""
+        q = self.q
+        for s in range(len(x) - 1):
+            carry = x[s] // q
+            x[s] -= carry * q
+            x[s + 1] += carry
+        x[-1] %= self.radix ** (h - self.e * (len(x) - 1))
+        return x
+
+    def to_numerals(self, x: np.ndarray, h: int) -> np.ndarray:
+        """Normalised superdigits of a half of ``h`` numerals -> (rows, h) numerals, most significant first."""
+        powers = self.radix ** np.arange(self.e, dtype=np.int64)
+        digits: np.ndarray = (x[:, None, :] // powers[None, :, None]) % self.radix  # (superdigit, place, rows)
+        return digits.reshape(-1, x.shape[1])[:h][::-1].T
+
+
+def _superdigits(value: int, radix: int, e: int, h: int) -> list[int]:
+    """The superdigits (base ``radix**e``, least significant first) of ``value < radix**h``."""
+    q = radix**e
+    return [(value // q**s) % q for s in range(-(-h // e))]

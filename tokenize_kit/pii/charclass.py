@@ -12,6 +12,12 @@ group is one vectorised call; shorter ones are encrypted as integers in ``range(
 :func:`~tokenize_kit.pii.intdomain.crypt_ints` (a keyed permutation: such domains are tiny by nature).
 Positions of each class are kept, so the layout (and the class of every position) is public.
 
+FF3-1 (``algorithm: ff3-1``) takes at most ``2 * floor(log_radix(2**96))`` numerals (36 Arabic letters, 40 Latin
+letters, 56 digits).  A longer subsequence (an address's street names and house name together) is split into
+near-equal consecutive pieces within that limit, each encrypted under its own tweak (the piece's number and the
+subsequence's length): a change in one piece then leaves the others' tokens as they were, a weakness FF1 (the
+default, no such limit) does not have.  FF1 tokens never take this path.
+
 ``avoid`` makes the map a permutation of the values that do NOT satisfy a predicate (cycle walking):
 the table layer uses it so that the generic token of an invalid national ID is itself never a valid
 one, which keeps detokenization unambiguous (valid -> type decrypt, invalid -> generic decrypt).
@@ -40,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tokenize_kit.fpe import ARABIC_INDIC_DIGITS, DIGITS, EXTENDED_ARABIC_INDIC_DIGITS, min_length
-from tokenize_kit.fpe._base import digits_big_endian
+from tokenize_kit.fpe._base import FeistelCipher, digits_big_endian
 
 from .base import Crypto
 from .intdomain import crypt_ints
@@ -112,21 +118,35 @@ def _crypt_group(nums: np.ndarray, name: str, alphabet: str, crypto: Crypto, dom
     radix, length = len(alphabet), nums.shape[1]
     if radix**length >= 1_000_000 and length >= min_length(radix):
         cipher = crypto.cipher(domain, alphabet)
-        tw = crypto.tweak("charclass", name, str(length))
-        if len(nums) < DEDUP_MIN_ROWS:
-            return (cipher.decrypt_numerals(nums, tw) if decrypt else cipher.encrypt_numerals(nums, tw)).astype(
-                np.uint8)
-        uniq, inverse, ints = _distinct_rows(nums, radix)
-        fast = getattr(cipher, "decrypt_ints" if decrypt else "encrypt_ints", None)
-        if fast is not None and ints is not None:  # (the same numerals as encrypt_numerals, from the integers)
-            new = digits_big_endian(fast(ints.astype(np.uint64), length, tw), radix, length)
-        else:
-            new = cipher.decrypt_numerals(uniq, tw) if decrypt else cipher.encrypt_numerals(uniq, tw)
-        return new.astype(np.uint8)[inverse]
+        if length > cipher.max_len:  # FF3-1 only (FF1's maximum is 2**32): pieces, see the module docstring
+            count = -(-length // cipher.max_len)
+            cuts = [length * j // count for j in range(count + 1)]
+            out = np.empty(nums.shape, dtype=np.uint8)
+            for j in range(count):
+                piece = np.ascontiguousarray(nums[:, cuts[j] : cuts[j + 1]])
+                out[:, cuts[j] : cuts[j + 1]] = _crypt_group_numerals(piece, cipher, crypto.tweak(
+                    "charclass", name, str(length), "piece", str(j)), decrypt)
+            return out
+        return _crypt_group_numerals(nums, cipher, crypto.tweak("charclass", name, str(length)), decrypt)
     size = radix**length
     ints = nums @ radix ** np.arange(length - 1, -1, -1, dtype=np.int64)
     new_ints = crypt_ints(crypto, domain, ints, size, ("charclass", name, str(length)), decrypt=decrypt)
     return digits_big_endian(new_ints, radix, length).astype(np.uint8)
+
+
+def _crypt_group_numerals(nums: np.ndarray, cipher: FeistelCipher, tw: bytes, decrypt: bool) -> np.ndarray:
+    """FF1 (or FF3-1) of a (rows, length) numeral matrix under one tweak, each distinct row once."""
+    radix, length = cipher.radix, nums.shape[1]
+    if len(nums) < DEDUP_MIN_ROWS:
+        return (cipher.decrypt_numerals(nums, tw) if decrypt else cipher.encrypt_numerals(nums, tw)).astype(
+            np.uint8)
+    uniq, inverse, ints = _distinct_rows(nums, radix)
+    fast = getattr(cipher, "decrypt_ints" if decrypt else "encrypt_ints", None)
+    if fast is not None and ints is not None:  # (the same numerals as encrypt_numerals, from the integers)
+        new = digits_big_endian(fast(ints.astype(np.uint64), length, tw), radix, length)
+    else:
+        new = cipher.decrypt_numerals(uniq, tw) if decrypt else cipher.encrypt_numerals(uniq, tw)
+    return new.astype(np.uint8)[inverse]
 
 
 def charclass_cps(

@@ -247,9 +247,9 @@ def gather(data: np.ndarray, bs: np.ndarray, be: np.ndarray) -> pa.Array:
     lengths = (be - bs).astype(np.int64)
     offsets = np.zeros(len(bs) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    if len(bs) > 1 and (bs[1:] >= be[:-1]).all():
-        # ranges in order, none overlapping (words, spans): the bytes inside them, through a mask (no index
-        # array of eight bytes per byte gathered)
+    if len(bs) > 1 and 4 * int(offsets[-1]) >= len(data) and (bs[1:] >= be[:-1]).all():
+        # ranges in order, none overlapping, a good share of the data (the words of a column): the bytes inside
+        # them, through a mask (no index array of eight bytes per byte gathered)
         mark = np.zeros(len(data) + 1, dtype=np.int8)
         nz = lengths > 0
         mark[bs[nz]] += 1
