@@ -112,6 +112,48 @@ def test_utf16_unicode_text_round_trip(env, codec):
     assert (env / "back.txt").read_bytes() == src.read_bytes()
 
 
+@pytest.mark.parametrize("codec", ["cp1256", "utf-16"])
+def test_arrow_never_holds_a_python_codec(tmp_path, monkeypatch, codec):
+    """A file not in UTF-8 is re-encoded in the caller's thread before Arrow reads it.  Arrow's own transcoding
+    holds a Python codec in its read-ahead threads; a read stopped early (a ragged row) left one in flight, and at
+    exit it aborted the process about once in 150 runs ("terminate called without an active exception")."""
+    import pyarrow.csv as pacsv
+
+    from tokenize_kit import io as tio
+
+    seen: list[str] = []
+    real = pacsv.ReadOptions
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("encoding", "utf8"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pacsv, "ReadOptions", spy)
+    path = tmp_path / "in.csv"
+    path.write_bytes("id,الاسم\n1,أحمد\n2,سارة\n".encode(codec))
+    batches, _ = tio.read_batches(path, "csv", encoding=codec)
+    assert pa.Table.from_batches(list(batches)).column(1).to_pylist() == ["أحمد", "سارة"]
+    path.write_bytes("id,الاسم\n1,أحمد\n2\n".encode(codec))  # ragged: the read stops early
+    batches, _ = tio.read_batches(path, "csv", encoding=codec)
+    with pytest.raises(tio.InputError, match="line 3 has 1 fields"):
+        list(batches)
+    assert seen and set(seen) == {"utf8"}
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    (b'{"id": "1", "n\xff": 1}\n', 1),  # a top-level key
+    (b'{"id": "1", "a": {"b": 1}}\n{"id": "2", "a": {"b": 2, "c\x80": [1]}}\n', 2),  # a key inside a struct
+    (b'{"id": "1", "a": [{"b\x80": 1}]}\n', 1),  # inside a list of objects
+])
+def test_jsonl_key_not_utf8_names_its_line(env, text, line):
+    """Arrow takes any bytes as a key; a key that is not UTF-8 is an input error naming its line (it was an
+    internal error, exit 3, when the key was nested)."""
+    (env / "in.jsonl").write_bytes(text)
+    proc = tk(env, "tokenize", "in.jsonl", "out.jsonl", "--policy", "p.yaml", "-q", code=2)
+    assert f"line {line}: bytes that are not UTF-8" in err(proc)
+    assert not (env / "out.jsonl").exists()
+
+
 def test_utf16_override_does_not_loop_its_advice(env):
     (env / "in.csv").write_bytes(b"id,mobile\n1,2\n\xff\xfe\xfa\n")
     proc = tk(env, "tokenize", "in.csv", "out.csv", "--policy", "p.yaml", "--encoding", "utf-8", code=2)

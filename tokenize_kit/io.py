@@ -234,11 +234,6 @@ class TextEncoding:
         return {"utf-8": codecs.BOM_UTF8, "utf-16-le": codecs.BOM_UTF16_LE,
                 "utf-16-be": codecs.BOM_UTF16_BE}[self.codec]
 
-    @property
-    def arrow_encoding(self) -> str:
-        """What Arrow's CSV reader is told: its own UTF-8 decoder (it skips a UTF-8 BOM) or a Python codec."""
-        return "utf8" if self.codec == "utf-8" else self.reader_codec
-
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
@@ -661,9 +656,46 @@ def _has_line_break(col: pa.Array) -> bool:
     return bool(np.any(data == 10) or np.any(data == 13))
 
 
+def _utf8_copy(path: Path, enc: TextEncoding) -> Any:
+    """``path`` (in ``enc``, not UTF-8) re-encoded as UTF-8 into an anonymous temporary file, 1 MB at a time.
+
+    Why not Arrow's own ``ReadOptions(encoding=...)``: it decodes through a Python codec object that Arrow's
+    read-ahead threads hold.  When a read stops early (a ragged row, a bad byte, any error in the job), read-ahead
+    is still in flight; the thread that drops the last reference then needs the GIL, and if the interpreter is
+    already shutting down it is ended inside C++ code and the process aborts ("terminate called without an active
+    exception").  Decoding here, in the caller's thread, leaves Arrow a plain file."""
+    decoder = codecs.getincrementaldecoder(enc.reader_codec)(errors="strict")
+    spool = _anonymous_file()
+    try:
+        with _open_binary(path) as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                spool.write(decoder.decode(chunk).encode("utf-8"))
+            spool.write(decoder.decode(b"", final=True).encode("utf-8"))
+        spool.flush()
+    except UnicodeDecodeError:
+        spool.close()
+        raise _decode_error(path, enc) from None
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
 def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, header: list[str], batch_size: int,
                  limits: Limits, columns: list[str] | None = None, batch_bytes: int | None = None
                  ) -> Iterator[pa.RecordBatch]:
+    copy = None if enc.codec == "utf-8" else _utf8_copy(path, enc)
+    try:
+        yield from _csv_batches_utf8(path, copy, enc, delimiter, header, batch_size, limits, columns, batch_bytes)
+    finally:
+        if copy is not None:
+            copy.close()
+
+
+def _csv_batches_utf8(path: Path, copy: Any, enc: TextEncoding, delimiter: str, header: list[str],
+                      batch_size: int, limits: Limits, columns: list[str] | None, batch_bytes: int | None
+                      ) -> Iterator[pa.RecordBatch]:
+    """The batches of ``path``, or of ``copy`` (its UTF-8 copy) when there is one; messages name ``path``."""
     # (no invalid_row_handler: pyarrow decodes the row's text to call it, and a row of undecodable bytes then
     # prints an "Exception ignored" traceback; a ragged row is told from Arrow's error instead)
     parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
@@ -679,11 +711,12 @@ def _csv_batches(path: Path, enc: TextEncoding, delimiter: str, header: list[str
     pending: list[pa.RecordBatch] = []
     pending_rows = pending_bytes = 0
     while True:
-        read_opts = pacsv.ReadOptions(encoding=enc.arrow_encoding, block_size=block, use_threads=True)
+        read_opts = pacsv.ReadOptions(encoding="utf8", block_size=block, use_threads=True)
         conv = pacsv.ConvertOptions(column_types={h: pa.string() for h in names}, strings_can_be_null=False,
                                     quoted_strings_can_be_null=False, include_columns=columns)
         try:
-            reader = pacsv.open_csv(_open_arrow(path), read_options=read_opts, parse_options=parse_opts,
+            source = _open_arrow(path) if copy is None else pa.OSFile(str(_path_of(copy)), "rb")
+            reader = pacsv.open_csv(source, read_options=read_opts, parse_options=parse_opts,
                                     convert_options=conv)
             if any(t != pa.string() for t in reader.schema.types):
                 # Arrow's header differs from ours (never seen; a safeguard): its names, every one as text
@@ -797,6 +830,9 @@ def _jsonl_batches(path: Path, name: str, batch_size: int, limits: Limits, batch
                         skip -= batch.num_rows
                         continue
                     batch, skip = batch.slice(skip), 0
+                if not _names_are_text(batch.schema):  # Arrow takes any bytes as a key, at any depth
+                    _diagnose_jsonl(path, name, block, limits)
+                    raise InputError(f"{name}: a key holds bytes that are not UTF-8 (JSON Lines are UTF-8)")
                 check_cell_sizes(batch, limits.max_cell_bytes, name, rows, lambda row: _jsonl_line(path, row))
                 try:
                     batch.validate(full=True)
@@ -819,6 +855,19 @@ def _jsonl_batches(path: Path, name: str, batch_size: int, limits: Limits, batch
             # Arrow reads a block holding both), every column in the first block's order
             schema = pa.schema([pa.field(f.name, pa.float64()) if f.name in fractions else f for f in first_schema])
             parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+
+
+def _names_are_text(t: pa.Schema | pa.DataType) -> bool:
+    """Whether every field name in ``t``, at any depth, is valid UTF-8."""
+    fields = list(t) if isinstance(t, pa.Schema) else [t.field(i) for i in range(t.num_fields)]
+    for f in fields:
+        try:
+            f.name  # noqa: B018 (decoding the name is the check)
+        except UnicodeDecodeError:
+            return False
+        if not _names_are_text(f.type):
+            return False
+    return True
 
 
 def _jsonl_line(path: Path, row: int) -> int:
