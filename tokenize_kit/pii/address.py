@@ -215,11 +215,15 @@ def _take(wid: np.ndarray, w_row: np.ndarray, n_rows: int, trie: _Trie) -> tuple
     prefix = wid[at]
     length = np.where(trie.complete[0][prefix], 1, 0)
     live = np.arange(len(at))  # (indices into at) whose prefix of k words is a prefix of some place
+    # cont[j]: word j + 1 is in word j's value and in some place (a prefix of k words goes on to word k + 1 exactly
+    # when its words up to the k-th are such)
+    cont = np.zeros(count, dtype=bool)
+    if count > 1:
+        np.equal(w_row[1:], w_row[:-1], out=cont[:-1])
+        cont[:-1] &= wid[1:] >= 0
     for k in range(1, len(trie.codes)):
         nxt = at[live] + k
-        ok = nxt < count
-        live, nxt = live[ok], nxt[ok]
-        ok = (w_row[nxt] == w_row[at[live]]) & (wid[nxt] >= 0)
+        ok = cont[nxt - 1]
         live, nxt = live[ok], nxt[ok]
         if not len(live):
             break
@@ -304,6 +308,7 @@ def kept_chars(cps: np.ndarray, row_off: np.ndarray, country: str, keep_places: 
 # written into a copy of the column's bytes, and the words of a token are the words of its value.
 
 _WORDF, _DOTF, _SLOWF, _ALNUMF = 1, 2, 4, 8
+_CLS_SHIFT = 4  # the flags' bits 4-6: the character's charclass class number + 1 (0: none)
 #: values per batch of the column path's text work (a batch's arrays stay mostly within the caches); the FF1 calls
 #: take each (class, length) group of every batch at once
 BATCH = 50_000
@@ -313,7 +318,8 @@ _INVALID = 63  # the code of a character that occurs in no kept word
 
 @cache
 def _key_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    r"""Per 16-bit key: flags (``[\w.]``, ``.``, slow, alnum), the code point (0 where slow), the charclass class
+    r"""Per 16-bit key (a character's lead byte, and the byte after it in the high half): flags (``[\w.]``, ``.``,
+    slow, alnum, and the charclass class number + 1 in bits 4-6), the code point (0 where slow), the charclass class
     number + 1 and numeral."""
     cp_cls = np.zeros(0x800, dtype=np.uint8)
     cp_num = np.zeros(0x800, dtype=np.uint8)
@@ -328,12 +334,12 @@ def _key_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     cp_flags = (np.where(word, _WORDF, 0) | np.where(cp_all == 0x2E, _DOTF, 0) | np.where(single, 0, _SLOWF)
                 | np.where(alnum, _ALNUMF, 0)).astype(np.uint8)
     key = np.arange(65536)
-    b0, b1 = key >> 8, key & 0xFF
+    b0, b1 = key & 0xFF, key >> 8
     two = (b0 >= 0xC2) & (b0 <= 0xDF) & (b1 >= 0x80) & (b1 <= 0xBF)
     ok = (b0 < 0x80) | two
     cp = np.where(b0 < 0x80, b0, np.where(two, ((b0 & 0x1F) << 6) | (b1 & 0x3F), 0))
-    flags = np.where(ok, cp_flags[cp], _SLOWF).astype(np.uint8)
     cls = np.where(ok, cp_cls[cp], 0).astype(np.uint8)
+    flags = (np.where(ok, cp_flags[cp], _SLOWF) | cls.astype(np.int64) << _CLS_SHIFT).astype(np.uint8)
     numeral = np.where(ok, cp_num[cp], 0).astype(np.uint8)
     return flags, np.where(ok, cp, 0).astype(np.uint16), cls, numeral
 
@@ -527,12 +533,18 @@ class _Scan:
         byte_off = off - off[0] if n else np.zeros(1, dtype=np.int32)
         is_lead = data.view(np.int8) >= -64  # not a continuation byte (0x80..0xBF)
         lead = np.flatnonzero(is_lead)
-        key = data[lead].astype(np.uint16)
-        key <<= 8
-        if len(lead):
-            key[:-1] |= data[1:][lead[:-1]]
-            if lead[-1] + 1 < len(data):  # (the last character's next byte, if it has one)
-                key[-1] |= data[lead[-1] + 1]
+        m = len(data)
+        # every byte and the one after it as a little-endian 16-bit word (an unaligned view: one gather per
+        # character; ``np.take`` gathers from it several times faster than indexing does)
+        pairs = np.ndarray((max(m - 1, 0),), dtype="<u2", buffer=data.data if m > 1 else bytes(2), strides=(1,))
+        if not len(lead):
+            key = np.zeros(0, dtype=np.uint16)
+        elif lead[-1] == m - 1:  # (the last character is the last byte: it has no next byte)
+            key = np.empty(len(lead), dtype=np.uint16)
+            np.take(pairs, lead[:-1], out=key[:-1])
+            key[-1] = data[-1]
+        else:
+            key = np.take(pairs, lead).astype(np.uint16, copy=False)
         flags = _key_tables()[0][key]
         row_off = np.zeros(n + 1, dtype=np.int64)
         if n:  # (Arrow's character count is the count of lead bytes)
@@ -561,16 +573,6 @@ class _Scan:
         first = np.searchsorted(start, self.row_off[:-1])  # each value's first word
         row = np.cumsum(np.bincount(first, minlength=len(start) + 1)[: len(start)]) - 1
         return start, end, row
-
-
-def _segment_sums(a: np.ndarray, off: np.ndarray) -> np.ndarray:
-    """The sum of ``a`` within each segment ``[off[i], off[i + 1])`` (``off`` ascending)."""
-    out = np.zeros(len(off) - 1, dtype=np.int64)
-    filled = np.flatnonzero(off[1:] > off[:-1])
-    if len(filled):
-        # (an int64 accumulator would convert the whole of ``a`` first: int32 holds any sum of an Arrow column's)
-        out[filled] = np.add.reduceat(a[: int(off[-1])], off[filled], dtype=np.int32)
-    return out
 
 
 def _windows(a: np.ndarray, length: int) -> np.ndarray:
@@ -686,16 +688,17 @@ class _Batch:
         edge[self.end[self.first + self.length - 1]] = -1
         edge[self.start[self.first]] += 1  # (a tuple may start where another ends: at the start of a value)
         outside = np.cumsum(edge[:n], dtype=np.int32) == 0  # (numpy accumulates int8 slowly)
-        _, _, cls_of_key, numeral_of_key = _key_tables()
-        cls = cls_of_key[scan.key] * outside
+        numeral_of_key = _key_tables()[3]
+        cls = scan.flags >> _CLS_SHIFT
+        cls *= outside
         present = int(np.bitwise_or.reduce(np.left_shift(np.uint8(1), cls))) if n else 0  # (bit k: class k)
         for k in range(1, len(CLASSES) + 1):
             if not present >> k & 1:
                 continue
-            mask = cls == k
-            pos = np.flatnonzero(mask)  # this class's characters, ascending
-            lengths = _segment_sums(mask.view(np.uint8), scan.row_off)
-            start = np.cumsum(lengths) - lengths
+            pos = np.flatnonzero(cls == k)  # this class's characters, ascending
+            bounds = np.searchsorted(pos, scan.row_off)  # where each value's characters start among them
+            start = bounds[:-1]
+            lengths = np.diff(bounds)
             nums = numeral_of_key[scan.key[pos]]
             self.classes[k] = (pos, np.empty_like(nums))
             order = np.argsort(lengths.astype(np.uint16) if int(lengths.max()) < 2**16 else lengths, kind="stable")

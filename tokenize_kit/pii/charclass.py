@@ -89,6 +89,9 @@ _RUNS = [_runs(alphabet) for _, alphabet in CLASSES]
 
 #: below this many rows a group is encrypted as it is (finding its distinct rows would cost more than it saves)
 DEDUP_MIN_ROWS = 256
+#: groups of at least this many rows are first sampled, every ``SAMPLE_STEP``-th row (see :func:`_mostly_distinct`)
+SAMPLE_MIN_ROWS = 4096
+SAMPLE_STEP = 8
 
 
 def _distinct_rows(nums: np.ndarray, radix: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -134,19 +137,36 @@ def _crypt_group(nums: np.ndarray, name: str, alphabet: str, crypto: Crypto, dom
     return digits_big_endian(new_ints, radix, length).astype(np.uint8)
 
 
+def _mostly_distinct(nums: np.ndarray, radix: int) -> bool:
+    """Whether finding the distinct rows of a large group would cost more than it saves: every
+    :data:`SAMPLE_STEP`-th row is de-duplicated, and the group is taken as it is when that sample holds almost no
+    repeats (a row's repeats land in the sample one time in ``SAMPLE_STEP``, so a sample with under 2% repeats
+    means a group with well under the ~15% repeats that pay for the hash pass: an address's letters outside its
+    kept words, its house and postal code digits)."""
+    if len(nums) < SAMPLE_MIN_ROWS:
+        return False
+    sample = nums[::SAMPLE_STEP]
+    return len(_distinct_rows(sample, radix)[0]) >= 0.98 * len(sample)
+
+
 def _crypt_group_numerals(nums: np.ndarray, cipher: FeistelCipher, tw: bytes, decrypt: bool) -> np.ndarray:
-    """FF1 (or FF3-1) of a (rows, length) numeral matrix under one tweak, each distinct row once."""
+    """FF1 (or FF3-1) of a (rows, length) numeral matrix under one tweak, each distinct row once (unless the rows are
+    nearly all distinct: see :func:`_mostly_distinct`)."""
     radix, length = cipher.radix, nums.shape[1]
-    if len(nums) < DEDUP_MIN_ROWS:
-        return (cipher.decrypt_numerals(nums, tw) if decrypt else cipher.encrypt_numerals(nums, tw)).astype(
-            np.uint8)
-    uniq, inverse, ints = _distinct_rows(nums, radix)
     fast = getattr(cipher, "decrypt_ints" if decrypt else "encrypt_ints", None)
+    if len(nums) < DEDUP_MIN_ROWS:
+        uniq, inverse, ints = nums, None, None
+    elif _mostly_distinct(nums, radix):
+        uniq, inverse = nums, None
+        ints = nums @ radix ** np.arange(length - 1, -1, -1, dtype=np.int64) if radix**length < 2**63 else None
+    else:
+        uniq, inverse, ints = _distinct_rows(nums, radix)
     if fast is not None and ints is not None:  # (the same numerals as encrypt_numerals, from the integers)
         new = digits_big_endian(fast(ints.astype(np.uint64), length, tw), radix, length)
     else:
         new = cipher.decrypt_numerals(uniq, tw) if decrypt else cipher.encrypt_numerals(uniq, tw)
-    return new.astype(np.uint8)[inverse]
+    new = new.astype(np.uint8)
+    return new if inverse is None else new[inverse]
 
 
 def charclass_cps(
