@@ -559,17 +559,15 @@ class _Scan:
     def words(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         r"""The runs of ``[\w.]`` within each value: (start, end, value) of each, in order."""
         n = len(self.key)
-        wc = (self.flags & _WORDF) != 0
         if not n:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
-        boundary = np.zeros(n + 1, dtype=bool)  # where a value starts (a run of word characters ends there)
-        boundary[self.row_off] = True
-        at_start = wc.copy()
-        at_start[1:] &= ~wc[:-1] | boundary[1:n]
-        at_end = wc.copy()
-        at_end[:-1] &= ~wc[1:] | boundary[1:n]
-        start, end = np.flatnonzero(at_start), np.flatnonzero(at_end) + 1
+        wc = np.bitwise_and(self.flags, _WORDF).view(bool)  # (_WORDF is bit 0: the result is 0 or 1)
+        joined = np.zeros(n + 1, dtype=bool)  # joined[i]: character i goes on with the word of character i - 1
+        np.logical_and(wc[1:], wc[:-1], out=joined[1:n])
+        joined[self.row_off] = False  # (a value's first character starts afresh)
+        start = np.flatnonzero(np.greater(wc, joined[:n]))  # (greater: a word character not joined)
+        end = np.flatnonzero(np.greater(wc, joined[1:])) + 1  # (a word character the next one does not join)
         first = np.searchsorted(start, self.row_off[:-1])  # each value's first word
         row = np.cumsum(np.bincount(first, minlength=len(start) + 1)[: len(start)]) - 1
         return start, end, row
