@@ -416,6 +416,21 @@ def _word_codes(country: str, keep_places: bool) -> _WordCodes | None:
     return None  # pragma: no cover
 
 
+@cache
+def _char_table(country: str, keep_places: bool) -> np.ndarray:
+    """Per 16-bit key, four bytes in memory order: the flags (see :func:`_key_tables`), the :class:`_WordCodes` code
+    (0 where the kept words do not fit its scheme), the charclass numeral and 0, as one uint32: a single gather per
+    character gives all three (a gather costs the same for one byte as for four)."""
+    flags, _, _, numeral = _key_tables()
+    wc = _word_codes(country, keep_places)
+    table = np.zeros((65536, 4), dtype=np.uint8)
+    table[:, 0] = flags
+    if wc is not None:
+        table[:, 1] = wc.code
+    table[:, 2] = numeral
+    return table.view(np.uint32).ravel()
+
+
 def _slots(keys: np.ndarray | list[np.ndarray], muls: tuple[np.uint64, ...], shift: np.uint64) -> np.ndarray:
     h = keys[0] * muls[0]
     for k, m in zip(keys[1:], muls[1:], strict=True):
@@ -511,19 +526,23 @@ def kept_both(cps: np.ndarray, row_off: np.ndarray, utf8: tuple[np.ndarray, np.n
 @dataclass
 class _Scan:
     """A column's characters: ``data`` its UTF-8 bytes, ``byte_off`` where each value starts in
-    them (plus the end), ``lead`` the byte position of every character, ``key`` its 16-bit key, ``row_off`` where
-    each value starts among the characters (plus the end), ``flags`` the key's flags."""
+    them (plus the end), ``lead`` the byte position of every character, ``row_off`` where each value starts among
+    the characters (plus the end), ``lanes`` the :func:`_char_table` entry of every character's 16-bit key as four
+    bytes (flags, word code, numeral, 0), ``flags`` the first of them; ``table``: the (country, keep_places) of the
+    table."""
 
     values: pa.Array
     data: np.ndarray
     byte_off: np.ndarray
     lead: np.ndarray
-    key: np.ndarray
+    lanes: np.ndarray
     row_off: np.ndarray
     flags: np.ndarray
+    table: tuple[str, bool]
+    slow: np.ndarray | None = None  # (slow_rows, once found)
 
     @classmethod
-    def of(cls, values: pa.Array) -> _Scan:
+    def of(cls, values: pa.Array, country: str, keep_places: bool) -> _Scan:
         from .textview import plain_strings
 
         values = plain_strings(values)
@@ -545,20 +564,22 @@ class _Scan:
             key[-1] = data[-1]
         else:
             key = np.take(pairs, lead).astype(np.uint16, copy=False)
-        flags = _key_tables()[0][key]
+        lanes = _char_table(country, keep_places)[key].view(np.uint8).reshape(-1, 4)
         row_off = np.zeros(n + 1, dtype=np.int64)
         if n:  # (Arrow's character count is the count of lead bytes)
             np.cumsum(pc.utf8_length(values).to_numpy(zero_copy_only=False), out=row_off[1:])
-        return cls(values, data, byte_off, lead, key, row_off, flags)
+        return cls(values, data, byte_off, lead, lanes, row_off, lanes[:, 0].copy(), (country, keep_places))
 
     def slow_rows(self) -> np.ndarray:
         """The values with a character the tables do not cover (sorted)."""
-        slow = np.flatnonzero(self.flags & _SLOWF)
-        return np.unique(np.searchsorted(self.row_off, slow, side="right") - 1) if len(slow) else slow
+        if self.slow is None:
+            slow = np.flatnonzero(self.flags & _SLOWF)
+            self.slow = np.unique(np.searchsorted(self.row_off, slow, side="right") - 1) if len(slow) else slow
+        return self.slow
 
     def words(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         r"""The runs of ``[\w.]`` within each value: (start, end, value) of each, in order."""
-        n = len(self.key)
+        n = len(self.flags)
         if not n:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
@@ -593,12 +614,12 @@ def _bytes_tables() -> list[tuple[np.ndarray, np.ndarray | None]]:
 _BYTES = _bytes_tables()
 
 
-def _scans(values: pa.Array) -> list[_Scan]:
+def _scans(values: pa.Array, country: str, keep_places: bool) -> list[_Scan]:
     """The characters of a column, a :data:`BATCH` of values at a time."""
     from .textview import plain_strings
 
     values = plain_strings(values)
-    return [_Scan.of(values.slice(a, BATCH)) for a in range(0, max(len(values), 1), BATCH)]
+    return [_Scan.of(values.slice(a, BATCH), country, keep_places) for a in range(0, max(len(values), 1), BATCH)]
 
 
 def _crypt_column(values: pa.Array, country: str, keep_places: bool, crypto: Crypto, domain: str, decrypt: bool,
@@ -613,7 +634,8 @@ def _crypt_column(values: pa.Array, country: str, keep_places: bool, crypto: Cry
     n = len(values)
     if n == 0:
         return values
-    scans = _scans(values) if scans is None else scans
+    if scans is None or scans[0].table != (country, keep_places):
+        scans = _scans(values, country, keep_places)
     if wc is None:
         slow = np.arange(n)
     else:
@@ -664,7 +686,7 @@ class _Batch:
     def __init__(self, scan: _Scan, wc: _WordCodes, trie: _Trie) -> None:
         self.scan, self.wc, self.trie = scan, wc, trie
         self.start, self.end, self.w_row = scan.words()
-        self.code = wc.code[scan.key]
+        self.code = scan.lanes[:, 1].copy()
         self.wid = _word_ids(self.code, scan.flags, self.start, self.end, wc) if len(self.start) else self.start
         self.first, self.length = _take(self.wid, self.w_row, len(scan.values), trie)
         self.buf = scan.data.copy()
@@ -681,12 +703,11 @@ class _Batch:
         and each group's stretches are copied out of the class's numerals as windows (and written back the same way,
         by :meth:`put`): no index per character."""
         scan = self.scan
-        n = len(scan.key)
+        n = len(scan.flags)
         edge = np.zeros(n + 1, dtype=np.int8)
         edge[self.end[self.first + self.length - 1]] = -1
         edge[self.start[self.first]] += 1  # (a tuple may start where another ends: at the start of a value)
         outside = np.cumsum(edge[:n], dtype=np.int32) == 0  # (numpy accumulates int8 slowly)
-        numeral_of_key = _key_tables()[3]
         cls = scan.flags >> _CLS_SHIFT
         cls *= outside
         present = int(np.bitwise_or.reduce(np.left_shift(np.uint8(1), cls))) if n else 0  # (bit k: class k)
@@ -697,7 +718,7 @@ class _Batch:
             bounds = np.searchsorted(pos, scan.row_off)  # where each value's characters start among them
             start = bounds[:-1]
             lengths = np.diff(bounds)
-            nums = numeral_of_key[scan.key[pos]]
+            nums = scan.lanes[:, 2][pos]
             self.classes[k] = (pos, np.empty_like(nums))
             order = np.argsort(lengths.astype(np.uint16) if int(lengths.max()) < 2**16 else lengths, kind="stable")
             by_len = np.bincount(lengths)
@@ -824,6 +845,10 @@ def _rows_differing(a: np.ndarray, b: np.ndarray, row_off: np.ndarray) -> np.nda
     return np.unique(np.searchsorted(row_off, diff, side="right") - 1)
 
 
+def _keep_places(spec: ColumnSpec | None) -> bool:
+    return bool(spec.options.get("keep_places", True)) if spec is not None else True
+
+
 class _Address(PIIType):
     country: ClassVar[str]
     has_invalid: ClassVar[bool] = True
@@ -841,7 +866,7 @@ class _Address(PIIType):
         """Valid = has a letter or digit (what :meth:`validate` checks), for the whole column at once; the column's
         characters are kept for :meth:`_crypt`."""
         present = pc.is_valid(values).to_numpy(zero_copy_only=False)
-        scans = _scans(values)
+        scans = _scans(values, self.country, _keep_places(spec))
         has = np.zeros(len(values), dtype=bool)
         for a, scan in zip(range(0, len(values), BATCH), scans, strict=False):
             off = scan.row_off
@@ -856,7 +881,7 @@ class _Address(PIIType):
 
     def _crypt(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec | None, decrypt: bool,
                parsed: Parse | None) -> pa.Array:
-        keep_places = bool(spec.options.get("keep_places", True)) if spec is not None else True
+        keep_places = _keep_places(spec)
         scans = parsed.scans if isinstance(parsed, _Parse) and parsed.values is values else None
         return _crypt_column(values, self.country, keep_places, crypto, self.domain, decrypt, scans)
 
