@@ -438,16 +438,16 @@ def _slots(keys: np.ndarray | list[np.ndarray], muls: tuple[np.uint64, ...], shi
     return (h >> shift).astype(np.intp)
 
 
-def _word_ids(code: np.ndarray, flags: np.ndarray, start: np.ndarray, end: np.ndarray, wc: _WordCodes
-              ) -> np.ndarray:
+def _word_ids(code: np.ndarray, flags: np.ndarray, start: np.ndarray, end: np.ndarray, wc: _WordCodes,
+              dotted: bool = True) -> np.ndarray:
     """The trie number of each word ``[start, end)`` after :func:`normalize` (-1: none); ``code``: the code of every
-    character (see :class:`_WordCodes`), ``flags``: its flags (which characters are dots).  Only the words whose
-    length and first two characters some kept word has are looked up (about half the words of addresses, few of
-    their tokens')."""
+    character (see :class:`_WordCodes`), ``flags``: its flags (which characters are dots); ``dotted``: False when
+    no character is a dot.  Only the words whose length and first two characters some kept word has are looked up
+    (about half the words of addresses, few of their tokens')."""
     start = start.copy()
-    end = end.copy()
-    edge = np.flatnonzero(((flags[start] | flags[end - 1]) & _DOTF) != 0) if len(start) else start
+    edge = np.flatnonzero(((flags[start] | flags[end - 1]) & _DOTF) != 0) if dotted and len(start) else start[:0]
     if len(edge):  # strip("."): the runs of dots at either end of these words
+        end = end.copy()
         dots = np.flatnonzero(flags & _DOTF)
         s, e = start[edge], end[edge]
         start[edge] = np.minimum(s + _dot_run(dots, np.searchsorted(dots, s), s), e)
@@ -687,7 +687,9 @@ class _Batch:
         self.scan, self.wc, self.trie = scan, wc, trie
         self.start, self.end, self.w_row = scan.words()
         self.code = scan.lanes[:, 1].copy()
-        self.wid = _word_ids(self.code, scan.flags, self.start, self.end, wc) if len(self.start) else self.start
+        self.dotted = bool(np.bitwise_and(scan.flags, _DOTF).any())
+        self.wid = (_word_ids(self.code, scan.flags, self.start, self.end, wc, self.dotted) if len(self.start)
+                    else self.start)
         self.first, self.length = _take(self.wid, self.w_row, len(scan.values), trie)
         self.buf = scan.data.copy()
         self.classes: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # class: its characters, their new numerals
@@ -758,7 +760,7 @@ class _Batch:
         none = np.zeros(0, dtype=np.int64)
         if not len(other):
             return out, none
-        now = _word_ids(self.code, scan.flags, start[other], self.end[other], self.wc)
+        now = _word_ids(self.code, scan.flags, start[other], self.end[other], self.wc, self.dotted)
         rows = np.unique(w_row[other[now >= 0]])
         if not len(rows):
             return out, none
