@@ -69,9 +69,10 @@ def ints_big_endian(nums: np.ndarray, radix: int, exact: bool) -> np.ndarray:
     return acc
 
 
-def digits_big_endian(values: np.ndarray, radix: int, width: int) -> np.ndarray:
-    """STR^width_radix: integers -> (rows, width) numerals, most significant first."""
-    out = np.empty((len(values), width), dtype=np.int64)
+def digits_big_endian(values: np.ndarray, radix: int, width: int, dtype: type[np.integer] = np.int64) -> np.ndarray:
+    """STR^width_radix: integers -> (rows, width) numerals, most significant first (``dtype``: of the result, wide
+    enough for ``radix - 1``)."""
+    out = np.empty((len(values), width), dtype=dtype)
     if values.dtype == object:
         acc = values.copy()
         for j in range(width - 1, -1, -1):

@@ -105,7 +105,7 @@ def _distinct_rows(nums: np.ndarray, radix: int) -> tuple[np.ndarray, np.ndarray
         enc = pc.dictionary_encode(pa.array(ints, pa.int64()))
         uniq_ints = enc.dictionary.to_numpy()
         inverse = enc.indices.to_numpy()
-        return digits_big_endian(uniq_ints, radix, length).astype(np.uint8), inverse, uniq_ints
+        return digits_big_endian(uniq_ints, radix, length, np.uint8), inverse, uniq_ints
     flat = np.ascontiguousarray(nums, dtype=np.uint8)
     enc = pc.dictionary_encode(pa.FixedSizeBinaryArray.from_buffers(pa.binary(length), rows,
                                                                     [None, pa.py_buffer(flat)]))
@@ -134,7 +134,7 @@ def _crypt_group(nums: np.ndarray, name: str, alphabet: str, crypto: Crypto, dom
     size = radix**length
     ints = nums @ radix ** np.arange(length - 1, -1, -1, dtype=np.int64)
     new_ints = crypt_ints(crypto, domain, ints, size, ("charclass", name, str(length)), decrypt=decrypt)
-    return digits_big_endian(new_ints, radix, length).astype(np.uint8)
+    return digits_big_endian(new_ints, radix, length, np.uint8)
 
 
 def _mostly_distinct(nums: np.ndarray, radix: int) -> bool:
@@ -162,7 +162,7 @@ def _crypt_group_numerals(nums: np.ndarray, cipher: FeistelCipher, tw: bytes, de
     else:
         uniq, inverse, ints = _distinct_rows(nums, radix)
     if fast is not None and ints is not None:  # (the same numerals as encrypt_numerals, from the integers)
-        new = digits_big_endian(fast(ints.astype(np.uint64), length, tw), radix, length)
+        new = digits_big_endian(fast(ints.astype(np.uint64), length, tw), radix, length, np.uint8)
     else:
         new = cipher.decrypt_numerals(uniq, tw) if decrypt else cipher.encrypt_numerals(uniq, tw)
     new = new.astype(np.uint8)
