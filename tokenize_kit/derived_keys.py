@@ -4,6 +4,19 @@ Spark executors (:mod:`tokenize_kit.spark`) and the pipeline's worker processes 
 get a :class:`DerivedKeyset`: the HKDF subkeys of the (purpose, domain) pairs the policy's types declare
 (:func:`~tokenize_kit.table.policy_subkeys`), never the master key, so a worker can derive nothing else.  Its
 ``repr`` shows no key bytes.
+
+>>> from tokenize_kit.keys import Keyset
+>>> from tokenize_kit.policy import Policy
+>>> policy = Policy.from_dict({"columns": {"id": {"type": "eg_national_id"}}})
+>>> keys = DerivedKeyset.for_policy(Keyset.generate(), policy)
+>>> keys
+DerivedKeyset(key='default', version=1, subkeys=5)
+>>> keys.domains()[:2]
+[('fpe', 'eg_national_id'), ('fpe', 'eg_national_id/generic')]
+>>> keys.subkey("email")
+Traceback (most recent call last):
+...
+tokenize_kit.keys.KeysetError: subkey (fpe, email) was not derived for this policy
 """
 
 from __future__ import annotations

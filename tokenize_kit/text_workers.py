@@ -42,7 +42,13 @@ _LEN = struct.Struct("<Q")
 
 
 def has_text(policy: Policy) -> bool:
-    """Whether the policy has a free-text column (or a free-text path inside a nested column)."""
+    """Whether the policy has a free-text column (or a free-text path inside a nested column).
+
+    >>> has_text(Policy.from_dict({"columns": {"note": {"type": "free_text"}}}))
+    True
+    >>> has_text(Policy.from_dict({"columns": {"id": {"type": "eg_national_id"}}}))
+    False
+    """
     return any(spec.type == "free_text" for spec in policy.columns.values())
 
 
@@ -65,7 +71,13 @@ def _receive(fh: IO[bytes]) -> Any:
 
 
 def _ipc(table: pa.Table) -> bytes:
-    """The table as one Arrow IPC stream (a slice's rows only, not its parent's buffers, as pickling would)."""
+    """The table as one Arrow IPC stream (a slice's rows only, not its parent's buffers, as pickling would).
+
+    >>> part = pa.table({"note": ["x" * 1000] * 100}).slice(0, 1)
+    >>> stream = _ipc(part)
+    >>> len(stream) < 2000, pa.ipc.open_stream(stream).read_all().equals(part)
+    (True, True)
+    """
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
