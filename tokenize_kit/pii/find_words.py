@@ -589,46 +589,68 @@ def find_addresses(view: TextView, blocked: np.ndarray, w: Words | None = None) 
         return AddressSpans(z, z, z)
     sub = in_rows
     n = len(sub)
+    gap_s, stop_s, ev_s, place_s = w.gap[sub], stop[sub], evidence[sub], place[sub]
     begin = np.zeros(n, dtype=bool)
-    # the walks below read single words: Python lists (a numpy scalar read costs far more)
-    gap, stop_l, ev_l, place_l, roles_l, ends_l = (x[sub].tolist() for x in (w.gap, stop, evidence, place, r,
-                                                                             w.ends_sentence))
-    # after a cue and its link words ("يسكن في", "address:", "lives at")
-    for i in np.flatnonzero(cue[sub]).tolist():
-        j = i + 1
-        while j < n and gap[j] != GAP_BREAK and (roles_l[j] & LINK) and j - i <= 2:
-            j += 1
-        if j < n and gap[j] != GAP_BREAK and not stop_l[j]:
-            begin[j] = True
+    # after a cue and at most two link words ("يسكن في", "address:", "lives at")
+    i = np.flatnonzero(cue[sub])
+    j = i + 1
+    moving = np.ones(len(i), dtype=bool)
+    link = (r[sub] & LINK) != 0
+    for _ in range(2):
+        jc = np.minimum(j, n - 1)
+        moving &= (j < n) & (gap_s[jc] != GAP_BREAK) & link[jc]
+        j = j + moving
+    jc = np.minimum(j, n - 1)
+    begin[j[(j < n) & (gap_s[jc] != GAP_BREAK) & ~stop_s[jc]]] = True
     # at a structure word, with a house number written just before it
     si = np.flatnonzero(struct[sub])
     number_s = number[sub]
-    with_number = si[(si > 0) & (w.gap[sub][si] == GAP_WITHIN) & number_s[np.maximum(si - 1, 0)]]
+    with_number = si[(si > 0) & (gap_s[si] == GAP_WITHIN) & number_s[np.maximum(si - 1, 0)]]
     begin[with_number - 1] = True
     begin[np.setdiff1d(si, with_number)] = True
-    ev_c, eg_c, sa_c = (np.concatenate([[0], np.cumsum(x[sub])]).tolist() for x in (evidence, place_eg, place_sa))
-    starts, ends, country = [], [], []
-    taken_until = -1
-    for b in np.flatnonzero(begin).tolist():
-        if b <= taken_until:
-            continue
-        e = b
-        while e + 1 < n and e + 1 - b < MAX_ADDRESS_WORDS and gap[e + 1] != GAP_BREAK and not stop_l[e + 1]:
-            if gap[e + 1] == GAP_WITHIN and place_l[e] and not ev_l[e + 1] and not _name_tail(
-                    e + 1, n, gap, stop_l, ev_l, ends_l):
-                break  # a place name ends its segment: "الرياض يرجى ..." is a new sentence
-            if gap[e + 1] == GAP_SEGMENT and not _segment_ok(e + 1, n, gap, stop_l, ev_l, ends_l):
-                break
-            e += 1
-        if ev_c[e + 1] == ev_c[b]:  # no evidence in it
-            continue
-        starts.append(b)
-        ends.append(e)
-        eg, sa = eg_c[e + 1] - eg_c[b], sa_c[e + 1] - sa_c[b]
-        country.append(1 if sa > eg else 0)
-        taken_until = e
-    first_w, last_w = sub[np.array(starts, np.int64)], sub[np.array(ends, np.int64)]
-    return AddressSpans(w.start[first_w], w.end[last_w], np.array(country, np.int64))
+    b = np.flatnonzero(begin)
+    # whether an address reaching word k - 1 goes on to word k: that depends on the words alone, not on where the
+    # address began (the walk's length limit aside)
+    on = np.zeros(n + 1, dtype=bool)
+    on[1:n] = (gap_s[1:] != GAP_BREAK) & ~stop_s[1:]
+    reach = np.zeros(n + 1, dtype=np.int64)  # words some walk may reach: within MAX_ADDRESS_WORDS after a begin
+    np.add.at(reach, b + 1, 1)
+    np.add.at(reach, np.minimum(b + MAX_ADDRESS_WORDS, n), -1)
+    on[:n] &= np.cumsum(reach[:n]) > 0
+    tail = on[1:n] & (gap_s[1:] == GAP_WITHIN) & place_s[:-1] & ~ev_s[1:]
+    seg = on[1:n] & (gap_s[1:] == GAP_SEGMENT)
+    if tail.any() or seg.any():
+        # the few words where the address may end: read word by word (Python lists: a numpy scalar read costs
+        # far more)
+        gap, stop_l, ev_l, ends_l = (x.tolist() for x in (gap_s, stop_s, ev_s, w.ends_sentence[sub]))
+        for k in (np.flatnonzero(tail) + 1).tolist():
+            on[k] = _name_tail(k, n, gap, stop_l, ev_l, ends_l)
+        for k in (np.flatnonzero(seg) + 1).tolist():
+            on[k] = _segment_ok(k, n, gap, stop_l, ev_l, ends_l)
+    # each begin's walk: on to the word before the next word it cannot go on to, or MAX_ADDRESS_WORDS words
+    off_at = np.flatnonzero(~on[1:]) + 1
+    e = np.minimum(off_at[np.searchsorted(off_at, b, side="right")] - 1, b + MAX_ADDRESS_WORDS - 1)
+    ev_c, eg_c, sa_c = (np.concatenate([[0], np.cumsum(x)]) for x in (ev_s, place_eg[sub], place_sa[sub]))
+    has = ev_c[e + 1] != ev_c[b]  # an address needs evidence
+    b, e = b[has], e[has]
+    # first come first served: a begin inside an address taken before is not one (ends grow with begins, and an
+    # address stays in its row: decided row by row, the first undecided begin of each row at every round)
+    row_s = w.row[sub][b]
+    accepted = np.zeros(len(b), dtype=bool)
+    undecided = np.ones(len(b), dtype=bool)
+    while undecided.any():
+        last_end = np.maximum.accumulate(np.concatenate([[-1], np.where(accepted, e, -1)[:-1]]))
+        undecided &= b > last_end
+        u = np.flatnonzero(undecided)
+        if not len(u):
+            break
+        first = u[np.concatenate([[True], row_s[u[1:]] != row_s[u[:-1]]])]
+        accepted[first] = True
+        undecided[first] = False
+    b, e = b[accepted], e[accepted]
+    country = (sa_c[e + 1] - sa_c[b] > eg_c[e + 1] - eg_c[b]).astype(np.int64)
+    first_w, last_w = sub[b], sub[e]
+    return AddressSpans(w.start[first_w], w.end[last_w], country)
 
 
 def _has_evidence(k: int, n: int, gap: Sequence[int], stop: Sequence[bool], evidence: Sequence[bool]) -> bool:
