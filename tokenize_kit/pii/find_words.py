@@ -302,15 +302,9 @@ def words(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = froz
     ``blocked``, with their roles and what separates each from the one before."""
     cls = view.cls
     wc = ((cls & (LETTER | MARK | TATWEEL | DIGIT)) != 0) & ~blocked
-    # a hyphen or apostrophe between two letters of a word (read at those characters only)
-    h = np.flatnonzero(in_set(view.cps, (0x2D, 0x27)))
-    if len(h):
-        row_off, last = view.row_off, len(wc) - 1
-        hrow = view.row[h]
-        left, right = np.maximum(h - 1, 0), np.minimum(h + 1, last)
-        h = h[(h > row_off[hrow]) & (h + 1 < row_off[hrow + 1]) & ~blocked[h]
-              & wc[left] & ((cls[left] & LETTER) != 0) & wc[right] & ((cls[right] & LETTER) != 0)]
-        wc[h] = True
+    inner = in_set(view.cps, (0x2D, 0x27)) & view.prev(wc & ((cls & LETTER) != 0)) & view.next(
+        wc & ((cls & LETTER) != 0)) & ~blocked
+    wc |= inner
     ws = np.flatnonzero(wc & ~view.prev(wc))
     we = np.flatnonzero(wc & ~view.next(wc)) + 1
     row = view.row[ws] if len(ws) else np.zeros(0, np.int64)
@@ -369,35 +363,15 @@ def words(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = froz
     ends_sentence = np.zeros(n, dtype=bool)
     if n:
         cps = view.cps
+        plain_space = ((cls & SPACE) != 0) & (cps != 0x0A) & (cps != 0x0D)
+        nonspace = np.flatnonzero(~plain_space)
+        k = np.searchsorted(nonspace, we)
+        at = np.where(k < len(nonspace), nonspace[np.minimum(k, len(nonspace) - 1)], len(cps))
         row_end = view.row_off[row + 1]
-        at = _skip_spaces(cps, cls, we, row_end)
         inside = at < row_end
         ends_sentence = ~inside
         ends_sentence[inside] = in_set(cps[at[inside]], _SENTENCE_END) & ~blocked[at[inside]]
     return Words(ws, we, row, roles, text, spaced, joined, first, gap, ends_sentence)
-
-
-_SPACE_WINDOW = 8
-
-
-def _skip_spaces(cps: np.ndarray, cls: np.ndarray, pos: np.ndarray, limit: np.ndarray) -> np.ndarray:
-    """From each position, the first that is not a space (a line break is not one here) and lies below ``limit``,
-    or ``limit`` or beyond: read in windows of a few characters after the positions, not over the whole text."""
-    at = np.asarray(pos, dtype=np.int64).copy()
-    todo = np.arange(len(at))
-    k = np.arange(_SPACE_WINDOW)
-    last = len(cps) - 1
-    while len(todo) and last >= 0:
-        base = at[todo]
-        look = base[:, None] + k[None, :]
-        inside = look < limit[todo][:, None]
-        lc = np.minimum(look, last)
-        c = cps[lc]
-        space = inside & ((cls[lc] & SPACE) != 0) & (c != 0x0A) & (c != 0x0D)
-        run = np.logical_and.accumulate(space, axis=1).sum(axis=1)
-        at[todo] = base + run
-        todo = todo[run == _SPACE_WINDOW]
-    return at
 
 
 def _runs(ok: np.ndarray, link: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
