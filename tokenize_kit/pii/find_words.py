@@ -33,6 +33,7 @@ the same.  The free-text layer checks the whole result once more and masks what 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -200,6 +201,15 @@ def roles_array(words: pa.Array, extra_cues: frozenset[str] = frozenset()) -> np
     bits = np.zeros(n, dtype=np.int64)
     if not n:
         return bits
+    number = pc.match_substring_regex(words, _DIGITS_RE).to_numpy(zero_copy_only=False)
+    if number.any() and not number.all() and _no_digit_words(extra_cues):
+        # a number (most new words of a token text) can only be a place besides: the word lists hold no numbers
+        num, other = np.flatnonzero(number), np.flatnonzero(~number)
+        bits[num] = _number_roles(words.take(pa.array(num)))
+        bits[other] = roles_array(words.take(pa.array(other)), extra_cues)
+        return bits
+    if number.all() and _no_digit_words(extra_cues):
+        return _number_roles(words)
     key = fold_array(words)
     # the cue forms: the word, and without one or two glued one-letter prefixes (see _unprefixed)
     forms = [(key, np.ones(n, dtype=bool))]
@@ -224,7 +234,7 @@ def roles_array(words: pa.Array, extra_cues: frozenset[str] = frozenset()) -> np
     pk = normalize_places(words)
     bits |= np.where(_member(pk, _places("eg")), PLACE_EG, 0)
     bits |= np.where(_member(pk, _places("sa")), PLACE_SA, 0)
-    bits |= np.where(pc.match_substring_regex(words, _DIGITS_RE).to_numpy(zero_copy_only=False), NUMBER, 0)
+    bits |= np.where(number, NUMBER, 0)
     named = np.flatnonzero(_member(key, _lexicon_keys()))
     if len(named):
         parsed = np.array([nl._parse_cached(w) is not None for w in words.take(pa.array(named)).to_pylist()],
@@ -239,6 +249,28 @@ def roles_array(words: pa.Array, extra_cues: frozenset[str] = frozenset()) -> np
                           dtype=bool)
         bits[article[parsed]] |= ARTICLE
     return bits
+
+
+def _number_roles(words: pa.Array) -> np.ndarray:
+    """:func:`roles_array` of words that are all digits (when no word list holds a number)."""
+    pk = normalize_places(words)
+    return (NUMBER | np.where(_member(pk, _places("eg")), PLACE_EG, 0)
+            | np.where(_member(pk, _places("sa")), PLACE_SA, 0)).astype(np.int64)
+
+
+def _no_digit_words(extra_cues: frozenset[str]) -> bool:
+    """Whether no word list a role is looked up in (besides the places) holds a word of digits only."""
+    return _lists_without_digits() and not any(_ALL_DIGITS.match(c) for c in extra_cues)
+
+
+_ALL_DIGITS = re.compile("^[0-9\u0660-\u0669\u06f0-\u06f9]+$")
+
+
+@cache
+def _lists_without_digits() -> bool:
+    lists = (_folded(tuple(NAME_CUES)), _folded(tuple(ADDRESS_CUES)), nl.heads(), _folded(tuple(CONNECTORS)),
+             _folded(tuple(CUE_LINKS)), _folded(tuple(STRUCTURE)), _folded(tuple(STOP)), _lexicon_keys())
+    return not any(_ALL_DIGITS.match(w) for group in lists for w in group)
 
 
 @cache
