@@ -647,11 +647,11 @@ def find_addresses(view: TextView, blocked: np.ndarray, w: Words | None = None) 
     on[1:n] = (gap_s[1:] != GAP_BREAK) & ~stop_s[1:]
     # only the words some walk may reach matter: a begin lies before them, less than MAX_ADDRESS_WORDS words back
     # and with no break or stop word between
-    k = np.arange(n)
-    lo = np.maximum(np.maximum.accumulate(np.where(on[:n], 0, k)), k - MAX_ADDRESS_WORDS + 1)
+    word = np.arange(n)
+    lo = np.maximum(np.maximum.accumulate(np.where(on[:n], 0, word)), word - MAX_ADDRESS_WORDS + 1)
     before = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(begin, out=before[1:])
-    on[:n] &= before[k] > before[lo]
+    on[:n] &= before[word] > before[lo]
     tail = on[1:n] & (gap_s[1:] == GAP_WITHIN) & place_s[:-1] & ~ev_s[1:]
     seg = on[1:n] & (gap_s[1:] == GAP_SEGMENT)
     if tail.any() or seg.any():
