@@ -329,9 +329,9 @@ GAP_WITHIN, GAP_SEGMENT, GAP_BREAK = 0, 1, 2
 _SENTENCE_END = (0x2E, 0x61B, 0x3B, 0x21, 0x3F, 0x61F, 0x0A, 0x0D)
 
 
-def words(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = frozenset()) -> Words:
-    """Words (runs of letters, marks, tatweel and digits, with a hyphen or apostrophe inside Latin names) outside
-    ``blocked``, with their roles and what separates each from the one before."""
+def _word_roles(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = frozenset()
+                ) -> tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray]:
+    """The words of :func:`words` alone: (start, end, text, roles)."""
     cls = view.cls
     wc = ((cls & (LETTER | MARK | TATWEEL | DIGIT)) != 0) & ~blocked
     inner = in_set(view.cps, (0x2D, 0x27)) & view.prev(wc & ((cls & LETTER) != 0)) & view.next(
@@ -339,11 +339,19 @@ def words(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = froz
     wc |= inner
     ws = np.flatnonzero(wc & ~view.prev(wc))
     we = np.flatnonzero(wc & ~view.next(wc)) + 1
-    row = view.row[ws] if len(ws) else np.zeros(0, np.int64)
     text = view.strings(ws, we)
     enc = pc.dictionary_encode(text)
     roles_d = roles_of(enc.dictionary, extra_cues)
     roles = roles_d[enc.indices.to_numpy(zero_copy_only=False)] if len(ws) else np.zeros(0, np.int64)
+    return ws, we, text, roles
+
+
+def words(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = frozenset()) -> Words:
+    """Words (runs of letters, marks, tatweel and digits, with a hyphen or apostrophe inside Latin names) outside
+    ``blocked``, with their roles and what separates each from the one before."""
+    cls = view.cls
+    ws, we, text, roles = _word_roles(view, blocked, extra_cues)
+    row = view.row[ws] if len(ws) else np.zeros(0, np.int64)
     n = len(ws)
     same_row = np.zeros(n, dtype=bool)
     same_row[1:] = row[1:] == row[:-1]
@@ -739,11 +747,11 @@ ADDRESS_ROLES = STOPW | NAME_CUE | ADDR_CUE
 def address_roles(view: TextView, kept: np.ndarray) -> np.ndarray:
     """Per row of ``view``: whether some word outside ``kept`` has one of :data:`ADDRESS_ROLES`, plus the number
     of phones and IDs the row shows on its own (what an address token must keep as it was)."""
-    w = words(view, kept)
+    ws, _, _, roles = _word_roles(view, kept)  # (the words' gaps are not needed here)
     bad = np.zeros(view.rows, dtype=np.int64)
-    hit = (w.roles & ADDRESS_ROLES) != 0
+    hit = (roles & ADDRESS_ROLES) != 0
     if hit.any():
-        np.add.at(bad, w.row[hit], 1)
+        np.add.at(bad, view.row[ws[hit]], 1)
     nums = fn.find(view)
     if len(nums.chosen):
         np.add.at(bad, view.row[nums.starts], 1 << 20)
