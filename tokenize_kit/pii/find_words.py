@@ -34,7 +34,6 @@ the same.  The free-text layer checks the whole result once more and masks what 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -662,14 +661,12 @@ def find_addresses(view: TextView, blocked: np.ndarray, w: Words | None = None) 
     on[:n] &= before[word] > before[lo]
     tail = on[1:n] & (gap_s[1:] == GAP_WITHIN) & place_s[:-1] & ~ev_s[1:]
     seg = on[1:n] & (gap_s[1:] == GAP_SEGMENT)
-    if tail.any() or seg.any():
-        # the few words where the address may end: read word by word (Python lists: a numpy scalar read costs
-        # far more)
-        gap, stop_l, ev_l, ends_l = (x.tolist() for x in (gap_s, stop_s, ev_s, w.ends_sentence[sub]))
-        for k in (np.flatnonzero(tail) + 1).tolist():
-            on[k] = _name_tail(k, n, gap, stop_l, ev_l, ends_l)
-        for k in (np.flatnonzero(seg) + 1).tolist():
-            on[k] = _segment_ok(k, n, gap, stop_l, ev_l, ends_l)
+    if tail.any() or seg.any():  # the words where the address may end
+        padded = (_pad(gap_s, GAP_BREAK), _pad(stop_s, False), _pad(ev_s, False), _pad(w.ends_sentence[sub], False))
+        k = np.flatnonzero(tail) + 1
+        on[k] = _name_tail(k, *padded)
+        k = np.flatnonzero(seg) + 1
+        on[k] = _segment_ok(k, *padded)
     # each begin's walk: on to the word before the next word it cannot go on to, or MAX_ADDRESS_WORDS words
     off_at = np.flatnonzero(~on[1:]) + 1
     e = np.minimum(off_at[np.searchsorted(off_at, b, side="right")] - 1, b + MAX_ADDRESS_WORDS - 1)
@@ -696,47 +693,50 @@ def find_addresses(view: TextView, blocked: np.ndarray, w: Words | None = None) 
     return AddressSpans(w.start[first_w], w.end[last_w], country)
 
 
-def _has_evidence(k: int, n: int, gap: Sequence[int], stop: Sequence[bool], evidence: Sequence[bool]) -> bool:
-    """Whether the segment starting at word ``k`` shows address evidence within its first words, before a stop."""
-    j = k
-    while j < n and j - k < 4 and (j == k or gap[j] == GAP_WITHIN) and not stop[j]:
-        if evidence[j]:
-            return True
-        j += 1
-    return False
+def _pad(x: np.ndarray, fill: int | bool) -> np.ndarray:
+    """``x`` with a few entries after its end (a walk reads at most 4 words on)."""
+    return np.concatenate([x, np.full(5, fill, dtype=x.dtype)])
 
 
-def _name_tail(k: int, n: int, gap: Sequence[int], stop: Sequence[bool], evidence: Sequence[bool],
-               ends_sentence: Sequence[bool]) -> bool:
-    """Whether the one or two words from ``k`` end their segment (a comma or the sentence follows): the rest of a
-    place's name ("قرية عرب بخواج،", "حي النخيل الشمالي،"), not a new sentence."""
-    last = k
-    while last + 1 < n and gap[last + 1] == GAP_WITHIN and not stop[last + 1] and not evidence[last + 1]:
-        last += 1
-    if last - k >= 2 or stop[k]:
-        return False
-    return bool(ends_sentence[last]) or last + 1 >= n or gap[last + 1] == GAP_SEGMENT
+def _has_evidence(k: np.ndarray, gap: np.ndarray, stop: np.ndarray, evidence: np.ndarray) -> np.ndarray:
+    """Whether the segment starting at each word ``k`` shows address evidence within its first 4 words, before a
+    stop (arrays padded by :func:`_pad`: a break and nothing else after the last word)."""
+    alive = ~stop[k]
+    out = alive & evidence[k]
+    for d in (1, 2, 3):
+        alive &= (gap[k + d] == GAP_WITHIN) & ~stop[k + d]
+        out |= alive & evidence[k + d]
+    return out
 
 
-def _segment_ok(k: int, n: int, gap: Sequence[int], stop: Sequence[bool], evidence: Sequence[bool],
-                ends_sentence: Sequence[bool]) -> bool:
-    """Whether an address goes on into the segment starting at word ``k``: it shows evidence, or it is one or two
-    words that end the sentence or come before a segment with evidence (``، فيصل، الجيزة``), or one word before a
-    stop (``, Olaya, paid``)."""
-    if stop[k]:
-        return False
-    if _has_evidence(k, n, gap, stop, evidence):
-        return True
-    last = k
-    while last + 1 < n and gap[last + 1] == GAP_WITHIN and not stop[last + 1]:
-        last += 1
-    if last - k >= 2:
-        return False
-    if ends_sentence[last] or last + 1 >= n:
-        return True
-    if gap[last + 1] != GAP_SEGMENT:
-        return False
-    return _has_evidence(last + 1, n, gap, stop, evidence) or (last == k and bool(stop[last + 1]))
+def _name_tail(k: np.ndarray, gap: np.ndarray, stop: np.ndarray, evidence: np.ndarray,
+               ends_sentence: np.ndarray) -> np.ndarray:
+    """Whether the one or two words from each word ``k`` end their segment (a comma or the sentence follows): the
+    rest of a place's name ("قرية عرب بخواج،", "حي النخيل الشمالي،"), not a new sentence (padded arrays)."""
+    def more(j: np.ndarray) -> np.ndarray:
+        return (gap[j] == GAP_WITHIN) & ~stop[j] & ~evidence[j]
+
+    one = more(k + 1)
+    last = k + one
+    return ~stop[k] & ~(one & more(k + 2)) & (ends_sentence[last] | (gap[last + 1] == GAP_SEGMENT)
+                                              | (last + 1 >= len(gap) - 5))
+
+
+def _segment_ok(k: np.ndarray, gap: np.ndarray, stop: np.ndarray, evidence: np.ndarray,
+                ends_sentence: np.ndarray) -> np.ndarray:
+    """Whether an address goes on into the segment starting at each word ``k``: it shows evidence, or it is one or
+    two words that end the sentence or come before a segment with evidence (``، فيصل، الجيزة``), or one word
+    before a stop (``, Olaya, paid``) (padded arrays)."""
+    def more(j: np.ndarray) -> np.ndarray:
+        return (gap[j] == GAP_WITHIN) & ~stop[j]
+
+    one = more(k + 1)
+    last = k + one
+    after = last + 1
+    short = ~(one & more(k + 2))
+    ends = ends_sentence[last] | (after >= len(gap) - 5)
+    on = (gap[after] == GAP_SEGMENT) & (_has_evidence(after, gap, stop, evidence) | (~one & stop[after]))
+    return ~stop[k] & (_has_evidence(k, gap, stop, evidence) | (short & (ends | on)))
 
 
 #: roles an encrypted word of an address must not take (it had none of them, or it would have been kept or
