@@ -309,12 +309,9 @@ def splice(data: np.ndarray, row_byte_off: np.ndarray, bs: np.ndarray, be: np.nd
     # the output is the input's bytes outside the spans and the replacements' bytes, interleaved piece by piece:
     # two masks place them (no index array of eight bytes per byte)
     out = np.empty(both_len, dtype=np.uint8)
-    repl_at = np.zeros(both_len + 1, dtype=np.int8)
-    nz = rlen > 0
-    repl_start = out_off[gap_piece + 1][nz]
-    repl_at[repl_start] += 1
-    repl_at[repl_start + rlen[nz]] -= 1
-    is_repl = np.cumsum(repl_at[:-1], dtype=np.int8).view(bool)
+    piece_repl = np.zeros(total, dtype=bool)
+    piece_repl[gap_piece + 1] = True
+    is_repl = np.repeat(piece_repl, length)
     out[is_repl] = rdata
     out[~is_repl] = data[~_in_spans(len(data), bs, be)]
     offsets = out_off[row_first_piece]
@@ -323,11 +320,13 @@ def splice(data: np.ndarray, row_byte_off: np.ndarray, bs: np.ndarray, be: np.nd
 
 def _in_spans(n: int, bs: np.ndarray, be: np.ndarray) -> np.ndarray:
     """Mask of the ``n`` bytes inside the spans ``[bs, be)`` (sorted, not overlapping)."""
-    mark = np.zeros(n + 1, dtype=np.int8)
-    nz = be > bs
-    mark[bs[nz]] += 1
-    mark[be[nz]] -= 1
-    return np.cumsum(mark[:-1], dtype=np.int8).view(bool)
+    runs = np.empty(2 * len(bs) + 1, dtype=np.int64)  # alternating runs, outside and inside the spans
+    runs[0] = bs[0] if len(bs) else n
+    runs[1:-1:2] = be - bs
+    runs[2:-1:2] = bs[1:] - be[:-1]
+    if len(bs):
+        runs[-1] = n - be[-1]
+    return np.repeat(np.arange(len(runs)) % 2 == 1, runs)
 
 
 def encode(cps: np.ndarray, row_off: np.ndarray) -> pa.Array:
