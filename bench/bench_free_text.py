@@ -7,7 +7,8 @@ than span overlap); a non-PII word counts as kept when it is still in the token 
 
 Speed is measured twice: in-process on the 5,000 evaluation notes (one call: small, so fixed costs weigh), and the
 way users run it, ``tokenize-kit tokenize`` and ``detokenize`` on a CSV of the 200,000 distinct notes of
-``bench pii`` with the default threads; the target is judged on the second (wall clock, whole command)."""
+``bench pii``, with the defaults and with ``--processes`` one per CPU (worker processes; peak RSS is the sum of
+the processes' peaks); the target is judged on the faster of the two (wall clock, whole command)."""
 
 from __future__ import annotations
 
@@ -85,11 +86,16 @@ def main() -> None:
           f"counted): {out.irreversible}")
     print(f"   speed in-process, these {N:,} notes : {enc:,.0f} notes/s tokenize, {dec:,.0f}/s detokenize "
           f"(one call each)")
-    n, enc_cli, dec_cli, detail = _cli_speed()
-    speed_ok = min(enc_cli, dec_cli) >= SPEED_TARGET
+    best = 0.0
+    for extra in ([], ["--processes", str(os.cpu_count() or 1)]):
+        n, enc_cli, dec_cli, detail = _cli_speed(extra)
+        best = max(best, min(enc_cli, dec_cli))
+        how = " ".join(extra) or "default (one process)"
+        print(f"   speed, tokenize-kit on {n:,} notes, {how}: {enc_cli:,.0f} notes/s tokenize, {dec_cli:,.0f}/s "
+              f"detokenize; {detail}")
+    speed_ok = best >= SPEED_TARGET
     ok &= speed_ok
-    print(f"   speed, tokenize-kit on {n:,} notes: {enc_cli:,.0f} notes/s tokenize, {dec_cli:,.0f}/s detokenize "
-          f"[{'met' if speed_ok else 'MISSED'}: >= {SPEED_TARGET:,}/s]; {detail}")
+    print(f"   speed target: [{'met' if speed_ok else 'MISSED'}: >= {SPEED_TARGET:,}/s both ways, the faster way]")
     print(f"   free-text targets: {'all met' if ok else 'NOT all met'}")
 
 
@@ -97,11 +103,13 @@ if __name__ == "__main__":
     main()
 
 
-def _cli_speed() -> tuple[int, float, float, str]:
-    """(notes, notes/s tokenize, notes/s detokenize, details) of the command on a CSV of distinct notes."""
+def _cli_speed(extra: list[str]) -> tuple[int, float, float, str]:
+    """(notes, notes/s tokenize, notes/s detokenize, details) of the command with ``extra`` options on a CSV of
+    distinct notes."""
     import pyarrow.csv as pacsv
 
     from bench.bench_pii import notes
+    from bench.bench_pipeline import _run_cli
 
     values, what = notes()
     cli = str(Path(sys.executable).parent / "tokenize-kit")
@@ -110,20 +118,20 @@ def _cli_speed() -> tuple[int, float, float, str]:
         pacsv.write_csv(pa.table({"note": values}), src)
         Path(d, "policy.yaml").write_text("columns:\n  note: {type: free_text}\n", encoding="utf-8")
         subprocess.run([cli, "keys", "create", str(Path(d, "k.json"))], check=True, capture_output=True)
-        rates, cpu = [], []
+        rates, cpu, rss = [], [], []
         for args in (["tokenize", str(src), str(out)], ["detokenize", str(out), str(back)]):
             r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            t = time.perf_counter()
-            subprocess.run([cli, *args, "--policy", str(Path(d, "policy.yaml")), "--keyset", str(Path(d, "k.json"))],
-                           check=True, capture_output=True)
-            rates.append(len(values) / (time.perf_counter() - t))
+            secs, peak = _run_cli(*args, "--policy", str(Path(d, "policy.yaml")), "--keyset", str(Path(d, "k.json")),
+                                  "--force", *extra)
+            rates.append(len(values) / secs)
+            rss.append(peak)
             r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu.append(len(values) / (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime))
         got = pacsv.read_csv(back).column("note").combine_chunks()
         differ = [(a, b) for a, b in zip(got.to_pylist(), values.to_pylist(), strict=True) if a != b]
         masked_only = all("#" in a and "#" not in b for a, b in differ)
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return len(values), rates[0], rates[1], (
-        f"CPU {cpu[0]:,.0f} / {cpu[1]:,.0f} notes per CPU-second, peak RSS {rss:,.0f} MB, round trip "
+        f"CPU {cpu[0]:,.0f} / {cpu[1]:,.0f} notes per CPU-second, peak RSS {rss[0]:,.0f} / {rss[1]:,.0f} MB (the "
+        f"command and its worker processes), round trip "
         f"{'exact' if not differ else f'exact but {len(differ)} rows with masked spans' if masked_only else 'WRONG'}"
         f", load {os.getloadavg()[0]:.1f} (notes: {what})")

@@ -59,25 +59,44 @@ def _run_job(src: Path, out: Path, policy: Path) -> tuple[float, float]:
 
 
 def _run_cli(*args: str, ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
-    """Wall time and peak RSS of a CLI command.  Peak RSS is the child's own VmHWM, polled from /proc:
-    ``getrusage(RUSAGE_CHILDREN)`` would include the parent's pages inherited through fork."""
+    """Wall time and peak RSS of a CLI command, in MB: the sum of the peaks (VmHWM, polled from /proc) of the
+    command and every process it starts (the worker processes of a job with free text), an upper bound of what
+    they held at once.  ``getrusage(RUSAGE_CHILDREN)`` would give one process's peak only, and include the
+    parent's pages inherited through fork."""
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "tokenize_kit", *args], env={**os.environ},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak_kb = 0
-    status = Path(f"/proc/{proc.pid}/status")
+    peaks: dict[int, int] = {}
     while proc.poll() is None:
-        try:
-            for line in status.read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak_kb = max(peak_kb, int(line.split()[1]))
-        except OSError:
-            pass
+        for pid in _tree(proc.pid):
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peaks[pid] = max(peaks.get(pid, 0), int(line.split()[1]))
+            except OSError:
+                pass
         time.sleep(0.05)
     secs = time.perf_counter() - t
     if proc.returncode not in ok:
         raise RuntimeError(f"tokenize-kit {args[0]} failed")
-    return secs, peak_kb / 1024
+    return secs, sum(peaks.values()) / 1024
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants."""
+    out = [pid]
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            kids = Path(f"/proc/{pid}/task/{task}/children").read_text().split()
+        except OSError:
+            continue
+        for kid in kids:
+            out += _tree(int(kid))
+    return out
 
 
 def _naive_rates(src: Path, sample: int = 20_000) -> tuple[float, float]:

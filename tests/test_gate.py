@@ -172,3 +172,38 @@ def test_scan_reports_name_and_address_columns_left_out_of_a_policy():
     assert "amount" not in kinds
     doc = str(r.to_dict())
     assert "01012345678" not in doc and "التحرير" not in doc
+
+
+def test_word_table_equals_the_word_by_word_reading():
+    """The gate's per-word table (folded, prefix stripped, kept by the address types, a known place) computed in
+    whole-array steps equals the reading of each word on its own (nl.fold, fw.role), on the words of notes, of
+    their tokens, of addresses, digits and Latin text."""
+    import pyarrow as pa
+
+    from generators import notes as gen_notes
+    from tokenize_kit import scan
+    from tokenize_kit.keys import Keyset
+    from tokenize_kit.pii import find_words as fw
+    from tokenize_kit.pii import free_text as ft
+    from tokenize_kit.pii import name_lexicon as nl
+    from tokenize_kit.pii.base import Crypto
+    from tokenize_kit.pii.textview import TextView
+
+    texts = gen_notes.generate(2_000, seed=77).text
+    tokens = ft.transform(pa.array(texts), Crypto(Keyset.generate())).values.to_pylist()
+    extra = ["وبأحمد", "بالرياض", "لمحمد", "كالعادة", "فالدقي", "Mr", "STREET", "Ahmed's", "٠١٠١٢٣٤٥٦٧٨", "شارع",
+             "عمارة", "أسيوط", "إسكندرية", "آمنة", "مصطفى", "فاطمة", "ـمحمـد", "مُحَمَّد", "ابو", "عبد"]
+    view = TextView(pa.array(texts + tokens + extra))
+    w = fw.words(view, np.zeros(len(view), dtype=bool))
+    words = pa.array(sorted(set(w.text.to_pylist()) | set(extra)), pa.string())
+    table = scan._word_table(words)
+    places = scan._place_words()
+    for k, word in enumerate(words.to_pylist()):
+        folded = nl.fold(word)
+        stripped = folded[1:] if len(folded) > 3 and ord(folded[0]) in fw.PREFIX_LETTERS else folded
+        assert table.folded[k].as_py() == folded, word
+        assert table.stripped[k].as_py() == stripped, word
+        assert bool(table.prefixed[k]) == (stripped != folded), word
+        assert bool(table.kept[k]) == bool(fw.role(word) & (fw.STRUCT | fw.PLACE_EG | fw.PLACE_SA)), word
+        assert bool(table.known[k]) == (folded in places), word
+    assert len(words) > 3_000

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from . import __version__
 from .commit import CommitSet
+from .derived_keys import DerivedKeyset
 from .io import (
     DEFAULT_BATCH,
     DEFAULT_BATCH_BYTES,
@@ -44,6 +45,7 @@ from .parallel import resolve_threads, worker_pool
 from .policy import Policy
 from .risk import RiskGate
 from .table import ColumnReport, TableReport, check_columns, crypto_for, transform_table
+from .text_workers import TextWorkers, has_text
 from .utf8 import group_bytes
 
 
@@ -75,6 +77,7 @@ def run(
     delimiter: str | None = None,
     limits: Limits | None = None,
     threads: int | None = None,
+    processes: int = 1,
     max_risk: int | None = None,
     quasi: Sequence[str] = (),
 ) -> JobResult:
@@ -83,9 +86,13 @@ def run(
     A batch is at most ``batch_size`` rows and about ``batch_bytes`` bytes of input (the memory a batch takes
     follows its bytes: wide rows of text make smaller batches; see :data:`~tokenize_kit.io.DEFAULT_BATCH_BYTES`;
     ``None``: rows only).  Each batch's rows are split over ``threads`` worker threads (``None``: one per CPU),
-    which exist for the duration of the call.  ``-`` reads standard input or writes standard output (which then needs
-    ``manifest_file``, the manifest's path: it cannot sit beside standard output; what goes to standard output is
-    written only once the job succeeded).  ``max_risk``: refuse (:class:`~tokenize_kit.risk.RiskRefused`, nothing
+    which exist for the duration of the call.  ``processes`` > 1: a job with free text and more than one batch
+    sends the parts of its batches after the first to that many worker processes instead
+    (:mod:`~tokenize_kit.text_workers`: finding PII in notes holds the GIL, so threads do not run it side by
+    side); each takes memory of its own (about 250 MB).
+    ``-`` reads standard input or writes standard output (which then needs ``manifest_file``, the manifest's
+    path: it cannot sit beside standard output; what goes to standard output is written only once the job
+    succeeded).  ``max_risk``: refuse (:class:`~tokenize_kit.risk.RiskRefused`, nothing
     written) unless the delivery is ``max_risk``-anonymous over the policy's quasi-identifiers plus ``quasi``; a
     policy's ``suppress:`` reads the input's quasi-identifier columns once ahead (see
     :class:`~tokenize_kit.risk.RiskGate`).
@@ -121,15 +128,21 @@ def run(
     out_enc = info.get("encoding") or TextEncoding("utf-8")
     if output_encoding:
         out_enc = as_output_encoding(output_encoding, out_enc)
-    crypto = crypto_for(policy, keyset)
+    # a job with free text runs its batches' parts in worker processes (text_workers), which get the policy's
+    # derived subkeys; the job's own process then uses the same keys (one run secret for irreversible shifts)
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ValueError("processes must be a positive integer")
+    keys = DerivedKeyset.for_policy(keyset, policy) if processes > 1 and has_text(policy) else None
+    crypto = crypto_for(policy, keys or keyset)
     report = TableReport(crypto.key_name, crypto.version, crypto.algorithm, derivation=crypto.derivation)
     rows = 0
     input_hash = _Background(sha256_file, input_data)  # read once more, on the other core, while we work
     spool = SpooledOutput() if to_stdout else None
     # OUTPUT and its manifest are one commit: nothing of either appears unless both are complete
     targets = [manifest_out] if to_stdout else [output_path, manifest_out]
+    workers = TextWorkers(processes, policy, keys, detokenize) if keys is not None else None
     with CommitSet(targets, overwrite=overwrite) as commit:
-        with spool or nullcontext(commit.open(output_path)) as fh, _Lanes(threads) as pool:
+        with spool or nullcontext(commit.open(output_path)) as fh, _Lanes(threads, workers) as pool:
             hashing = out_fmt in ("csv", "tsv", "jsonl")  # written by us, sequentially: hash as we write
             hasher = _HashingFile(fh) if hashing else None
             sink = cast(BinaryIO, hasher) if hasher is not None else fh
@@ -184,6 +197,9 @@ def run(
                         if progress and info["format"] in ("csv", "tsv"):
                             total_hint = estimated_rows(input_data, batch)
                     job = _BatchJob(pa.Table.from_batches([batch]), policy, crypto, detokenize, rows, pool, threads)
+                    if pool.processes is not None and not pool.processes.started and _more_than_one_batch(
+                            input_data, batch, rows, batch_bytes):
+                        pool.processes.start()  # (they load while this batch is done here; the next go to them)
                     rows += batch.num_rows
                     del batch
                     if pending is not None:
@@ -355,8 +371,22 @@ class _WriterThread:
             raise self._error
 
 
+def _more_than_one_batch(input_data: Path, batch: pa.RecordBatch, rows_before: int, batch_bytes: int | None
+                         ) -> bool:
+    """Whether the job will read more than this first batch: worth starting worker processes for (each takes
+    about a second to load).  Judged from the input file's size on disk against the batch size in bytes."""
+    try:
+        size = input_data.stat().st_size
+    except OSError:
+        return False
+    return rows_before == 0 and size > 2 * (batch_bytes or DEFAULT_BATCH_BYTES)
+
+
 #: below this many rows per thread a batch is not split
 MIN_SPLIT_ROWS = 16_384
+#: the same for a job with free text: a note costs about as much as a hundred IDs, so smaller parts still pay
+#: for being sent to a worker process
+MIN_SPLIT_TEXT_ROWS = 1_024
 
 
 class _Lanes:
@@ -366,8 +396,10 @@ class _Lanes:
     thread reuses for the next (with a shared pool, a batch could land on either thread and both would keep the
     memory of a whole batch)."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, processes: TextWorkers | None = None) -> None:
         self._pools = [worker_pool(1, f"rows{k}") for k in range(max(1, threads))]
+        #: the worker processes for the parts of a split batch, when the job has free text (see text_workers)
+        self.processes = processes
 
     def submit(self, lane: int, fn: Callable[..., Any], *args: Any) -> Future:
         return self._pools[lane].submit(fn, *args)
@@ -376,8 +408,12 @@ class _Lanes:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        for pool in self._pools:
-            pool.shutdown(wait=True)
+        try:
+            for pool in self._pools:
+                pool.shutdown(wait=True)
+        finally:
+            if self.processes is not None:
+                self.processes.close()
 
 
 class _BatchJob:
@@ -394,6 +430,13 @@ class _BatchJob:
         self.table, self.policy, self.crypto, self.detokenize, self.row_offset = (
             table, policy, crypto, detokenize, row_offset)
         n = table.num_rows
+        procs = pool.processes if pool.processes is not None and pool.processes.started else None
+        if procs is not None and n >= 2 * MIN_SPLIT_TEXT_ROWS:
+            parts = min(procs.processes, n // MIN_SPLIT_TEXT_ROWS)
+            bounds = [n * k // parts for k in range(parts + 1)]
+            self.futures = [procs.submit(table.slice(lo, hi - lo), row_offset + lo)
+                            for lo, hi in itertools.pairwise(bounds)]
+            return
         parts = max(1, min(threads, n // MIN_SPLIT_ROWS))
         bounds = [n * k // parts for k in range(parts + 1)]
         self.futures = [

@@ -313,18 +313,15 @@ def _word_keys(w: fw.Words) -> tuple[np.ndarray, pa.Array, np.ndarray, pa.Array,
         z = np.zeros(0, np.int64)
         return z, pa.array([], pa.string()), z, pa.array([], pa.string()), pa.array([], pa.string())
     enc = pc.dictionary_encode(w.text)
-    d = enc.dictionary.to_pylist()
-    info = [_word_info(x) for x in d]
-    f_d = [x[0] for x in info]
-    s_d = [x[1] for x in info]  # the word without a glued و/ب/ل/ف/ك (بأحمد -> احمد)
+    table = _word_table(enc.dictionary)
     idx = enc.indices
-    folded = pa.array(f_d, pa.string()).take(idx)
+    i = idx.to_numpy(zero_copy_only=False)
+    folded = table.folded.take(idx)
     if len(w.start) < 2:
         z = np.zeros(0, np.int64)
         return z, pa.array([], pa.string()), z, pa.array([], pa.string()), folded
-    stripped = pa.array(s_d, pa.string()).take(idx)
-    has_prefix = np.array([a != b for a, b in zip(f_d, s_d, strict=True)], dtype=bool)[
-        idx.to_numpy(zero_copy_only=False)]
+    stripped = table.stripped.take(idx)  # the word without a glued و/ب/ل/ف/ك (بأحمد -> احمد)
+    has_prefix = table.prefixed[i]
     same1 = w.row[1:] == w.row[:-1]
     i2 = np.flatnonzero(same1)
     rows2, pairs = [w.row[i2]], [pc.binary_join_element_wise("n:", folded.take(pa.array(i2)), " ",
@@ -336,26 +333,53 @@ def _word_keys(w: fw.Words) -> tuple[np.ndarray, pa.Array, np.ndarray, pa.Array,
             rows2.append(w.row[j])
             pairs.append(pc.binary_join_element_wise("n:", a_arr.take(pa.array(j)), " ", b_arr.take(pa.array(j + 1)),
                                                      ""))
-    r3, k3 = _core_keys(w.row, folded, _core_mask(d, idx))
+    r3, k3 = _core_keys(w.row, folded, (~table.kept[i], table.known[i]))
     return np.concatenate(rows2), pa.concat_arrays(pairs), r3, k3, folded
 
 
-#: distinct words whose keys and classes are remembered between slices (names, streets and villages recur in
-#: every slice; a bound, so a file of ever-new words, such as address tokens, keeps memory flat)
+@dataclass
+class _WordTable:
+    """Per distinct word: folded; folded without a glued preposition, and
+    whether it had one; kept by the address types; a known place name."""
+
+    folded: pa.Array
+    stripped: pa.Array
+    prefixed: np.ndarray
+    kept: np.ndarray
+    known: np.ndarray
+
+
+def _word_table(words: pa.Array) -> _WordTable:
+    """The :class:`_WordTable` of ``words`` (distinct single words) in whole-array steps: an output's words are
+    mostly new (tokens), so a per-word memo would miss and a per-word Python call would set the gate's pace."""
+    folded = fw.fold_array(words)
+    long_enough = pc.utf8_length(folded).to_numpy(zero_copy_only=False) > 3
+    prefixed = long_enough & pc.is_in(pc.utf8_slice_codeunits(folded, 0, 1),
+                                      value_set=_prefix_letters()).to_numpy(zero_copy_only=False)
+    stripped = pc.if_else(pa.array(prefixed), pc.utf8_slice_codeunits(folded, 1), folded)
+    kept = (fw.roles_of(words) & (fw.STRUCT | fw.PLACE_EG | fw.PLACE_SA)) != 0
+    known = pc.is_in(folded, value_set=_place_value_set()).to_numpy(zero_copy_only=False)
+    return _WordTable(folded, stripped, prefixed, kept, known)
+
+
+@cache
+def _prefix_letters() -> pa.Array:
+    return pa.array(sorted(chr(c) for c in fw.PREFIX_LETTERS), pa.string())
+
+
+@cache
+def _place_value_set() -> pa.Array:
+    return pa.array(sorted(_place_words()), pa.string())
+
+
+#: distinct name parts whose folded form is remembered between slices (names recur in every slice; a bound, so
+#: a file of ever-new words keeps memory flat)
 WORD_MEMO = 1 << 17
 
 
 @lru_cache(maxsize=WORD_MEMO)
 def _fold(word: str) -> str:
     return nl.fold(word)
-
-
-@lru_cache(maxsize=WORD_MEMO)
-def _word_info(word: str) -> tuple[str, str, bool, bool]:
-    """(folded, folded without a glued preposition, kept by the address types, a known place name) of a word."""
-    folded = nl.fold(word)
-    return (folded, _strip_prefix(folded), bool(fw.role(word) & (fw.STRUCT | fw.PLACE_EG | fw.PLACE_SA)),
-            folded in _place_words())
 
 
 @cache
@@ -380,18 +404,6 @@ def _place_words() -> frozenset[str]:
     return frozenset(words)
 
 
-def _core_mask(d: list[str], idx: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Per word: not a structure word or a place the address types keep (what an address token encrypts: street
-    names, numbers, village and owner names); and whether it is a place name any reference table knows."""
-    if not len(d):
-        return np.zeros(len(idx), dtype=bool), np.zeros(len(idx), dtype=bool)
-    info = [_word_info(x) for x in d]
-    kept = np.array([x[2] for x in info], dtype=bool)
-    known = np.array([x[3] for x in info], dtype=bool)
-    i = idx.to_numpy(zero_copy_only=False)
-    return ~kept[i], known[i]
-
-
 def _core_keys(row: np.ndarray, folded: pa.Array, core: tuple[np.ndarray, np.ndarray]
                ) -> tuple[np.ndarray, pa.Array]:
     """"a:" keys of an address's core: each pair of consecutive core words of a row (structure words and kept
@@ -406,10 +418,6 @@ def _core_keys(row: np.ndarray, folded: pa.Array, core: tuple[np.ndarray, np.nda
     keep = ~(known[a] & known[b])
     a, b = a[keep], b[keep]
     return row[a], pc.binary_join_element_wise("a:", folded.take(pa.array(a)), " ", folded.take(pa.array(b)), "")
-
-
-def _strip_prefix(key: str) -> str:
-    return key[1:] if len(key) > 3 and ord(key[0]) in fw.PREFIX_LETTERS else key
 
 
 def _name_keys(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
@@ -440,9 +448,10 @@ def _address_keys(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     if not len(w.start):
         return np.zeros(0, np.int64), pa.array([], pa.string())
     enc = pc.dictionary_encode(w.text)
-    d = enc.dictionary.to_pylist()
-    folded = pa.array([_fold(x) for x in d], pa.string()).take(enc.indices)
-    core = _core_mask(d, enc.indices)
+    table = _word_table(enc.dictionary)
+    i = enc.indices.to_numpy(zero_copy_only=False)
+    folded = table.folded.take(enc.indices)
+    core = ~table.kept[i], table.known[i]
     r2, k2 = _core_keys(w.row, folded, core)
     count = np.bincount(w.row[core[0]], minlength=len(values))
     lone = np.flatnonzero(core[0] & ~core[1] & (count[w.row] == 1)

@@ -1,0 +1,211 @@
+"""Worker processes for the parts of a batch that hold free text.
+
+Finding PII in notes runs thousands of small numpy and Arrow steps per batch with Python between them, so it
+holds the GIL most of the time: two threads on two halves of the notes take about as long as one thread on all
+of them.  The pipeline can therefore send the parts of such a batch to worker processes (``processes=``).
+
+What a worker gets: the policy and a :class:`~tokenize_kit.derived_keys.DerivedKeyset` (the subkeys this
+policy's types declare, never the master key), through its standard input, never written anywhere; then, per
+task, its part of the batch as an Arrow IPC stream.  It answers with
+:func:`~tokenize_kit.table.transform_table`'s result, so the tokens are those of the same call in the job's own
+process.  A part that fails in a worker (any error, a worker that died) is done again in the job's process,
+which raises the error with its column and row.
+
+Workers are started as ``python -m tokenize_kit.text_workers`` (not through :mod:`multiprocessing`, whose
+``spawn`` would run the caller's main script again and whose ``fork`` copies a process with running threads),
+with their standard error discarded (a crash report could quote data), and ignore SIGINT (an interrupt is
+handled once, by the job).  They end when the job closes their input; nothing is left running.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import queue
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+
+from .derived_keys import DerivedKeyset
+from .policy import Policy
+from .table import ColumnReport, crypto_for, transform_table
+
+Result = dict[str, tuple[pa.Array | None, ColumnReport | None]]
+_LEN = struct.Struct("<Q")
+
+
+def has_text(policy: Policy) -> bool:
+    """Whether the policy has a free-text column (or a free-text path inside a nested column).
+
+    >>> has_text(Policy.from_dict({"columns": {"note": {"type": "free_text"}}}))
+    True
+    >>> has_text(Policy.from_dict({"columns": {"id": {"type": "eg_national_id"}}}))
+    False
+    """
+    return any(spec.type == "free_text" for spec in policy.columns.values())
+
+
+def _send(fh: IO[bytes], obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    fh.write(_LEN.pack(len(data)))
+    fh.write(data)
+    fh.flush()
+
+
+def _receive(fh: IO[bytes]) -> Any:
+    head = fh.read(_LEN.size)
+    if len(head) < _LEN.size:
+        raise EOFError
+    size = _LEN.unpack(head)[0]
+    data = fh.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)  # (from our own worker or our own job, through a pipe only the two hold)
+
+
+def _ipc(table: pa.Table) -> bytes:
+    """The table as one Arrow IPC stream (a slice's rows only, not its parent's buffers, as pickling would).
+
+    >>> part = pa.table({"note": ["x" * 1000] * 100}).slice(0, 1)
+    >>> stream = _ipc(part)
+    >>> len(stream) < 2000, pa.ipc.open_stream(stream).read_all().equals(part)
+    (True, True)
+    """
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+class _Worker:
+    """One worker process and its pipes."""
+
+    def __init__(self, job: tuple[Policy, DerivedKeyset, bool]) -> None:
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        self.proc = subprocess.Popen([sys.executable, "-m", "tokenize_kit.text_workers"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+        _send(self.stdin, job)
+
+    def run(self, stream: bytes, row_offset: int) -> Result:
+        _send(self.stdin, (stream, row_offset))
+        status, value = _receive(self.stdout)
+        if status != "ok":
+            raise WorkerError(f"a worker process could not transform its part ({value})")
+        return value
+
+    def close(self) -> None:
+        try:
+            self.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.stdout.close()
+
+
+class WorkerError(RuntimeError):
+    """A worker could not do its part (the job then does it itself and raises the real error, if any)."""
+
+
+class TextWorkers:
+    """Up to ``processes`` worker processes that run :func:`~tokenize_kit.table.transform_table` on table parts;
+    started on first use, stopped by :meth:`close`.  ``keys``: the job's own derived keys (its run secret for
+    irreversible date shifts is then the one the job's process uses too)."""
+
+    def __init__(self, processes: int, policy: Policy, keys: DerivedKeyset, detokenize: bool) -> None:
+        self._job = (policy, keys, detokenize)
+        self.processes = processes
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._all: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._threads: ThreadPoolExecutor | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._threads is not None
+
+    def start(self) -> None:
+        """Start the workers now (they load while the job does other work)."""
+        with self._lock:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(max_workers=self.processes,
+                                                   thread_name_prefix="tokenize-kit-text")
+                for _ in range(self.processes):
+                    worker = _Worker(self._job)
+                    self._all.append(worker)
+                    self._idle.put(worker)
+
+    def submit(self, table: pa.Table, row_offset: int) -> Future:
+        self.start()
+        assert self._threads is not None
+        return self._threads.submit(self._run, _ipc(table), row_offset)
+
+    def _run(self, stream: bytes, row_offset: int) -> Result:
+        worker = self._idle.get()
+        try:
+            return worker.run(stream, row_offset)
+        finally:
+            self._idle.put(worker)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._threads is not None:
+                self._threads.shutdown(wait=True, cancel_futures=True)
+                self._threads = None
+            for worker in self._all:
+                worker.close()
+            self._all.clear()
+
+
+#: a note that makes a worker load every table the finders use, before its first part arrives
+_WARM_NOTE = ("العميل محمد أحمد السيد يسكن في 12 شارع التحرير، الدقي، الجيزة، ت 01012345678، الرقم القومي "
+              "29801010123456، customer Mr Ahmed Ali lives at 5 King Fahd Road, Riyadh, a@b.com "
+              "SA0380000000608010167519")
+
+
+def _warm(policy: Policy, crypto: Any, detokenize: bool) -> None:
+    names = [n for n, spec in policy.columns.items() if spec.type == "free_text" and "." not in n and "[" not in n]
+    if names:
+        transform_table(pa.table({n: [_WARM_NOTE] for n in names}), policy, crypto, detokenize, 0)
+
+
+def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    """A worker's loop: the job, then parts until the job closes the pipe."""
+    policy, keys, detokenize = _receive(stdin)
+    crypto = crypto_for(policy, keys)
+    try:
+        _warm(policy, crypto, detokenize)
+    except Exception:  # (only a head start: the first part loads what this did not)
+        pass
+    while True:
+        try:
+            stream, row_offset = _receive(stdin)
+        except EOFError:
+            return
+        try:
+            table = pa.ipc.open_stream(stream).read_all()
+            answer: tuple[str, Any] = ("ok", transform_table(table, policy, crypto, detokenize, row_offset))
+        except Exception as exc:  # the job does the part again and raises the error with its column and row
+            answer = ("error", type(exc).__name__)
+        _send(stdout, answer)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # (anything a library prints goes where standard error goes, not into the answers)
+    _serve(sys.stdin.buffer, answers)
