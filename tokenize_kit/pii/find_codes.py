@@ -62,48 +62,27 @@ def _upper(cps: np.ndarray) -> np.ndarray:
     return np.where((cps >= 0x61) & (cps <= 0x7A), cps - 0x20, cps)
 
 
-def _run_bounds(view: TextView, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For every position: the start of the run of ``mask`` it belongs to, and the end (exclusive) of it."""
-    n = len(mask)
-    idx = np.arange(n, dtype=np.int64)
-    starts = mask & ~view.prev(mask)
-    first = np.maximum.accumulate(np.where(starts, idx, 0))
-    ends = mask & ~view.next(mask)
-    last = np.minimum.accumulate(np.where(ends, idx, n)[::-1])[::-1]
-    return first, last + 1
-
-
 def find_emails(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(start, end) of the e-mail addresses in the column (see the module docstring).  Only the rows with an
-    ``@`` are read (an address lies within its row)."""
-    at = np.flatnonzero(view.cps == 0x40)
-    if not len(at):
-        return _EMPTY, _EMPTY
-    rows = np.unique(view.row[at])
-    if 2 * len(rows) > view.rows:
-        return _find_emails(view, blocked)
-    sub, pos = view.sub(rows)
-    s, e = _find_emails(sub, None if blocked is None else blocked[pos])
-    pos = np.append(pos, len(view))
-    return pos[s], pos[e - 1] + 1
-
-
-def _find_emails(view: TextView, blocked: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of the e-mail addresses in the column (see the module docstring).  Only the characters around
+    each ``@`` are read (an address lies within its row)."""
     cps = view.cps
     at = np.flatnonzero(cps == 0x40)
-    local = _ascii_mask(cps, _LOCAL)
-    domain = _ascii_mask(cps, _DOMAIN)
-    if blocked is not None:
-        local &= ~blocked
-        domain &= ~blocked
-    has_before = (at > 0) & ~view.row_start[at] & local[np.maximum(at - 1, 0)]
-    has_after = (at + 1 < len(cps)) & ~view.row_end[at] & domain[np.minimum(at + 1, len(cps) - 1)]
-    at = at[has_before & has_after]
     if not len(at):
         return _EMPTY, _EMPTY
-    l_first, _ = _run_bounds(view, local)
-    _, d_end = _run_bounds(view, domain)
-    starts, ends = l_first[at - 1], d_end[at + 1]
+    row = view.row[at]
+    row_lo, row_hi = view.row_off[row], view.row_off[row + 1]
+
+    def usable(pos: np.ndarray, table: np.ndarray) -> np.ndarray:
+        ok = _ascii_mask(cps[pos], table)
+        return ok if blocked is None else ok & ~blocked[pos]
+
+    has = (at > row_lo) & (at + 1 < row_hi)
+    has[has] = usable(at[has] - 1, _LOCAL) & usable(at[has] + 1, _DOMAIN)
+    at, row_lo, row_hi = at[has], row_lo[has], row_hi[has]
+    if not len(at):
+        return _EMPTY, _EMPTY
+    starts = _run_edge(cps, blocked, _LOCAL, at - 1, row_lo, -1)
+    ends = _run_edge(cps, blocked, _DOMAIN, at + 1, row_hi, 1) + 1
     # trailing dots and hyphens are punctuation of the sentence, not of the address
     for _ in range(8):
         trail = np.isin(cps[ends - 1], (0x2E, 0x2D)) & (ends - 1 > at)
@@ -112,6 +91,31 @@ def _find_emails(view: TextView, blocked: np.ndarray | None) -> tuple[np.ndarray
         ends = ends - trail
     ok = _EMAIL.valid_mask(view.strings(starts, ends))
     return starts[ok], ends[ok]
+
+
+_WINDOW = 32
+
+
+def _run_edge(cps: np.ndarray, blocked: np.ndarray | None, table: np.ndarray, pos: np.ndarray, limit: np.ndarray,
+              step: int) -> np.ndarray:
+    """From each position ``pos`` (whose character is in ``table``, not blocked), the last position of that run of
+    such characters going ``step`` (-1: left, down to ``limit``; 1: right, below ``limit``): read in windows of a
+    few characters, only around the positions."""
+    cur = pos.copy()
+    todo = np.arange(len(pos))
+    k = np.arange(1, _WINDOW + 1)
+    while len(todo):
+        base = cur[todo]
+        nxt = base[:, None] + step * k[None, :]
+        inside = nxt >= limit[todo][:, None] if step < 0 else nxt < limit[todo][:, None]
+        nc = np.clip(nxt, 0, len(cps) - 1)
+        ok = inside & _ascii_mask(cps[nc], table)
+        if blocked is not None:
+            ok &= ~blocked[nc]
+        run = np.logical_and.accumulate(ok, axis=1).sum(axis=1)
+        cur[todo] = base + step * run
+        todo = todo[run == _WINDOW]
+    return cur
 
 
 def find_ibans(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -49,7 +49,7 @@ import pyarrow.compute as pc
 from .eg_national_id import EgNationalId
 from .phone import Phone
 from .sa_national_id import SaNationalId
-from .textview import DIGIT, LATIN, UPPER, TextView, gather, in_set
+from .textview import DIGIT, DIGIT_BASES, LATIN, UPPER, TextView, gather, in_set
 
 MIN_DIGITS = 7
 MAX_DIGITS = 15
@@ -153,6 +153,12 @@ class Numbers:
         return self.g_end[self.c_b[cands]]
 
 
+#: the ASCII digit byte of every digit of the three scripts (indexed by code point)
+_ASCII_DIGIT = np.zeros(0x6FA, dtype=np.uint8)
+for _base in DIGIT_BASES:
+    _ASCII_DIGIT[_base : _base + 10] = np.arange(0x30, 0x3A, dtype=np.uint8)
+
+
 def _matches(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Matches and their digit groups (see the module docstring)."""
     cls = view.cls
@@ -200,15 +206,14 @@ def _matches(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.ndar
     look2 = look & (at2 >= 0)
     look2[look2] &= ~(dash[look2] & view.row_start[at[look2]])
     code = np.zeros(len(m_start), dtype=bool)
-    upper_latin = (cls & (LATIN | UPPER)) == (LATIN | UPPER)
-    code[look2] = upper_latin[at2[look2]]
+    code[look2] = (cls[at2[look2]] & (LATIN | UPPER)) == (LATIN | UPPER)
     m_weak_ok &= ~code
     # digits of all groups in one buffer
     g_len = g_end - g_start
     g_dend = np.cumsum(g_len)
     g_dstart = g_dend - g_len
     pos = np.repeat(g_start - g_dstart, g_len) + np.arange(int(g_dend[-1]), dtype=np.int64)
-    digits = (view.digit[pos] + 0x30).astype(np.uint8)
+    digits = _ASCII_DIGIT[cps[pos]]  # (every position a digit of the three scripts)
     return m_start, m_end, m_plus, m_weak_ok, m_first, g_start, g_end, g_dstart, g_dend, digits
 
 

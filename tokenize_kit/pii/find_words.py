@@ -33,7 +33,7 @@ the same.  The free-text layer checks the whole result once more and masks what 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -200,6 +200,15 @@ def roles_array(words: pa.Array, extra_cues: frozenset[str] = frozenset()) -> np
     bits = np.zeros(n, dtype=np.int64)
     if not n:
         return bits
+    number = pc.match_substring_regex(words, _DIGITS_RE).to_numpy(zero_copy_only=False)
+    if number.any() and not number.all() and _no_digit_words(extra_cues):
+        # a number (most new words of a token text) can only be a place besides: the word lists hold no numbers
+        num, other = np.flatnonzero(number), np.flatnonzero(~number)
+        bits[num] = _number_roles(words.take(pa.array(num)))
+        bits[other] = roles_array(words.take(pa.array(other)), extra_cues)
+        return bits
+    if number.all() and _no_digit_words(extra_cues):
+        return _number_roles(words)
     key = fold_array(words)
     # the cue forms: the word, and without one or two glued one-letter prefixes (see _unprefixed)
     forms = [(key, np.ones(n, dtype=bool))]
@@ -224,7 +233,7 @@ def roles_array(words: pa.Array, extra_cues: frozenset[str] = frozenset()) -> np
     pk = normalize_places(words)
     bits |= np.where(_member(pk, _places("eg")), PLACE_EG, 0)
     bits |= np.where(_member(pk, _places("sa")), PLACE_SA, 0)
-    bits |= np.where(pc.match_substring_regex(words, _DIGITS_RE).to_numpy(zero_copy_only=False), NUMBER, 0)
+    bits |= np.where(number, NUMBER, 0)
     named = np.flatnonzero(_member(key, _lexicon_keys()))
     if len(named):
         parsed = np.array([nl._parse_cached(w) is not None for w in words.take(pa.array(named)).to_pylist()],
@@ -239,6 +248,28 @@ def roles_array(words: pa.Array, extra_cues: frozenset[str] = frozenset()) -> np
                           dtype=bool)
         bits[article[parsed]] |= ARTICLE
     return bits
+
+
+def _number_roles(words: pa.Array) -> np.ndarray:
+    """:func:`roles_array` of words that are all digits (when no word list holds a number)."""
+    pk = normalize_places(words)
+    return (NUMBER | np.where(_member(pk, _places("eg")), PLACE_EG, 0)
+            | np.where(_member(pk, _places("sa")), PLACE_SA, 0)).astype(np.int64)
+
+
+def _no_digit_words(extra_cues: frozenset[str]) -> bool:
+    """Whether no word list a role is looked up in (besides the places) holds a word of digits only."""
+    return _lists_without_digits() and not any(_ALL_DIGITS.match(c) for c in extra_cues)
+
+
+_ALL_DIGITS = re.compile("^[0-9\u0660-\u0669\u06f0-\u06f9]+$")
+
+
+@cache
+def _lists_without_digits() -> bool:
+    lists = (_folded(tuple(NAME_CUES)), _folded(tuple(ADDRESS_CUES)), nl.heads(), _folded(tuple(CONNECTORS)),
+             _folded(tuple(CUE_LINKS)), _folded(tuple(STRUCTURE)), _folded(tuple(STOP)), _lexicon_keys())
+    return not any(_ALL_DIGITS.match(w) for group in lists for w in group)
 
 
 @cache
@@ -297,9 +328,9 @@ GAP_WITHIN, GAP_SEGMENT, GAP_BREAK = 0, 1, 2
 _SENTENCE_END = (0x2E, 0x61B, 0x3B, 0x21, 0x3F, 0x61F, 0x0A, 0x0D)
 
 
-def words(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = frozenset()) -> Words:
-    """Words (runs of letters, marks, tatweel and digits, with a hyphen or apostrophe inside Latin names) outside
-    ``blocked``, with their roles and what separates each from the one before."""
+def _word_roles(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = frozenset()
+                ) -> tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray]:
+    """The words of :func:`words` alone: (start, end, text, roles)."""
     cls = view.cls
     wc = ((cls & (LETTER | MARK | TATWEEL | DIGIT)) != 0) & ~blocked
     inner = in_set(view.cps, (0x2D, 0x27)) & view.prev(wc & ((cls & LETTER) != 0)) & view.next(
@@ -307,11 +338,19 @@ def words(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = froz
     wc |= inner
     ws = np.flatnonzero(wc & ~view.prev(wc))
     we = np.flatnonzero(wc & ~view.next(wc)) + 1
-    row = view.row[ws] if len(ws) else np.zeros(0, np.int64)
     text = view.strings(ws, we)
     enc = pc.dictionary_encode(text)
     roles_d = roles_of(enc.dictionary, extra_cues)
     roles = roles_d[enc.indices.to_numpy(zero_copy_only=False)] if len(ws) else np.zeros(0, np.int64)
+    return ws, we, text, roles
+
+
+def words(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = frozenset()) -> Words:
+    """Words (runs of letters, marks, tatweel and digits, with a hyphen or apostrophe inside Latin names) outside
+    ``blocked``, with their roles and what separates each from the one before."""
+    cls = view.cls
+    ws, we, text, roles = _word_roles(view, blocked, extra_cues)
+    row = view.row[ws] if len(ws) else np.zeros(0, np.int64)
     n = len(ws)
     same_row = np.zeros(n, dtype=bool)
     same_row[1:] = row[1:] == row[:-1]
@@ -589,89 +628,115 @@ def find_addresses(view: TextView, blocked: np.ndarray, w: Words | None = None) 
         return AddressSpans(z, z, z)
     sub = in_rows
     n = len(sub)
+    gap_s, stop_s, ev_s, place_s = w.gap[sub], stop[sub], evidence[sub], place[sub]
     begin = np.zeros(n, dtype=bool)
-    # the walks below read single words: Python lists (a numpy scalar read costs far more)
-    gap, stop_l, ev_l, place_l, roles_l, ends_l = (x[sub].tolist() for x in (w.gap, stop, evidence, place, r,
-                                                                             w.ends_sentence))
-    # after a cue and its link words ("يسكن في", "address:", "lives at")
-    for i in np.flatnonzero(cue[sub]).tolist():
-        j = i + 1
-        while j < n and gap[j] != GAP_BREAK and (roles_l[j] & LINK) and j - i <= 2:
-            j += 1
-        if j < n and gap[j] != GAP_BREAK and not stop_l[j]:
-            begin[j] = True
+    # after a cue and at most two link words ("يسكن في", "address:", "lives at")
+    i = np.flatnonzero(cue[sub])
+    j = i + 1
+    moving = np.ones(len(i), dtype=bool)
+    link = (r[sub] & LINK) != 0
+    for _ in range(2):
+        jc = np.minimum(j, n - 1)
+        moving &= (j < n) & (gap_s[jc] != GAP_BREAK) & link[jc]
+        j = j + moving
+    jc = np.minimum(j, n - 1)
+    begin[j[(j < n) & (gap_s[jc] != GAP_BREAK) & ~stop_s[jc]]] = True
     # at a structure word, with a house number written just before it
     si = np.flatnonzero(struct[sub])
     number_s = number[sub]
-    with_number = si[(si > 0) & (w.gap[sub][si] == GAP_WITHIN) & number_s[np.maximum(si - 1, 0)]]
+    with_number = si[(si > 0) & (gap_s[si] == GAP_WITHIN) & number_s[np.maximum(si - 1, 0)]]
     begin[with_number - 1] = True
     begin[np.setdiff1d(si, with_number)] = True
-    ev_c, eg_c, sa_c = (np.concatenate([[0], np.cumsum(x[sub])]).tolist() for x in (evidence, place_eg, place_sa))
-    starts, ends, country = [], [], []
-    taken_until = -1
-    for b in np.flatnonzero(begin).tolist():
-        if b <= taken_until:
-            continue
-        e = b
-        while e + 1 < n and e + 1 - b < MAX_ADDRESS_WORDS and gap[e + 1] != GAP_BREAK and not stop_l[e + 1]:
-            if gap[e + 1] == GAP_WITHIN and place_l[e] and not ev_l[e + 1] and not _name_tail(
-                    e + 1, n, gap, stop_l, ev_l, ends_l):
-                break  # a place name ends its segment: "الرياض يرجى ..." is a new sentence
-            if gap[e + 1] == GAP_SEGMENT and not _segment_ok(e + 1, n, gap, stop_l, ev_l, ends_l):
-                break
-            e += 1
-        if ev_c[e + 1] == ev_c[b]:  # no evidence in it
-            continue
-        starts.append(b)
-        ends.append(e)
-        eg, sa = eg_c[e + 1] - eg_c[b], sa_c[e + 1] - sa_c[b]
-        country.append(1 if sa > eg else 0)
-        taken_until = e
-    first_w, last_w = sub[np.array(starts, np.int64)], sub[np.array(ends, np.int64)]
-    return AddressSpans(w.start[first_w], w.end[last_w], np.array(country, np.int64))
+    b = np.flatnonzero(begin)
+    # whether an address reaching word k - 1 goes on to word k: that depends on the words alone, not on where the
+    # address began (the walk's length limit aside)
+    on = np.zeros(n + 1, dtype=bool)
+    on[1:n] = (gap_s[1:] != GAP_BREAK) & ~stop_s[1:]
+    # only the words some walk may reach matter: a begin lies before them, less than MAX_ADDRESS_WORDS words back
+    # and with no break or stop word between
+    word = np.arange(n)
+    lo = np.maximum(np.maximum.accumulate(np.where(on[:n], 0, word)), word - MAX_ADDRESS_WORDS + 1)
+    before = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(begin, out=before[1:])
+    on[:n] &= before[word] > before[lo]
+    tail = on[1:n] & (gap_s[1:] == GAP_WITHIN) & place_s[:-1] & ~ev_s[1:]
+    seg = on[1:n] & (gap_s[1:] == GAP_SEGMENT)
+    if tail.any() or seg.any():  # the words where the address may end
+        padded = (_pad(gap_s, GAP_BREAK), _pad(stop_s, False), _pad(ev_s, False), _pad(w.ends_sentence[sub], False))
+        k = np.flatnonzero(tail) + 1
+        on[k] = _name_tail(k, *padded)
+        k = np.flatnonzero(seg) + 1
+        on[k] = _segment_ok(k, *padded)
+    # each begin's walk: on to the word before the next word it cannot go on to, or MAX_ADDRESS_WORDS words
+    off_at = np.flatnonzero(~on[1:]) + 1
+    e = np.minimum(off_at[np.searchsorted(off_at, b, side="right")] - 1, b + MAX_ADDRESS_WORDS - 1)
+    ev_c, eg_c, sa_c = (np.concatenate([[0], np.cumsum(x)]) for x in (ev_s, place_eg[sub], place_sa[sub]))
+    has = ev_c[e + 1] != ev_c[b]  # an address needs evidence
+    b, e = b[has], e[has]
+    # first come first served: a begin inside an address taken before is not one (ends grow with begins, and an
+    # address stays in its row: decided row by row, the first undecided begin of each row at every round)
+    row_s = w.row[sub][b]
+    accepted = np.zeros(len(b), dtype=bool)
+    undecided = np.ones(len(b), dtype=bool)
+    while undecided.any():
+        last_end = np.maximum.accumulate(np.concatenate([[-1], np.where(accepted, e, -1)[:-1]]))
+        undecided &= b > last_end
+        u = np.flatnonzero(undecided)
+        if not len(u):
+            break
+        first = u[np.concatenate([[True], row_s[u[1:]] != row_s[u[:-1]]])]
+        accepted[first] = True
+        undecided[first] = False
+    b, e = b[accepted], e[accepted]
+    country = (sa_c[e + 1] - sa_c[b] > eg_c[e + 1] - eg_c[b]).astype(np.int64)
+    first_w, last_w = sub[b], sub[e]
+    return AddressSpans(w.start[first_w], w.end[last_w], country)
 
 
-def _has_evidence(k: int, n: int, gap: Sequence[int], stop: Sequence[bool], evidence: Sequence[bool]) -> bool:
-    """Whether the segment starting at word ``k`` shows address evidence within its first words, before a stop."""
-    j = k
-    while j < n and j - k < 4 and (j == k or gap[j] == GAP_WITHIN) and not stop[j]:
-        if evidence[j]:
-            return True
-        j += 1
-    return False
+def _pad(x: np.ndarray, fill: int | bool) -> np.ndarray:
+    """``x`` with a few entries after its end (a walk reads at most 4 words on)."""
+    return np.concatenate([x, np.full(5, fill, dtype=x.dtype)])
 
 
-def _name_tail(k: int, n: int, gap: Sequence[int], stop: Sequence[bool], evidence: Sequence[bool],
-               ends_sentence: Sequence[bool]) -> bool:
-    """Whether the one or two words from ``k`` end their segment (a comma or the sentence follows): the rest of a
-    place's name ("قرية عرب بخواج،", "حي النخيل الشمالي،"), not a new sentence."""
-    last = k
-    while last + 1 < n and gap[last + 1] == GAP_WITHIN and not stop[last + 1] and not evidence[last + 1]:
-        last += 1
-    if last - k >= 2 or stop[k]:
-        return False
-    return bool(ends_sentence[last]) or last + 1 >= n or gap[last + 1] == GAP_SEGMENT
+def _has_evidence(k: np.ndarray, gap: np.ndarray, stop: np.ndarray, evidence: np.ndarray) -> np.ndarray:
+    """Whether the segment starting at each word ``k`` shows address evidence within its first 4 words, before a
+    stop (arrays padded by :func:`_pad`: a break and nothing else after the last word)."""
+    alive = ~stop[k]
+    out = alive & evidence[k]
+    for d in (1, 2, 3):
+        alive &= (gap[k + d] == GAP_WITHIN) & ~stop[k + d]
+        out |= alive & evidence[k + d]
+    return out
 
 
-def _segment_ok(k: int, n: int, gap: Sequence[int], stop: Sequence[bool], evidence: Sequence[bool],
-                ends_sentence: Sequence[bool]) -> bool:
-    """Whether an address goes on into the segment starting at word ``k``: it shows evidence, or it is one or two
-    words that end the sentence or come before a segment with evidence (``، فيصل، الجيزة``), or one word before a
-    stop (``, Olaya, paid``)."""
-    if stop[k]:
-        return False
-    if _has_evidence(k, n, gap, stop, evidence):
-        return True
-    last = k
-    while last + 1 < n and gap[last + 1] == GAP_WITHIN and not stop[last + 1]:
-        last += 1
-    if last - k >= 2:
-        return False
-    if ends_sentence[last] or last + 1 >= n:
-        return True
-    if gap[last + 1] != GAP_SEGMENT:
-        return False
-    return _has_evidence(last + 1, n, gap, stop, evidence) or (last == k and bool(stop[last + 1]))
+def _name_tail(k: np.ndarray, gap: np.ndarray, stop: np.ndarray, evidence: np.ndarray,
+               ends_sentence: np.ndarray) -> np.ndarray:
+    """Whether the one or two words from each word ``k`` end their segment (a comma or the sentence follows): the
+    rest of a place's name ("قرية عرب بخواج،", "حي النخيل الشمالي،"), not a new sentence (padded arrays)."""
+    def more(j: np.ndarray) -> np.ndarray:
+        return (gap[j] == GAP_WITHIN) & ~stop[j] & ~evidence[j]
+
+    one = more(k + 1)
+    last = k + one
+    return ~stop[k] & ~(one & more(k + 2)) & (ends_sentence[last] | (gap[last + 1] == GAP_SEGMENT)
+                                              | (last + 1 >= len(gap) - 5))
+
+
+def _segment_ok(k: np.ndarray, gap: np.ndarray, stop: np.ndarray, evidence: np.ndarray,
+                ends_sentence: np.ndarray) -> np.ndarray:
+    """Whether an address goes on into the segment starting at each word ``k``: it shows evidence, or it is one or
+    two words that end the sentence or come before a segment with evidence (``، فيصل، الجيزة``), or one word
+    before a stop (``, Olaya, paid``) (padded arrays)."""
+    def more(j: np.ndarray) -> np.ndarray:
+        return (gap[j] == GAP_WITHIN) & ~stop[j]
+
+    one = more(k + 1)
+    last = k + one
+    after = last + 1
+    short = ~(one & more(k + 2))
+    ends = ends_sentence[last] | (after >= len(gap) - 5)
+    on = (gap[after] == GAP_SEGMENT) & (_has_evidence(after, gap, stop, evidence) | (~one & stop[after]))
+    return ~stop[k] & (_has_evidence(k, gap, stop, evidence) | (short & (ends | on)))
 
 
 #: roles an encrypted word of an address must not take (it had none of them, or it would have been kept or
@@ -682,11 +747,11 @@ ADDRESS_ROLES = STOPW | NAME_CUE | ADDR_CUE
 def address_roles(view: TextView, kept: np.ndarray) -> np.ndarray:
     """Per row of ``view``: whether some word outside ``kept`` has one of :data:`ADDRESS_ROLES`, plus the number
     of phones and IDs the row shows on its own (what an address token must keep as it was)."""
-    w = words(view, kept)
+    ws, _, _, roles = _word_roles(view, kept)  # (the words' gaps are not needed here)
     bad = np.zeros(view.rows, dtype=np.int64)
-    hit = (w.roles & ADDRESS_ROLES) != 0
+    hit = (roles & ADDRESS_ROLES) != 0
     if hit.any():
-        np.add.at(bad, w.row[hit], 1)
+        np.add.at(bad, view.row[ws[hit]], 1)
     nums = fn.find(view)
     if len(nums.chosen):
         np.add.at(bad, view.row[nums.starts], 1 << 20)

@@ -778,8 +778,11 @@ def _verified(det: Detection, out: pa.Array, spec: ColumnSpec | None, context: S
     # the masked rows' original spans, all masked (a span the token text lost is still raw there)
     sp_s, sp_e, _ = det.all_spans()
     sel0 = bad_row[det.view.row[sp_s]] if len(sp_s) else np.zeros(0, dtype=bool)
-    orig_masked = det.view.replace(sp_s[sel0], sp_e[sel0], _masked(det.view.strings(sp_s[sel0], sp_e[sel0])))
-    fixed = pc.replace_with_mask(out, pa.array(bad_row), orig_masked.take(pa.array(bad)))
+    sp_s, sp_e = sp_s[sel0], sp_e[sel0]
+    rows_view, at = det.view.sub(bad)  # those rows alone (not the whole column's bytes again)
+    orig_masked = rows_view.replace(np.searchsorted(at, sp_s), np.searchsorted(at, sp_e),
+                                    _masked(det.view.strings(sp_s, sp_e)))
+    fixed = pc.replace_with_mask(out, pa.array(bad_row), orig_masked)
     return fixed, int(sel0.sum())
 
 

@@ -249,12 +249,14 @@ def gather(data: np.ndarray, bs: np.ndarray, be: np.ndarray) -> pa.Array:
     np.cumsum(lengths, out=offsets[1:])
     if len(bs) > 1 and 4 * int(offsets[-1]) >= len(data) and (bs[1:] >= be[:-1]).all():
         # ranges in order, none overlapping, a good share of the data (the words of a column): the bytes inside
-        # them, through a mask (no index array of eight bytes per byte gathered)
-        mark = np.zeros(len(data) + 1, dtype=np.int8)
-        nz = lengths > 0
-        mark[bs[nz]] += 1
-        mark[be[nz]] -= 1
-        inside = np.cumsum(mark[:-1], dtype=np.int8).view(bool)
+        # them, through a mask (no index array of eight bytes per byte gathered) of alternating runs, outside and
+        # inside the ranges
+        runs = np.empty(2 * len(bs) + 1, dtype=np.int64)
+        runs[0] = bs[0]
+        runs[1:-1:2] = lengths
+        runs[2:-1:2] = bs[1:] - be[:-1]
+        runs[-1] = len(data) - be[-1]
+        inside = np.repeat(np.arange(len(runs)) % 2 == 1, runs)
         return pa.StringArray.from_buffers(len(bs), pa.py_buffer(offsets.astype(np.int32)),
                                            pa.py_buffer(data[inside]))
     idx = np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1] - bs, lengths)
@@ -267,10 +269,12 @@ def splice(data: np.ndarray, row_byte_off: np.ndarray, bs: np.ndarray, be: np.nd
     rdata = group_bytes(repl) if len(repl) else np.zeros(0, np.uint8)
     roff = _offsets(repl)
     rlen = np.diff(roff)
+    lo, hi = int(row_byte_off[0]), int(row_byte_off[-1])
+    if lo or hi != len(data):  # (bytes outside the rows: left out)
+        data, row_byte_off, bs, be = data[lo:hi], row_byte_off - lo, bs - lo, be - lo
     if np.array_equal(rlen, be - bs):  # same byte lengths (digits of the same script ...): write in place
         out = data.copy()
-        idx = np.arange(int(roff[-1]), dtype=np.int64) - np.repeat(roff[:-1] - bs, rlen)
-        out[idx] = rdata
+        out[_in_spans(len(data), bs, be)] = rdata
         return pa.StringArray.from_buffers(rows, pa.py_buffer(row_byte_off.astype(np.int32)), pa.py_buffer(out))
     # the output as a sequence of pieces: for every row, [gap, replacement]* then the tail gap
     k = len(bs)
@@ -294,20 +298,35 @@ def splice(data: np.ndarray, row_byte_off: np.ndarray, bs: np.ndarray, be: np.nd
     rank = np.arange(k) - np.repeat(np.cumsum(spans_per_row) - spans_per_row, spans_per_row)
     gap_piece = row_first_piece[span_row] + 2 * rank
     total = int(row_first_piece[-1])
-    src = np.zeros(total, dtype=np.int8)  # 0: input data, 1: replacement data
-    start = np.zeros(total, dtype=np.int64)
     length = np.zeros(total, dtype=np.int64)
-    start[gap_piece], length[gap_piece] = gap_start, bs - gap_start
-    src[gap_piece + 1], start[gap_piece + 1], length[gap_piece + 1] = 1, roff[:-1], rlen
+    length[gap_piece] = bs - gap_start
+    length[gap_piece + 1] = rlen
     tail = row_first_piece[1:] - 1
-    start[tail], length[tail] = last_end, row_byte_off[1:] - last_end
-    both = np.concatenate([data, rdata])
-    start[src == 1] += len(data)
+    length[tail] = row_byte_off[1:] - last_end
     out_off = np.zeros(total + 1, dtype=np.int64)
     np.cumsum(length, out=out_off[1:])
-    idx = np.arange(int(out_off[-1]), dtype=np.int64) - np.repeat(out_off[:-1] - start, length)
+    both_len = int(out_off[-1])
+    # the output is the input's bytes outside the spans and the replacements' bytes, interleaved piece by piece:
+    # two masks place them (no index array of eight bytes per byte)
+    out = np.empty(both_len, dtype=np.uint8)
+    piece_repl = np.zeros(total, dtype=bool)
+    piece_repl[gap_piece + 1] = True
+    is_repl = np.repeat(piece_repl, length)
+    out[is_repl] = rdata
+    out[~is_repl] = data[~_in_spans(len(data), bs, be)]
     offsets = out_off[row_first_piece]
-    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(both[idx]))
+    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(out))
+
+
+def _in_spans(n: int, bs: np.ndarray, be: np.ndarray) -> np.ndarray:
+    """Mask of the ``n`` bytes inside the spans ``[bs, be)`` (sorted, not overlapping)."""
+    runs = np.empty(2 * len(bs) + 1, dtype=np.int64)  # alternating runs, outside and inside the spans
+    runs[0] = bs[0] if len(bs) else n
+    runs[1:-1:2] = be - bs
+    runs[2:-1:2] = bs[1:] - be[:-1]
+    if len(bs):
+        runs[-1] = n - be[-1]
+    return np.repeat(np.arange(len(runs)) % 2 == 1, runs)
 
 
 def encode(cps: np.ndarray, row_off: np.ndarray) -> pa.Array:
