@@ -196,10 +196,13 @@ def run(
                         first = False
                         if progress and info["format"] in ("csv", "tsv"):
                             total_hint = estimated_rows(input_data, batch)
-                    job = _BatchJob(pa.Table.from_batches([batch]), policy, crypto, detokenize, rows, pool, threads)
                     if pool.processes is not None and not pool.processes.started and _more_than_one_batch(
                             input_data, batch, rows, batch_bytes):
-                        pool.processes.start()  # (they load while this batch is done here; the next go to them)
+                        # this batch goes to them too: a worker is ready in well under a second, while this
+                        # process doing the batch itself would hold one core for its whole length and leave the
+                        # loading workers the other
+                        pool.processes.start()
+                    job = _BatchJob(pa.Table.from_batches([batch]), policy, crypto, detokenize, rows, pool, threads)
                     rows += batch.num_rows
                     del batch
                     if pending is not None:

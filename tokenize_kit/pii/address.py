@@ -564,7 +564,7 @@ class _Scan:
             key[-1] = data[-1]
         else:
             key = np.take(pairs, lead).astype(np.uint16, copy=False)
-        lanes = _char_table(country, keep_places)[key].view(np.uint8).reshape(-1, 4)
+        lanes = np.take(_char_table(country, keep_places), key).view(np.uint8).reshape(-1, 4)
         row_off = np.zeros(n + 1, dtype=np.int64)
         if n:  # (Arrow's character count is the count of lead bytes)
             np.cumsum(pc.utf8_length(values).to_numpy(zero_copy_only=False), out=row_off[1:])

@@ -49,7 +49,7 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 def _ascii_mask(cps: np.ndarray, table: np.ndarray) -> np.ndarray:
     """``table`` (128 entries) of ASCII code points, False elsewhere (any shape)."""
     ext = _extended(table.tobytes())
-    return ext[np.minimum(cps, 128)]
+    return np.take(ext, cps, mode="clip")
 
 
 @cache

@@ -333,9 +333,14 @@ def _word_roles(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] 
     """The words of :func:`words` alone: (start, end, text, roles)."""
     cls = view.cls
     wc = ((cls & (LETTER | MARK | TATWEEL | DIGIT)) != 0) & ~blocked
-    inner = in_set(view.cps, (0x2D, 0x27)) & view.prev(wc & ((cls & LETTER) != 0)) & view.next(
-        wc & ((cls & LETTER) != 0)) & ~blocked
-    wc |= inner
+    # a hyphen or apostrophe between two letters of the row (rare: looked at where they are)
+    mark = np.flatnonzero(in_set(view.cps, (0x2D, 0x27)))
+    mark = mark[(mark > 0) & (mark < len(wc) - 1)]
+    if len(mark):
+        letter = wc & ((cls & LETTER) != 0)
+        inner = (letter[mark - 1] & letter[mark + 1] & ~blocked[mark] & ~view.row_start[mark]
+                 & ~view.row_end[mark])
+        wc[mark[inner]] = True
     ws = np.flatnonzero(wc & ~view.prev(wc))
     we = np.flatnonzero(wc & ~view.next(wc)) + 1
     text = view.strings(ws, we)
@@ -402,10 +407,16 @@ def words(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = froz
     ends_sentence = np.zeros(n, dtype=bool)
     if n:
         cps = view.cps
-        plain_space = ((cls & SPACE) != 0) & (cps != 0x0A) & (cps != 0x0D)
-        nonspace = np.flatnonzero(~plain_space)
-        k = np.searchsorted(nonspace, we)
-        at = np.where(k < len(nonspace), nonspace[np.minimum(k, len(nonspace) - 1)], len(cps))
+        plain_space = np.zeros(len(cps) + 2, dtype=bool)  # (two past the end: never a space)
+        plain_space[:-2] = ((cls & SPACE) != 0) & (cps != 0x0A) & (cps != 0x0D)
+        # mostly the character right after the word, or the one after a single space: looked at directly, and
+        # only the words followed by more spaces searched for
+        at = np.where(plain_space[we], we + 1, we)
+        far = np.flatnonzero(plain_space[at])
+        if len(far):
+            nonspace = np.flatnonzero(~plain_space)
+            at[far] = nonspace[np.searchsorted(nonspace, at[far])]
+        at = np.minimum(at, len(cps))
         row_end = view.row_off[row + 1]
         inside = at < row_end
         ends_sentence = ~inside

@@ -71,9 +71,9 @@ def class_table() -> np.ndarray:
 def classify(cps: np.ndarray) -> np.ndarray:
     """Class bits of flat code points (characters outside the BMP are classified one by one)."""
     table = class_table()
+    if not len(cps) or int(cps.max()) < 0x10000:
+        return np.take(table, cps)
     bmp = cps < 0x10000
-    if bmp.all():
-        return table[cps]
     out = np.zeros(len(cps), dtype=np.uint16)
     out[bmp] = table[cps[bmp]]
     for i in np.flatnonzero(~bmp).tolist():
@@ -91,8 +91,7 @@ def _set_table(values: tuple[int, ...]) -> np.ndarray:
 
 def in_set(cps: np.ndarray, values: tuple[int, ...]) -> np.ndarray:
     """``np.isin(cps, values)`` for a few code points, through a lookup table (one pass, not one per value)."""
-    table = _set_table(values)
-    return table[np.minimum(cps, len(table) - 1)]
+    return np.take(_set_table(values), cps, mode="clip")  # (clipped to the table's last entry: False)
 
 
 def plain_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
