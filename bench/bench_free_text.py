@@ -6,9 +6,10 @@ The notes come from :mod:`generators.notes` with a seed the tests never use; eac
 than span overlap); a non-PII word counts as kept when it is still in the token text.
 
 Speed is measured twice: in-process on the 5,000 evaluation notes (one call: small, so fixed costs weigh), and the
-way users run it, ``tokenize-kit tokenize`` and ``detokenize`` on a CSV of the 200,000 distinct notes of
-``bench pii``, with the defaults and with ``--processes`` one per CPU (worker processes; peak RSS is the sum of
-the processes' peaks); the target is judged on the faster of the two (wall clock, whole command)."""
+way users run it, ``tokenize-kit tokenize`` and ``detokenize`` on a CSV of the distinct notes of
+``bench pii`` (1 M by default), with the defaults and with ``--processes`` one per CPU (this process and worker
+processes; peak RSS is the sum of the processes' peaks); the target is judged on the faster of the two (wall
+clock, whole command, start-up of the workers included)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,6 @@ NO_EXAMPLES = frozenset({
     "tokenize_kit.io",
     "tokenize_kit.limits",
     "tokenize_kit.manifest",
-    "tokenize_kit.pipeline",
     "tokenize_kit.refdata.build_name_lexicon",
     "tokenize_kit.scan",
     "tokenize_kit.riskchart",

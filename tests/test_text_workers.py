@@ -59,9 +59,17 @@ def test_workers_give_the_delivery_of_one_process(job, monkeypatch):
     assert not used  # (worker processes only when asked for)
     two = run(d / "in.csv", d / "two.csv", d / "p.yaml", ks, threads=2, processes=2, batch_bytes=BATCH_BYTES,
               overwrite=True)
-    assert len(used) >= 4 and sum(used) < 10_000  # (the first batch is done in the job's process)
+    # every batch is split between this process and the one worker (which gets its share of each)
+    assert len(used) >= 3 and sum(used) < 10_000
     assert (d / "one.csv").read_bytes() == (d / "two.csv").read_bytes() == (d / "threads.csv").read_bytes()
     assert one.report.to_dict() == two.report.to_dict()
+    assert not _children()
+    used.clear()
+    three = run(d / "in.csv", d / "three.csv", d / "p.yaml", ks, threads=2, processes=3, batch_bytes=BATCH_BYTES,
+                overwrite=True)
+    assert len(used) >= 6 and sum(used) < 10_000  # (two workers, each a part of every batch)
+    assert (d / "three.csv").read_bytes() == (d / "one.csv").read_bytes()
+    assert three.report.to_dict() == one.report.to_dict()
     assert not _children()
     used.clear()
     run(d / "two.csv", d / "back.csv", d / "p.yaml", ks, detokenize=True, threads=2, processes=2,
@@ -131,3 +139,25 @@ def test_the_command_with_processes(job):
         assert proc.returncode == 0, proc.stderr.decode()
     assert (d / "cli2.csv").read_bytes() == (d / "cli1.csv").read_bytes()
     assert not _children()
+
+
+def test_batches_are_split_by_pace(job):
+    """The first split leaves the loading workers a small share; then equal shares until both sides were timed
+    (first parts left out); then in proportion to their paces."""
+    from tokenize_kit.pipeline import _Lanes, _split
+
+    d, ks = job
+    policy = Policy.load(d / "p.yaml")
+    workers = text_workers.TextWorkers(2, policy, DerivedKeyset.for_policy(ks, policy), False)  # (never started)
+    with _Lanes(1, workers) as lanes:
+        assert lanes.shares(2) == [1.0, 1 / 3, 1 / 3]
+        assert lanes.shares(2) == [1.0, 1.0, 1.0]
+        lanes.pace.add(1000, 5.0, lanes.pace)  # (a first part: left out)
+        lanes.pace.add(1000, 0.1, lanes.pace)
+        assert lanes.shares(2) == [1.0, 1.0, 1.0]  # (the workers not timed yet)
+        for who in ("w1", "w2"):
+            workers.pace.add(1000, 9.0, who)
+        workers.pace.add(1000, 0.3, "w1")
+        own, w1, w2 = lanes.shares(2)
+        assert w1 == w2 and abs(own / w1 - 3.0) < 1e-9
+        assert _split(1000, [own, w1, w2]) == [0, 600, 800, 1000]

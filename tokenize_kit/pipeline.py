@@ -45,7 +45,7 @@ from .parallel import resolve_threads, worker_pool
 from .policy import Policy
 from .risk import RiskGate
 from .table import ColumnReport, TableReport, check_columns, crypto_for, transform_table
-from .text_workers import TextWorkers, has_text
+from .text_workers import Pace, TextWorkers, has_text
 from .utf8 import group_bytes
 
 
@@ -87,9 +87,10 @@ def run(
     follows its bytes: wide rows of text make smaller batches; see :data:`~tokenize_kit.io.DEFAULT_BATCH_BYTES`;
     ``None``: rows only).  Each batch's rows are split over ``threads`` worker threads (``None``: one per CPU),
     which exist for the duration of the call.  ``processes`` > 1: a job with free text and more than one batch
-    sends the parts of its batches after the first to that many worker processes instead
+    runs its batches in that many processes in all, this one and ``processes - 1`` worker processes
     (:mod:`~tokenize_kit.text_workers`: finding PII in notes holds the GIL, so threads do not run it side by
-    side); each takes memory of its own (about 250 MB).
+    side), each batch split in proportion to how fast each has been; a worker takes memory of its own (about
+    350 MB).
     ``-`` reads standard input or writes standard output (which then needs ``manifest_file``, the manifest's
     path: it cannot sit beside standard output; what goes to standard output is written only once the job
     succeeded).  ``max_risk``: refuse (:class:`~tokenize_kit.risk.RiskRefused`, nothing
@@ -140,7 +141,8 @@ def run(
     spool = SpooledOutput() if to_stdout else None
     # OUTPUT and its manifest are one commit: nothing of either appears unless both are complete
     targets = [manifest_out] if to_stdout else [output_path, manifest_out]
-    workers = TextWorkers(processes, policy, keys, detokenize) if keys is not None else None
+    # (this process does a share of every split batch: ``processes`` in all is this one and processes - 1 workers)
+    workers = TextWorkers(processes - 1, policy, keys, detokenize) if keys is not None else None
     with CommitSet(targets, overwrite=overwrite) as commit:
         with spool or nullcontext(commit.open(output_path)) as fh, _Lanes(threads, workers) as pool:
             hashing = out_fmt in ("csv", "tsv", "jsonl")  # written by us, sequentially: hash as we write
@@ -403,9 +405,23 @@ class _Lanes:
         self._pools = [worker_pool(1, f"rows{k}") for k in range(max(1, threads))]
         #: the worker processes for the parts of a split batch, when the job has free text (see text_workers)
         self.processes = processes
+        #: how fast this process does its own part of a batch split with the workers
+        self.pace = Pace()
+        self._split_before = False
 
     def submit(self, lane: int, fn: Callable[..., Any], *args: Any) -> Future:
         return self._pools[lane].submit(fn, *args)
+
+    def shares(self, workers: int) -> list[float]:
+        """The shares of a batch split between this process and ``workers`` worker processes: by their paces
+        once timed; until then equal, except the very first split, which leaves the workers a third of a share
+        each (they are still loading)."""
+        assert self.processes is not None
+        own, theirs = self.pace.rate(), self.processes.pace.rate()
+        if own is None or theirs is None:
+            first, self._split_before = not self._split_before, True
+            return [1.0] + [1 / 3 if first else 1.0] * workers
+        return [own] + [theirs] * workers
 
     def __enter__(self) -> _Lanes:
         return self
@@ -417,6 +433,31 @@ class _Lanes:
         finally:
             if self.processes is not None:
                 self.processes.close()
+
+
+def _split(n: int, shares: Sequence[float]) -> list[int]:
+    """Row bounds of ``n`` rows cut in proportion to ``shares`` (every part at least one row, ``n`` >= parts).
+
+    >>> _split(100, [1.0, 1.0]), _split(100, [3.0, 1.0]), _split(3, [1.0, 1e-9, 1e-9])
+    ([0, 50, 100], [0, 75, 100], [0, 1, 2, 3])
+    """
+    total = sum(shares)
+    bounds = [0]
+    acc = 0.0
+    for k, share in enumerate(shares[:-1]):
+        acc += share
+        left = len(shares) - 1 - k  # (parts after this one, each needing a row)
+        bounds.append(min(max(round(n * acc / total), bounds[-1] + 1), n - left))
+    bounds.append(n)
+    return bounds
+
+
+def _timed(pace: Pace, fn: Callable[..., Any], table: pa.Table, *args: Any) -> Any:
+    """``fn(table, *args)``, its time per row added to ``pace`` (the first time: left out, see :class:`Pace`)."""
+    start = time.perf_counter()
+    out = fn(table, *args)
+    pace.add(table.num_rows, time.perf_counter() - start, pace)  # (one participant: this process)
+    return out
 
 
 class _BatchJob:
@@ -435,10 +476,14 @@ class _BatchJob:
         n = table.num_rows
         procs = pool.processes if pool.processes is not None and pool.processes.started else None
         if procs is not None and n >= 2 * MIN_SPLIT_TEXT_ROWS:
-            parts = min(procs.processes, n // MIN_SPLIT_TEXT_ROWS)
-            bounds = [n * k // parts for k in range(parts + 1)]
-            self.futures = [procs.submit(table.slice(lo, hi - lo), row_offset + lo)
-                            for lo, hi in itertools.pairwise(bounds)]
+            # the first part is this process's own (on lane 0), the others go to the workers, each in
+            # proportion to its pace
+            bounds = _split(n, pool.shares(min(procs.processes, n // MIN_SPLIT_TEXT_ROWS - 1)))
+            lo, hi = bounds[0], bounds[1]
+            self.futures = [pool.submit(0, _timed, pool.pace, transform_table, table.slice(lo, hi - lo), policy,
+                                        crypto, detokenize, row_offset + lo)]
+            self.futures += [procs.submit(table.slice(lo, hi - lo), row_offset + lo)
+                             for lo, hi in itertools.pairwise(bounds[1:])]
             return
         parts = max(1, min(threads, n // MIN_SPLIT_ROWS))
         bounds = [n * k // parts for k in range(parts + 1)]

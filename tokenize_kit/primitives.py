@@ -166,7 +166,13 @@ def _cyclic_permutation(key: bytes, label: bytes, size: int) -> tuple[np.ndarray
     counters = np.zeros((size, BLOCK), dtype=np.uint8)
     counters[:, :8] = np.frombuffer(label[:8], dtype=np.uint8)
     counters[:, 8:] = np.arange(size, dtype=">u8").view(np.uint8).reshape(size, 8)
-    order = np.argsort(prf_u64(key, counters), kind="stable").astype(np.int64)
+    keys = prf_u64(key, counters)
+    # (a stable sort only where two sort keys are equal: with none, every sort gives the same order)
+    order = np.argsort(keys)
+    ranked = keys[order]
+    if (ranked[1:] == ranked[:-1]).any():
+        order = np.argsort(keys, kind="stable")
+    order = order.astype(np.int64)
     forward = np.empty(size, dtype=np.int64)
     forward[order] = np.roll(order, -1)
     inverse = np.empty_like(forward)

@@ -160,10 +160,10 @@ def _job_options(f):
         click.option("--threads", type=click.IntRange(1), envvar=THREADS_ENV,
                      help=f"Worker threads (or ${THREADS_ENV}; default: one per CPU)."),
         click.option("--processes", type=click.IntRange(1), envvar=PROCESSES_ENV, default=1, show_default=True,
-                     help=f"Worker processes for free text (or ${PROCESSES_ENV}).  Finding PII in notes holds "
-                     "Python's GIL, so threads do not run it side by side; with 2 or more, the notes of every "
-                     "batch after the first run in this many processes (one per CPU is fastest), each taking "
-                     "about 250 MB more memory."),
+                     help=f"Processes for free text (or ${PROCESSES_ENV}).  Finding PII in notes holds "
+                     "Python's GIL, so threads do not run it side by side; with N >= 2, the notes of a file of "
+                     "more than one batch are split between this process and N-1 worker processes (one per CPU "
+                     "is fastest), each worker taking about 350 MB more memory.  The output is the same."),
         click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
     ]

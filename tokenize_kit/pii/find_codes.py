@@ -122,7 +122,9 @@ def find_ibans(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.nd
     """(start, end) of the Egyptian and Saudi IBANs in the column (see the module docstring)."""
     cps = view.cps
     n = len(cps)
-    e_s = np.flatnonzero(in_set(cps[: max(n - 3, 0)], (0x45, 0x53, 0x65, 0x73)))  # E S e s
+    m = max(n - 3, 0)
+    # an E or S followed by a G or A, any case (the pairs EG and SA among them): few places in any text
+    e_s = np.flatnonzero(in_set(cps[:m], (0x45, 0x53, 0x65, 0x73)) & in_set(cps[1 : m + 1], (0x41, 0x47, 0x61, 0x67)))
     if not len(e_s):
         return _EMPTY, _EMPTY
     first, second = _upper(cps[e_s]), _upper(cps[e_s + 1])

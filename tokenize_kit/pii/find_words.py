@@ -33,6 +33,7 @@ the same.  The free-text layer checks the whole result once more and masks what 
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -182,7 +183,7 @@ def roles_of(words: pa.Array, extra_cues: frozenset[str] = frozenset()) -> np.nd
     :func:`roles_array`."""
     cache = _ROLE_CACHE.setdefault(extra_cues, {})
     listed = words.to_pylist()
-    out = np.fromiter((cache.get(w, -1) for w in listed), dtype=np.int64, count=len(listed))
+    out = np.fromiter(map(cache.get, listed, itertools.repeat(-1)), dtype=np.int64, count=len(listed))
     missing = np.flatnonzero(out < 0)
     if len(missing):
         new = roles_array(words.take(pa.array(missing)), extra_cues)
@@ -381,26 +382,23 @@ def words(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = froz
         joiner = in_set(c, ADDRESS_JOINERS) | space
         other = ~(space | comma | dash | dot | in_set(c, (0x2F, 0x3A))) | b
         bad_join_c = ~joiner | b
-        bits = ((~space | b) * np.uint8(1) | other * np.uint8(2) | comma * np.uint8(4) | dash * np.uint8(8)
-                | space * np.uint8(16)).astype(np.uint8)
-        if len(g):
-            any_bits = np.bitwise_or.reduceat(bits, goff[:-1])
-            bad_join = np.add.reduceat(bad_join_c.astype(np.int32), goff[:-1])
-            n_dot = np.add.reduceat(dot.astype(np.int32), goff[:-1])
-            first_bad_join = bad_join_c[goff[:-1]]
-        else:
-            any_bits = np.zeros(0, dtype=np.uint8)
-            bad_join = n_dot = np.zeros(0, dtype=np.int32)
-            first_bad_join = np.zeros(0, dtype=bool)
+        # one OR over each gap's characters: what any of them is, and what any but the first is (a gap may
+        # start with an abbreviation's dot and nothing after it may break the address)
+        later = np.ones(len(at), dtype=bool)
+        later[goff[:-1]] = False
+        bits = ((~space | b) * np.uint16(1) | other * np.uint16(2) | comma * np.uint16(4) | dash * np.uint16(8)
+                | space * np.uint16(16) | bad_join_c * np.uint16(32) | dot * np.uint16(64)
+                | (bad_join_c & later) * np.uint16(128) | (dot & later) * np.uint16(256)).astype(np.uint16)
+        any_bits = np.bitwise_or.reduceat(bits, goff[:-1]) if len(g) else np.zeros(0, dtype=np.uint16)
         struct_before = (roles[:-1][g] & STRUCT) != 0
         dot_first = cps[glo] == 0x2E
         spaced[1 + g] = (any_bits & 1) == 0
         # "ش." / "St." : the dot of an abbreviated structure word, followed by a space
-        after_dot_ok = (bad_join - first_bad_join) == 0
-        joined[1 + g] = (bad_join == 0) | ((glen >= 2) & dot_first & struct_before & after_dot_ok)
+        no_bad_join, no_later_bad_join = (any_bits & 32) == 0, (any_bits & 128) == 0
+        joined[1 + g] = no_bad_join | ((glen >= 2) & dot_first & struct_before & no_later_bad_join)
         ok = (any_bits & 2) == 0
-        abbrev = (n_dot == 1) & dot_first & struct_before
-        ok &= (n_dot == 0) | abbrev
+        abbrev = dot_first & ((any_bits & 256) == 0) & struct_before  # (the first character the only dot)
+        ok &= ((any_bits & 64) == 0) | abbrev
         seg = ((any_bits & 4) != 0) | (((any_bits & 8) != 0) & ((any_bits & 16) != 0))
         gap[1 + g] = np.where(ok, np.where(seg, GAP_SEGMENT, GAP_WITHIN), GAP_BREAK)
     # the first character after each word that is not a space (or its row's end)

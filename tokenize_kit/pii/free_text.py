@@ -613,8 +613,11 @@ def transform(values: pa.Array, crypto: Crypto, spec: ColumnSpec | None = None, 
     off = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1 + values.offset)[values.offset:]
     if int(off[-1]) - int(off[0]) <= CHUNK_BYTES:
         return _transform(values, crypto, spec, decrypt=decrypt, context=context)
-    cuts = np.unique(np.concatenate([[0], np.searchsorted(off - off[0], np.arange(
-        CHUNK_BYTES, int(off[-1] - off[0]), CHUNK_BYTES), side="right").clip(1, n - 1), [n]]))
+    # pieces of equal size (not CHUNK_BYTES and a small rest: each piece has fixed costs)
+    total = int(off[-1] - off[0])
+    pieces = -(-total // CHUNK_BYTES)
+    cuts = np.unique(np.concatenate([[0], np.searchsorted(off - off[0], np.arange(1, pieces) * total // pieces,
+                                                          side="right").clip(1, n - 1), [n]]))
     outs: list[pa.Array] = []
     counts: dict[str, int] = {}
     irreversible = 0

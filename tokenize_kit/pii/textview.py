@@ -176,14 +176,17 @@ class TextView:
     @cached_property
     def lead_pos(self) -> np.ndarray:
         """Byte offset of every character."""
-        if self.ascii:
-            return np.arange(len(self.data), dtype=np.int64)
-        return np.flatnonzero((self.data & 0xC0) != 0x80)
+        return self._char_byte[:-1]
 
     @cached_property
     def _char_byte(self) -> np.ndarray:
         """Byte offset of every character, and the data's length after them."""
-        return np.concatenate([self.lead_pos, [len(self.data)]])
+        if self.ascii:
+            return np.arange(len(self.data) + 1, dtype=np.int64)
+        lead = np.empty(len(self.data) + 1, dtype=bool)
+        np.not_equal(self.data & 0xC0, 0x80, out=lead[:-1])
+        lead[-1] = True
+        return np.flatnonzero(lead)
 
     def byte_pos(self, char_pos: np.ndarray) -> np.ndarray:
         """Byte offsets of character positions (the end of the data maps to its length)."""
@@ -219,7 +222,7 @@ class TextView:
         view.data = data
         view.byte_off = char_byte[off]
         view.ascii = len(data) == len(cps)
-        view.lead_pos = char_byte[:-1]
+        view._char_byte = char_byte
         view.cps = cps
         view.row_off = off
         return view, at
