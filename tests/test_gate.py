@@ -207,3 +207,82 @@ def test_word_table_equals_the_word_by_word_reading():
         assert bool(table.kept[k]) == bool(fw.role(word) & (fw.STRUCT | fw.PLACE_EG | fw.PLACE_SA)), word
         assert bool(table.known[k]) == (folded in places), word
     assert len(words) > 3_000
+
+
+def _planted() -> pa.Table:
+    """Every leak of LEAKS at once, a coincidence, and PII in a column the policy leaves out."""
+    out = _clean()
+    for column, row, text, _ in LEAKS:
+        values = out[column].to_pylist()
+        values[row] = text
+        out = out.set_column(out.schema.get_field_index(column), column, pa.array(values))
+    values = out["mobile"].to_pylist()
+    values[20] = RAW["mobile"][30].as_py()
+    out = out.set_column(out.schema.get_field_index("mobile"), "mobile", pa.array(values))
+    return out.append_column("remark", pa.array([f"call 0109{i:07d}" if i % 4 == 0 else "ok" for i in range(N)]))
+
+
+def test_the_gate_in_worker_processes_gives_the_same_report(tmp_path, monkeypatch):
+    """``scan --against --processes N``: slices compared in this process and N-1 workers, findings taken in
+    file order: the very report of one process, leaks, coincidences, row lists and the other columns' findings;
+    a slice a worker could not do is done by the job; no worker is left."""
+    import os
+    from concurrent.futures import Future
+    from pathlib import Path
+
+    import pyarrow.csv as pacsv
+
+    from tokenize_kit import text_workers
+
+    pacsv.write_csv(RAW, tmp_path / "in.csv")
+    pacsv.write_csv(_planted(), tmp_path / "out.csv")
+    (tmp_path / "p.yaml").write_text(
+        "columns:\n" + "".join(f"  {n}: {{type: {s.type}, method: {s.method}}}\n" for n, s in POLICY.columns.items()),
+        encoding="utf-8")
+    monkeypatch.setattr(scan, "GATE_ROWS", 6)  # (seven slices: every process gets several)
+
+    def report(processes: int) -> dict:
+        r = scan.scan_file(tmp_path / "out.csv", policy=tmp_path / "p.yaml", against=tmp_path / "in.csv",
+                           processes=processes)
+        return r.to_dict()
+
+    one = report(1)
+    assert sum(x["count"] for x in one["leaks"]) == len(LEAKS)  # (the planted file is found)
+    assert one["coincidences"] and one["columns"]
+    assert report(2) == one
+    assert report(3) == one
+
+    def failing(self, raw, out, row_offset):
+        f: Future = Future()
+        f.set_exception(text_workers.WorkerError("a worker process could not do its part (MemoryError)"))
+        return f
+
+    monkeypatch.setattr(text_workers.GateWorkers, "submit_compare", failing)
+    assert report(2) == one
+    children = [p for t in os.listdir("/proc/self/task")
+                for p in Path(f"/proc/self/task/{t}/children").read_text().split()]
+    assert not children
+
+
+def test_the_command_with_processes(tmp_path):
+    """``scan --against --processes 2`` in the real command: the same report and exit status."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pyarrow.csv as pacsv
+
+    pacsv.write_csv(RAW, tmp_path / "in.csv")
+    pacsv.write_csv(_planted(), tmp_path / "out.csv")
+    (tmp_path / "p.yaml").write_text(
+        "columns:\n" + "".join(f"  {n}: {{type: {s.type}, method: {s.method}}}\n" for n, s in POLICY.columns.items()),
+        encoding="utf-8")
+    tk = str(Path(sys.executable).with_name("tokenize-kit"))
+    got = []
+    for n in ("1", "2"):
+        proc = subprocess.run([tk, "scan", "out.csv", "--against", "in.csv", "--policy", "p.yaml", "--format", "json",
+                               "-q", "--processes", n], cwd=tmp_path, capture_output=True, timeout=300)
+        assert proc.returncode == 1, proc.stderr.decode()
+        got.append(json.loads(proc.stdout))
+    assert got[0] == got[1] and got[0]["leaks"]

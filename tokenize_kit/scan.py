@@ -30,7 +30,9 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
@@ -140,6 +142,11 @@ class KindCount:
         if room > 0 and len(rows):
             self.rows.extend(int(r) for r in np.unique(rows)[:room])
 
+    def merge(self, other: KindCount) -> None:
+        """Add a later slice's count (its rows come after these: the first :data:`MAX_ROWS` stay the first)."""
+        self.count += other.count
+        self.rows.extend(other.rows[: max(0, MAX_ROWS - len(self.rows))])
+
     def to_dict(self) -> dict[str, Any]:
         return {"count": self.count, "rows": list(self.rows)}
 
@@ -198,6 +205,23 @@ class ScanResult:
     @property
     def found(self) -> bool:
         return any(c.found for c in self.columns.values()) or bool(self.leaks) or bool(self.unreadable)
+
+    def merge(self, part: ScanResult) -> None:
+        """Add the :func:`scan_batch` findings of a later slice, scanned into its own result (as if it had been
+        scanned into this one)."""
+        self.rows += part.rows
+        for path, typ in part.unreadable.items():
+            self.unreadable.setdefault(path, typ)
+        for path, f in part.columns.items():
+            mine = self.columns.setdefault(path, ColumnFinding(path))
+            mine.cells += f.cells
+            mine.non_empty += f.non_empty
+            mine.single_names += f.single_names
+            for mine_kinds, theirs in ((mine.values, f.values), (mine.in_text, f.in_text)):
+                for kind, count in theirs.items():
+                    mine_kinds.setdefault(kind, KindCount()).merge(count)
+            for type_name, n in f.types.items():
+                mine.types[type_name] = mine.types.get(type_name, 0) + n
 
     @property
     def leak_count(self) -> int:
@@ -899,9 +923,13 @@ class Gate:
             self._add(raw.slice(start, GATE_ROWS), out.slice(start, GATE_ROWS), result, row_offset + start)
 
     def _add(self, raw: pa.Table, out: pa.Table, result: ScanResult, row_offset: int) -> None:
+        self.take(compare(raw, out, self.policy), result, row_offset, out.num_rows)
+
+    def take(self, c: Comparison, result: ScanResult, row_offset: int, n_rows: int) -> None:
+        """Count a slice's leaks and word pairs, and spill its hashes (``c``: its :func:`compare`, made here or in
+        a worker process)."""
         assert self._raw is not None and self._probe is not None
-        self._rows = max(self._rows, row_offset + out.num_rows)
-        c = compare(raw, out, self.policy)
+        self._rows = max(self._rows, row_offset + n_rows)
         self._raw.add(c.raw_hashes)
         for path, kind, rows in c.words:
             bucket2 = result.collisions.setdefault(path, {})
@@ -945,8 +973,14 @@ class Gate:
 def scan_file(path: str | os.PathLike[str], *, policy: Any = None, against: str | os.PathLike[str] | None = None,
               input_format: str | None = None, encoding: str | None = None, sample: int | None = None,
               spill_dir: str | os.PathLike[str] | None = None, progress: Any = None, delimiter: str | None = None,
-              limits: Any = None) -> ScanResult:
-    """Scan a file (skipping the policy's columns), and with ``against`` compare it with the raw input."""
+              limits: Any = None, processes: int = 1) -> ScanResult:
+    """Scan a file (skipping the policy's columns), and with ``against`` compare it with the raw input.
+
+    ``processes`` > 1 (with ``against``): the slices are compared by this process and ``processes - 1`` worker
+    processes side by side (finding PII in text holds the GIL), their findings taken in file order: the same
+    result."""
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ValueError("processes must be a positive integer")
     from .io import read_batches
     from .policy import Policy
 
@@ -972,15 +1006,60 @@ def scan_file(path: str | os.PathLike[str], *, policy: Any = None, against: str 
         return result
     raw_batches, _ = read_batches(against, limits=limits)
     with Gate(pol, spill_dir) as gate:
-        seen = 0
-        for raw, out in _aligned(iter(raw_batches), iter(batches)):
-            scan_batch(out, result, covered, seen)
-            gate.add(raw, out, result, seen)
-            seen += out.num_rows
-            if progress:
-                progress(seen, None)
+        if processes > 1:
+            _gate_in_processes(gate, raw_batches, batches, result, covered, processes, progress)
+        else:
+            seen = 0
+            for raw, out in _aligned(iter(raw_batches), iter(batches)):
+                scan_batch(out, result, covered, seen)
+                gate.add(raw, out, result, seen)
+                seen += out.num_rows
+                if progress:
+                    progress(seen, None)
         gate.finish(result)
     return result
+
+
+def _gate_in_processes(gate: Gate, raw_batches: Iterable[pa.RecordBatch], batches: Iterable[pa.RecordBatch],
+                       result: ScanResult, covered: list[str], processes: int, progress: Any) -> None:
+    """:func:`scan_file`'s gate with worker processes: slice k is done here when k is a multiple of
+    ``processes``, else by a worker; at most two slices per process are under way, and their findings are
+    taken in file order (the first rows of every count are those one process would list).  A slice a worker
+    could not do (any error, a worker that died) is done here, which raises its error, if any."""
+    from .text_workers import GateWorkers, gate_part
+
+    workers = GateWorkers(processes - 1, gate.policy, covered)
+    pending: deque[tuple[Future | None, pa.Table, pa.Table, int]] = deque()
+
+    def settle() -> None:
+        future, raw, out, offset = pending.popleft()
+        if future is not None:
+            try:
+                part, c = future.result()
+            except Exception:  # (WorkerError, or the worker's own: done again here)
+                part, c = gate_part(raw, out, gate.policy, covered, offset)
+        else:
+            part, c = gate_part(raw, out, gate.policy, covered, offset)
+        result.merge(part)
+        gate.take(c, result, offset, out.num_rows)
+        if progress:
+            progress(offset + out.num_rows, None)
+
+    try:
+        k = seen = 0
+        for raw_all, out_all in _aligned(iter(raw_batches), iter(batches)):
+            for start in range(0, out_all.num_rows, GATE_ROWS):
+                raw, out = raw_all.slice(start, GATE_ROWS), out_all.slice(start, GATE_ROWS)
+                ours = k % processes == 0
+                pending.append((None if ours else workers.submit_compare(raw, out, seen), raw, out, seen))
+                k += 1
+                seen += out.num_rows
+                while len(pending) > 2 * processes:
+                    settle()
+        while pending:
+            settle()
+    finally:
+        workers.close()
 
 
 def digest(result: ScanResult) -> str:

@@ -1,4 +1,4 @@
-"""Worker processes for the parts of a batch that hold free text.
+"""Worker processes for the parts of a batch that hold free text, and for the delivery gate's slices.
 
 Finding PII in notes runs thousands of small numpy and Arrow steps per batch with Python between them, so it
 holds the GIL most of the time: two threads on two halves of the notes take about as long as one thread on all
@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
@@ -99,11 +100,11 @@ class _Worker:
         self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
         _send(self.stdin, job)
 
-    def run(self, stream: bytes, row_offset: int) -> Result:
-        _send(self.stdin, (stream, row_offset))
+    def run(self, task: tuple[Any, ...]) -> Any:
+        _send(self.stdin, task)
         status, value = _receive(self.stdout)
         if status != "ok":
-            raise WorkerError(f"a worker process could not transform its part ({value})")
+            raise WorkerError(f"a worker process could not do its part ({value})")
         return value
 
     def close(self) -> None:
@@ -163,8 +164,8 @@ class TextWorkers:
     started on first use, stopped by :meth:`close`.  ``keys``: the job's own derived keys (its run secret for
     irreversible date shifts is then the one the job's process uses too)."""
 
-    def __init__(self, processes: int, policy: Policy, keys: DerivedKeyset, detokenize: bool) -> None:
-        self._job = (policy, keys, detokenize)
+    def __init__(self, processes: int, policy: Policy, keys: DerivedKeyset | None, detokenize: bool) -> None:
+        self._job: tuple[Any, ...] = ("transform", policy, keys, detokenize)
         self.processes = processes
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._all: list[_Worker] = []
@@ -189,15 +190,19 @@ class TextWorkers:
                     self._idle.put(worker)
 
     def submit(self, table: pa.Table, row_offset: int) -> Future:
+        """:func:`~tokenize_kit.table.transform_table` of ``table`` in a worker (a :data:`Result`)."""
+        return self._submit((_ipc(table), row_offset), table.num_rows)
+
+    def _submit(self, task: tuple[Any, ...], rows: int) -> Future:
         self.start()
         assert self._threads is not None
-        return self._threads.submit(self._run, _ipc(table), row_offset, table.num_rows)
+        return self._threads.submit(self._run, task, rows)
 
-    def _run(self, stream: bytes, row_offset: int, rows: int = 0) -> Result:
+    def _run(self, task: tuple[Any, ...], rows: int = 0) -> Any:
         worker = self._idle.get()
         try:
             start = time.perf_counter()
-            result = worker.run(stream, row_offset)
+            result = worker.run(task)
             self.pace.add(rows, time.perf_counter() - start, worker)
             return result
         finally:
@@ -225,25 +230,65 @@ def _warm(policy: Policy, crypto: Any, detokenize: bool) -> None:
         transform_table(pa.table({n: [_WARM_NOTE] for n in names}), policy, crypto, detokenize, 0)
 
 
+class GateWorkers(TextWorkers):
+    """Worker processes for ``scan --against``: each compares aligned slices of the input and the output
+    (:func:`~tokenize_kit.scan.compare`) and scans the output slice's other columns
+    (:func:`~tokenize_kit.scan.scan_batch`).  They get the policy only: the gate uses no key."""
+
+    def __init__(self, processes: int, policy: Policy, covered: list[str]) -> None:
+        super().__init__(processes, policy, None, False)
+        self._job = ("gate", policy, covered)
+
+    def submit_compare(self, raw: pa.Table, out: pa.Table, row_offset: int) -> Future:
+        """``(ScanResult of the slice, Comparison)`` of one aligned slice, in a worker."""
+        return self._submit((_ipc(raw), _ipc(out), row_offset), out.num_rows)
+
+
+def gate_part(raw: pa.Table, out: pa.Table, policy: Policy, covered: list[str], row_offset: int) -> tuple[Any, Any]:
+    """What the gate learns from one aligned slice: the output slice's scan (rows counted from ``row_offset``)
+    and its :class:`~tokenize_kit.scan.Comparison` with the input slice (rows counted from the slice)."""
+    from .scan import ScanResult, compare, scan_batch
+
+    part = ScanResult()
+    scan_batch(out, part, covered, row_offset)
+    return part, compare(raw, out, policy)
+
+
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     """A worker's loop: the job, then parts until the job closes the pipe."""
-    policy, keys, detokenize = _receive(stdin)
-    crypto = crypto_for(policy, keys)
-    try:
-        _warm(policy, crypto, detokenize)
-    except Exception:  # (only a head start: the first part loads what this did not)
-        pass
+    job = _receive(stdin)
+    work: Callable[[tuple[Any, ...]], Any]
+    if job[0] == "gate":
+        _, policy, covered = job
+
+        def work(task: tuple[Any, ...]) -> Any:
+            raw, out, row_offset = task
+            return gate_part(_table(raw), _table(out), policy, covered, row_offset)
+    else:
+        _, policy, keys, detokenize = job
+        crypto = crypto_for(policy, keys)
+        try:
+            _warm(policy, crypto, detokenize)
+        except Exception:  # (only a head start: the first part loads what this did not)
+            pass
+
+        def work(task: tuple[Any, ...]) -> Any:
+            stream, row_offset = task
+            return transform_table(_table(stream), policy, crypto, detokenize, row_offset)
     while True:
         try:
-            stream, row_offset = _receive(stdin)
+            task = _receive(stdin)
         except EOFError:
             return
         try:
-            table = pa.ipc.open_stream(stream).read_all()
-            answer: tuple[str, Any] = ("ok", transform_table(table, policy, crypto, detokenize, row_offset))
+            answer: tuple[str, Any] = ("ok", work(task))
         except Exception as exc:  # the job does the part again and raises the error with its column and row
             answer = ("error", type(exc).__name__)
         _send(stdout, answer)
+
+
+def _table(stream: bytes) -> pa.Table:
+    return pa.ipc.open_stream(stream).read_all()
 
 
 if __name__ == "__main__":

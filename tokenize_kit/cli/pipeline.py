@@ -295,11 +295,15 @@ def detokenize(input_path, output_path, policy, keyset_path, **opts):
 @click.option("--spill-dir", type=click.Path(file_okay=False),
               help="Folder for the gate's temporary hash partitions (default: the system temp folder; about 16 "
                    "bytes per ID, phone, e-mail and IBAN value of the delivery; removed at the end).")
+@click.option("--processes", type=click.IntRange(1), envvar=PROCESSES_ENV, default=1, show_default=True,
+              help=f"With --against: compare the files in this many processes in all, this one and N-1 workers "
+                   f"(or ${PROCESSES_ENV}; one per CPU is fastest; finding PII in text holds Python's GIL, so "
+                   "threads would not help).  The report is the same.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line.")
 @click.option("--force", is_flag=True, help="Replace the --suggest-policy file if it exists.")
 @_input_options
-def scan(input_path, out_format, sample, policy, against, suggest_policy, input_format, encoding, spill_dir, quiet,
-         force, **opts):
+def scan(input_path, out_format, sample, policy, against, suggest_policy, input_format, encoding, spill_dir,
+         processes, quiet, force, **opts):
     """Find raw PII in INPUT: national IDs, phones, IBANs, e-mails, names and addresses, as whole cells and
     inside text, in every column (nested JSON / Parquet fields too).
 
@@ -318,7 +322,7 @@ def scan(input_path, out_format, sample, policy, against, suggest_policy, input_
         update, done = _progress(quiet, "scan --against" if against else "scan")
         result = scan_file(input_path, policy=policy, against=against, input_format=input_format,
                            encoding=encoding, sample=sample, spill_dir=spill_dir, delimiter=opts["delimiter"],
-                           limits=_limits(opts), progress=update)
+                           limits=_limits(opts), progress=update, processes=processes)
         done()
     except click.ClickException:
         raise
