@@ -148,19 +148,8 @@ def role(word: str, extra_cues: frozenset[str] = frozenset()) -> int:
     return bits
 
 
-#: the characters :func:`~tokenize_kit.pii.name_lexicon.fold` removes (diacritics and tatweel), as a regex class
-_MARKS_RE = "[\\x{064b}-\\x{065f}\\x{0670}\\x{0640}]"
 _DIGITS_RE = "^[0-9\\x{0660}-\\x{0669}\\x{06f0}-\\x{06f9}]+$"
-
-
-def fold_array(words: pa.Array) -> pa.Array:
-    """:func:`~tokenize_kit.pii.name_lexicon.fold` of every single word (no spaces) of a string array, vectorised."""
-    base = pc.replace_substring_regex(words, _MARKS_RE, "")
-    arabic = base
-    for a in "أإآ":
-        arabic = pc.replace_substring(arabic, a, "ا")
-    arabic = pc.replace_substring_regex(pc.replace_substring_regex(arabic, "ة$", "ه"), "ى$", "ي")
-    return pc.if_else(pc.string_is_ascii(base), pc.utf8_lower(base), arabic)
+fold_array = nl.fold_array
 
 
 @cache

@@ -447,26 +447,41 @@ def _word_keys(words: pa.Array, is_name: bool, exact: bool) -> pa.Array:
     """Comparison keys of words: folded (letter variants, diacritics, tatweel, case) for names; for addresses the
     exact text, but folded for words the address types keep (places and structure words)."""
     enc = pc.dictionary_encode(words)
-    d = enc.dictionary.to_pylist()
-    if is_name:
-        keys = [nl.fold(w) for w in d]
-    else:
-        keys = [nl.fold(w) if fw.role(w) & (fw.STRUCT | fw.PLACE_EG | fw.PLACE_SA) else "=" + w for w in d]
-    return pa.array(keys, pa.string()).take(enc.indices)
+    d = enc.dictionary
+    folded = nl.fold_array(d)
+    spaced = np.flatnonzero(pc.match_substring(d, " ").to_numpy(zero_copy_only=False))
+    if len(spaced):  # (a compound name part, عبد الرحمن: folded word by word)
+        fixed = np.zeros(len(d), dtype=bool)
+        fixed[spaced] = True
+        wordwise = [""] * len(d)
+        for i, w in zip(spaced.tolist(), d.take(pa.array(spaced)).to_pylist(), strict=True):
+            wordwise[i] = nl.fold(w)
+        folded = pc.if_else(pa.array(fixed), pa.array(wordwise, pa.string()), folded)
+    if not is_name:
+        kept = (fw.roles_of(d) & (fw.STRUCT | fw.PLACE_EG | fw.PLACE_SA)) != 0
+        folded = pc.if_else(pa.array(kept), folded, pc.binary_join_element_wise("=", d, ""))
+    return folded.take(enc.indices)
 
 
 def _own_word_text(text: pa.Array, before: pa.Array, after: pa.Array, is_name: bool) -> tuple[pa.Array, np.ndarray]:
     """The new text of each matched word: the column's new word written as the text wrote it (names: its lexicon
     spelling with the text's layout; other words: exactly the column's new word, for they matched exactly; kept
     address words: the text's own word).  Also whether the text's spelling could be carried."""
+    # each distinct (text word, value word, token word) once: a customer's name is written the same way in
+    # many notes, and its words come from a lexicon
+    if not len(text):
+        return pa.array([], pa.string()), np.zeros(0, dtype=bool)
+    enc = pc.dictionary_encode(pc.binary_join_element_wise(plain_strings(text), plain_strings(before),
+                                                           plain_strings(after), "\x1f"))
     out, fits = [], []
     lex = nl.lexicon()
-    for t, b, a in zip(text.to_pylist(), before.to_pylist(), after.to_pylist(), strict=True):
+    for triple in enc.dictionary.to_pylist():
+        t, b, a = triple.split("\x1f")
         if not is_name:
             out.append(t if b == a or nl.fold(t) == nl.fold(a) else a)
             fits.append(t == b or nl.fold(t) == nl.fold(a))
             continue
-        tp, ap = nl.parse(t), nl.parse(a)
+        tp, ap = nl._parse_cached(t), nl._parse_cached(a)
         if tp is None or ap is None:
             out.append(a)
             fits.append(t == b)
@@ -475,7 +490,8 @@ def _own_word_text(text: pa.Array, before: pa.Array, after: pa.Array, is_name: b
         ok = nl.fits(canon, tp.layout)
         out.append(nl.write(canon, tp.layout) if ok else t)
         fits.append(ok)
-    return pa.array(out, pa.string()), np.array(fits, dtype=bool)
+    idx = enc.indices
+    return pa.array(out, pa.string()).take(idx), np.array(fits, dtype=bool)[idx.to_numpy(zero_copy_only=False)]
 
 
 def _covers(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

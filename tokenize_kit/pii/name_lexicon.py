@@ -86,6 +86,24 @@ def fold(word: str) -> str:
     return _fold_end(base)
 
 
+#: the characters :func:`fold` removes (diacritics and tatweel, :data:`_MARKS`), as a regex class
+_MARKS_RE = "[\\x{064b}-\\x{065f}\\x{0670}\\x{0640}]"
+
+
+def fold_array(words: pa.Array) -> pa.Array:
+    """:func:`fold` of every single word (no spaces) of a string array, vectorised.
+
+    >>> fold_array(pa.array(["أحمدَ", "فاطمة", "Mona"])).to_pylist() == [fold("أحمدَ"), fold("فاطمة"), fold("Mona")]
+    True
+    """
+    base = pc.replace_substring_regex(words, _MARKS_RE, "")
+    arabic = base
+    for a in "أإآ":
+        arabic = pc.replace_substring(arabic, a, "ا")
+    arabic = pc.replace_substring_regex(pc.replace_substring_regex(arabic, "ة$", "ه"), "ى$", "ي")
+    return pc.if_else(pc.string_is_ascii(base), pc.utf8_lower(base), arabic)
+
+
 def _fold_end(word: str) -> str:
     if word.endswith("ة"):
         return word[:-1] + "ه"
@@ -388,6 +406,11 @@ def is_head(word: str) -> bool:
     return fold(word) in heads()
 
 
+@cache
+def _heads_array() -> pa.Array:
+    return pa.array(sorted(heads()), pa.string())
+
+
 @lru_cache(maxsize=1 << 17)  # bounded: a file of ever-new words (tokens) keeps memory flat
 def _parse_cached(word: str) -> Part | None:
     return parse(word)
@@ -405,7 +428,7 @@ def name_parts(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.nd
         return ws, we
     words = view.strings(ws, we)
     enc = pc.dictionary_encode(words)
-    head_d = np.array([is_head(w) for w in enc.dictionary.to_pylist()], dtype=bool)
+    head_d = pc.is_in(fold_array(enc.dictionary), value_set=_heads_array()).to_numpy(zero_copy_only=False)
     head = head_d[enc.indices.to_numpy(zero_copy_only=False)]
     cand = np.flatnonzero(head[:-1] & (ws[1:] == we[:-1] + 1))
     cand = cand[(view.cps[we[cand]] == 0x20) & (view.row[ws[cand]] == view.row[ws[cand + 1]])]
@@ -438,7 +461,7 @@ def crypt_names(values: pa.Array, crypto: Crypto, *, decrypt: bool = False, doma
     # a compound head kept as a part of its own (أبو before زيد) is the context of the part one space after it:
     # that part's token must not make a lexicon compound with it (أبو + a token read as أبو بكر)
     enc = pc.dictionary_encode(parts)
-    head_d = np.array([is_head(w) for w in enc.dictionary.to_pylist()], dtype=bool)
+    head_d = pc.is_in(fold_array(enc.dictionary), value_set=_heads_array()).to_numpy(zero_copy_only=False)
     head = head_d[enc.indices.to_numpy(zero_copy_only=False)] if len(head_d) else np.zeros(len(ps), bool)
     after_head = np.zeros(len(ps), dtype=bool)
     after_head[1:] = head[:-1] & ~first[1:] & (pe[:-1] + 1 == ps[1:])
