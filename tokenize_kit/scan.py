@@ -856,13 +856,21 @@ def compare(raw: pa.Table, out: pa.Table, policy: Any) -> Comparison:
     own = pc.binary_join_element_wise(pc.cast(pa.array(r_rows), pa.string()), r_keys, "\x1f")
     out_leaves, _ = leaves(out)
     token_columns = _token_columns(policy)
+    keyed = []
     for leaf in out_leaves:
         o_rows, o_keys = output_keys(leaf)
-        if not len(o_keys):
-            continue
+        if len(o_keys):
+            keyed.append((leaf, o_rows, o_keys, pc.binary_join_element_wise(
+                pc.cast(pa.array(leaf.rows[o_rows]), pa.string()), o_keys, "\x1f")))
+    if not keyed:
+        return c
+    # one lookup of every column's keys (the raw keys' hash table is built once per slice, not per column)
+    probes = pa.concat_arrays([k[3] if k[3].type == pa.string() else k[3].cast(pa.string()) for k in keyed])
+    hits = pc.is_in(probes, value_set=own).to_numpy(zero_copy_only=False)
+    ends = np.cumsum([len(k[3]) for k in keyed])
+    for (leaf, o_rows, o_keys, _), hit_end in zip(keyed, ends.tolist(), strict=True):
         kind_o = _key_kind(o_keys)
-        probe = pc.binary_join_element_wise(pc.cast(pa.array(leaf.rows[o_rows]), pa.string()), o_keys, "\x1f")
-        hit = pc.is_in(probe, value_set=own).to_numpy(zero_copy_only=False)
+        hit = hits[hit_end - len(o_keys) : hit_end]
         if hit.any() and leaf.path in token_columns:
             # a tokenized name or address column holds lexicon names and kept places by design: a pair of
             # its words equal to a raw pair of the same row is two realistic tokens meeting, not a leak
