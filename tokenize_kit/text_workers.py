@@ -159,13 +159,12 @@ class WorkerError(RuntimeError):
     """A worker could not do its part (the job then does it itself and raises the real error, if any)."""
 
 
-class TextWorkers:
-    """Up to ``processes`` worker processes that run :func:`~tokenize_kit.table.transform_table` on table parts;
-    started on first use, stopped by :meth:`close`.  ``keys``: the job's own derived keys (its run secret for
-    irreversible date shifts is then the one the job's process uses too)."""
+class _Workers:
+    """Up to ``processes`` worker processes, each given ``job`` (what :func:`_serve` reads first) and then tasks;
+    started on first use, stopped by :meth:`close`."""
 
-    def __init__(self, processes: int, policy: Policy, keys: DerivedKeyset | None, detokenize: bool) -> None:
-        self._job: tuple[Any, ...] = ("transform", policy, keys, detokenize)
+    def __init__(self, processes: int, job: tuple[Any, ...]) -> None:
+        self._job = job
         self.processes = processes
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._all: list[_Worker] = []
@@ -188,10 +187,6 @@ class TextWorkers:
                     worker = _Worker(self._job)
                     self._all.append(worker)
                     self._idle.put(worker)
-
-    def submit(self, table: pa.Table, row_offset: int) -> Future:
-        """:func:`~tokenize_kit.table.transform_table` of ``table`` in a worker (a :data:`Result`)."""
-        return self._submit((_ipc(table), row_offset), table.num_rows)
 
     def _submit(self, task: tuple[Any, ...], rows: int) -> Future:
         self.start()
@@ -230,14 +225,26 @@ def _warm(policy: Policy, crypto: Any, detokenize: bool) -> None:
         transform_table(pa.table({n: [_WARM_NOTE] for n in names}), policy, crypto, detokenize, 0)
 
 
-class GateWorkers(TextWorkers):
+class TextWorkers(_Workers):
+    """Worker processes that run :func:`~tokenize_kit.table.transform_table` on table parts.  ``keys``: the
+    job's own derived keys (its run secret for irreversible date shifts is then the one the job's process uses
+    too)."""
+
+    def __init__(self, processes: int, policy: Policy, keys: DerivedKeyset, detokenize: bool) -> None:
+        super().__init__(processes, ("transform", policy, keys, detokenize))
+
+    def submit(self, table: pa.Table, row_offset: int) -> Future:
+        """:func:`~tokenize_kit.table.transform_table` of ``table`` in a worker (a :data:`Result`)."""
+        return self._submit((_ipc(table), row_offset), table.num_rows)
+
+
+class GateWorkers(_Workers):
     """Worker processes for ``scan --against``: each compares aligned slices of the input and the output
     (:func:`~tokenize_kit.scan.compare`) and scans the output slice's other columns
     (:func:`~tokenize_kit.scan.scan_batch`).  They get the policy only: the gate uses no key."""
 
     def __init__(self, processes: int, policy: Policy, covered: list[str]) -> None:
-        super().__init__(processes, policy, None, False)
-        self._job = ("gate", policy, covered)
+        super().__init__(processes, ("gate", policy, covered))
 
     def submit_compare(self, raw: pa.Table, out: pa.Table, row_offset: int) -> Future:
         """``(ScanResult of the slice, Comparison)`` of one aligned slice, in a worker."""
