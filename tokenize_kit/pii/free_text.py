@@ -448,15 +448,7 @@ def _word_keys(words: pa.Array, is_name: bool, exact: bool) -> pa.Array:
     exact text, but folded for words the address types keep (places and structure words)."""
     enc = pc.dictionary_encode(words)
     d = enc.dictionary
-    folded = nl.fold_array(d)
-    spaced = np.flatnonzero(pc.match_substring(d, " ").to_numpy(zero_copy_only=False))
-    if len(spaced):  # (a compound name part, عبد الرحمن: folded word by word)
-        fixed = np.zeros(len(d), dtype=bool)
-        fixed[spaced] = True
-        wordwise = [""] * len(d)
-        for i, w in zip(spaced.tolist(), d.take(pa.array(spaced)).to_pylist(), strict=True):
-            wordwise[i] = nl.fold(w)
-        folded = pc.if_else(pa.array(fixed), pa.array(wordwise, pa.string()), folded)
+    folded = nl.fold_array(d)  # (a compound name part, عبد الرحمن, word by word)
     if not is_name:
         kept = (fw.roles_of(d) & (fw.STRUCT | fw.PLACE_EG | fw.PLACE_SA)) != 0
         folded = pc.if_else(pa.array(kept), folded, pc.binary_join_element_wise("=", d, ""))
@@ -471,12 +463,15 @@ def _own_word_text(text: pa.Array, before: pa.Array, after: pa.Array, is_name: b
     # many notes, and its words come from a lexicon
     if not len(text):
         return pa.array([], pa.string()), np.zeros(0, dtype=bool)
-    enc = pc.dictionary_encode(pc.binary_join_element_wise(plain_strings(text), plain_strings(before),
-                                                           plain_strings(after), "\x1f"))
+    encs = [pc.dictionary_encode(plain_strings(x)) for x in (text, before, after)]
+    codes = [e.indices.to_numpy(zero_copy_only=False).astype(np.int64) for e in encs]
+    key = (codes[0] * len(encs[1].dictionary) + codes[1]) * len(encs[2].dictionary) + codes[2]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    words = [e.dictionary.to_pylist() for e in encs]
     out, fits = [], []
     lex = nl.lexicon()
-    for triple in enc.dictionary.to_pylist():
-        t, b, a = triple.split("\x1f")
+    for i in first.tolist():
+        t, b, a = (w[c[i]] for w, c in zip(words, codes, strict=True))
         if not is_name:
             out.append(t if b == a or nl.fold(t) == nl.fold(a) else a)
             fits.append(t == b or nl.fold(t) == nl.fold(a))
@@ -490,8 +485,7 @@ def _own_word_text(text: pa.Array, before: pa.Array, after: pa.Array, is_name: b
         ok = nl.fits(canon, tp.layout)
         out.append(nl.write(canon, tp.layout) if ok else t)
         fits.append(ok)
-    idx = enc.indices
-    return pa.array(out, pa.string()).take(idx), np.array(fits, dtype=bool)[idx.to_numpy(zero_copy_only=False)]
+    return pa.array(out, pa.string()).take(pa.array(inverse.ravel())), np.array(fits, dtype=bool)[inverse.ravel()]
 
 
 def _covers(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -91,16 +91,18 @@ _MARKS_RE = "[\\x{064b}-\\x{065f}\\x{0670}\\x{0640}]"
 
 
 def fold_array(words: pa.Array) -> pa.Array:
-    """:func:`fold` of every single word (no spaces) of a string array, vectorised.
+    """:func:`fold` of every word, or two-word name folded word by word, of a string array, vectorised.
 
-    >>> fold_array(pa.array(["أحمدَ", "فاطمة", "Mona"])).to_pylist() == [fold("أحمدَ"), fold("فاطمة"), fold("Mona")]
+    >>> names = ["أحمدَ", "فاطمة", "Mona", "حمزة الزهراء", "ابو  موسى"]
+    >>> fold_array(pa.array(names)).to_pylist() == [fold(w) for w in names]
     True
     """
     base = pc.replace_substring_regex(words, _MARKS_RE, "")
     arabic = base
     for a in "أإآ":
         arabic = pc.replace_substring(arabic, a, "ا")
-    arabic = pc.replace_substring_regex(pc.replace_substring_regex(arabic, "ة$", "ه"), "ى$", "ي")
+    # (a final letter of each word: before a space or at the end)
+    arabic = pc.replace_substring_regex(pc.replace_substring_regex(arabic, "ة( |$)", "ه\\1"), "ى( |$)", "ي\\1")
     return pc.if_else(pc.string_is_ascii(base), pc.utf8_lower(base), arabic)
 
 
