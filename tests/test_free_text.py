@@ -462,3 +462,21 @@ def test_a_rows_own_name_word_outside_the_lexicon_in_another_spelling_is_masked_
     for word in ("حسن", "امام", "فرج", "7279"):
         assert word not in text, text
     assert "MTR-5745135" in text
+
+
+def test_roles_of_numbers_without_the_cache_equal_the_full_lookup():
+    """Words of digits skip the role cache and, while no place name is a number, the place lookup: their roles
+    are those the full lookup gives, in every digit script."""
+    import numpy as np
+
+    from tokenize_kit.pii import find_words as fw
+
+    words = pa.array(["2025", "١٥", "۱۲۳", "0", "10", "نور", "شارع", "15", "مايو", "٦"])
+    full = fw.roles_array(words)
+    assert (fw.roles_of(words) == full).all()
+    pk = fw.normalize_places(words)
+    places = (np.where(fw._member(pk, fw._places("eg")), fw.PLACE_EG, 0)
+              | np.where(fw._member(pk, fw._places("sa")), fw.PLACE_SA, 0))
+    digits = np.array([w.isdigit() for w in words.to_pylist()])
+    assert ((full[digits] & fw.NUMBER) != 0).all()
+    assert (fw._number_roles(words.filter(pa.array(digits))) == (fw.NUMBER | places[digits])).all()

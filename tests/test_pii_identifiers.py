@@ -301,3 +301,41 @@ def test_phone_numbers_valid_in_both_countries_round_trip_and_keep_one_token_per
             reg = "20" if any_phone.compact(v).startswith("+20") else "966"
             if f"+{reg}{v[1:]}" in tokens:
                 assert tokens[f"+{reg}{v[1:]}"] == f"+{reg}{tokens[v][1:]}"
+
+
+def test_phone_walks_together_equal_one_walk_per_group(monkeypatch):
+    """The phone type walks all its (region, kind, prefix) groups of one length in one cipher call per step
+    (FF1's ``crypt_ints_tweaks``): the tokens are those of one walk per group, both ways, on a column of mobiles
+    and landlines of both countries, several area codes and both derivations."""
+    from tokenize_kit.pii.phone import PhoneType
+
+    rng = np.random.default_rng(11)
+    areas = ["2", "3", "13", "40", "57", "64", "82", "92", "10", "11", "12", "15", "50", "53", "55", "59"]
+    raw = [("0" + a + str(rng.integers(0, 10**8)).zfill(8))[:10 if len(a) > 1 else 9] for a in areas
+           for _ in range(120)]
+    raw += ["+20" + v[1:] for v in raw[:400]] + ["966" + v[1:] for v in raw[-300:]]
+    t = registry.get("phone")
+    spec = ColumnSpec("p", "phone")
+    values = pa.array(raw).filter(t.valid_mask(pa.array(raw), spec))
+    assert len(values) > 1500
+    calls = []
+    joint = PhoneType._walk_together
+
+    def counted(*args, **kwargs):
+        calls.append(len(args[4]))
+        return joint(*args, **kwargs)
+
+    def one_by_one(cipher, subs, out, length, group, decrypt):
+        for w in group:
+            out[w.rows] = PhoneType._walk(cipher, subs[w.rows], length, w.tweak, w.prefix, w.pattern, decrypt,
+                                          w.blockers, w.classes)
+
+    for derivation in (1, 2):
+        c = Crypto(Keyset.generate(), derivation=derivation)
+        monkeypatch.setattr(PhoneType, "_walk_together", staticmethod(counted))
+        tok, back = t.tokenize(values, c, spec), None
+        back = t.detokenize(tok, c, spec)
+        assert calls and max(calls) > 3  # (several groups of one length walked together)
+        monkeypatch.setattr(PhoneType, "_walk_together", staticmethod(one_by_one))
+        assert t.tokenize(values, c, spec).equals(tok)
+        assert t.detokenize(tok, c, spec).equals(back) and back.equals(values)

@@ -124,7 +124,12 @@ def find_ibans(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.nd
     n = len(cps)
     m = max(n - 3, 0)
     # an E or S followed by a G or A, any case (the pairs EG and SA among them): few places in any text
-    e_s = np.flatnonzero(in_set(cps[:m], (0x45, 0x53, 0x65, 0x73)) & in_set(cps[1 : m + 1], (0x41, 0x47, 0x61, 0x67)))
+    # (``| 0x20`` folds exactly E/e to e and S/s to s: the first letters looked at over the text, the second ones
+    # only after them)
+    low = cps[:m] | 0x20
+    e_s = np.flatnonzero((low == 0x65) | (low == 0x73))
+    second = cps[e_s + 1] | 0x20
+    e_s = e_s[(second == 0x61) | (second == 0x67)]
     if not len(e_s):
         return _EMPTY, _EMPTY
     first, second = _upper(cps[e_s]), _upper(cps[e_s + 1])

@@ -170,6 +170,22 @@ def roles_of(words: pa.Array, extra_cues: frozenset[str] = frozenset()) -> np.nd
     """:func:`role` of every word of a string array (the distinct words of a column): the words seen recently
     from a bounded cache (a column is read several times: tokenizing, checking, detokenizing), the others by
     :func:`roles_array`."""
+    if len(words) and _no_digit_words(extra_cues):
+        # numbers (amounts, dates, most words of a token text) are nearly all new: their roles are a lookup of
+        # whole arrays, kept out of the cache (where they would be looked up one by one and crowd out the words)
+        number = pc.match_substring_regex(words, _DIGITS_RE).to_numpy(zero_copy_only=False)
+        if number.any():
+            out = np.empty(len(words), dtype=np.int64)
+            num, other = np.flatnonzero(number), np.flatnonzero(~number)
+            out[num] = _number_roles(words.take(pa.array(num)))
+            if len(other):
+                out[other] = _cached_roles(words.take(pa.array(other)), extra_cues)
+            return out
+    return _cached_roles(words, extra_cues)
+
+
+def _cached_roles(words: pa.Array, extra_cues: frozenset[str]) -> np.ndarray:
+    """:func:`roles_of` through the cache."""
     cache = _ROLE_CACHE.setdefault(extra_cues, {})
     listed = words.to_pylist()
     out = np.fromiter(map(cache.get, listed, itertools.repeat(-1)), dtype=np.int64, count=len(listed))
@@ -242,6 +258,8 @@ def roles_array(words: pa.Array, extra_cues: frozenset[str] = frozenset()) -> np
 
 def _number_roles(words: pa.Array) -> np.ndarray:
     """:func:`roles_array` of words that are all digits (when no word list holds a number)."""
+    if not _digit_places():  # (normalising leaves a word of digits as it is: no place then)
+        return np.full(len(words), NUMBER, dtype=np.int64)
     pk = normalize_places(words)
     return (NUMBER | np.where(_member(pk, _places("eg")), PLACE_EG, 0)
             | np.where(_member(pk, _places("sa")), PLACE_SA, 0)).astype(np.int64)
@@ -253,6 +271,12 @@ def _no_digit_words(extra_cues: frozenset[str]) -> bool:
 
 
 _ALL_DIGITS = re.compile("^[0-9\u0660-\u0669\u06f0-\u06f9]+$")
+
+
+@cache
+def _digit_places() -> frozenset[str]:
+    """The place names (normalised, either country) that are a word of digits only."""
+    return frozenset(w for c in ("eg", "sa") for w in _places(c) if _ALL_DIGITS.match(w))
 
 
 @cache

@@ -811,7 +811,7 @@ def _address_tokens(texts: pa.Array, country: np.ndarray, crypto: Crypto, decryp
 
     view = TextView(texts)
     cps, off = view.cps, view.row_off
-    kept_eg, kept_sa = kept_both(cps, off, (view.data, view.byte_pos(np.arange(len(cps) + 1))))
+    kept_eg, kept_sa = kept_both(cps, off, (view.data, view.char_byte))
     kept = kept_eg | kept_sa
     target = fw.address_roles(view, kept)
     out = cps.copy()
