@@ -480,3 +480,28 @@ def test_roles_of_numbers_without_the_cache_equal_the_full_lookup():
     digits = np.array([w.isdigit() for w in words.to_pylist()])
     assert ((full[digits] & fw.NUMBER) != 0).all()
     assert (fw._number_roles(words.filter(pa.array(digits))) == (fw.NUMBER | places[digits])).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 300), st.lists(st.tuples(st.integers(0, 299), st.integers(0, 12)), max_size=60))
+def test_span_masks_equal_the_spans_written_one_by_one(n, raw):
+    """The byte mask of sorted, non-overlapping spans (empty ones and touching ones included), on both of its
+    paths (few spans: runs repeated; many: a +1/-1 sum), is the mask written span by span."""
+    import numpy as np
+
+    from tokenize_kit.pii.textview import _in_spans
+
+    spans, last = [], 0
+    for start, length in sorted(raw):
+        start = max(start, last)
+        end = min(start + length, n)
+        if start > n:
+            break
+        spans.append((start, end))
+        last = end
+    want = np.zeros(n, dtype=bool)
+    for s, e in spans:
+        want[s:e] = True
+    bs = np.array([s for s, _ in spans], dtype=np.int64)
+    be = np.array([e for _, e in spans], dtype=np.int64)
+    assert (_in_spans(n, bs, be) == want).all()

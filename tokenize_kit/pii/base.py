@@ -101,6 +101,7 @@ class Crypto:
         self._ciphers: dict[tuple[str, str], FeistelCipher] = {}
         self._keys: dict[tuple[str, str], bytes] = {}
         self._scope: tuple[str, str] | None = None
+        self._memos: dict[tuple[object, ...], dict[Any, Any]] = {}
 
     def __repr__(self) -> str:
         return (f"Crypto(key={self.key_name!r}, version={self.version}, algorithm={self.algorithm!r}, "
@@ -123,6 +124,14 @@ class Crypto:
                 domain, purpose=purpose, algorithm=self.algorithm, derivation=self.derivation,
                 name=self.key_name, version=self.version)
         return cached
+
+    def memo(self, domain: str, *label: object) -> dict[Any, Any]:
+        """A dict for results derived under this Crypto's keys in ``domain`` (a type's tokens of values it sees
+        again batch after batch), kept as long as this Crypto: its scoped views share it, each under its own
+        domain.  The caller bounds its size."""
+        if self._scope is not None:
+            domain = scoped_domain(domain, *self._scope)
+        return self._memos.setdefault((domain, self.derivation, self.algorithm, *label), {})
 
     def cipher(self, domain: str, alphabet: str) -> FeistelCipher:
         """The FF1 (or FF3-1) cipher for ``domain`` over ``alphabet``, keyed by the ``fpe`` subkey of ``domain``."""

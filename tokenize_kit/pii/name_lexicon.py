@@ -507,8 +507,8 @@ def crypt_part_array(parts: pa.Array, pos: np.ndarray, crypto: Crypto, *, decryp
     # connectors (بن) and compound heads standing alone (أبو before زيد, which is no lexicon name with it) are kept
     # as they are: they say nothing of the person, and a generic token walks away from them, so one taken as
     # input would never come back
-    connector = np.array([fold(w) in _connectors() or is_head(w) for w in words], dtype=bool)[pidx] if len(
-        words) else in_lex
+    connector = pc.is_in(fold_array(enc.dictionary), value_set=_kept_array()).to_numpy(
+        zero_copy_only=False)[pidx] if len(words) else in_lex
     out_parts: list[tuple[np.ndarray, pa.Array]] = []
     kept = np.flatnonzero(connector & ~in_lex)
     if len(kept):
@@ -519,9 +519,22 @@ def crypt_part_array(parts: pa.Array, pos: np.ndarray, crypto: Crypto, *, decryp
         # distinct (part, position) pairs: one encryption each
         key = pidx[lex_rows] * 8 + np.minimum(pos[lex_rows], 7)
         uniq, inverse = np.unique(key, return_inverse=True)
-        items = [parsed[int(k) // 8] for k in uniq.tolist()]
-        new = crypt_parts(crypto, items, uniq % 8, decrypt=decrypt, domain=domain)  # type: ignore[arg-type]
-        out_parts.append((lex_rows, pa.array(new, pa.string()).take(pa.array(inverse.ravel()))))
+        # a part's token depends on the part and its position alone: the names met in earlier batches are
+        # looked up (a column's names repeat from batch to batch), the others encrypted and remembered
+        memo = crypto.memo(domain, "name_parts", decrypt)
+        wanted = [(words[k // 8], k % 8) for k in uniq.tolist()]
+        tokens: list[str | None] = [memo.get(w) for w in wanted]
+        missing = [i for i, t in enumerate(tokens) if t is None]
+        if missing:
+            at = uniq[missing]
+            got = crypt_parts(crypto, [parsed[int(k) // 8] for k in at.tolist()], at % 8,  # type: ignore[misc]
+                              decrypt=decrypt, domain=domain)
+            for i, t in zip(missing, got, strict=True):
+                tokens[i] = t
+            if len(memo) + len(missing) > PART_MEMO_SIZE:
+                memo.clear()
+            memo.update(zip([wanted[i] for i in missing], got, strict=True))
+        out_parts.append((lex_rows, pa.array(tokens, pa.string()).take(pa.array(inverse.ravel()))))
     rest = np.flatnonzero(~in_lex_or_kept)
     if len(rest):
         if generic is None:
@@ -536,6 +549,16 @@ def crypt_part_array(parts: pa.Array, pos: np.ndarray, crypto: Crypto, *, decryp
 @cache
 def _connectors() -> frozenset[str]:
     return frozenset(fold(w) for w in CONNECTORS)
+
+
+@cache
+def _kept_array() -> pa.Array:
+    """Connectors and compound heads, folded: the parts kept as they are."""
+    return pa.array(sorted(_connectors() | heads()), pa.string())
+
+
+#: the most name-part tokens remembered per Crypto, domain and direction (cleared when full: memory stays flat)
+PART_MEMO_SIZE = 1 << 17
 
 
 def generic_avoid(values: pa.Array) -> np.ndarray:

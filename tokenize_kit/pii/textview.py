@@ -320,12 +320,23 @@ def splice(data: np.ndarray, row_byte_off: np.ndarray, bs: np.ndarray, be: np.nd
 
 
 def _in_spans(n: int, bs: np.ndarray, be: np.ndarray) -> np.ndarray:
-    """Mask of the ``n`` bytes inside the spans ``[bs, be)`` (sorted, not overlapping): +1 where a span starts,
-    -1 where one ends, summed (one pass of one byte per byte, no run lengths repeated).
+    """Mask of the ``n`` bytes inside the spans ``[bs, be)`` (sorted, not overlapping).  Many spans (the words of
+    a column): +1 where a span starts, -1 where one ends, summed (one pass of one byte per byte); few spans: the
+    alternating runs outside and inside them, repeated (a pass per run, not per byte).
 
     >>> _in_spans(8, np.array([1, 3, 3, 6]), np.array([3, 3, 5, 8])).astype(int).tolist()
     [0, 1, 1, 1, 1, 0, 1, 1]
+    >>> _in_spans(100, np.array([1, 3, 6]), np.array([3, 5, 8])).astype(int).tolist()[:10]
+    [0, 1, 1, 1, 1, 0, 1, 1, 0, 0]
     """
+    if 16 * len(bs) < n:
+        runs = np.empty(2 * len(bs) + 1, dtype=np.int64)
+        runs[0] = bs[0] if len(bs) else n
+        runs[1:-1:2] = be - bs
+        runs[2:-1:2] = bs[1:] - be[:-1]
+        if len(bs):
+            runs[-1] = n - be[-1]
+        return np.repeat(np.arange(len(runs)) % 2 == 1, runs)
     step = np.zeros(n + 1, dtype=np.int8)
     used = be > bs  # (an empty span may share its place with the next span's start)
     if not used.all():
