@@ -51,6 +51,8 @@ from .text import ascii_digit_matrix, ascii_digits, render_digits
 #: cycle-walk bound: a walk always ends by the time it returns to its start (which is in its own class),
 #: and the sparsest class (EG 057 landlines not claimed as Saudi mobiles: 1%) needs about 100 steps
 MAX_WALKS = 100_000
+#: groups of fewer numbers than this walk together (see PhoneType._walk_together)
+JOINT_WALK_ROWS = 4096
 _STRIP = r"[\s\-\.\(\)/\x{00A0}\x{200F}\x{200E}]"
 
 
@@ -567,9 +569,12 @@ class PhoneType(PIIType):
             walks.setdefault(length, []).append(_Walk(sel, tweak, prefix, pattern, blockers, classes))
         joint = hasattr(cipher, "crypt_ints_tweaks")
         for length, group in walks.items():
-            if joint and len(group) > 1:  # (the same tokens: each row walks under its own tweak and checks)
-                self._walk_together(cipher, sub_int, new_sub, length, group, decrypt)
-                continue
+            # small groups (a note's phones: a few per prefix) walk together, each row under its own tweak and
+            # checks (the same tokens); a large group's steps cost what its rows cost: it walks alone
+            small = [w for w in group if len(w.rows) < JOINT_WALK_ROWS] if joint else []
+            if len(small) > 1:
+                self._walk_together(cipher, sub_int, new_sub, length, small, decrypt)
+                group = [w for w in group if len(w.rows) >= JOINT_WALK_ROWS]
             for w in group:
                 new_sub[w.rows] = self._walk(cipher, sub_int[w.rows], length, w.tweak, w.prefix, w.pattern, decrypt,
                                              w.blockers, w.classes)
