@@ -75,8 +75,16 @@ def test_workers_give_the_delivery_of_one_process(job, monkeypatch):
     run(d / "two.csv", d / "back.csv", d / "p.yaml", ks, detokenize=True, threads=2, processes=2,
         batch_bytes=BATCH_BYTES, overwrite=True)
     assert used
-    assert pacsv.read_csv(d / "back.csv").column("note").to_pylist() == pacsv.read_csv(
-        d / "in.csv").column("note").to_pylist()
+    run(d / "two.csv", d / "back1.csv", d / "p.yaml", ks, detokenize=True, threads=1, batch_bytes=BATCH_BYTES,
+        overwrite=True)
+    assert (d / "back.csv").read_bytes() == (d / "back1.csv").read_bytes()
+    back = pacsv.read_csv(d / "back.csv").column("note").to_pylist()
+    differ = [i for i, (a, b) in enumerate(zip(back, pacsv.read_csv(d / "in.csv").column("note").to_pylist(),
+                                                strict=True)) if a != b]
+    # (a row whose token text did not read again exactly as its value did was masked: counted, never raw; about
+    # 20 rows in 1 M notes, so 0-2 here depending on the random key)
+    assert len(differ) <= one.report.columns["note"].irreversible <= 10
+    assert all("#" in back[i] for i in differ)
     assert not _children()
 
 
