@@ -327,8 +327,7 @@ def test_phone_walks_together_equal_one_walk_per_group(monkeypatch):
 
     def one_by_one(cipher, subs, out, length, group, decrypt):
         for w in group:
-            out[w.rows] = PhoneType._walk(cipher, subs[w.rows], length, w.tweak, w.prefix, w.pattern, decrypt,
-                                          w.blockers, w.classes)
+            out[w.rows] = PhoneType._walk(cipher, subs[w.rows], length, w, decrypt)
 
     for derivation in (1, 2):
         c = Crypto(Keyset.generate(), derivation=derivation)

@@ -576,8 +576,7 @@ class PhoneType(PIIType):
                 self._walk_together(cipher, sub_int, new_sub, length, small, decrypt)
                 group = [w for w in group if len(w.rows) >= JOINT_WALK_ROWS]
             for w in group:
-                new_sub[w.rows] = self._walk(cipher, sub_int[w.rows], length, w.tweak, w.prefix, w.pattern, decrypt,
-                                             w.blockers, w.classes)
+                new_sub[w.rows] = self._walk(cipher, sub_int[w.rows], length, w, decrypt)
         # only the subscriber digits change: they are the value's last digits
         if p.plain:  # ASCII digits and "+" only: write them straight into the value
             return _write_tail(values, sub_len, new_sub)
@@ -634,43 +633,24 @@ class PhoneType(PIIType):
         raise RuntimeError("cycle walking did not terminate")  # pragma: no cover
 
     @staticmethod
-    def _walk(cipher, subs: np.ndarray, length: int, tweak: bytes, prefix: str, pattern: str, decrypt: bool,
-              blockers: tuple[str, ...] = (), classes: Callable[[np.ndarray], np.ndarray] | None = None):
+    def _walk(cipher, subs: np.ndarray, length: int, w: _Walk, decrypt: bool) -> np.ndarray:
         """Encrypt subscriber numbers, re-encrypting until prefix + result matches the type's pattern, no
         higher-precedence reading (``blockers``) claims it, and it is in the input's class (``classes``)."""
         out = subs.astype(np.uint64)
         todo = np.arange(len(out))
-        cls = classes(out) if classes is not None else None
-        amb = None
-        if blockers:  # each row's class: claimed by a higher-precedence reading or not (kept by the walk)
-            start = _digit_strings(prefix, out, length)
-            amb = np.zeros(len(out), dtype=bool)
-            for other in blockers:
-                amb |= _match(start, other)
+        cls, amb, every = w.start(out, length)
         fn = cipher.decrypt_numerals if decrypt else cipher.encrypt_numerals
         fast = getattr(cipher, "decrypt_ints" if decrypt else "encrypt_ints", None)
         weights = 10 ** np.arange(length - 1, -1, -1, dtype=np.int64)
-        # (when the pattern takes every number of this prefix and length, only the class can send a number round
-        # again: the pattern is not checked, which saves building and matching the digit strings at every step of
-        # the walk's tail)
-        every = _accepts_all(pattern, prefix, length)
         for _ in range(MAX_WALKS):
             if fast is not None:
-                out[todo] = fast(out[todo], length, tweak)
+                out[todo] = fast(out[todo], length, w.tweak)
             else:  # FF3-1: through numerals
                 nums = (out[todo].astype(np.int64)[:, None] // weights[None, :]) % 10
-                out[todo] = (fn(nums, tweak) @ weights).astype(np.uint64)
-            if not blockers and cls is None and every:  # every number is valid
+                out[todo] = (fn(nums, w.tweak) @ weights).astype(np.uint64)
+            if every:  # every number is valid
                 return out.astype(np.int64)
-            cand = _digit_strings(prefix, out[todo], length) if blockers or not every else None
-            ok = _match(cand, pattern) if cand is not None and not every else np.ones(len(todo), dtype=bool)
-            if cls is not None:
-                ok &= classes(out[todo]) == cls[todo]  # type: ignore[misc]
-            if amb is not None:
-                claimed = np.zeros(len(todo), dtype=bool)
-                for other in blockers:
-                    claimed |= _match(cand, other)
-                ok &= claimed == amb[todo]
+            ok = w.ok(out[todo], length, None if cls is None else cls[todo], None if amb is None else amb[todo])
             todo = todo[~ok]
             if len(todo) == 0:
                 return out.astype(np.int64)
@@ -690,7 +670,8 @@ class _Walk:
 
     def start(self, subs: np.ndarray, length: int) -> tuple[np.ndarray | None, np.ndarray | None, bool]:
         """What the walk keeps of the inputs (their class, whether a higher-precedence reading claims them) and
-        whether every number of the group is valid (one step then)."""
+        whether every number of the group is valid (one step then: when the pattern takes every number of this
+        prefix and length, only the class or a blocker can send a number round again)."""
         cls = self.classes(subs) if self.classes is not None else None
         amb = None
         if self.blockers:
@@ -702,7 +683,8 @@ class _Walk:
         return cls, amb, (not self.blockers and cls is None and every)
 
     def ok(self, new: np.ndarray, length: int, cls: np.ndarray | None, amb: np.ndarray | None) -> np.ndarray:
-        """Which walked numbers are done (see :meth:`PhoneType._walk`)."""
+        """Which walked numbers are done: the pattern matches (checked only when it does not take every number),
+        the class and the higher-precedence readings are the inputs'."""
         every = _accepts_all(self.pattern, self.prefix, length)
         cand = _digit_strings(self.prefix, new, length) if self.blockers or not every else None
         ok = _match(cand, self.pattern) if cand is not None and not every else np.ones(len(new), dtype=bool)
