@@ -218,6 +218,38 @@ def test_a_column_read_in_pieces_gives_the_same_output(monkeypatch):
     assert ft.transform(pa.array(notes), CRYPTO).values.equals(out_whole.values)
 
 
+@pytest.mark.parametrize("kind", ["person_name", "eg_address"])
+def test_a_columns_words_made_once_are_the_words_of_its_rows(kind):
+    """The read-back pass reuses the words the first pass made of a row-aware column (swapped, and for the rows
+    it reads again): those words, their rows and keys equal the words made from those rows afresh."""
+    values = pa.array(["محمد أحمد علي حسن", "عبد الرحمن السيد", "", "12 شارع التحرير، الدقي، الجيزة",
+                       "Ahmed Ali", "منزل محمد مصطفى، قرية سيلا، مركز الفيوم، الفيوم", "أحمد  أحمد"])
+    rows = np.array([1, 3, 4, 6])
+    whole = ft.ValueWords.of(values, kind == "person_name")
+    _ = whole.key  # (a key made before the subset is subset with the words)
+    for part in (whole.take(rows), ft.ValueWords.of(values, kind == "person_name").take(rows)):
+        fresh = ft.ValueWords.of(values.take(pa.array(rows)), kind == "person_name")
+        assert part.row.tolist() == fresh.row.tolist()
+        assert part.text.equals(fresh.text)
+        assert part.key.equals(fresh.key)
+    col = ft.RowColumn(ColumnSpec("c", kind), values, pa.array(list(reversed(values.to_pylist()))))
+    made = col.value_words("before", values)
+    assert col.value_words("before", values) is made
+    back = col.swapped()
+    assert back.before.equals(col.after) and back.words["after"] is made and "before" not in back.words
+    assert col.take(rows).words["before"].text.equals(made.take(rows).text)
+
+
+def test_word_spans_are_the_words_without_their_roles():
+    values = pa.array(["12 شارع التحرير، الدقي - الجيزة", "Jean-Luc O'Neil, 5th st.", "", "يطلب كشف حساب"])
+    view = ft.TextView(values)
+    blocked = np.zeros(len(view), dtype=bool)
+    blocked[3:5] = True
+    w = ft.fw.words(view, blocked)
+    s, e = ft.fw.word_spans(view, blocked)
+    assert s.tolist() == w.start.tolist() and e.tolist() == w.end.tolist()
+
+
 @pytest.mark.parametrize("mention", ["أحمد علي", "احمد على", "أحمد علي حسن", "محمد أحمد علي حسن", "أَحمد عـلي"])
 def test_a_rows_own_name_in_any_spelling(mention):
     table = _row_table([f"تحدثت مع {mention} اليوم"])

@@ -345,6 +345,16 @@ _SENTENCE_END = (0x2E, 0x61B, 0x3B, 0x21, 0x3F, 0x61F, 0x0A, 0x0D)
 def _word_roles(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = frozenset()
                 ) -> tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray]:
     """The words of :func:`words` alone: (start, end, text, roles)."""
+    ws, we = word_spans(view, blocked)
+    text = view.strings(ws, we)
+    enc = pc.dictionary_encode(text)
+    roles_d = roles_of(enc.dictionary, extra_cues)
+    roles = roles_d[enc.indices.to_numpy(zero_copy_only=False)] if len(ws) else np.zeros(0, np.int64)
+    return ws, we, text, roles
+
+
+def word_spans(view: TextView, blocked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of the words of :func:`words` alone, for callers that compare words and need no roles."""
     cls = view.cls
     wc = ((cls & (LETTER | MARK | TATWEEL | DIGIT)) != 0) & ~blocked
     # a hyphen or apostrophe between two letters of the row (rare: looked at where they are)
@@ -357,11 +367,7 @@ def _word_roles(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] 
         wc[mark[inner]] = True
     ws = np.flatnonzero(wc & ~view.prev(wc))
     we = np.flatnonzero(wc & ~view.next(wc)) + 1
-    text = view.strings(ws, we)
-    enc = pc.dictionary_encode(text)
-    roles_d = roles_of(enc.dictionary, extra_cues)
-    roles = roles_d[enc.indices.to_numpy(zero_copy_only=False)] if len(ws) else np.zeros(0, np.int64)
-    return ws, we, text, roles
+    return ws, we
 
 
 def words(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] = frozenset()) -> Words:

@@ -26,6 +26,7 @@ The policy options of a ``free_text`` column: ``find`` (the kinds to look for, d
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,59 @@ class RowColumn:
     spec: ColumnSpec
     before: pa.Array
     after: pa.Array
+    #: the values split into words ("before", "after"), made by the first pass that needs them
+    words: dict[str, ValueWords] = field(default_factory=dict, repr=False, compare=False)
+
+    def swapped(self) -> RowColumn:
+        """The column as the read-back pass sees it: the tokens come in, the values go out (the words made for
+        this pass are its words too)."""
+        w = self.words
+        return RowColumn(self.spec, self.after, self.before,
+                         {k: w[o] for k, o in (("before", "after"), ("after", "before")) if o in w})
+
+    def take(self, rows: np.ndarray) -> RowColumn:
+        """These rows alone (``rows`` sorted and distinct), with their words."""
+        at = pa.array(rows)
+        return RowColumn(self.spec, self.before.take(at), self.after.take(at),
+                         {k: w.take(rows) for k, w in self.words.items()})
+
+    def value_words(self, side: str, values: pa.Array) -> ValueWords:
+        """The words of ``values`` (this column's ``side``, trimmed), made once."""
+        if side not in self.words:
+            self.words[side] = ValueWords.of(values, self.spec.type == "person_name")
+        return self.words[side]
+
+
+class ValueWords:
+    """A row-aware column's values split into the words its text is compared with: each word's row and text,
+    and its comparison key once asked for.  Both passes of a piece use them: the read-back pass compares the
+    token text with the same two arrays, swapped."""
+
+    def __init__(self, row: np.ndarray, text: pa.Array, is_name: bool) -> None:
+        self.row, self.text, self.is_name = row, text, is_name
+
+    @classmethod
+    def of(cls, values: pa.Array, is_name: bool) -> ValueWords:
+        view = TextView(values)
+        if is_name:
+            s, e = nl.name_parts(view)
+        else:
+            s, e = fw.word_spans(view, np.zeros(len(view), dtype=bool))
+        return cls(view.row[s], view.strings(s, e), is_name)
+
+    @functools.cached_property
+    def key(self) -> pa.Array:
+        """Comparison keys (see :func:`_word_keys`)."""
+        return _word_keys(self.text, self.is_name, exact=not self.is_name)
+
+    def take(self, rows: np.ndarray) -> ValueWords:
+        """The words of these rows (sorted and distinct), numbered as their place in ``rows``."""
+        at = np.searchsorted(rows, self.row).clip(0, max(len(rows) - 1, 0))
+        keep = rows[at] == self.row if len(rows) else np.zeros(len(self.row), dtype=bool)
+        out = ValueWords(at[keep], self.text.filter(pa.array(keep)), self.is_name)
+        if "key" in self.__dict__:
+            out.key = self.key.filter(pa.array(keep))
+        return out
 
 
 @dataclass
@@ -334,43 +388,48 @@ def _own_words(view: TextView, col: RowColumn, taken: np.ndarray) -> Found | Non
     the text's way, so the text joins to the column and comes back exactly."""
     is_name = col.spec.type == "person_name"
     before, after, usable = _usable(col)
-    bview, aview = TextView(before), TextView(after)
     if is_name:
-        bs, be = nl.name_parts(bview)
-        a_s, a_e = nl.name_parts(aview)
         # a name part of the text ends at punctuation glued to it ("وجيه،"), as the value's parts are words
         ts, te = nl.name_parts(view, taken | np.isin(view.cps, _NAME_END_PUNCT))
     else:
-        bw = fw.words(bview, np.zeros(len(bview), dtype=bool))
-        aw = fw.words(aview, np.zeros(len(aview), dtype=bool))
-        bs, be, a_s, a_e = bw.start, bw.end, aw.start, aw.end
-        tw = fw.words(view, taken)
-        ts, te = tw.start, tw.end
-    if not len(ts) or not len(bs):
+        ts, te = fw.word_spans(view, taken)
+    if not len(ts):
         return None
-    b_row, a_row, t_row = bview.row[bs], aview.row[a_s], view.row[ts]
-    if len(bs) != len(a_s) or not np.array_equal(b_row, a_row):
+    bw, aw = col.value_words("before", before), col.value_words("after", after)
+    if not len(bw.row):
+        return None
+    b_row, a_row, t_row = bw.row, aw.row, view.row[ts]
+    if len(b_row) != len(a_row) or not np.array_equal(b_row, a_row):
         # a value whose token splits differently (it cannot, for these types): link only rows that agree
         nb = np.bincount(b_row, minlength=len(before))
         na = np.bincount(a_row, minlength=len(after))
         usable = usable & (nb == na)
-    b_text, a_text, t_text = bview.strings(bs, be), aview.strings(a_s, a_e), view.strings(ts, te)
+    b_text, a_text, t_text = bw.text, aw.text, view.strings(ts, te)
     # compare: folded keys (exact text for words a token cannot carry), prefixed by the row
-    b_key = _word_keys(b_text, is_name, exact=not is_name)
+    b_key = bw.key
     t_key = _word_keys(t_text, is_name, exact=not is_name)
     b_first = np.concatenate([[True], b_row[1:] != b_row[:-1]])
-    b_pos = np.arange(len(bs)) - np.maximum.accumulate(np.where(b_first, np.arange(len(bs)), 0))
+    b_pos = np.arange(len(b_row)) - np.maximum.accumulate(np.where(b_first, np.arange(len(b_row)), 0))
     ok_b = usable[b_row]
-    col_keys = pc.binary_join_element_wise(pc.cast(pa.array(b_row), pa.string()), b_key, "\x1f").filter(
-        pa.array(ok_b))
+    # each word's key as a number (one dictionary for both sides), with its row: the text word's place in
+    # its row's value is the first value word of the same row and key
+    codes = pc.dictionary_encode(pa.concat_arrays([b_key.cast(pa.string()), t_key.cast(pa.string())])).indices
+    codes_np = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+    bc, tc = codes_np[: len(b_row)], codes_np[len(b_row):]
+    n_codes = int(codes_np.max()) + 1
     col_index = np.flatnonzero(ok_b)
-    txt_keys = pc.binary_join_element_wise(pc.cast(pa.array(t_row), pa.string()), t_key, "\x1f")
-    hit = pc.index_in(txt_keys, value_set=col_keys)
-    found = hit.is_valid().to_numpy(zero_copy_only=False)
+    if not len(col_index):
+        return None
+    col_num = b_row[col_index] * n_codes + bc[col_index]
+    order = np.argsort(col_num, kind="stable")
+    col_sorted = col_num[order]
+    txt_num = t_row * n_codes + tc
+    at = np.searchsorted(col_sorted, txt_num).clip(0, len(col_sorted) - 1)
+    found = col_sorted[at] == txt_num
     if not found.any():
         return None
     p = np.full(len(ts), -1, dtype=np.int64)
-    p[found] = col_index[pc.fill_null(hit, 0).to_numpy(zero_copy_only=False)[found]]
+    p[found] = col_index[order[at[found]]]
     # runs: the next text word is the next word of the same value, with only spaces (names) or an address's
     # joiners (addresses) between them
     gap_ok = np.zeros(len(ts), dtype=bool)
@@ -379,7 +438,7 @@ def _own_words(view: TextView, col: RowColumn, taken: np.ndarray) -> Found | Non
         allowed = r"^\s+$" if is_name else r"^[\s,،\-/–:.]+$"
         gap_ok[1:] = (pc.match_substring_regex(between, allowed).to_numpy(zero_copy_only=False)
                       & (t_row[1:] == t_row[:-1]))
-        p = _follow_runs(p, gap_ok, b_key, t_key, b_row, ok_b)
+        p = _follow_runs(p, gap_ok, bc, tc, b_row, ok_b)
     value_len_all = np.bincount(b_row, minlength=len(before))
     found = found.copy()
     for _ in range(8):  # drop the words whose spelling the token cannot carry, and look at the runs again
@@ -420,15 +479,13 @@ def _own_words(view: TextView, col: RowColumn, taken: np.ndarray) -> Found | Non
                  (ts[words_in[changed]], te[words_in[changed]]))
 
 
-def _follow_runs(p: np.ndarray, gap_ok: np.ndarray, b_key: pa.Array, t_key: pa.Array, b_row: np.ndarray,
+def _follow_runs(p: np.ndarray, gap_ok: np.ndarray, bc: np.ndarray, tc: np.ndarray, b_row: np.ndarray,
                  ok_b: np.ndarray) -> np.ndarray:
     """Positions of text words in their row's value, following runs: a word that equals the value's word right
     after the previous text word's position takes that position, not the first equal word of the value (a
-    repeated part, ``محمد محمد وجيه``, or a token's repeated word would otherwise break the run)."""
-    codes = pc.dictionary_encode(pa.concat_arrays([b_key.cast(pa.string()), t_key.cast(pa.string())])).indices
-    codes_np = codes.to_numpy(zero_copy_only=False).astype(np.int64)
-    bc, tc = codes_np[: len(b_key)], codes_np[len(b_key):]
-    nb = len(b_key)
+    repeated part, ``محمد محمد وجيه``, or a token's repeated word would otherwise break the run).  ``bc`` and
+    ``tc``: the value words' and text words' keys as numbers of one dictionary."""
+    nb = len(bc)
     p = p.copy()
     for _ in range(64):  # a run advances one word per step; values have few words
         prev = p[:-1]
@@ -707,7 +764,7 @@ def _transform(values: pa.Array, crypto: Crypto, spec: ColumnSpec | None = None,
     order = np.argsort(s, kind="stable")
     out = view.replace(s[order], e[order], t.take(pa.array(order)))
     if not decrypt:
-        out, masked = _verified(det, out, spec, [RowColumn(c.spec, c.after, c.before) for c in context],
+        out, masked = _verified(det, out, spec, [c.swapped() for c in context],
                                 (s, e, pc.utf8_length(t).to_numpy(zero_copy_only=False).astype(np.int64)))
         irreversible += masked
     return Outcome(out, counts, irreversible)
@@ -757,7 +814,7 @@ def _verified(det: Detection, out: pa.Array, spec: ColumnSpec | None, context: S
     every = len(rows) == len(out)
     take = pa.array(rows)
     again = detect(out if every else out.take(take), spec,
-                   context if every else [RowColumn(c.spec, c.before.take(take), c.after.take(take)) for c in context])
+                   context if every else [c.take(rows) for c in context])
     # the original's places, moved as the replacements before them moved them
     r_s, r_e, r_len = replaced
     order = np.argsort(r_e, kind="stable")
