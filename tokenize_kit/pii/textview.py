@@ -257,16 +257,41 @@ def _offsets(arr: pa.Array) -> np.ndarray:
 
 def gather(data: np.ndarray, bs: np.ndarray, be: np.ndarray) -> pa.Array:
     """Strings made of the byte ranges ``data[bs[i]:be[i]]``."""
+    n = len(bs)
+    if n and len(data) < _MAX_INT32:
+        # ranges that do not overlap, in order or after sorting: the data itself, cut at every range's start and
+        # end, is a string array (ranges and the gaps between them, no bytes copied) from which Arrow takes the
+        # ranges (the bytes copied once, in C)
+        order = None
+        if n > 1 and not (bs[1:] >= be[:-1]).all():
+            order = np.argsort(bs, kind="stable")
+            if not (bs[order[1:]] >= be[order[:-1]]).all():
+                return _gather_indexed(data, bs, be)
+        sb, se = (bs, be) if order is None else (bs[order], be[order])
+        off = np.empty(2 * n + 2, dtype=np.int32)
+        off[0] = 0
+        off[1:-1:2] = sb
+        off[2:-1:2] = se
+        off[-1] = len(data)
+        cut = pa.StringArray.from_buffers(2 * n + 1, pa.py_buffer(off), pa.py_buffer(np.ascontiguousarray(data)))
+        pick = np.arange(1, 2 * n, 2, dtype=np.int64)
+        if order is not None:
+            pick[order] = pick.copy()  # range i is the rank-of-i'th cut range
+        return cut.take(pa.array(pick))
+    return _gather_indexed(data, bs, be)
+
+
+_MAX_INT32 = (1 << 31) - 1
+
+
+def _gather_indexed(data: np.ndarray, bs: np.ndarray, be: np.ndarray) -> pa.Array:
+    """:func:`gather` of overlapping ranges (or of data past 2 GiB): the bytes through an index array."""
     lengths = (be - bs).astype(np.int64)
     offsets = np.zeros(len(bs) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    if len(bs) > 1 and 4 * int(offsets[-1]) >= len(data) and (bs[1:] >= be[:-1]).all():
-        # ranges in order, none overlapping, a good share of the data (the words of a column): the bytes inside
-        # them, through a mask (no index array of eight bytes per byte gathered) of alternating runs, outside and
-        # inside the ranges
-        return pa.StringArray.from_buffers(len(bs), pa.py_buffer(offsets.astype(np.int32)),
-                                           pa.py_buffer(data[_in_spans(len(data), bs, be)]))
     idx = np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1] - bs, lengths)
+    if int(offsets[-1]) >= _MAX_INT32:
+        return pa.LargeStringArray.from_buffers(len(bs), pa.py_buffer(offsets), pa.py_buffer(data[idx]))
     return pa.StringArray.from_buffers(len(bs), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data[idx]))
 
 
