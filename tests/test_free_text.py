@@ -537,3 +537,22 @@ def test_span_masks_equal_the_spans_written_one_by_one(n, raw):
     bs = np.array([s for s, _ in spans], dtype=np.int64)
     be = np.array([e for _, e in spans], dtype=np.int64)
     assert (_in_spans(n, bs, be) == want).all()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab ،محمد٠1", max_size=40), st.lists(st.tuples(st.integers(0, 45), st.integers(0, 8)),
+                                                          max_size=12), st.booleans())
+def test_gathered_strings_are_the_byte_ranges(text, raw, in_order):
+    """Strings gathered from byte ranges equal the ranges sliced one by one, on every path: in order, out of
+    order (sorted first), touching, empty and overlapping ranges (the index path)."""
+    from tokenize_kit.pii.textview import gather
+
+    data = np.frombuffer(text.encode(), dtype=np.uint8)
+    ranges = [(min(s, len(data)), min(s + k, len(data))) for s, k in raw]
+    if in_order:
+        ranges.sort()
+    bs = np.array([s for s, _ in ranges], dtype=np.int64)
+    be = np.array([e for _, e in ranges], dtype=np.int64)
+    got = gather(data, bs, be)
+    assert got.type == pa.string()
+    assert got.cast(pa.binary()).to_pylist() == [bytes(data[s:e]) for s, e in ranges]
