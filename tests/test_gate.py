@@ -174,6 +174,19 @@ def test_scan_reports_name_and_address_columns_left_out_of_a_policy():
     assert "01012345678" not in doc and "التحرير" not in doc
 
 
+def test_single_name_cells_equal_the_word_by_word_reading():
+    """A first-name column is found by its cells that are one lexicon name: read for the whole column at once
+    (folded, looked up, and only those parsed), it equals parsing every cell on its own."""
+    from tokenize_kit.pii import name_lexicon as nl
+    from tokenize_kit.scan import _single_names
+
+    cells = ["أحمد", " محمد ", "احمد", "Ahmed", "AHMED", "AhMed", "شارع", "", None, "عبد الرحمن", "عبدالرحمن",
+             "فاطمه", "أَحمد", "أحـمد", "12", "محمد علي", "Mona", "mona", "حسن،"]
+    want = [c is not None and " " not in c.strip() and nl.parse(c.strip()) is not None for c in cells]
+    assert _single_names(pa.array(cells, pa.string())).tolist() == want
+    assert sum(want) >= 8  # (the cells above hold names and non-names both)
+
+
 def test_word_table_equals_the_word_by_word_reading():
     """The gate's per-word table (folded, prefix stripped, kept by the address types, a known place) computed in
     whole-array steps equals the reading of each word on its own (nl.fold, fw.role), on the words of notes, of

@@ -279,9 +279,18 @@ def _single_names(values: pa.Array) -> np.ndarray:
     """Cells that are one word of the name lexicon (a first-name column)."""
     core = pc.utf8_trim_whitespace(values)
     enc = pc.dictionary_encode(core)
-    d = enc.dictionary.to_pylist()
-    hit = np.array([(" " not in w) and nl.parse(w) is not None for w in d], dtype=bool)
-    return hit[enc.indices.to_numpy(zero_copy_only=False)] if len(d) else np.zeros(len(values), dtype=bool)
+    d = enc.dictionary
+    if not len(d):
+        return np.zeros(len(values), dtype=bool)
+    # one word whose folded form is a lexicon key (the whole column at once); only those are parsed, for the
+    # written layout a name part must have
+    maybe = pc.and_(pc.invert(pc.match_substring(d, " ")), pc.is_in(nl.fold_array(d), value_set=nl.key_array()))
+    hit = pc.fill_null(maybe, False).to_numpy(zero_copy_only=False).copy()
+    at = np.flatnonzero(hit)
+    hit[at] = [nl.parse(w) is not None for w in d.take(pa.array(at)).to_pylist()]
+    idx = enc.indices
+    out = hit[pc.fill_null(idx, 0).to_numpy(zero_copy_only=False)]
+    return out & idx.is_valid().to_numpy(zero_copy_only=False) if idx.null_count else out
 
 
 def scan_batch(batch: pa.RecordBatch | pa.Table, result: ScanResult, covered: Iterable[str] = (),

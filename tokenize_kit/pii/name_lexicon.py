@@ -552,6 +552,12 @@ def _connectors() -> frozenset[str]:
 
 
 @cache
+def key_array() -> pa.Array:
+    """The lexicon's folded keys (what :func:`parse` looks a word up by), for whole-column lookups."""
+    return pa.array(sorted(lexicon().keys), pa.string())
+
+
+@cache
 def _kept_array() -> pa.Array:
     """Connectors and compound heads, folded: the parts kept as they are."""
     return pa.array(sorted(_connectors() | heads()), pa.string())
