@@ -339,34 +339,34 @@ def _digit_keys(digits: pa.Array, plus: np.ndarray | None = None) -> list[pa.Arr
     return keys
 
 
-def _word_keys(w: fw.Words) -> tuple[np.ndarray, pa.Array, np.ndarray, pa.Array, pa.Array]:
+def _word_keys(w_row: np.ndarray, w_text: pa.Array) -> tuple[np.ndarray, pa.Array, np.ndarray, pa.Array, pa.Array]:
     """(row, "n:" key) of every pair of consecutive words and (row, "a:" key) of every run of three, folded; and
-    every word folded."""
-    if len(w.start) < 1:
+    every word folded (``w_row``, ``w_text``: the words' rows and texts, in order)."""
+    if len(w_row) < 1:
         z = np.zeros(0, np.int64)
         return z, pa.array([], pa.string()), z, pa.array([], pa.string()), pa.array([], pa.string())
-    enc = pc.dictionary_encode(w.text)
+    enc = pc.dictionary_encode(w_text)
     table = _word_table(enc.dictionary)
     idx = enc.indices
     i = idx.to_numpy(zero_copy_only=False)
     folded = table.folded.take(idx)
-    if len(w.start) < 2:
+    if len(w_row) < 2:
         z = np.zeros(0, np.int64)
         return z, pa.array([], pa.string()), z, pa.array([], pa.string()), folded
     stripped = table.stripped.take(idx)  # the word without a glued و/ب/ل/ف/ك (بأحمد -> احمد)
     has_prefix = table.prefixed[i]
-    same1 = w.row[1:] == w.row[:-1]
+    same1 = w_row[1:] == w_row[:-1]
     i2 = np.flatnonzero(same1)
-    rows2, pairs = [w.row[i2]], [pc.binary_join_element_wise("n:", folded.take(pa.array(i2)), " ",
+    rows2, pairs = [w_row[i2]], [pc.binary_join_element_wise("n:", folded.take(pa.array(i2)), " ",
                                                               folded.take(pa.array(i2 + 1)), "")]
     for a_arr, b_arr, sel in ((stripped, folded, has_prefix[i2]), (folded, stripped, has_prefix[i2 + 1]),
                               (stripped, stripped, has_prefix[i2] & has_prefix[i2 + 1])):
         j = i2[sel]
         if len(j):
-            rows2.append(w.row[j])
+            rows2.append(w_row[j])
             pairs.append(pc.binary_join_element_wise("n:", a_arr.take(pa.array(j)), " ", b_arr.take(pa.array(j + 1)),
                                                      ""))
-    r3, k3 = _core_keys(w.row, folded, (~table.kept[i], table.known[i]))
+    r3, k3 = _core_keys(w_row, folded, (~table.kept[i], table.known[i]))
     return np.concatenate(rows2), pa.concat_arrays(pairs), r3, k3, folded
 
 
@@ -477,20 +477,21 @@ def _address_keys(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """(row, key) of an address: each pair of consecutive core words (see :func:`_core_keys`), and a one-word
     core (a street name alone) as a single word."""
     view = TextView(values)
-    w = fw.words(view, np.zeros(len(view), dtype=bool))
-    if not len(w.start):
+    ws, we = fw.word_spans(view, np.zeros(len(view), dtype=bool))
+    if not len(ws):
         return np.zeros(0, np.int64), pa.array([], pa.string())
-    enc = pc.dictionary_encode(w.text)
+    w_row, w_text = view.row[ws], view.strings(ws, we)
+    enc = pc.dictionary_encode(w_text)
     table = _word_table(enc.dictionary)
     i = enc.indices.to_numpy(zero_copy_only=False)
     folded = table.folded.take(enc.indices)
     core = ~table.kept[i], table.known[i]
-    r2, k2 = _core_keys(w.row, folded, core)
-    count = np.bincount(w.row[core[0]], minlength=len(values))
-    lone = np.flatnonzero(core[0] & ~core[1] & (count[w.row] == 1)
-                          & ~pc.ascii_is_decimal(w.text).to_numpy(zero_copy_only=False))
+    r2, k2 = _core_keys(w_row, folded, core)
+    count = np.bincount(w_row[core[0]], minlength=len(values))
+    lone = np.flatnonzero(core[0] & ~core[1] & (count[w_row] == 1)
+                          & ~pc.ascii_is_decimal(w_text).to_numpy(zero_copy_only=False))
     k1 = pc.binary_join_element_wise("w:", folded.take(pa.array(lone)), "")
-    return np.concatenate([r2, w.row[lone]]), pa.concat_arrays([k2, k1])
+    return np.concatenate([r2, w_row[lone]]), pa.concat_arrays([k2, k1])
 
 
 def _column_raw_keys(values: pa.Array, type_name: str) -> tuple[np.ndarray, pa.Array]:
@@ -653,19 +654,21 @@ def output_keys(leaf: nested.Leaf) -> tuple[np.ndarray, pa.Array]:
     if len(s):
         rows_l.append(view.row[s])
         keys_l.append(pc.binary_join_element_wise("i:", iban_compact(view.strings(s, e)), ""))
-    w = fw.words(view, np.zeros(len(view), dtype=bool))
-    r2, k2, r3, k3, folded = _word_keys(w)
+    ws, we = fw.word_spans(view, np.zeros(len(view), dtype=bool))  # (their roles are the word table's)
+    w_row = view.row[ws]
+    r2, k2, r3, k3, folded = _word_keys(w_row, view.strings(ws, we))
     rows_l += [r2, r3]
     keys_l += [k2, k3]
     # single words (a one-part name): "w:" keys
-    if len(w.start):
-        rows_l.append(w.row)
+    if len(ws):
+        rows_l.append(w_row)
         keys_l.append(pc.binary_join_element_wise("w:", folded, ""))
     return np.concatenate(rows_l), pa.concat_arrays([plain_strings(k) for k in keys_l])
 
 
 def _hash64(keys: pa.Array) -> np.ndarray:
-    """A 64-bit hash of each key (blake2b of the UTF-8 bytes, whole column at once through Arrow)."""
+    """A 64-bit hash of each key's UTF-8 bytes (a polynomial over the bytes, the whole column at once in numpy;
+    it only narrows: every leak is confirmed by comparing the strings)."""
     if not len(keys):
         return np.zeros(0, dtype=np.uint64)
     data = plain_strings(keys)
