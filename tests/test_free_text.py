@@ -238,6 +238,8 @@ def test_a_columns_words_made_once_are_the_words_of_its_rows(kind):
     back = col.swapped()
     assert back.before.equals(col.after) and back.words["after"] is made and "before" not in back.words
     assert col.take(rows).words["before"].text.equals(made.take(rows).text)
+    same = ft.RowColumn(ColumnSpec("c", kind), values, values)  # (the gate: raw values on both sides)
+    assert same.value_words("after", values) is same.value_words("before", values)
 
 
 def test_word_spans_are_the_words_without_their_roles():

@@ -554,11 +554,11 @@ def raw_keys(batch: pa.Table, policy: Any) -> tuple[np.ndarray, pa.Array, np.nda
     policy's columns (every leaf of a nested one, and a path entry's leaf) and the PII in its free text."""
     rows, keys = [], []
     names = batch.column_names
-    context = [ft.RowColumn(spec, plain_strings(batch.column(names.index(name)).combine_chunks()),
-                            plain_strings(batch.column(names.index(name)).combine_chunks()))
-               for name, spec in policy.columns.items()
+    # the raw values on both sides (one array: its words are made once)
+    context = [ft.RowColumn(spec, v, v) for name, spec in policy.columns.items()
                if spec.type in _KIND_OF_TYPE and spec.method != "keep" and name in names
-               and not nested.is_nested(batch.schema.field(name).type)]
+               and not nested.is_nested(batch.schema.field(name).type)
+               for v in [plain_strings(batch.column(names.index(name)).combine_chunks())]]
     for name, spec in policy.columns.items():
         # a generalised column holds the class its raw value was put in, by the policy's choice (a city's
         # governorate may equal the row's raw governorate): its raw values are not searched for

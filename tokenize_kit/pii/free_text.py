@@ -98,7 +98,11 @@ class RowColumn:
     def value_words(self, side: str, values: pa.Array) -> ValueWords:
         """The words of ``values`` (this column's ``side``, trimmed), made once."""
         if side not in self.words:
-            self.words[side] = ValueWords.of(values, self.spec.type == "person_name")
+            other = "after" if side == "before" else "before"
+            if self.before is self.after and other in self.words:  # (the gate: the raw values on both sides)
+                self.words[side] = self.words[other]
+            else:
+                self.words[side] = ValueWords.of(values, self.spec.type == "person_name")
         return self.words[side]
 
 
