@@ -390,7 +390,7 @@ def _word_table(words: pa.Array) -> _WordTable:
     prefixed = long_enough & pc.is_in(pc.utf8_slice_codeunits(folded, 0, 1),
                                       value_set=_prefix_letters()).to_numpy(zero_copy_only=False)
     stripped = pc.if_else(pa.array(prefixed), pc.utf8_slice_codeunits(folded, 1), folded)
-    kept = (fw.roles_of(words) & (fw.STRUCT | fw.PLACE_EG | fw.PLACE_SA)) != 0
+    kept = fw.kept_roles(words, folded) != 0
     known = pc.is_in(folded, value_set=_place_value_set()).to_numpy(zero_copy_only=False)
     return _WordTable(folded, stripped, prefixed, kept, known)
 

@@ -256,6 +256,23 @@ def roles_array(words: pa.Array, extra_cues: frozenset[str] = frozenset()) -> np
     return bits
 
 
+#: the roles of the words the address types keep as they are (structure words and places)
+KEPT = STRUCT | PLACE_EG | PLACE_SA
+
+
+def kept_roles(words: pa.Array, folded: pa.Array | None = None) -> np.ndarray:
+    """``roles_of(words) & KEPT`` alone, for whole arrays of mostly new words (a token text's): the two
+    lookups those bits come from, without the cues and name parts :func:`roles_array` reads too.  ``folded``:
+    :func:`fold_array` of ``words`` when the caller has it."""
+    if not len(words):
+        return np.zeros(0, dtype=np.int64)
+    key = fold_array(words) if folded is None else folded
+    pk = normalize_places(words)
+    return (np.where(_member(key, _folded(tuple(STRUCTURE))), STRUCT, 0)
+            | np.where(_member(pk, _places("eg")), PLACE_EG, 0)
+            | np.where(_member(pk, _places("sa")), PLACE_SA, 0)).astype(np.int64)
+
+
 def _number_roles(words: pa.Array) -> np.ndarray:
     """:func:`roles_array` of words that are all digits (when no word list holds a number)."""
     if not _digit_places():  # (normalising leaves a word of digits as it is: no place then)

@@ -511,7 +511,7 @@ def _word_keys(words: pa.Array, is_name: bool, exact: bool) -> pa.Array:
     d = enc.dictionary
     folded = nl.fold_array(d)  # (a compound name part, عبد الرحمن, word by word)
     if not is_name:
-        kept = (fw.roles_of(d) & (fw.STRUCT | fw.PLACE_EG | fw.PLACE_SA)) != 0
+        kept = fw.kept_roles(d, folded) != 0
         folded = pc.if_else(pa.array(kept), folded, pc.binary_join_element_wise("=", d, ""))
     return folded.take(enc.indices)
 
