@@ -34,11 +34,21 @@ def ascii_digits(values: pa.Array) -> pa.Array:
     """Replace Arabic-Indic and Extended Arabic-Indic digits by ASCII digits (length-preserving in chars)."""
     if all_ascii(values):
         return values
-    out = values
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    # one pass to find the cells with such a digit (few: Arabic text is mostly letters), the replacements there
+    has = pc.fill_null(pc.match_substring_regex(values, _NON_ASCII_DIGIT), False)
+    count = pc.sum(has).as_py() or 0
+    if not count:
+        return values
+    out = values if count == len(values) else values.filter(has)
     for base in DIGIT_BASES[1:]:
         for d in range(10):
             out = pc.replace_substring(out, chr(base + d), str(d))
-    return out
+    return out if count == len(values) else pc.replace_with_mask(values, has, out)
+
+
+_NON_ASCII_DIGIT = r"[\x{0660}-\x{0669}\x{06F0}-\x{06F9}]"
 
 
 #: "0000" .. "9999" as ASCII bytes, one row per number, and each row as one native uint32
