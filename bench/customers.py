@@ -3,8 +3,8 @@ ID, mobile, second phone, address, e-mail, salary IBAN) and an agent's note per 
 customer's own name, mobile or ID (:func:`generators.notes.for_customers`), as CSV.
 
 Generated once into ``bench-out/cache`` (or ``$TOKENIZE_KIT_BENCH_CACHE``) by worker processes, a chunk each, and
-reused: the notes are written per row in Python, so 20 M rows take the best part of an hour on a loaded 2-core
-machine.  A smaller file is the head of a larger cached one (the same seeded rows)."""
+reused: the notes are written per row in Python, so a file of many millions of rows takes minutes.  A smaller
+file is the head of a larger cached one (the same seeded rows)."""
 
 from __future__ import annotations
 

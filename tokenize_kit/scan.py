@@ -907,6 +907,13 @@ def compare(raw: pa.Table, out: pa.Table, policy: Any) -> Comparison:
     return c
 
 
+def release_freed() -> None:
+    """Hand the pages Arrow's pool freed back to the system after a slice (as the pipeline does after a batch):
+    the pool keeps them for reuse, and a slice's keys take many times its text, so without this the pages one
+    slice freed sit under the next slice's peak."""
+    pa.default_memory_pool().release_unused()
+
+
 @dataclass
 class Gate:
     """``scan --against``: leaks by row, coincidences through spilled hash partitions (see the module docstring).
@@ -944,6 +951,7 @@ class Gate:
 
     def _add(self, raw: pa.Table, out: pa.Table, result: ScanResult, row_offset: int) -> None:
         self.take(compare(raw, out, self.policy), result, row_offset, out.num_rows)
+        release_freed()
 
     def take(self, c: Comparison, result: ScanResult, row_offset: int, n_rows: int) -> None:
         """Count a slice's leaks and word pairs, and spill its hashes (``c``: its :func:`compare`, made here or in
@@ -1001,7 +1009,7 @@ def scan_file(path: str | os.PathLike[str], *, policy: Any = None, against: str 
     result."""
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
         raise ValueError("processes must be a positive integer")
-    from .io import read_batches
+    from .io import DEFAULT_BATCH_BYTES, read_batches
     from .policy import Policy
 
     pol = Policy.load(policy) if policy is not None else None
@@ -1011,7 +1019,10 @@ def scan_file(path: str | os.PathLike[str], *, policy: Any = None, against: str 
     result = ScanResult(file=Path(path).name, against=Path(against).name if against else None)
     if pol is not None:
         result.kept_by_policy = [n for n, s in pol.columns.items() if s.method == "keep"]
-    batches, _ = read_batches(path, input_format, encoding=encoding, delimiter=delimiter, limits=limits)
+    # batches of about DEFAULT_BATCH_BYTES (not 200,000 rows: a wide file's batch would be hundreds of MB, held
+    # twice with --against): the scan's memory does not follow the row width
+    batches, _ = read_batches(path, input_format, encoding=encoding, delimiter=delimiter, limits=limits,
+                              batch_bytes=DEFAULT_BATCH_BYTES)
     if against is None:
         seen = 0
         for b in batches:
@@ -1024,7 +1035,7 @@ def scan_file(path: str | os.PathLike[str], *, policy: Any = None, against: str 
             if progress:
                 progress(seen, None)
         return result
-    raw_batches, _ = read_batches(against, limits=limits)
+    raw_batches, _ = read_batches(against, limits=limits, batch_bytes=DEFAULT_BATCH_BYTES)
     with Gate(pol, spill_dir) as gate:
         if processes > 1:
             _gate_in_processes(gate, raw_batches, batches, result, covered, processes, progress)

@@ -254,11 +254,13 @@ class GateWorkers(_Workers):
 def gate_part(raw: pa.Table, out: pa.Table, policy: Policy, covered: list[str], row_offset: int) -> tuple[Any, Any]:
     """What the gate learns from one aligned slice: the output slice's scan (rows counted from ``row_offset``)
     and its :class:`~tokenize_kit.scan.Comparison` with the input slice (rows counted from the slice)."""
-    from .scan import ScanResult, compare, scan_batch
+    from .scan import ScanResult, compare, release_freed, scan_batch
 
     part = ScanResult()
     scan_batch(out, part, covered, row_offset)
-    return part, compare(raw, out, policy)
+    c = compare(raw, out, policy)
+    release_freed()
+    return part, c
 
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
