@@ -284,8 +284,7 @@ def _single_names(values: pa.Array) -> np.ndarray:
         return np.zeros(len(values), dtype=bool)
     # one word whose folded form is a lexicon key (the whole column at once); only those are parsed, for the
     # written layout a name part must have
-    maybe = pc.and_(pc.invert(pc.match_substring(d, " ")), pc.is_in(nl.fold_array(d), value_set=nl.key_array()))
-    hit = pc.fill_null(maybe, False).to_numpy(zero_copy_only=False).copy()
+    hit = fw.lexicon_names(nl.fold_array(d)) & ~pc.match_substring(d, " ").to_numpy(zero_copy_only=False)
     at = np.flatnonzero(hit)
     hit[at] = [nl.parse(w) is not None for w in d.take(pa.array(at)).to_pylist()]
     idx = enc.indices

@@ -161,6 +161,11 @@ def _member(keys: pa.Array, words: frozenset[str]) -> np.ndarray:
     return pc.is_in(keys, value_set=_value_set(words)).to_numpy(zero_copy_only=False)
 
 
+def lexicon_names(folded: pa.Array) -> np.ndarray:
+    """Whether each folded word is a key of the name lexicon (what :func:`name_lexicon.parse` looks up)."""
+    return pc.is_in(folded, value_set=nl.key_array()).to_numpy(zero_copy_only=False)
+
+
 #: roles of recently seen words, per set of extra cue words (bounded: cleared when full)
 _ROLE_CACHE: dict[frozenset[str], dict[str, int]] = {}
 ROLE_CACHE_SIZE = 1 << 18
@@ -234,13 +239,11 @@ def roles_array(words: pa.Array, extra_cues: frozenset[str] = frozenset()) -> np
         bits |= np.where(valid & _member(form, name_cues), NAME_CUE, 0)
         bits |= np.where(valid & _member(form, address_cues), ADDR_CUE, 0)
     for flag, group in ((HEAD, nl.heads()), (CONNECT, _folded(tuple(CONNECTORS))), (LINK, _folded(tuple(CUE_LINKS))),
-                        (STRUCT, _folded(tuple(STRUCTURE))), (STOPW, _folded(tuple(STOP)))):
+                        (STOPW, _folded(tuple(STOP)))):
         bits |= np.where(_member(key, group), flag, 0)
-    pk = normalize_places(words)
-    bits |= np.where(_member(pk, _places("eg")), PLACE_EG, 0)
-    bits |= np.where(_member(pk, _places("sa")), PLACE_SA, 0)
+    bits |= kept_roles(words, key)  # structure words and places
     bits |= np.where(number, NUMBER, 0)
-    named = np.flatnonzero(_member(key, _lexicon_keys()))
+    named = np.flatnonzero(lexicon_names(key))
     if len(named):
         parsed = np.array([nl._parse_cached(w) is not None for w in words.take(pa.array(named)).to_pylist()],
                           dtype=bool)
@@ -248,7 +251,7 @@ def roles_array(words: pa.Array, extra_cues: frozenset[str] = frozenset()) -> np
     # a lexicon name written with the article (السيد, السعيد), when the word itself is not one
     rest = pc.utf8_slice_codeunits(words, 2)
     article = np.flatnonzero(pc.starts_with(words, "ال").to_numpy(zero_copy_only=False) & ((bits & PART) == 0)
-                             & _member(fold_array(rest), _lexicon_keys()))
+                             & lexicon_names(fold_array(rest)))
     if len(article):
         parsed = np.array([nl._parse_cached(w) is not None for w in rest.take(pa.array(article)).to_pylist()],
                           dtype=bool)
@@ -499,7 +502,7 @@ def find_names(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] =
         idx = np.flatnonzero(glued)
         sub = view.strings(w.start[idx] + 1, w.end[idx])
         ok = np.zeros(len(idx), dtype=bool)
-        named = np.flatnonzero(_member(fold_array(sub), _lexicon_keys()))  # (parse needs its folded form listed)
+        named = np.flatnonzero(lexicon_names(fold_array(sub)))  # (parse needs its folded form listed)
         if len(named):
             ok[named] = [nl._parse_cached(x) is not None for x in sub.take(pa.array(named)).to_pylist()]
         part[idx[ok]] = True
