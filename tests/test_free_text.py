@@ -586,3 +586,22 @@ def test_ascii_digits_equal_translating_each_cell(cells):
     table = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
     got = ascii_digits(pa.array(cells, pa.string()))
     assert got.to_pylist() == [None if c is None else c.translate(table) for c in cells]
+
+
+_ADDRESS_WORD = st.text(alphabet="اأإآةهىيشارعلمدينةNileSTREETst\u064e\u0640", min_size=1, max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_ADDRESS_WORD, _ADDRESS_WORD, _ADDRESS_WORD), min_size=1, max_size=30))
+def test_own_address_words_take_the_token_word_or_keep_their_own_spelling(triples):
+    """An address word of a row's own address in its text is the column token's word, or the text's own spelling
+    where it folds to the token's word (a kept place or structure word); it fits when it is the value's word or
+    folds to the token's.  The whole-array rule equals that rule word by word, over alef, ta marbuta and alef
+    maqsura variants, diacritics, tatweel and Latin case."""
+    from tokenize_kit.pii import name_lexicon as nl
+
+    text, before, after = (pa.array(list(x), pa.string()) for x in zip(*triples, strict=True))
+    new, fits = ft._own_word_text(text, before, after, is_name=False)
+    same = [nl.fold(t) == nl.fold(a) for t, _, a in triples]
+    assert new.to_pylist() == [t if b == a or s else a for (t, b, a), s in zip(triples, same, strict=True)]
+    assert fits.tolist() == [t == b or s for (t, b, _), s in zip(triples, same, strict=True)]

@@ -528,15 +528,21 @@ def _own_word_text(text: pa.Array, before: pa.Array, after: pa.Array, is_name: b
     codes = [e.indices.to_numpy(zero_copy_only=False).astype(np.int64) for e in encs]
     key = (codes[0] * len(encs[1].dictionary) + codes[1]) * len(encs[2].dictionary) + codes[2]
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    inverse = pa.array(inverse.ravel())
+    if not is_name:
+        # an address word: the text's own word where it folds to the token's (a kept place or structure word,
+        # whatever its spelling), else the token's word; it fits when it is the value's word or folds to the
+        # token's.  Whole arrays: distinct addresses make as many distinct triples as words.
+        t, b, a = (e.dictionary.take(pa.array(c[first])) for e, c in zip(encs, codes, strict=True))
+        same = pc.equal(nl.fold_array(t), nl.fold_array(a))
+        out_a = pc.if_else(pc.or_(pc.equal(b, a), same), t, a)
+        fits_a = pc.or_(pc.equal(t, b), same).to_numpy(zero_copy_only=False)
+        return out_a.take(inverse), fits_a[inverse.to_numpy()]
     words = [e.dictionary.to_pylist() for e in encs]
     out, fits = [], []
     lex = nl.lexicon()
     for i in first.tolist():
         t, b, a = (w[c[i]] for w, c in zip(words, codes, strict=True))
-        if not is_name:
-            out.append(t if b == a or nl.fold(t) == nl.fold(a) else a)
-            fits.append(t == b or nl.fold(t) == nl.fold(a))
-            continue
         tp, ap = nl._parse_cached(t), nl._parse_cached(a)
         if tp is None or ap is None:
             out.append(a)
@@ -546,7 +552,7 @@ def _own_word_text(text: pa.Array, before: pa.Array, after: pa.Array, is_name: b
         ok = nl.fits(canon, tp.layout)
         out.append(nl.write(canon, tp.layout) if ok else t)
         fits.append(ok)
-    return pa.array(out, pa.string()).take(pa.array(inverse.ravel())), np.array(fits, dtype=bool)[inverse.ravel()]
+    return pa.array(out, pa.string()).take(inverse), np.array(fits, dtype=bool)[inverse.to_numpy()]
 
 
 def _covers(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
