@@ -47,7 +47,7 @@ bench: $(STAMP)
 
 bench-spark: $(STAMP)
 	$(COMPILE)
-	$(BIN)/python -m bench spark
+	$(BIN)/python -m bench spark spark_cluster
 
 clean:
 	find tokenize_kit generators schemas bench tests -name __pycache__ -prune -exec rm -rf {} +
