@@ -676,16 +676,18 @@ def _empty_markers(core: pa.Array) -> np.ndarray:
 
 
 def _has_e(values: pa.Array) -> bool:
-    """Whether some value may be a number in scientific notation (a cheap pre-check): one starts with a digit, and
-    some value contains an ``e`` or ``E``."""
+    """Whether some value may be a number in scientific notation (a cheap, exact pre-check of
+    :data:`SCIENTIFIC`): a match is three bytes or more, its first a digit and its second a ``.`` or an ``e``/``E``.
+    Two bytes per value are read, not the whole text (an address column starts with digits but is long)."""
     data = group_bytes(values)
     if not len(data):
         return False
     off = _byte_offsets(values)
-    starts = off[:-1][off[:-1] < off[1:]]  # (the first byte of each non-empty value)
-    if not bool(np.any((data[starts] - 0x30) < 10)):  # (uint8: below "0" wraps to a large value)
+    starts = off[:-1][off[1:] - off[:-1] >= 3]
+    if not len(starts):
         return False
-    return bool(np.any((data | 0x20) == 0x65))
+    second = data[starts + 1]
+    return bool(np.any(((data[starts] - 0x30) < 10) & ((second == 0x2E) | ((second | 0x20) == 0x65))))
 
 
 def _as_string_array(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
