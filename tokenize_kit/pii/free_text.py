@@ -124,6 +124,12 @@ class ValueWords:
         return cls(view.row[s], view.strings(s, e), is_name)
 
     @functools.cached_property
+    def coarse(self) -> np.ndarray:
+        """Each word's coarse hash (:meth:`TextView.coarse_hashes`), for the first look of :func:`_own_words`."""
+        view = TextView(self.text)
+        return view.coarse_hashes(view.row_off[:-1], view.row_off[1:])
+
+    @functools.cached_property
     def key(self) -> pa.Array:
         """Comparison keys (see :func:`_word_keys`)."""
         return _word_keys(self.text, self.is_name, exact=not self.is_name)
@@ -135,6 +141,8 @@ class ValueWords:
         out = ValueWords(at[keep], self.text.filter(pa.array(keep)), self.is_name)
         if "key" in self.__dict__:
             out.key = self.key.filter(pa.array(keep))
+        if "coarse" in self.__dict__:
+            out.coarse = self.coarse[keep]
         return out
 
 
@@ -402,6 +410,15 @@ def _own_words(view: TextView, col: RowColumn, taken: np.ndarray) -> Found | Non
     bw, aw = col.value_words("before", before), col.value_words("after", after)
     if not len(bw.row):
         return None
+    # a first look: the rows where enough text words can equal words of the row's value (coarse hashes meet);
+    # every run kept below lies in such a row, and rows are independent, so the other rows' words are left out
+    # before the comparison keys are made (a note rarely quotes a column that is not a name)
+    meet = meeting_rows(view.row[ts], view.coarse_hashes(ts, te), bw.row, bw.coarse, len(before),
+                        2 if is_name else 3)
+    if not meet.all():
+        if not meet.any():
+            return None
+        ts, te = ts[meet], te[meet]
     b_row, a_row, t_row = bw.row, aw.row, view.row[ts]
     if len(b_row) != len(a_row) or not np.array_equal(b_row, a_row):
         # a value whose token splits differently (it cannot, for these types): link only rows that agree
@@ -481,6 +498,27 @@ def _own_words(view: TextView, col: RowColumn, taken: np.ndarray) -> Found | Non
     kind = K_NAME if is_name else (K_SA_ADDRESS if col.spec.type == "sa_address" else K_EG_ADDRESS)
     return Found(ts[first], te[last], np.full(len(first), kind, np.int8), new.filter(pa.array(changed)),
                  (ts[words_in[changed]], te[words_in[changed]]))
+
+
+#: mixes a word's row into its coarse hash
+_ROW_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def meeting_rows(t_row: np.ndarray, t_hash: np.ndarray, b_row: np.ndarray, b_hash: np.ndarray, rows: int,
+                 least: int) -> np.ndarray:
+    """Per text word, whether its row has at least ``least`` text words (or as many as the row's value has words,
+    when fewer) whose coarse hash is one of the row's value words' hashes: a run of the row's own value is kept
+    only in such a row (:func:`_own_words`).  Hashes from :meth:`TextView.coarse_hashes`."""
+    t_key = t_hash * _ROW_MIX + t_row.astype(np.uint64)
+    b_key = np.sort(b_hash * _ROW_MIX + b_row.astype(np.uint64))
+    hit = np.zeros(len(t_key), dtype=bool)
+    if len(b_key):
+        order = np.argsort(t_key)  # (sorted needles: the searches walk the keys in order, a few times faster)
+        wanted = t_key[order]
+        hit[order] = b_key[np.searchsorted(b_key, wanted).clip(0, len(b_key) - 1)] == wanted
+    count = np.bincount(t_row[hit], minlength=rows)
+    value_len = np.bincount(b_row, minlength=rows)
+    return ((count >= np.minimum(least, value_len)) & (value_len > 0))[t_row]
 
 
 def _follow_runs(p: np.ndarray, gap_ok: np.ndarray, bc: np.ndarray, tc: np.ndarray, b_row: np.ndarray,
