@@ -413,6 +413,13 @@ def _heads_array() -> pa.Array:
     return pa.array(sorted(heads()), pa.string())
 
 
+@cache
+def _heads_coarse() -> np.ndarray:
+    """The coarse hashes (:meth:`TextView.coarse_hashes`) of the folded heads."""
+    view = TextView(_heads_array())
+    return np.unique(view.coarse_hashes(view.row_off[:-1], view.row_off[1:]))
+
+
 @lru_cache(maxsize=1 << 17)  # bounded: a file of ever-new words (tokens) keeps memory flat
 def _parse_cached(word: str) -> Part | None:
     return parse(word)
@@ -428,12 +435,14 @@ def name_parts(view: TextView, blocked: np.ndarray | None = None) -> tuple[np.nd
     we = np.flatnonzero(word & ~view.next(word)) + 1
     if len(ws) < 2:
         return ws, we
-    words = view.strings(ws, we)
-    enc = pc.dictionary_encode(words)
-    head_d = pc.is_in(fold_array(enc.dictionary), value_set=_heads_array()).to_numpy(zero_copy_only=False)
-    head = head_d[enc.indices.to_numpy(zero_copy_only=False)]
-    cand = np.flatnonzero(head[:-1] & (ws[1:] == we[:-1] + 1))
+    # a head, one space, a word of the same row; heads are few, so only words whose coarse hash is a head's
+    # (a folded head's hash: equal folds give equal hashes) are read and folded
+    cand = np.flatnonzero(ws[1:] == we[:-1] + 1)
     cand = cand[(view.cps[we[cand]] == 0x20) & (view.row[ws[cand]] == view.row[ws[cand + 1]])]
+    cand = cand[np.isin(view.coarse_hashes(ws[cand], we[cand]), _heads_coarse())]
+    if len(cand):
+        folded = fold_array(view.strings(ws[cand], we[cand]))
+        cand = cand[pc.is_in(folded, value_set=_heads_array()).to_numpy(zero_copy_only=False)]
     if not len(cand):
         return ws, we
     pair = view.strings(ws[cand], we[cand + 1])
