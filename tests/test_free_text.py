@@ -716,3 +716,26 @@ def test_name_parts_read_only_the_words_that_may_be_heads(rows):
     fixed_parts = view.strings(*got).filter(pa.array(view.row[got[0]] >= len(texts))).to_pylist()
     assert [p for p in fixed_parts if " " in p] == ["عبدُ الرحمن", "جنة الفردوس", "ABDUL Rasheed", "عبـد الله",
                                                    "عبد العزيز"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.tuples(_NAME_WORDS, st.sampled_from([" ", "  ", "، ", " "])), max_size=8), min_size=1,
+                max_size=6), st.lists(st.booleans(), max_size=40), st.lists(st.tuples(st.integers(0, 200),
+                                                                                      st.integers(0, 6)), max_size=2))
+def test_name_parts_after_a_name_column_took_some_are_the_parts_made_afresh(rows, take, extra):
+    """The second name column of a detection reuses the first one's name parts less the whole parts the first
+    took; parts taken only in part (or anything else taken) make them afresh: both ways equal splitting the text
+    again with everything taken blocked."""
+    from tokenize_kit.pii import name_lexicon as nl
+
+    view = ft.TextView(pa.array(["".join(w + sep for w, sep in row).strip() for row in rows]))
+    parts = ft._NameParts(view)
+    ts, te = parts.outside(np.zeros(len(view), dtype=bool))
+    taken = np.zeros(len(view), dtype=bool)
+    for i in np.flatnonzero(np.array((take + [False] * len(ts))[: len(ts)], dtype=bool)):
+        taken[ts[i] : te[i]] = True
+    for a, n in extra:  # (something else taken: any characters)
+        taken[a : a + n] = True
+    got = parts.outside(taken)
+    want = nl.name_parts(view, taken | np.isin(view.cps, ft._NAME_END_PUNCT))
+    assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()

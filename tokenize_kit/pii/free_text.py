@@ -111,8 +111,10 @@ class ValueWords:
     and its comparison key once asked for.  Both passes of a piece use them: the read-back pass compares the
     token text with the same two arrays, swapped."""
 
-    def __init__(self, row: np.ndarray, text: pa.Array, is_name: bool) -> None:
-        self.row, self.text, self.is_name = row, text, is_name
+    def __init__(self, row: np.ndarray, text: pa.Array, is_name: bool, coarse: np.ndarray) -> None:
+        #: each word's row, text and coarse hash (:meth:`TextView.coarse_hashes`, for the first look of
+        #: :func:`_own_words`)
+        self.row, self.text, self.is_name, self.coarse = row, text, is_name, coarse
 
     @classmethod
     def of(cls, values: pa.Array, is_name: bool) -> ValueWords:
@@ -121,13 +123,7 @@ class ValueWords:
             s, e = nl.name_parts(view)
         else:
             s, e = fw.word_spans(view, np.zeros(len(view), dtype=bool))
-        return cls(view.row[s], view.strings(s, e), is_name)
-
-    @functools.cached_property
-    def coarse(self) -> np.ndarray:
-        """Each word's coarse hash (:meth:`TextView.coarse_hashes`), for the first look of :func:`_own_words`."""
-        view = TextView(self.text)
-        return view.coarse_hashes(view.row_off[:-1], view.row_off[1:])
+        return cls(view.row[s], view.strings(s, e), is_name, view.coarse_hashes(s, e))
 
     @functools.cached_property
     def key(self) -> pa.Array:
@@ -138,11 +134,9 @@ class ValueWords:
         """The words of these rows (sorted and distinct), numbered as their place in ``rows``."""
         at = np.searchsorted(rows, self.row).clip(0, max(len(rows) - 1, 0))
         keep = rows[at] == self.row if len(rows) else np.zeros(len(self.row), dtype=bool)
-        out = ValueWords(at[keep], self.text.filter(pa.array(keep)), self.is_name)
+        out = ValueWords(at[keep], self.text.filter(pa.array(keep)), self.is_name, self.coarse[keep])
         if "key" in self.__dict__:
             out.key = self.key.filter(pa.array(keep))
-        if "coarse" in self.__dict__:
-            out.coarse = self.coarse[keep]
         return out
 
 
@@ -235,9 +229,10 @@ def detect(values: pa.Array, spec: ColumnSpec | None = None, context: Sequence[R
         for found in _own_numbers(view, digit_cols, det.taken):
             det.own.append(found)
             det.taken |= spans_mask(len(view), found.starts, found.ends)
+    parts = _NameParts(view)
     for col in context:
         if col.spec.type in ("person_name", "eg_address", "sa_address"):
-            found = _own_words(view, col, det.taken)
+            found = _own_words(view, col, det.taken, parts)
             if found is not None:
                 det.own.append(found)
                 det.taken |= spans_mask(len(view), found.starts, found.ends)
@@ -392,7 +387,34 @@ def _own_numbers(view: TextView, cols: Sequence[RowColumn], taken: np.ndarray) -
 _NAME_END_PUNCT = np.array([0x2C, 0x60C, 0x3B, 0x61B, 0x2E, 0x3A, 0x21, 0x3F, 0x61F, 0x28, 0x29, 0x22, 0x0A, 0x0D])
 
 
-def _own_words(view: TextView, col: RowColumn, taken: np.ndarray) -> Found | None:
+class _NameParts:
+    """The text's name parts outside what is taken, for each name column of one detection in turn: the columns
+    before take whole parts (a row's own name), so the next column's parts are the earlier ones less those,
+    without splitting the text again; anything else taken since makes them afresh."""
+
+    def __init__(self, view: TextView) -> None:
+        self.view = view
+        self.made: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def outside(self, taken: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        view = self.view
+        # a name part of the text ends at punctuation glued to it ("وجيه،"), as the value's parts are words
+        blocked = taken | np.isin(view.cps, _NAME_END_PUNCT)
+        if self.made is not None:
+            was, ts, te = self.made
+            if not (was & ~blocked).any():
+                new = np.concatenate([[0], np.cumsum(blocked & ~was)])
+                inside = new[te] - new[ts]
+                if ((inside == 0) | (inside == te - ts)).all():
+                    keep = inside == 0
+                    self.made = blocked, ts[keep], te[keep]
+                    return self.made[1], self.made[2]
+        ts, te = nl.name_parts(view, blocked)
+        self.made = blocked, ts, te
+        return ts, te
+
+
+def _own_words(view: TextView, col: RowColumn, taken: np.ndarray, parts: _NameParts | None = None) -> Found | None:
     """The rows' own names or addresses in their text: runs of the text's words that are consecutive words of the
     row's column value (two or more, or the whole value), compared after folding letter variants, diacritics,
     tatweel and case where the token can carry the text's spelling (lexicon name parts, kept place and structure
@@ -401,13 +423,12 @@ def _own_words(view: TextView, col: RowColumn, taken: np.ndarray) -> Found | Non
     is_name = col.spec.type == "person_name"
     before, after, usable = _usable(col)
     if is_name:
-        # a name part of the text ends at punctuation glued to it ("وجيه،"), as the value's parts are words
-        ts, te = nl.name_parts(view, taken | np.isin(view.cps, _NAME_END_PUNCT))
+        ts, te = (parts or _NameParts(view)).outside(taken)
     else:
         ts, te = fw.word_spans(view, taken)
     if not len(ts):
         return None
-    bw, aw = col.value_words("before", before), col.value_words("after", after)
+    bw = col.value_words("before", before)
     if not len(bw.row):
         return None
     # a first look: the rows where enough text words can equal words of the row's value (coarse hashes meet);
@@ -419,6 +440,7 @@ def _own_words(view: TextView, col: RowColumn, taken: np.ndarray) -> Found | Non
         if not meet.any():
             return None
         ts, te = ts[meet], te[meet]
+    aw = col.value_words("after", after)
     b_row, a_row, t_row = bw.row, aw.row, view.row[ts]
     if len(b_row) != len(a_row) or not np.array_equal(b_row, a_row):
         # a value whose token splits differently (it cannot, for these types): link only rows that agree
