@@ -739,3 +739,36 @@ def test_name_parts_after_a_name_column_took_some_are_the_parts_made_afresh(rows
     got = parts.outside(taken)
     want = nl.name_parts(view, taken | np.isin(view.cps, ft._NAME_END_PUNCT))
     assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 6), max_size=12), st.lists(st.tuples(st.integers(0, 80), st.integers(1, 9)),
+                                                          max_size=20), st.integers(1, 3))
+def test_spans_overlap_as_their_characters_do(gaps, cands, columns):
+    """A candidate number overlaps the spans earlier columns took exactly when it shares a character with them
+    (binary search against the spans, checked against marking the characters)."""
+    bounds = np.cumsum(gaps)
+    taken_s, taken_e = bounds[0::2][: len(bounds[1::2])], bounds[1::2]
+    spans = [(taken_s[k::columns], taken_e[k::columns]) for k in range(columns)]  # (columns' spans interleave)
+    mask = np.zeros(200, dtype=bool)
+    for a, b in zip(taken_s, taken_e, strict=True):
+        mask[a:b] = True
+    s = np.array([a for a, _ in cands], dtype=np.int64)
+    e = s + np.array([n for _, n in cands], dtype=np.int64)
+    want = [bool(mask[a:b].any()) for a, b in zip(s, e, strict=True)]
+    assert ft._overlaps(spans, s, e).tolist() == want
+
+
+def test_a_digit_columns_forms_are_made_once_and_follow_swap_and_take():
+    values = pa.array(["01012345678", "+966501234567", "", "123"])
+    tokens = pa.array(["01198765432", "+966559876543", "", "456"])
+    col = ft.RowColumn(ColumnSpec("m", "phone"), values, tokens)
+    made = col.phone_forms("before", values)
+    assert col.phone_forms("before", values) is made
+    assert col.swapped().forms["after"] is made
+    rows = np.array([1, 3])
+    core, ok, cc = col.take(rows).forms["before"]
+    fresh = ft._phone_forms(col, values.take(pa.array(rows)))
+    assert core.equals(fresh[0]) and ok.tolist() == fresh[1].tolist() and cc.equals(fresh[2])
+    same = ft.RowColumn(ColumnSpec("m", "phone"), values, values)
+    assert same.phone_forms("after", values) is same.phone_forms("before", values)

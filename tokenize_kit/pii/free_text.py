@@ -81,19 +81,33 @@ class RowColumn:
     after: pa.Array
     #: the values split into words ("before", "after"), made by the first pass that needs them
     words: dict[str, ValueWords] = field(default_factory=dict, repr=False, compare=False)
+    #: the values' digit forms ("before", "after"; see :func:`_phone_forms`), made by the first pass that needs them
+    forms: dict[str, tuple[pa.Array, np.ndarray, pa.Array]] = field(default_factory=dict, repr=False, compare=False)
 
     def swapped(self) -> RowColumn:
-        """The column as the read-back pass sees it: the tokens come in, the values go out (the words made for
-        this pass are its words too)."""
-        w = self.words
-        return RowColumn(self.spec, self.after, self.before,
-                         {k: w[o] for k, o in (("before", "after"), ("after", "before")) if o in w})
+        """The column as the read-back pass sees it: the tokens come in, the values go out (the words and forms
+        made for this pass are its words and forms too)."""
+        w, f = self.words, self.forms
+        other = (("before", "after"), ("after", "before"))
+        return RowColumn(self.spec, self.after, self.before, {k: w[o] for k, o in other if o in w},
+                         {k: f[o] for k, o in other if o in f})
 
     def take(self, rows: np.ndarray) -> RowColumn:
-        """These rows alone (``rows`` sorted and distinct), with their words."""
+        """These rows alone (``rows`` sorted and distinct), with their words and forms."""
         at = pa.array(rows)
         return RowColumn(self.spec, self.before.take(at), self.after.take(at),
-                         {k: w.take(rows) for k, w in self.words.items()})
+                         {k: w.take(rows) for k, w in self.words.items()},
+                         {k: (core.take(at), ok[rows], cc.take(at)) for k, (core, ok, cc) in self.forms.items()})
+
+    def phone_forms(self, side: str, values: pa.Array) -> tuple[pa.Array, np.ndarray, pa.Array]:
+        """:func:`_phone_forms` of ``values`` (this column's ``side``, trimmed), made once."""
+        if side not in self.forms:
+            other = "after" if side == "before" else "before"
+            if self.before is self.after and other in self.forms:  # (the gate: the raw values on both sides)
+                self.forms[side] = self.forms[other]
+            else:
+                self.forms[side] = _phone_forms(self, values)
+        return self.forms[side]
 
     def value_words(self, side: str, values: pa.Array) -> ValueWords:
         """The words of ``values`` (this column's ``side``, trimmed), made once."""
@@ -338,7 +352,7 @@ def _own_numbers(view: TextView, cols: Sequence[RowColumn], taken: np.ndarray) -
     if not len(nums.c_match):
         return []
     out = []
-    claimed = np.zeros(len(view), dtype=bool)
+    claimed: list[tuple[np.ndarray, np.ndarray]] = []  # (the spans earlier columns took)
     cand = np.arange(len(nums.c_match))
     c_row = view.row[nums.g_start[nums.c_a]]
     c_len = nums.g_dend[nums.c_b] - nums.g_dstart[nums.c_a]
@@ -346,8 +360,8 @@ def _own_numbers(view: TextView, cols: Sequence[RowColumn], taken: np.ndarray) -
     c_digits = nums.candidate_digits(cand)
     for col in cols:
         before, after, usable = _usable(col)
-        core_b, is_phone, cc = _phone_forms(col, before)
-        core_a, _, _ = _phone_forms(col, after)
+        core_b, is_phone, cc = col.phone_forms("before", before)
+        core_a, _, _ = col.phone_forms("after", after)
         usable = usable & (pc.binary_length(core_b).to_numpy(zero_copy_only=False) >= fn.MIN_DIGITS)
         usable &= pc.fill_null(pc.equal(pc.binary_length(core_b), pc.binary_length(core_a)),
                                False).to_numpy(zero_copy_only=False)
@@ -367,12 +381,13 @@ def _own_numbers(view: TextView, cols: Sequence[RowColumn], taken: np.ndarray) -
             pc.fill_null(pc.equal(prefix, pc.binary_join_element_wise("00", row_cc, "")),
                          False).to_numpy(zero_copy_only=False) & ~c_plus) | ((prefix_len == 0) & ~c_plus)
         hit = exact | (same_tail & is_phone[c_row] & form)
-        hit &= ~_covers(claimed, nums.candidate_start(cand), nums.candidate_end(cand))
+        if claimed:
+            hit &= ~_overlaps(claimed, nums.candidate_start(cand), nums.candidate_end(cand))
         chosen = fn._munch(nums, np.flatnonzero(hit))
         if not len(chosen):
             continue
         s, e = nums.candidate_start(chosen), nums.candidate_end(chosen)
-        claimed |= spans_mask(len(view), s, e)
+        claimed.append((s, e))
         rows = c_row[chosen]
         new_digits = pc.binary_join_element_wise(
             gather(nums.digits, nums.g_dstart[nums.c_a[chosen]], lo[chosen]), core_a.take(pa.array(rows)), "")
@@ -615,12 +630,17 @@ def _own_word_text(text: pa.Array, before: pa.Array, after: pa.Array, is_name: b
     return pa.array(out, pa.string()).take(inverse), np.array(fits, dtype=bool)[inverse.to_numpy()]
 
 
-def _covers(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Whether each span [start, end) touches a character set in ``mask``."""
-    if not mask.any():
+def _overlaps(spans: list[tuple[np.ndarray, np.ndarray]], starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Whether each non-empty span [start, end) shares a character with one of ``spans`` (lists of starts and
+    ends, not overlapping one another): a binary search among them, not a pass over the text."""
+    s = np.concatenate([a for a, _ in spans])
+    order = np.argsort(s, kind="stable")
+    s, e = s[order], np.concatenate([b for _, b in spans])[order]
+    if not len(s):
         return np.zeros(len(starts), dtype=bool)
-    csum = np.concatenate([[0], np.cumsum(mask)])
-    return csum[ends] > csum[starts]
+    i = np.searchsorted(e, starts, side="right")  # (the first span ending after each start: ends are sorted too)
+    inside = i < len(s)
+    return inside & (s[np.minimum(i, len(s) - 1)] < ends) & (ends > starts)
 
 
 # -- tokens -----------------------------------------------------------------------------------------------------
