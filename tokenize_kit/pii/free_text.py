@@ -409,12 +409,13 @@ class _NameParts:
 
     def __init__(self, view: TextView) -> None:
         self.view = view
+        # a name part of the text ends at punctuation glued to it ("وجيه،"), as the value's parts are words
+        self.punct = np.isin(view.cps, _NAME_END_PUNCT)
         self.made: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def outside(self, taken: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         view = self.view
-        # a name part of the text ends at punctuation glued to it ("وجيه،"), as the value's parts are words
-        blocked = taken | np.isin(view.cps, _NAME_END_PUNCT)
+        blocked = taken | self.punct
         if self.made is not None:
             was, ts, te = self.made
             if not (was & ~blocked).any():
