@@ -111,11 +111,11 @@ def plain_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 @cache
 def _coarse_table() -> np.ndarray:
-    """A random 64-bit number per BMP character (fixed seed), the same for characters the folding of words makes
+    """A random 32-bit number per BMP character (fixed seed), the same for characters the folding of words makes
     equal or that are coarser still: ASCII letters and their capitals, every alef with a hamza or madda and the
     bare alef, ta marbuta and ha, alef maqsura and ya (folding changes only a final one); 0 for diacritics and
     tatweel (left out).  Characters above the BMP share the last entry (coarser)."""
-    rand = np.random.default_rng(0x5EED).integers(1, 2**63, 0x10000, dtype=np.uint64)
+    rand = np.random.default_rng(0x5EED).integers(1, 2**32, 0x10000, dtype=np.uint32)
     same = np.arange(0x10000)
     same[0x41:0x5B] += 0x20
     same[[ord(a) for a in "أإآ"]] = ord("ا")
@@ -257,13 +257,14 @@ class TextView:
 
     @cached_property
     def _coarse_sums(self) -> np.ndarray:
-        """``sums[i]``: the sum of :func:`_coarse_table`'s numbers of the characters before i (modulo 2**64)."""
-        sums = np.zeros(len(self.cps) + 1, dtype=np.uint64)
+        """``sums[i]``: the sum of :func:`_coarse_table`'s numbers of the characters before i (modulo 2**32: four
+        bytes per character, held while the view lives)."""
+        sums = np.zeros(len(self.cps) + 1, dtype=np.uint32)
         np.cumsum(np.take(_coarse_table(), self.cps, mode="clip"), out=sums[1:])
         return sums
 
     def coarse_hashes(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-        """A 64-bit hash of each span ``[start, end)``: the sum of a random number per character, equal for the
+        """A 32-bit hash of each span ``[start, end)``: the sum of a random number per character, equal for the
         characters folding makes equal (:func:`_coarse_table`), from prefix sums made once per view (a span costs
         two lookups).  Two words whose comparison keys are equal (folded as names are, or the exact text) have
         equal hashes; so unequal hashes prove two words differ (equal ones prove nothing: the hash ignores the
