@@ -337,3 +337,59 @@ def test_the_command_with_processes(tmp_path):
         assert proc.returncode == 1, proc.stderr.decode()
         got.append(json.loads(proc.stdout))
     assert got[0] == got[1] and got[0]["leaks"]
+
+
+def test_the_first_look_at_output_words_changes_no_report(monkeypatch):
+    """Word keys of an output row are made only where some word may be a word of the row's raw word keys (coarse
+    hashes, with and without a glued preposition).  Every planted leak, more word leaks in other spellings (a
+    diacritic first, tatweel, a name in a JSON column, an address pair in the name column) and a clean delivery
+    give the report they give with every row's word keys made; and rows are left out."""
+    import json
+
+    out = _planted()
+    extra = {("notes", 21): "زرت َمحمد أحمد", ("notes", 22): "قال محـمد أحمد", ("name", 23): "التحرير الدقي 1",
+             ("notes", 24): "والأحمد علي", ("address", 25): "1 شارع أحمد علي", ("notes", 27): "سلمت بأحمد وعلي"}
+    for (column, row), text in extra.items():
+        values = out[column].to_pylist()
+        values[row] = text
+        out = out.set_column(out.schema.get_field_index(column), column, pa.array(values))
+    out = out.append_column("meta", pa.array([json.dumps({"contact": {"name": "احمد علي" if i == 26 else "x"}},
+                                                         ensure_ascii=False) for i in range(N)]))
+    left_out, real = [], scan._meeting_words
+
+    def spy(*args):
+        keep = real(*args)
+        left_out.append(int((~keep).sum()))
+        return keep
+
+    def report(table: pa.Table) -> dict:
+        r = _gate(table, parts=2)
+        return {"leaks": {c: {k: v.rows for k, v in kinds.items()} for c, kinds in r.leaks.items()},
+                "coincidences": r.collisions}
+
+    for table in (out, _clean()):
+        with monkeypatch.context() as m:
+            m.setattr(scan, "_meeting_words", spy)
+            first_look = report(table)
+        with monkeypatch.context() as m:
+            m.setattr(scan, "_meeting_words", lambda view, ws, *_: np.ones(len(ws), dtype=bool))
+            every_row = report(table)
+        assert first_look == every_row
+    assert sum(left_out) > 0
+    leaks = report(out)["leaks"]
+    # (a diacritic first, tatweel, both words only without their glued prepositions, a JSON column)
+    assert {22, 23, 28} <= set(leaks["notes"]["name"]) and leaks["meta"]["name"] == [27]
+    assert leaks["notes"]["address"] == [13]
+
+
+def test_raw_words_are_every_word_of_the_word_keys():
+    from tokenize_kit.pii import free_text as ft
+    from tokenize_kit.pii.textview import TextView
+
+    keys = pa.array(["n:احمد علي", "w:محمد", "a:التحرير 13", "d:29001010100011", "e:a b@c.d", "n:x"])
+    rows = np.array([0, 1, 1, 2, 3, 4])
+    got = scan.raw_words(rows, keys)
+    words = [(0, "احمد"), (0, "علي"), (1, "محمد"), (1, "التحرير"), (1, "13"), (4, "x")]
+    view = TextView(pa.array([w for _, w in words]))
+    want = ft.row_keys(view.coarse_hashes(view.row_off[:-1], view.row_off[1:]), np.array([r for r, _ in words]))
+    assert got.tolist() == sorted(set(want.tolist()))

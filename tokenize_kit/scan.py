@@ -49,7 +49,7 @@ from .pii import free_text as ft
 from .pii import name_lexicon as nl
 from .pii.find_codes import find_emails, find_ibans
 from .pii.iban import _compact_array as iban_compact
-from .pii.textview import TextView, plain_strings
+from .pii.textview import TextView, in_sorted, plain_strings
 from .table import EMPTY_MARKERS
 from .utf8 import group_bytes
 
@@ -620,9 +620,43 @@ def _key_kind(keys: pa.Array) -> np.ndarray:
     return _KIND_OF_BYTE[np.frombuffer(bufs[2], dtype=np.uint8)[starts]]
 
 
-def output_keys(leaf: nested.Leaf) -> tuple[np.ndarray, pa.Array]:
+def raw_words(r_rows: np.ndarray, r_keys: pa.Array) -> np.ndarray:
+    """Sorted (row, coarse hash) numbers of every word of the input's word keys (names' and addresses' pairs and
+    single words; :func:`tokenize_kit.pii.free_text.row_keys`), for :func:`output_keys`' first look."""
+    sel = np.flatnonzero(np.isin(_key_kind(r_keys), _WORD_KINDS))
+    if not len(sel):
+        return np.zeros(0, dtype=np.uint64)
+    view = TextView(r_keys.take(pa.array(sel)))
+    # a key's words: its runs of characters other than a space, after the two-character prefix ("n:")
+    word = view.cps != 0x20
+    word[view.row_off[:-1]] = False
+    word[view.row_off[:-1] + 1] = False
+    ws = np.flatnonzero(word & ~view.prev(word))
+    we = np.flatnonzero(word & ~view.next(word)) + 1
+    return np.unique(ft.row_keys(view.coarse_hashes(ws, we), r_rows[sel][view.row[ws]]))
+
+
+def _meeting_words(view: TextView, ws: np.ndarray, we: np.ndarray, rows: np.ndarray, raw: np.ndarray
+                   ) -> np.ndarray:
+    """Which words lie in a row (of the slice: ``rows[value]``) where some word may be a word of the input's word
+    keys of that row: its coarse hash, or its hash less its first character's (the word without a glued
+    preposition, بأحمد -> احمد), is among the row's raw word hashes.  A word key (every word of it folded, or
+    folded without the preposition) equal to a raw key has each of its words in the raw key, and folding keeps
+    coarse hashes, so a row without such a word has no word key that meets the input: its words are left out
+    before the keys are made (most rows of a delivery)."""
+    value_row = view.row[ws]
+    row = rows[value_row]
+    h, first = view.coarse_hashes(ws, we), view.coarse_chars(ws)
+    meets = (first == 0) | in_sorted(raw, ft.row_keys(h, row)) | in_sorted(raw, ft.row_keys(h - first, row))
+    keep = np.zeros(view.rows, dtype=bool)
+    keep[value_row[meets]] = True
+    return keep[value_row]
+
+
+def output_keys(leaf: nested.Leaf, raw: np.ndarray | None = None) -> tuple[np.ndarray, pa.Array]:
     """(row, key) of everything an output leaf could carry of the input: the trimmed cell itself in every key
-    form, every run of digits in every reading, e-mails, IBANs and word pairs and triples."""
+    form, every run of digits in every reading, e-mails, IBANs and word pairs and triples.  ``raw``: the input's
+    :func:`raw_words`; word keys are then made only in rows where they may meet one (see :func:`_meeting_words`)."""
     values = leaf.values
     core = pc.utf8_trim_whitespace(values)
     n = len(values)
@@ -654,6 +688,9 @@ def output_keys(leaf: nested.Leaf) -> tuple[np.ndarray, pa.Array]:
         rows_l.append(view.row[s])
         keys_l.append(pc.binary_join_element_wise("i:", iban_compact(view.strings(s, e)), ""))
     ws, we = fw.word_spans(view, np.zeros(len(view), dtype=bool))  # (their roles are the word table's)
+    if raw is not None and len(ws):
+        keep = _meeting_words(view, ws, we, leaf.rows, raw)
+        ws, we = ws[keep], we[keep]
     w_row = view.row[ws]
     r2, k2, r3, k3, folded = _word_keys(w_row, view.strings(ws, we))
     rows_l += [r2, r3]
@@ -867,9 +904,10 @@ def compare(raw: pa.Table, out: pa.Table, policy: Any) -> Comparison:
     own = pc.binary_join_element_wise(pc.cast(pa.array(r_rows), pa.string()), r_keys, "\x1f")
     out_leaves, _ = leaves(out)
     token_columns = _token_columns(policy)
+    words = raw_words(r_rows, r_keys)
     keyed = []
     for leaf in out_leaves:
-        o_rows, o_keys = output_keys(leaf)
+        o_rows, o_keys = output_keys(leaf, words)
         if len(o_keys):
             keyed.append((leaf, o_rows, o_keys, pc.binary_join_element_wise(
                 pc.cast(pa.array(leaf.rows[o_rows]), pa.string()), o_keys, "\x1f")))

@@ -50,7 +50,7 @@ from .iban import _compact_array as iban_compact
 from .person_name import PersonName, generic_tokenizer
 from .phone import PhoneType
 from .text import digits_only, render_digits
-from .textview import TextView, gather, plain_strings
+from .textview import TextView, gather, in_sorted, plain_strings
 
 #: the kinds a ``free_text`` column's ``find:`` option may list
 FIND_KINDS = ("national_id", "phone", "iban", "email", "name", "address")
@@ -542,18 +542,17 @@ def _own_words(view: TextView, col: RowColumn, taken: np.ndarray, parts: _NamePa
 _ROW_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
+def row_keys(hashes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """One number per (coarse hash, row): equal when both are equal."""
+    return hashes.astype(np.uint64) * _ROW_MIX + rows.astype(np.uint64)
+
+
 def meeting_rows(t_row: np.ndarray, t_hash: np.ndarray, b_row: np.ndarray, b_hash: np.ndarray, rows: int,
                  least: int) -> np.ndarray:
     """Per text word, whether its row has at least ``least`` text words (or as many as the row's value has words,
     when fewer) whose coarse hash is one of the row's value words' hashes: a run of the row's own value is kept
     only in such a row (:func:`_own_words`).  Hashes from :meth:`TextView.coarse_hashes`."""
-    t_key = t_hash * _ROW_MIX + t_row.astype(np.uint64)
-    b_key = np.sort(b_hash * _ROW_MIX + b_row.astype(np.uint64))
-    hit = np.zeros(len(t_key), dtype=bool)
-    if len(b_key):
-        order = np.argsort(t_key)  # (sorted needles: the searches walk the keys in order, a few times faster)
-        wanted = t_key[order]
-        hit[order] = b_key[np.searchsorted(b_key, wanted).clip(0, len(b_key) - 1)] == wanted
+    hit = in_sorted(np.sort(row_keys(b_hash, b_row)), row_keys(t_hash, t_row))
     count = np.bincount(t_row[hit], minlength=rows)
     value_len = np.bincount(b_row, minlength=rows)
     return ((count >= np.minimum(least, value_len)) & (value_len > 0))[t_row]

@@ -126,6 +126,17 @@ def _coarse_table() -> np.ndarray:
     return table
 
 
+def in_sorted(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """Whether each needle is in ``haystack`` (sorted): the needles are searched in sorted order, which walks the
+    haystack in order (a few times faster than searching them as they come, or than ``np.isin``)."""
+    found = np.zeros(len(needles), dtype=bool)
+    if len(haystack) and len(needles):
+        order = np.argsort(needles)
+        wanted = needles[order]
+        found[order] = haystack[np.searchsorted(haystack, wanted).clip(0, len(haystack) - 1)] == wanted
+    return found
+
+
 class TextView:
     """A null-free string array as flat code points; positions are indices into :attr:`cps`."""
 
@@ -277,6 +288,10 @@ class TextView:
         """
         sums = self._coarse_sums
         return sums[ends] - sums[starts]
+
+    def coarse_chars(self, pos: np.ndarray) -> np.ndarray:
+        """The numbers :meth:`coarse_hashes` sums for the characters at ``pos`` (0: a diacritic or tatweel)."""
+        return np.take(_coarse_table(), self.cps[pos], mode="clip")
 
     def strings(self, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
         """The substrings ``[start, end)`` as one Arrow string array, gathered from the bytes."""
