@@ -673,9 +673,9 @@ _NAME_WORDS = st.sampled_from(["عبد", "عبدُ", "عبـد", "الرحمن",
 def test_name_parts_read_only_the_words_that_may_be_heads(rows):
     """Compound name parts (عبد الرحمن, أبو بكر, Abdul Rahman, in every spelling) are the same when only words whose
     coarse hash is a head's are read and folded as when every word is."""
-    from tokenize_kit.pii import name_lexicon as nl
-
     from unittest import mock
+
+    from tokenize_kit.pii import name_lexicon as nl
 
     texts = ["".join(w + sep for w, sep in row).strip() for row in rows]
     fixed = ["عبدُ الرحمن محمد", "ذو الفقار، جنة الفردوس", "ABDUL Rasheed", "عبـد الله  عبد العزيز"]
