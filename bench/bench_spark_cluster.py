@@ -103,7 +103,7 @@ def main() -> None:
             cores = WORKERS * CORES
             spark.read.parquet(str(tmp / "raw")).count()  # executors up, Python workers started
             secs, _ = _timed(lambda: tks.tokenize(spark.read.parquet(str(tmp / "raw")), policy, ks)
-                             .write.mode("overwrite").format("noop").save() or rows)
+                             .write.mode("overwrite").format("noop").save())
             _line("tokenize customers, 9 PII columns with notes", rows, secs, cores, single_tok)
             secs, report = _timed(lambda: tks.scan_against(spark.read.parquet(str(tmp / "out")),
                                                             spark.read.parquet(str(tmp / "raw")), policy,

@@ -430,7 +430,7 @@ class _NameParts:
         return ts, te
 
 
-def _own_words(view: TextView, col: RowColumn, taken: np.ndarray, parts: _NameParts | None = None) -> Found | None:
+def _own_words(view: TextView, col: RowColumn, taken: np.ndarray, parts: _NameParts) -> Found | None:
     """The rows' own names or addresses in their text: runs of the text's words that are consecutive words of the
     row's column value (two or more, or the whole value), compared after folding letter variants, diacritics,
     tatweel and case where the token can carry the text's spelling (lexicon name parts, kept place and structure
@@ -439,7 +439,7 @@ def _own_words(view: TextView, col: RowColumn, taken: np.ndarray, parts: _NamePa
     is_name = col.spec.type == "person_name"
     before, after, usable = _usable(col)
     if is_name:
-        ts, te = (parts or _NameParts(view)).outside(taken)
+        ts, te = parts.outside(taken)
     else:
         ts, te = fw.word_spans(view, taken)
     if not len(ts):
