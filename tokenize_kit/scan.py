@@ -848,8 +848,10 @@ def _aligned(a: Iterator[pa.RecordBatch], b: Iterator[pa.RecordBatch]) -> Iterat
 
 
 #: rows of the input and the output compared at once.  A slice's keys (every reading of every run of digits, word
-#: pairs and runs) take many times its text, so the slice, not the reader's batch, bounds the gate's memory
-GATE_ROWS = 16_384
+#: pairs and runs) take many times its text, so the slice, not the reader's batch, bounds the gate's memory.  A
+#: small slice is also faster: its temporaries are reused from the process's heap instead of being mapped afresh
+#: for every slice and faulted in page by page (docs/benchmarks.md)
+GATE_ROWS = 4_096
 #: bytes of a spilled partition held in memory at once while counting coincidences (raw hashes, and as much again
 #: of probes): a partition larger than this is compared block by block, so memory stays bounded whatever the
 #: number of distinct values
