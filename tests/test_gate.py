@@ -4,6 +4,8 @@ the files are cut into batches; spilled partitions are exact for leaks; bad set-
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -393,3 +395,67 @@ def test_raw_words_are_every_word_of_the_word_keys():
     view = TextView(pa.array([w for _, w in words]))
     want = ft.row_keys(view.coarse_hashes(view.row_off[:-1], view.row_off[1:]), np.array([r for r, _ in words]))
     assert got.tolist() == sorted(set(want.tolist()))
+
+
+def test_whole_cell_keys_only_where_they_can_meet_the_input(monkeypatch):
+    """A cell's whole-cell e-mail and IBAN keys are made only where its input row has such a key or the cell can
+    have an e-mail's or an IBAN's shape (a coincidence probe), and "v:" keys only where the row has one: the planted
+    leaks, whole cells copied into other columns of rows with and without an e-mail or IBAN of their own (an IBAN in
+    groups, in Arabic-Indic digits, an e-mail in capitals) and a clean delivery give the report of every cell
+    keyed; and cells are left out."""
+    raw = RAW
+    for column, rows in (("email", (30, 31, 33)), ("iban", (30, 31, 32, 33))):
+        values = raw[column].to_pylist()
+        for row in rows:
+            values[row] = ""
+        if column == "email":
+            values[3] = "user3@intranet"  # (no dot in its domain: the finder in text does not take it)
+        raw = raw.set_column(raw.schema.get_field_index(column), column, pa.array(values))
+    monkeypatch.setattr(sys.modules[__name__], "RAW", raw)
+    out = _planted()
+    # (IBANs cut by right-to-left marks or dots: only their whole-cell keys find them)
+    extra = {("name", 30): "EG38\u200f0019\u200f0005\u200f0000\u200f0000\u200f2631\u200f8000\u200f2",
+             ("address", 32): "user32@example.com", ("remark", 31): "USER3@INTRANET",
+             ("remark", 33): "EG٣٨.٠٠١٩.٠٠٠٥.٠٠٠٠.٠٠٠٠.٢٦٣١.٨٠٠٠.٢", ("notes", 34): " user34@example.com ",
+             ("remark", 35): "eg38.0019.0005.0000.0000.2631.8000.2"}
+    for (column, row), text in extra.items():
+        values = out[column].to_pylist()
+        values[row] = text
+        out = out.set_column(out.schema.get_field_index(column), column, pa.array(values))
+    made, real = [], scan._whole_cell_rows
+
+    def spy(core, own, kind):
+        rows = real(core, own, kind)
+        made.append((kind, len(rows), len(core)))
+        return rows
+
+    def report(table: pa.Table) -> dict:
+        r = _gate(table, parts=2)
+        return {"leaks": {c: {k: v.rows for k, v in kinds.items()} for c, kinds in r.leaks.items()},
+                "coincidences": r.collisions}
+
+    for table in (out, _clean()):
+        with monkeypatch.context() as m:
+            m.setattr(scan, "_whole_cell_rows", spy)
+            first_look = report(table)
+        with monkeypatch.context() as m:
+            m.setattr(scan, "_whole_cell_rows", lambda core, own, kind: real(core, None, kind))
+            every_cell = report(table)
+        assert first_look == every_cell
+    for kind in ("value", "email", "iban"):
+        assert sum(n for k, n, _ in made if k == kind) < sum(total for k, _, total in made if k == kind), kind
+    r = report(out)
+    assert 33 in r["leaks"]["address"]["email"] and 35 in r["leaks"]["notes"]["email"]
+    assert 36 in r["leaks"]["remark"]["iban"]
+    assert r["coincidences"]["name"]["iban"] == 1 and r["coincidences"]["remark"] == {"email": 1, "iban": 1}
+
+
+def test_whole_cell_rows():
+    core = pa.array(["EG38 0019 0005 0000 0000 2631 8000 2", "a@b.c", "محمد", "value", "SA03-8000-0000-6080-1016-7519",
+                     "EG38 0019"])
+    none = np.zeros(len(core), dtype=bool)
+    assert scan._whole_cell_rows(core, none, "value").tolist() == []
+    assert scan._whole_cell_rows(core, none | (np.arange(len(core)) == 3), "value").tolist() == [3]
+    assert scan._whole_cell_rows(core, none, "email").tolist() == [1]
+    assert scan._whole_cell_rows(core, none, "iban").tolist() == [0, 4]
+    assert scan._whole_cell_rows(core, None, "iban").tolist() == list(range(len(core)))

@@ -653,22 +653,57 @@ def _meeting_words(view: TextView, ws: np.ndarray, we: np.ndarray, rows: np.ndar
     return keep[value_row]
 
 
-def output_keys(leaf: nested.Leaf, raw: np.ndarray | None = None) -> tuple[np.ndarray, pa.Array]:
+@dataclass
+class RawLook:
+    """What :func:`output_keys` needs of a slice's raw keys for its first looks: the :func:`raw_words`, and which
+    kinds of key each row of the slice has (rows x :data:`GATE_KINDS`)."""
+
+    words: np.ndarray
+    kinds: np.ndarray
+
+    @classmethod
+    def of(cls, r_rows: np.ndarray, r_keys: pa.Array, r_kind: np.ndarray, rows: int) -> RawLook:
+        kinds = np.zeros((rows, len(GATE_KINDS)), dtype=bool)
+        kinds[r_rows, r_kind] = True
+        return cls(raw_words(r_rows, r_keys), kinds)
+
+
+#: a cell whose compact form (:func:`tokenize_kit.pii.iban._compact_array`: separators removed, Arabic-Indic digits
+#: made ASCII, letters upper-cased) can be made of ASCII letters and digits alone: only such a cell can give an
+#: IBAN-shaped key
+_IBAN_CHARS = r"^[A-Za-z0-9\x{0660}-\x{0669}\x{06F0}-\x{06F9}\s\-\.\x{00A0}\x{200F}\x{200E}]{15,}$"
+
+
+def _whole_cell_rows(core: pa.Array, own: np.ndarray | None, kind: str) -> np.ndarray:
+    """The cells of an output leaf whose whole-cell key of ``kind`` is made: with ``own`` (per cell, whether its
+    input row has a key of that kind) the cells that can meet the input, in their own row or as a coincidence: a
+    "v:" key only where the row has one (it is never a coincidence probe), an "e:" key also where the cell holds an
+    ``@`` and an "i:" key also where it can have an IBAN's shape (:func:`_lone`'s shapes); without, every cell."""
+    if own is None:
+        return np.arange(len(core))
+    if kind == "email":
+        own = own | pc.fill_null(pc.match_substring(core, "@"), False).to_numpy(zero_copy_only=False)
+    elif kind == "iban":
+        own = own | pc.fill_null(pc.match_substring_regex(core, _IBAN_CHARS), False).to_numpy(zero_copy_only=False)
+    return np.flatnonzero(own)
+
+
+def output_keys(leaf: nested.Leaf, raw: RawLook | None = None) -> tuple[np.ndarray, pa.Array]:
     """(row, key) of everything an output leaf could carry of the input: the trimmed cell itself in every key
-    form, every run of digits in every reading, e-mails, IBANs and word pairs and triples.  ``raw``: the input's
-    :func:`raw_words`; word keys are then made only in rows where they may meet one (see :func:`_meeting_words`)."""
+    form, every run of digits in every reading, e-mails, IBANs and word pairs and triples.  ``raw``: the slice's
+    :class:`RawLook`; whole-cell keys are then made only where they can meet the input (:func:`_whole_cell_rows`)
+    and word keys only in rows where they may meet one (:func:`_meeting_words`)."""
     values = leaf.values
     core = pc.utf8_trim_whitespace(values)
-    n = len(values)
     rows_l: list[np.ndarray] = []
     keys_l: list[pa.Array] = []
-    every = np.arange(n)
     # whole cells
-    for prefix in ("v:", "e:"):
-        rows_l.append(every)
-        keys_l.append(pc.binary_join_element_wise(prefix, core if prefix == "v:" else pc.utf8_lower(core), ""))
-    rows_l.append(every)
-    keys_l.append(pc.binary_join_element_wise("i:", iban_compact(core), ""))
+    for prefix, kind, form in (("v:", "value", None), ("e:", "email", pc.utf8_lower), ("i:", "iban", iban_compact)):
+        sel = _whole_cell_rows(core, None if raw is None else raw.kinds[leaf.rows, GATE_KINDS.index(kind)], kind)
+        if len(sel):
+            cells = core if len(sel) == len(core) else core.take(pa.array(sel))
+            rows_l.append(sel)
+            keys_l.append(pc.binary_join_element_wise(prefix, cells if form is None else form(cells), ""))
     view = TextView(values)
     # digits: every candidate run of groups
     nums = fn.candidates(view)
@@ -689,7 +724,7 @@ def output_keys(leaf: nested.Leaf, raw: np.ndarray | None = None) -> tuple[np.nd
         keys_l.append(pc.binary_join_element_wise("i:", iban_compact(view.strings(s, e)), ""))
     ws, we = fw.word_spans(view, np.zeros(len(view), dtype=bool))  # (their roles are the word table's)
     if raw is not None and len(ws):
-        keep = _meeting_words(view, ws, we, leaf.rows, raw)
+        keep = _meeting_words(view, ws, we, leaf.rows, raw.words)
         ws, we = ws[keep], we[keep]
     w_row = view.row[ws]
     r2, k2, r3, k3, folded = _word_keys(w_row, view.strings(ws, we))
@@ -906,10 +941,10 @@ def compare(raw: pa.Table, out: pa.Table, policy: Any) -> Comparison:
     own = pc.binary_join_element_wise(pc.cast(pa.array(r_rows), pa.string()), r_keys, "\x1f")
     out_leaves, _ = leaves(out)
     token_columns = _token_columns(policy)
-    words = raw_words(r_rows, r_keys)
+    look = RawLook.of(r_rows, r_keys, r_kind, raw.num_rows)
     keyed = []
     for leaf in out_leaves:
-        o_rows, o_keys = output_keys(leaf, words)
+        o_rows, o_keys = output_keys(leaf, look)
         if len(o_keys):
             keyed.append((leaf, o_rows, o_keys, pc.binary_join_element_wise(
                 pc.cast(pa.array(leaf.rows[o_rows]), pa.string()), o_keys, "\x1f")))
