@@ -23,7 +23,7 @@ from generators.notes import for_customers  # noqa: E402
 from tokenize_kit import spark as tks  # noqa: E402
 from tokenize_kit.keys import Keyset  # noqa: E402
 from tokenize_kit.policy import Policy  # noqa: E402
-from tokenize_kit.scan import Gate, ScanResult  # noqa: E402
+from tokenize_kit.scan import GATE_ROWS, Gate, ScanResult  # noqa: E402
 from tokenize_kit.table import tokenize_table  # noqa: E402
 
 CLUSTER_ENV = "TOKENIZE_KIT_SPARK_CLUSTER"
@@ -95,8 +95,11 @@ def _gate(raw: pa.Table, out: pa.Table) -> ScanResult:
 
 
 def test_the_gate_on_the_cluster_equals_one_process(spark):
-    """Planted leaks of every kind and coincidences: the same counts per column and kind."""
-    raw = _customers()
+    """Planted leaks of every kind and coincidences: the same counts per column and kind.  Rows enough that the
+    joined partitions (4) exceed a gate slice (:data:`tokenize_kit.scan.GATE_ROWS`), so executors cut their Arrow
+    batches into slices as the single-process gate does."""
+    rows = 5 * GATE_ROWS
+    raw = _customers(rows)
     out = tokenize_table(raw, POLICY, KS)
     cols = {c: out.column(c).to_pylist() for c in out.column_names}
     cols["mobile"][5] = raw.column("mobile")[5].as_py()  # a raw mobile in its own row: a leak
@@ -108,7 +111,7 @@ def test_the_gate_on_the_cluster_equals_one_process(spark):
     out = pa.table({c: pa.array(v, out.schema.field(c).type) for c, v in cols.items()})
     single = _gate(raw, out)
     report = tks.scan_against(_df(spark, out, 3), _df(spark, raw, 5), POLICY, on="customer_id")
-    assert report["rows"] == ROWS
+    assert report["rows"] == rows
     expected_leaks = {c: {k: v.count for k, v in kinds.items()} for c, kinds in single.leaks.items()}
     assert {c: {k: v["count"] for k, v in kinds.items()} for c, kinds in report["leaks"].items()} == expected_leaks
     for col, kind in (("mobile", "phone"), ("notes", "phone"), ("national_id", "national_id"), ("email", "email"),
