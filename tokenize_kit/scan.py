@@ -49,6 +49,7 @@ from .pii import free_text as ft
 from .pii import name_lexicon as nl
 from .pii.find_codes import find_emails, find_ibans
 from .pii.iban import _compact_array as iban_compact
+from .pii.text import NON_ASCII_DIGIT_CHARS, SEPARATOR_CHARS
 from .pii.textview import TextView, in_sorted, plain_strings
 from .table import EMPTY_MARKERS
 from .utf8 import group_bytes
@@ -671,7 +672,7 @@ class RawLook:
 #: a cell whose compact form (:func:`tokenize_kit.pii.iban._compact_array`: separators removed, Arabic-Indic digits
 #: made ASCII, letters upper-cased) can be made of ASCII letters and digits alone: only such a cell can give an
 #: IBAN-shaped key
-_IBAN_CHARS = r"^[A-Za-z0-9\x{0660}-\x{0669}\x{06F0}-\x{06F9}\s\-\.\x{00A0}\x{200F}\x{200E}]{15,}$"
+_IBAN_CHARS = f"^[A-Za-z0-9{NON_ASCII_DIGIT_CHARS}{SEPARATOR_CHARS}]{{15,}}$"
 
 
 def _whole_cell_rows(core: pa.Array, own: np.ndarray | None, kind: str) -> np.ndarray:

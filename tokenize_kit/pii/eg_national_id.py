@@ -59,7 +59,7 @@ from .base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys
 from .checksums import luhn_digit
 from .exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 from .intdomain import crypt_ints
-from .text import ascii_digit_matrix, ascii_digits, render_digits
+from .text import ascii_digit_matrix, compact_digits, render_digits
 
 #: Governorate codes of the national ID (code -> English name); 88 = born outside Egypt.
 GOVERNORATE_CODES: dict[int, str] = {
@@ -79,13 +79,6 @@ CHECK_SCHEMES = ("none", "luhn")
 #: keep options for the birth date, finest first, each with the generalisation level it keeps
 DATE_KEEPS = {"birth_date": "day", "birth_month": "month", "birth_year": "year", "birth_5y": "5y", "birth_10y": "10y"}
 KEEP_OPTIONS = frozenset({*DATE_KEEPS, "gender", "governorate"})
-_SEPARATORS = r"[\s\-\.\x{00A0}\x{200F}\x{200E}]"
-
-
-def _compact_array(values: pa.Array) -> pa.Array:
-    if pc.all(pc.fill_null(pc.ascii_is_decimal(values), True)).as_py():
-        return values  # plain ASCII digits already: nothing to strip or convert
-    return pc.replace_substring_regex(ascii_digits(values), _SEPARATORS, "")
 
 
 def _digit_matrix(compacted: pa.Array) -> np.ndarray:
@@ -278,7 +271,7 @@ class EgNationalId(PIIType):
         return self._parse_fields(values, max_date, scheme)
 
     def _parse_fields(self, values: pa.Array, max_date: np.datetime64, scheme: str) -> IdParse:
-        compacted = _compact_array(values)
+        compacted = compact_digits(values)
         n = len(values)
         # ^[23][0-9]{13}$ without a regex: 14 ASCII decimal digits, the first one 2 or 3
         shape_ok = pc.fill_null(pc.ascii_is_decimal(compacted), False).to_numpy(zero_copy_only=False)
@@ -312,7 +305,7 @@ class EgNationalId(PIIType):
 
     # -- python-stdnum style --------------------------------------------------------------------
     def compact(self, value: str) -> str:
-        return _compact_array(pa.array([value], pa.string()))[0].as_py()
+        return compact_digits(pa.array([value], pa.string()))[0].as_py()
 
     def validate(self, value: str, check_digit: str = "none") -> str:
         v = self.compact(value)
@@ -429,7 +422,7 @@ class EgNationalId(PIIType):
     def surrogate(self, values: pa.Array, crypto: Crypto, spec: ColumnSpec) -> pa.Array:
         """A valid ID drawn pseudo-randomly from the whole domain, keyed by the value (irreversible)."""
         max_date, scheme = self._settings(spec)
-        compacted = _compact_array(values)
+        compacted = compact_digits(values)
         digits = np.zeros((len(values), 16), dtype=np.uint8)
         raw = compacted.to_numpy(zero_copy_only=False).astype("S16")
         digits[:] = np.frombuffer(raw.tobytes(), dtype=np.uint8).reshape(-1, 16)

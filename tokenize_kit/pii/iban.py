@@ -82,10 +82,10 @@ from .base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, stdnum
 from .checksums import mod97_10
 from .exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 from .intdomain import crypt_ints
-from .text import ascii_digits, decode, digit_values, encode
+from .text import SEPARATOR_CHARS, ascii_digits, decode, digit_values, encode
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_SEPARATORS = r"[\s\-\.\x{00A0}\x{200F}\x{200E}]"
+_SEPARATORS = f"[{SEPARATOR_CHARS}]"
 _GENERAL = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]+")
 
 

@@ -37,15 +37,7 @@ from tokenize_kit.utf8 import encode_fixed, group_bytes
 from .base import ColumnSpec, Crypto, Parse, PIIType, stdnum_api
 from .checksums import luhn_digit, luhn_digit_of
 from .exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
-from .text import ascii_digits, render_digits
-
-_SEPARATORS = r"[\s\-\.\x{00A0}\x{200F}\x{200E}]"
-
-
-def _compact_array(values: pa.Array) -> pa.Array:
-    if pc.all(pc.fill_null(pc.ascii_is_decimal(values), True)).as_py():
-        return values  # plain ASCII digits already: nothing to strip or convert
-    return pc.replace_substring_regex(ascii_digits(values), _SEPARATORS, "")
+from .text import compact_digits, render_digits
 
 
 def compose(kind: np.ndarray, body8: np.ndarray) -> pa.Array:
@@ -82,7 +74,7 @@ class SaNationalId(PIIType):
     subkeys: ClassVar[tuple[tuple[str, str], ...]] = ((FPE, "sa_national_id"),)
 
     def compact(self, value: str) -> str:
-        return _compact_array(pa.array([value], pa.string()))[0].as_py()
+        return compact_digits(pa.array([value], pa.string()))[0].as_py()
 
     def validate(self, value: str) -> str:
         v = self.compact(value)
@@ -102,7 +94,7 @@ class SaNationalId(PIIType):
     def _digit_rows(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
         """(ok, the (rows, 10) digit matrix, the compact forms): the reference parse, whose digits the surrogate
         method reads."""
-        compacted = _compact_array(values)
+        compacted = compact_digits(values)
         ok = pc.match_substring_regex(compacted, r"^[12][0-9]{9}$").to_numpy(zero_copy_only=False)
         digits = np.zeros((len(values), 10), dtype=np.int64)
         if ok.any():
@@ -114,7 +106,7 @@ class SaNationalId(PIIType):
 
     def parse(self, values: pa.Array, spec: ColumnSpec | None = None) -> IdParse:
         """The same verdicts as :meth:`_digit_rows`, by integer arithmetic on whole IDs instead of a digit matrix."""
-        compacted = _compact_array(values)
+        compacted = compact_digits(values)
         n = len(values)
         # ^[12][0-9]{9}$ without a regex: 10 ASCII decimal digits, the first one 1 or 2
         ok = pc.fill_null(pc.ascii_is_decimal(compacted), False).to_numpy(zero_copy_only=False)

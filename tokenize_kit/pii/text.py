@@ -48,7 +48,23 @@ def ascii_digits(values: pa.Array) -> pa.Array:
     return out if count == len(values) else pc.replace_with_mask(values, has, out)
 
 
-_NON_ASCII_DIGIT = r"[\x{0660}-\x{0669}\x{06F0}-\x{06F9}]"
+#: the digits :func:`ascii_digits` makes ASCII, as a regex class's contents
+NON_ASCII_DIGIT_CHARS = r"\x{0660}-\x{0669}\x{06F0}-\x{06F9}"
+_NON_ASCII_DIGIT = f"[{NON_ASCII_DIGIT_CHARS}]"
+#: what people type between the groups of an ID or an IBAN (spaces, dashes, dots, no-break spaces, direction
+#: marks), as a regex class's contents; compact forms drop them
+SEPARATOR_CHARS = r"\s\-\.\x{00A0}\x{200F}\x{200E}"
+
+
+def compact_digits(values: pa.Array) -> pa.Array:
+    """Separators removed and Arabic-Indic digits made ASCII (a national ID's compact form).
+
+    >>> compact_digits(pa.array(["2900 1010-1000.77", "٢٩٠٠١٠١٠١٠٠٠٧٧", "29001010100077"])).to_pylist()
+    ['29001010100077', '29001010100077', '29001010100077']
+    """
+    if pc.all(pc.fill_null(pc.ascii_is_decimal(values), True)).as_py():
+        return values  # plain ASCII digits already: nothing to strip or convert
+    return pc.replace_substring_regex(ascii_digits(values), f"[{SEPARATOR_CHARS}]", "")
 
 
 #: "0000" .. "9999" as ASCII bytes, one row per number, and each row as one native uint32
