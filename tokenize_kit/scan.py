@@ -16,7 +16,10 @@ address as each run of three words that holds something the address types encryp
 final ة/ه and ي/ى, diacritics, tatweel, case).  The output row's cells and the PII found inside them are keyed
 the same way, with every reading of every run of digits.  A key of the input row found in the same output row
 is a **leak** (the scan fails); a key found in another row only is counted as a **coincidence**: realistic tokens
-share the space of real values (about n**2 / domain such pairs among n values).  Memory is bounded whatever the
+share the space of real values (about n**2 / domain such pairs among n values).  In a tokenized name or address
+column, lexicon names and kept places meet a pair of their own row's raw value by chance, so such a pair is
+counted as a coincidence too, unless every word key of one raw value of two or more words is in that one output
+value: the value passed whole (a column left raw), a leak.  Memory is bounded whatever the
 file size and the number of distinct values: leaks are decided slice by slice (:data:`GATE_ROWS` rows of both
 files), and coincidences through hash partitions spilled to a temporary folder and compared in blocks of at most
 :data:`PART_BUDGET` bytes; the words' keys are remembered in bounded caches only.
@@ -197,7 +200,8 @@ class ScanResult:
     unreadable: dict[str, str] = field(default_factory=dict)
     #: column -> kind -> raw values of the input found in their own row of the output
     leaks: dict[str, dict[str, KindCount]] = field(default_factory=dict)
-    #: column -> kind -> output values equal to a raw value of another row (coincidences, not leaks)
+    #: column -> kind -> output values equal to a raw value of another row, or in a tokenized name or address
+    #: column some words of their own row's raw value (coincidences, not leaks)
     collisions: dict[str, dict[str, int]] = field(default_factory=dict)
     kept_by_policy: list[str] = field(default_factory=list)
     file: str = ""
@@ -549,10 +553,13 @@ def _text_raw_keys(values: pa.Array, context: list[ft.RowColumn]) -> tuple[np.nd
     return np.concatenate(out_rows), pa.concat_arrays(out_keys)
 
 
-def raw_keys(batch: pa.Table, policy: Any) -> tuple[np.ndarray, pa.Array, np.ndarray]:
-    """(row, key, kind index) of every raw value of a batch of the input that must not reach the delivery: the
-    policy's columns (every leaf of a nested one, and a path entry's leaf) and the PII in its free text."""
-    rows, keys = [], []
+def raw_keys(batch: pa.Table, policy: Any) -> tuple[np.ndarray, pa.Array, np.ndarray, np.ndarray]:
+    """(row, key, kind index, value) of every raw value of a batch of the input that must not reach the delivery:
+    the policy's columns (every leaf of a nested one, and a path entry's leaf) and the PII in its free text.
+    ``value`` numbers the column value a key is of (-1 for PII found in free text): :func:`_whole_values` asks
+    whether every word key of one value is in one output value."""
+    rows, keys, values = [], [], []
+    base = 0
     names = batch.column_names
     # the raw values on both sides (one array: its words are made once)
     context = [ft.RowColumn(spec, v, v) for name, spec in policy.columns.items()
@@ -578,14 +585,17 @@ def raw_keys(batch: pa.Table, policy: Any) -> tuple[np.ndarray, pa.Array, np.nda
             text = plain_strings(_as_text(leaf.values))
             if spec.type == "free_text":
                 r, k = _text_raw_keys(text, context if leaf.path == name and len(text) == batch.num_rows else [])
+                values.append(np.full(len(r), -1, dtype=np.int64))
             else:
                 r, k = _column_raw_keys(text, spec.type)
+                values.append(base + r.astype(np.int64))
+                base += len(text)
             rows.append(leaf.rows[r])
             keys.append(k)
     if not rows:
-        return np.zeros(0, np.int64), pa.array([], pa.string()), np.zeros(0, np.int8)
+        return np.zeros(0, np.int64), pa.array([], pa.string()), np.zeros(0, np.int8), np.zeros(0, np.int64)
     k_all = pa.concat_arrays(keys)
-    return np.concatenate(rows), k_all, _key_kind(k_all)
+    return np.concatenate(rows), k_all, _key_kind(k_all), np.concatenate(values)
 
 
 def _textual(t: pa.DataType) -> bool:
@@ -613,12 +623,7 @@ for _c, _k in _KEY_KIND.items():
 
 def _key_kind(keys: pa.Array) -> np.ndarray:
     """The kind index of each key, from its one-letter ASCII prefix (read straight from the UTF-8 buffer)."""
-    data = plain_strings(keys)
-    if not len(data):
-        return np.zeros(0, np.int8)
-    bufs = data.buffers()
-    starts = np.frombuffer(bufs[1], dtype=np.int32, count=len(data) + 1 + data.offset)[data.offset : -1]
-    return _KIND_OF_BYTE[np.frombuffer(bufs[2], dtype=np.uint8)[starts]]
+    return _KIND_OF_BYTE[_key_prefix(keys)]
 
 
 def raw_words(r_rows: np.ndarray, r_keys: pa.Array) -> np.ndarray:
@@ -916,7 +921,7 @@ class Comparison:
     #: (output column, kind, unique rows): raw values of the input in their own output row
     leaks: list[tuple[str, str, np.ndarray]] = field(default_factory=list)
     #: (output column, kind, unique rows): word pairs of a tokenized name or address column equal to the row's raw
-    #: pair (realistic tokens meeting, counted as coincidences)
+    #: pair, its raw value not there whole (realistic tokens meeting, counted as coincidences)
     words: list[tuple[str, str, np.ndarray]] = field(default_factory=list)
     #: hashes of the input's keys that identify a value alone (digits, e-mails, IBANs)
     raw_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
@@ -934,7 +939,7 @@ def compare(raw: pa.Table, out: pa.Table, policy: Any) -> Comparison:
     """Compare one aligned slice of the input and the output (the gate's row-local step; the single-process
     :class:`Gate` and :func:`tokenize_kit.spark.scan_against` both build on it)."""
     c = Comparison()
-    r_rows, r_keys, r_kind = raw_keys(raw, policy)
+    r_rows, r_keys, r_kind, r_value = raw_keys(raw, policy)
     if not len(r_keys):
         return c
     # coincidences: only keys that identify a value on their own (digits, e-mails, IBANs)
@@ -955,13 +960,20 @@ def compare(raw: pa.Table, out: pa.Table, policy: Any) -> Comparison:
     probes = pa.concat_arrays([k[3] if k[3].type == pa.string() else k[3].cast(pa.string()) for k in keyed])
     hits = pc.is_in(probes, value_set=own).to_numpy(zero_copy_only=False)
     ends = np.cumsum([len(k[3]) for k in keyed])
-    for (leaf, o_rows, o_keys, _), hit_end in zip(keyed, ends.tolist(), strict=True):
+    for k, hit_end in zip(keyed, ends.tolist(), strict=True):
+        leaf, o_rows, o_keys, _ = k
         kind_o = _key_kind(o_keys)
         hit = hits[hit_end - len(o_keys) : hit_end]
         if hit.any() and leaf.path in token_columns:
             # a tokenized name or address column holds lexicon names and kept places by design: a pair of
-            # its words equal to a raw pair of the same row is two realistic tokens meeting, not a leak
+            # its words equal to a raw pair of the same row is two realistic tokens meeting, not a leak; but a
+            # raw value of two or more words whose every word key is in one output value passed whole (a column
+            # left raw): those keys stay leaks
             words = np.isin(kind_o, _WORD_KINDS) & hit
+            if words.any():
+                idx = np.flatnonzero(words)
+                whole = _whole_values(k[3].take(pa.array(idx)), o_rows[idx], own, r_keys, r_value)
+                words[idx[whole]] = False
             if words.any():
                 for kind in np.unique(kind_o[words]).tolist():
                     c.words.append((leaf.path, GATE_KINDS[kind],
@@ -980,6 +992,66 @@ def compare(raw: pa.Table, out: pa.Table, policy: Any) -> Comparison:
             c.probes.append((leaf.path, kind_o[idx], leaf.rows[o_rows[idx]].astype(np.int64),
                              _hash64(o_keys.take(pa.array(idx)))))
     return c
+
+
+def _whole_values(found: pa.Array, o_value: np.ndarray, own: pa.Array, r_keys: pa.Array, r_value: np.ndarray
+                  ) -> np.ndarray:
+    """Which of the output word keys ``found`` ("row\x1fkey" strings, each equal to one of ``own``; ``o_value``:
+    the output value each is of) complete a raw column value of two or more words: every word key of that value
+    (``own`` / ``r_keys`` / ``r_value``, see :func:`raw_keys`) is among the keys found in that one output value.
+    Two tokens meet one raw pair by chance; a whole name or address of several words does not."""
+    pair = np.isin(_key_prefix(r_keys), _PAIR_PREFIXES)
+    word = (r_value >= 0) & np.isin(_key_kind(r_keys), _WORD_KINDS)
+    if not (word & pair).any():
+        return np.zeros(len(found), dtype=bool)
+    sel = np.flatnonzero(word)
+    codes = pc.dictionary_encode(pa.concat_arrays([own.take(pa.array(sel)), plain_strings(found)])).indices
+    codes = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+    r_code, o_code = codes[: len(sel)], codes[len(sel):]
+    # each raw value's distinct word keys, and whether one of them is a pair (two words or more)
+    values, v_of = np.unique(r_value[sel], return_inverse=True)
+    u = np.unique(v_of.astype(np.int64) * (int(codes.max()) + 1) + r_code)
+    n_codes = int(codes.max()) + 1
+    u_value, u_code = u // n_codes, u % n_codes
+    keys_of = np.bincount(u_value, minlength=len(values))
+    several = np.bincount(v_of, weights=pair[sel], minlength=len(values)) > 0
+    # the raw values each found key belongs to (raw keys sorted by key code), counted per output value
+    order = np.argsort(u_code, kind="stable")
+    code_sorted, value_sorted = u_code[order], u_value[order]
+    o_pairs = np.unique(o_value.astype(np.int64) * n_codes + o_code)
+    lo = np.searchsorted(code_sorted, o_pairs % n_codes, side="left")
+    hi = np.searchsorted(code_sorted, o_pairs % n_codes, side="right")
+    reps = hi - lo
+    at = np.repeat(lo - np.concatenate([[0], np.cumsum(reps)[:-1]]), reps) + np.arange(int(reps.sum()))
+    ov = np.repeat(o_pairs // n_codes, reps) * len(values) + value_sorted[at]
+    ov_u, met = np.unique(ov, return_counts=True)
+    full = ov_u[(met == keys_of[ov_u % len(values)]) & several[ov_u % len(values)]]
+    if not len(full):
+        return np.zeros(len(found), dtype=bool)
+    # the found keys of a completed value
+    lo = np.searchsorted(code_sorted, o_code, side="left")
+    hi = np.searchsorted(code_sorted, o_code, side="right")
+    reps = hi - lo
+    at = np.repeat(lo - np.concatenate([[0], np.cumsum(reps)[:-1]]), reps) + np.arange(int(reps.sum()))
+    of_key = np.repeat(np.arange(len(found)), reps)
+    done = in_sorted(full, np.repeat(o_value.astype(np.int64), reps) * len(values) + value_sorted[at])
+    whole = np.zeros(len(found), dtype=bool)
+    whole[of_key[done]] = True
+    return whole
+
+
+#: the one-letter prefixes of word keys of two or more words (a name's pair, an address's pair)
+_PAIR_PREFIXES = np.array([ord("n"), ord("a")], dtype=np.uint8)
+
+
+def _key_prefix(keys: pa.Array) -> np.ndarray:
+    """The first byte of each key (its kind letter)."""
+    data = plain_strings(keys)
+    if not len(data):
+        return np.zeros(0, np.uint8)
+    bufs = data.buffers()
+    starts = np.frombuffer(bufs[1], dtype=np.int32, count=len(data) + 1 + data.offset)[data.offset : -1]
+    return np.frombuffer(bufs[2], dtype=np.uint8)[starts]
 
 
 def release_freed() -> None:

@@ -359,7 +359,9 @@ def _print_scan(result, against: bool) -> None:
                        f"(rows {_rows(v.rows)})")
     for col, kinds in result.collisions.items():
         for kind, n in kinds.items():
-            click.echo(f"  note: {n:,} {kind} token(s) in column {col!r} equal a raw value of another row "
+            where = ("a raw value of another row, or two words of their own row's" if kind in ("name", "address")
+                     else "a raw value of another row")
+            click.echo(f"  note: {n:,} {kind} token(s) in column {col!r} equal {where} "
                        "(a coincidence of realistic tokens, not a leak)")
     if result.kept_by_policy and against:
         click.echo(f"  not checked (method keep in the policy): {', '.join(result.kept_by_policy)}")
