@@ -130,7 +130,8 @@ def test_scan_json_report_is_versioned_and_holds_no_value(box):
     assert proc.returncode == 1
     doc = json.loads(proc.stdout)
     assert set(doc) == {"format", "format_version", "tool_version", "file", "against", "rows", "pii_found",
-                        "columns", "unreadable", "leaks", "coincidences", "kept_by_policy"}
+                        "columns", "unreadable", "leaks", "coincidences", "implausible_coincidences",
+                        "kept_by_policy"}
     assert (doc["format"], doc["format_version"], doc["tool_version"]) == ("tokenize-kit-scan", 1, __version__)
     assert doc["file"] == "in.csv" and doc["rows"] == 3 and doc["pii_found"] is True
     cols = {c["column"]: c for c in doc["columns"]}

@@ -534,3 +534,66 @@ def test_whole_values_equals_the_one_key_at_a_time_reading(data):
     got = scan._whole_values(pa.array(found), np.array(o_value), pa.array(own), pa.array(r_keys),
                              np.array(r_value, dtype=np.int64))
     assert got.tolist() == _whole_values_reference(found, o_value, own, r_keys, r_value)
+
+
+def _reversed(columns: tuple[str, ...]) -> pa.Table:
+    """A clean delivery with these columns holding the raw values of the input in reverse row order (no row
+    holds its own: N is even)."""
+    out = _clean()
+    for column in columns:
+        back = RAW[column].take(pa.array(range(N - 1, -1, -1)))
+        out = out.set_column(out.schema.get_field_index(column), column, back)
+    return out
+
+
+def test_raw_values_in_other_rows_fail_the_gate_when_no_chance_explains_them():
+    """Rows out of the input's order (a delivery sorted or written by parallel workers) hide every raw value from
+    the row-by-row comparison: each is then in another row, a coincidence; but realistic tokens meet another row's
+    raw value rarely, so a column where most probed rows do fails the gate, whatever the batches and partitions."""
+    out = _reversed(("mobile", "email"))
+    for in_size, out_size, parts in [(N, N, 64), (7, 10, 2), (1, 3, 2)]:
+        r = _gate(out, in_size, out_size, parts=parts)
+        assert r.leaks == {} and r.found, (in_size, out_size)
+        assert r.implausible == {"mobile": {"phone": (N, N)}, "email": {"email": (N, N)}}
+    # the share counts: other rows' raw mobiles in 30 rows of 40 fail the gate, in 20 of 40 they do not
+    for raw_rows, bad in ((30, True), (20, False)):
+        values = _clean()["mobile"].to_pylist()
+        for i in range(raw_rows):
+            values[i] = RAW["mobile"][(i + 1) % raw_rows].as_py()
+        r = _gate(_clean().set_column(1, "mobile", pa.array(values)), parts=2)
+        assert r.collisions["mobile"]["phone"] == raw_rows and r.found is bad
+        assert r.implausible == ({"mobile": {"phone": (raw_rows, N)}} if bad else {})
+    # a few raw values of other rows among tokens: coincidences, as realistic tokens give
+    out = _with("mobile", 9, RAW["mobile"][30].as_py())
+    r = _gate(out)
+    assert r.implausible == {} and not r.found and r.collisions["mobile"]["phone"] == 1
+    # tokens in another order: nothing
+    clean = _clean()
+    r = _gate(clean.take(pa.array(range(N - 1, -1, -1))))
+    assert r.implausible == {} and not r.found
+
+
+def test_implausible_coincidences_in_the_command_and_its_report(tmp_path):
+    import json
+    import subprocess
+    from pathlib import Path
+
+    import pyarrow.csv as pacsv
+
+    pacsv.write_csv(RAW, tmp_path / "in.csv")
+    pacsv.write_csv(_reversed(("mobile", "national_id")), tmp_path / "out.csv")
+    (tmp_path / "p.yaml").write_text(
+        "columns:\n" + "".join(f"  {n}: {{type: {s.type}, method: {s.method}}}\n" for n, s in POLICY.columns.items()),
+        encoding="utf-8")
+    tk = str(Path(sys.executable).with_name("tokenize-kit"))
+    proc = subprocess.run([tk, "scan", "out.csv", "--against", "in.csv", "--policy", "p.yaml"], cwd=tmp_path,
+                          capture_output=True, timeout=300)
+    text = proc.stdout.decode()
+    assert proc.returncode == 1 and "TOO MANY RAW PHONE VALUES OF OTHER ROWS in column 'mobile'" in text
+    assert "rows are not in the input's order" in text and "01000000" not in text
+    proc = subprocess.run([tk, "scan", "out.csv", "--against", "in.csv", "--policy", "p.yaml", "--format", "json"],
+                          cwd=tmp_path, capture_output=True, timeout=300)
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 1 and doc["pii_found"] is True
+    assert {(d["column"], d["kind"], d["count"], d["probed"]) for d in doc["implausible_coincidences"]} == {
+        ("mobile", "phone", N, N), ("national_id", "national_id", N, N)}

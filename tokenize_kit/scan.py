@@ -203,13 +203,17 @@ class ScanResult:
     #: column -> kind -> output values equal to a raw value of another row, or in a tokenized name or address
     #: column some words of their own row's raw value (coincidences, not leaks)
     collisions: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: column -> kind -> (rows, rows probed): coincidences far more common than realistic tokens meet by chance
+    #: (:data:`IMPLAUSIBLE_SHARE`): raw values in other rows, or rows out of the input's order; the gate fails
+    implausible: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     kept_by_policy: list[str] = field(default_factory=list)
     file: str = ""
     against: str | None = None
 
     @property
     def found(self) -> bool:
-        return any(c.found for c in self.columns.values()) or bool(self.leaks) or bool(self.unreadable)
+        return (any(c.found for c in self.columns.values()) or bool(self.leaks) or bool(self.unreadable)
+                or bool(self.implausible))
 
     def merge(self, part: ScanResult) -> None:
         """Add the :func:`scan_batch` findings of a later slice, scanned into its own result (as if it had been
@@ -247,6 +251,8 @@ class ScanResult:
                       for k, v in kinds.items()],
             "coincidences": [{"column": c, "kind": k, "count": v} for c, kinds in self.collisions.items()
                              for k, v in kinds.items()],
+            "implausible_coincidences": [{"column": c, "kind": k, "count": n, "probed": m}
+                                         for c, kinds in self.implausible.items() for k, (n, m) in kinds.items()],
             "kept_by_policy": list(self.kept_by_policy),
         }
 
@@ -898,6 +904,12 @@ GATE_ROWS = 4_096
 #: number of distinct values
 PART_BUDGET = 64 << 20
 _LONE = [GATE_KINDS.index(k) for k in ("national_id", "phone", "email", "iban")]
+#: a column's share of probed rows (digits, e-mails, IBANs) equal to a raw value of another row above which the
+#: gate fails: realistic tokens meet another row's raw value about as often as the raw values fill their domain
+#: (a few in a thousand for a million mobiles), a delivery with raw values in rows out of the input's order in
+#: nearly every row.  Counted from :data:`IMPLAUSIBLE_ROWS` such rows up (a tiny file meets nothing by chance).
+IMPLAUSIBLE_SHARE = 0.5
+IMPLAUSIBLE_ROWS = 10
 _WORD_KINDS = [GATE_KINDS.index(k) for k in ("name", "address")]
 
 
@@ -1076,6 +1088,8 @@ class Gate:
     _probe: _Partitions | None = None
     _probe_columns: list[str] = field(default_factory=list)
     _rows: int = 0
+    #: (column id * 16 + kind) -> the probed output rows, a bit each (the denominator of the implausible share)
+    _probed: dict[int, np.ndarray] = field(default_factory=dict)
 
     def __enter__(self) -> Gate:
         self._raw = _Partitions(self.spill_dir, self.parts, "raw")
@@ -1118,6 +1132,8 @@ class Gate:
             payload = (col_id * 16 + kinds.astype(np.int64)).astype(np.uint64) << np.uint64(40) | (
                 rows + row_offset).astype(np.uint64)
             self._probe.add(hashes, payload)
+            for kind in np.unique(kinds).tolist():
+                _set_bits(self._probed, col_id * 16 + kind, rows[kinds == kind] + row_offset, self._rows)
 
     def finish(self, result: ScanResult) -> None:
         """Count the coincidences, partition by partition, each in blocks of at most ``budget`` bytes: a bit per
@@ -1136,13 +1152,27 @@ class Gate:
                     col_kind = (hit >> np.uint64(40)).astype(np.int64)
                     rows = (hit & low).astype(np.int64)
                     for ck in np.unique(col_kind).tolist():
-                        b = bits.setdefault(ck, np.zeros((self._rows + 7) // 8, dtype=np.uint8))
-                        r = rows[col_kind == ck]
-                        np.bitwise_or.at(b, r >> 3, (np.uint8(1) << (r & 7).astype(np.uint8)))
+                        _set_bits(bits, ck, rows[col_kind == ck], self._rows)
         for ck, b in bits.items():
             col_id, kind = divmod(ck, 16)
-            result.collisions.setdefault(self._probe_columns[col_id], {})[GATE_KINDS[kind]] = int(
-                np.unpackbits(b).sum())
+            n = int(np.unpackbits(b).sum())
+            result.collisions.setdefault(self._probe_columns[col_id], {})[GATE_KINDS[kind]] = n
+            probed = int(np.unpackbits(_grown(self._probed[ck], self._rows)).sum()) if ck in self._probed else n
+            if n >= IMPLAUSIBLE_ROWS and n > IMPLAUSIBLE_SHARE * probed:
+                result.implausible.setdefault(self._probe_columns[col_id], {})[GATE_KINDS[kind]] = (n, probed)
+
+
+def _grown(bits: np.ndarray, rows: int) -> np.ndarray:
+    """``bits`` with room for ``rows`` bits (zeros appended)."""
+    size = (rows + 7) // 8
+    return bits if len(bits) >= size else np.concatenate([bits, np.zeros(size - len(bits), dtype=np.uint8)])
+
+
+def _set_bits(bits: dict[int, np.ndarray], key: int, rows: np.ndarray, n_rows: int) -> None:
+    """Set the bits of ``rows`` in ``bits[key]`` (a bit per row, grown to ``n_rows`` as the file is read)."""
+    b = bits[key] = _grown(bits.get(key, np.zeros(0, dtype=np.uint8)), n_rows)
+    rows = rows.astype(np.int64)
+    np.bitwise_or.at(b, rows >> 3, (np.uint8(1) << (rows & 7).astype(np.uint8)))
 
 
 def scan_file(path: str | os.PathLike[str], *, policy: Any = None, against: str | os.PathLike[str] | None = None,

@@ -363,6 +363,12 @@ def _print_scan(result, against: bool) -> None:
                      else "a raw value of another row")
             click.echo(f"  note: {n:,} {kind} token(s) in column {col!r} equal {where} "
                        "(a coincidence of realistic tokens, not a leak)")
+    for col, kinds in result.implausible.items():
+        for kind, (n, probed) in kinds.items():
+            click.echo(f"  TOO MANY RAW {kind.upper()} VALUES OF OTHER ROWS in column {col!r}: {n:,} of {probed:,} "
+                       "rows, far more than realistic tokens meet by chance: the delivery carries raw values, or its "
+                       "rows are not in the input's order (the gate compares them row by row: pass the input in the "
+                       "delivery's order)")
     if result.kept_by_policy and against:
         click.echo(f"  not checked (method keep in the policy): {', '.join(result.kept_by_policy)}")
     if not result.found:
