@@ -105,6 +105,8 @@ def test_the_gate_on_the_cluster_equals_one_process(spark):
     cols["mobile"][5] = raw.column("mobile")[5].as_py()  # a raw mobile in its own row: a leak
     cols["notes"][7] = "اتصل على " + raw.column("mobile")[7].as_py()[1:]  # in text, without its 0
     cols["national_id"][9] = raw.column("national_id")[9].as_py()
+    emails = raw.column("email").to_pylist()  # every e-mail of the input, each in the next row: implausible
+    cols["email"] = [emails[i - 1] for i in range(rows)]
     cols["email"][11] = (raw.column("email")[11].as_py() or "x@y.com").upper()
     cols["mobile"][20] = raw.column("mobile")[21].as_py()  # another row's mobile: a coincidence
     cols["notes"][30] = "كلم " + " ".join(raw.column("full_name_ar")[30].as_py().split()[:2])
@@ -118,6 +120,9 @@ def test_the_gate_on_the_cluster_equals_one_process(spark):
                       ("notes", "name")):
         assert expected_leaks.get(col, {}).get(kind), (col, kind, expected_leaks)
     assert report["coincidences"] == single.collisions
+    assert report["implausible"] == {c: {k: {"count": n, "probed": m} for k, (n, m) in kinds.items()}
+                                     for c, kinds in single.implausible.items()}
+    assert "email" in single.implausible
     assert single.collisions.get("mobile", {}).get("phone", 0) >= 1
     ids = raw.column("customer_id").to_pylist()
     assert ids[5] in report["leaks"]["mobile"]["phone"]["keys"]

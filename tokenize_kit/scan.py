@@ -19,7 +19,9 @@ is a **leak** (the scan fails); a key found in another row only is counted as a 
 share the space of real values (about n**2 / domain such pairs among n values).  In a tokenized name or address
 column, lexicon names and kept places meet a pair of their own row's raw value by chance, so such a pair is
 counted as a coincidence too, unless every word key of one raw value of two or more words is in that one output
-value: the value passed whole (a column left raw), a leak.  Memory is bounded whatever the
+value: the value passed whole (a column left raw), a leak.  And when more than :data:`IMPLAUSIBLE_SHARE` of a
+column's rows with an ID, phone, e-mail or IBAN reading equal a raw value of another row, far beyond chance, the
+gate fails too: the delivery carries raw values, or its rows are not in the input's order.  Memory is bounded whatever the
 file size and the number of distinct values: leaks are decided slice by slice (:data:`GATE_ROWS` rows of both
 files), and coincidences through hash partitions spilled to a temporary folder and compared in blocks of at most
 :data:`PART_BUDGET` bytes; the words' keys are remembered in bounded caches only.

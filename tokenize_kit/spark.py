@@ -268,11 +268,13 @@ def scan_against(delivery: DataFrame, raw: DataFrame, policy: Any, on: str) -> d
     the policy leaves alone (a customer or loan number), unique per row.  Each pair of rows goes through
     :func:`tokenize_kit.scan.compare` on the executors (no value reaches the driver); coincidences are a semi-join
     of the delivery's probe hashes with the input's.  Returns ``{"rows", "leaks": {column: {kind: {"count",
-    "keys"}}}, "coincidences": {column: {kind: count}}}``, ``keys`` being up to 20 ``on`` values of leaking rows.
+    "keys"}}}, "coincidences": {column: {kind: count}}, "implausible": {column: {kind: {"count", "probed"}}}}``,
+    ``keys`` being up to 20 ``on`` values of leaking rows; the delivery fails the gate when ``leaks`` or
+    ``implausible`` (more raw values of other rows than chance explains) is not empty.
     Columns outside the policy are scanned by :func:`scan`."""
     from pyspark.sql import functions as F
 
-    from .scan import MAX_ROWS, ScanError, compare
+    from .scan import IMPLAUSIBLE_ROWS, IMPLAUSIBLE_SHARE, MAX_ROWS, ScanError, compare
 
     policy = Policy.load(policy)
     doc = policy.to_dict()
@@ -335,6 +337,15 @@ def scan_against(delivery: DataFrame, raw: DataFrame, policy: Any, on: str) -> d
         for r in (words.unionByName(probes).groupBy("column", "kind").agg(F.countDistinct("key").alias("n"))
                   .collect()):
             report["coincidences"].setdefault(r["column"], {})[r["kind"]] = int(r["n"])
+        # raw values of other rows far beyond chance fail the gate (see tokenize_kit.scan.IMPLAUSIBLE_SHARE)
+        report["implausible"] = {}
+        met = {(r["column"], r["kind"]): int(r["n"]) for r in probes.groupBy("column", "kind")
+               .agg(F.countDistinct("key").alias("n")).collect()}
+        for r in (recs.filter(F.col("rec") == "probe").groupBy("column", "kind")
+                  .agg(F.countDistinct("key").alias("n")).collect()):
+            n = met.get((r["column"], r["kind"]), 0)
+            if n >= IMPLAUSIBLE_ROWS and n > IMPLAUSIBLE_SHARE * int(r["n"]):
+                report["implausible"].setdefault(r["column"], {})[r["kind"]] = {"count": n, "probed": int(r["n"])}
     finally:
         recs.unpersist()
     return report
