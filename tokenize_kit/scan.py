@@ -21,10 +21,12 @@ column, lexicon names and kept places meet a pair of their own row's raw value b
 counted as a coincidence too, unless every word key of one raw value of two or more words is in that one output
 value: the value passed whole (a column left raw), a leak.  And when more than :data:`IMPLAUSIBLE_SHARE` of a
 column's rows with an ID, phone, e-mail or IBAN reading equal a raw value of another row, far beyond chance, the
-gate fails too: the delivery carries raw values, or its rows are not in the input's order.  Memory is bounded whatever the
-file size and the number of distinct values: leaks are decided slice by slice (:data:`GATE_ROWS` rows of both
-files), and coincidences through hash partitions spilled to a temporary folder and compared in blocks of at most
-:data:`PART_BUDGET` bytes; the words' keys are remembered in bounded caches only.
+gate fails too: the delivery carries raw values, or its rows are not in the input's order.
+
+Memory is bounded whatever the file size and the number of distinct values: leaks are decided slice by slice
+(:data:`GATE_ROWS` rows of both files), and coincidences through hash partitions spilled to a temporary folder
+and compared in blocks of at most :data:`PART_BUDGET` bytes; the words' keys are remembered in bounded caches
+only.
 
 Reports never contain a value: counts per column and kind, and row numbers (1 = the first data row).
 """
