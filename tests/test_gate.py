@@ -597,3 +597,15 @@ def test_implausible_coincidences_in_the_command_and_its_report(tmp_path):
     assert proc.returncode == 1 and doc["pii_found"] is True
     assert {(d["column"], d["kind"], d["count"], d["probed"]) for d in doc["implausible_coincidences"]} == {
         ("mobile", "phone", N, N), ("national_id", "national_id", N, N)}
+
+
+def test_a_name_column_cut_to_raw_parts_fails_the_gate():
+    """One pair of the row's raw name in a token column is a coincidence; the same in most rows is parts of the raw
+    names passing (a name cut to its first two parts), whatever the batches."""
+    out = _clean()
+    out = out.set_column(out.schema.get_field_index("name"), "name", pa.array(["محمد أحمد كريم"] * N))
+    for in_size, out_size in [(N, N), (7, 10), (1, 3)]:
+        r = _gate(out, in_size, out_size, parts=2)
+        assert r.leaks == {} and r.found and r.implausible == {"name": {"name": (N, N)}}, (in_size, out_size)
+    r = _gate(_with("name", 6, "محمد أحمد كريم"))
+    assert not r.found and r.collisions["name"]["name"] == 1

@@ -208,7 +208,9 @@ class ScanResult:
     #: column some words of their own row's raw value (coincidences, not leaks)
     collisions: dict[str, dict[str, int]] = field(default_factory=dict)
     #: column -> kind -> (rows, rows probed): coincidences far more common than realistic tokens meet by chance
-    #: (:data:`IMPLAUSIBLE_SHARE`): raw values in other rows, or rows out of the input's order; the gate fails
+    #: (:data:`IMPLAUSIBLE_SHARE`): IDs, phones, e-mails or IBANs equal to raw values of other rows (raw values, or
+    #: rows out of the input's order), or a token column's words equal to their own row's raw words (parts of raw
+    #: names or addresses); the gate fails
     implausible: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     kept_by_policy: list[str] = field(default_factory=list)
     file: str = ""
@@ -944,6 +946,9 @@ class Comparison:
     #: (output column, kind index per probe, row per probe, hash per probe): the same kinds of output keys not in
     #: their own row, to be looked up among every row's raw hashes
     probes: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    #: kind (name, address) -> rows of the slice whose input has a word key of that kind: the share of them with
+    #: ``words`` in a column is what chance must explain
+    word_rows: dict[str, int] = field(default_factory=dict)
 
 
 def _token_columns(policy: Any) -> frozenset[str]:
@@ -964,6 +969,7 @@ def compare(raw: pa.Table, out: pa.Table, policy: Any) -> Comparison:
     out_leaves, _ = leaves(out)
     token_columns = _token_columns(policy)
     look = RawLook.of(r_rows, r_keys, r_kind, raw.num_rows)
+    c.word_rows = {GATE_KINDS[k]: int(look.kinds[:, k].sum()) for k in _WORD_KINDS}
     keyed = []
     for leaf in out_leaves:
         o_rows, o_keys = output_keys(leaf, look)
@@ -1094,6 +1100,9 @@ class Gate:
     _rows: int = 0
     #: (column id * 16 + kind) -> the probed output rows, a bit each (the denominator of the implausible share)
     _probed: dict[int, np.ndarray] = field(default_factory=dict)
+    #: (column, kind) -> rows whose tokens meet words of their own row's raw value; kind -> rows that could
+    _word_hits: dict[tuple[str, str], int] = field(default_factory=dict)
+    _word_base: dict[str, int] = field(default_factory=dict)
 
     def __enter__(self) -> Gate:
         self._raw = _Partitions(self.spill_dir, self.parts, "raw")
@@ -1127,6 +1136,9 @@ class Gate:
         for path, kind, rows in c.words:
             bucket2 = result.collisions.setdefault(path, {})
             bucket2[kind] = bucket2.get(kind, 0) + len(rows)
+            self._word_hits[(path, kind)] = self._word_hits.get((path, kind), 0) + len(rows)
+        for kind, n in c.word_rows.items():
+            self._word_base[kind] = self._word_base.get(kind, 0) + n
         for path, kind, rows in c.leaks:
             result.leaks.setdefault(path, {}).setdefault(kind, KindCount()).add(rows + row_offset + 1)
         for path, kinds, rows, hashes in c.probes:
@@ -1164,6 +1176,12 @@ class Gate:
             probed = int(np.unpackbits(_grown(self._probed[ck], self._rows)).sum()) if ck in self._probed else n
             if n >= IMPLAUSIBLE_ROWS and n > IMPLAUSIBLE_SHARE * probed:
                 result.implausible.setdefault(self._probe_columns[col_id], {})[GATE_KINDS[kind]] = (n, probed)
+        # tokens of a name or address column meet words of their own row's raw value about once in a thousand
+        # rows at most (a lexicon name beside a kept بن); in most rows, parts of the raw values passed
+        for (path, word_kind), n in self._word_hits.items():
+            base = self._word_base.get(word_kind, 0)
+            if n >= IMPLAUSIBLE_ROWS and n > IMPLAUSIBLE_SHARE * base:
+                result.implausible.setdefault(path, {})[word_kind] = (n, base)
 
 
 def _grown(bits: np.ndarray, rows: int) -> np.ndarray:

@@ -270,7 +270,8 @@ def scan_against(delivery: DataFrame, raw: DataFrame, policy: Any, on: str) -> d
     of the delivery's probe hashes with the input's.  Returns ``{"rows", "leaks": {column: {kind: {"count",
     "keys"}}}, "coincidences": {column: {kind: count}}, "implausible": {column: {kind: {"count", "probed"}}}}``,
     ``keys`` being up to 20 ``on`` values of leaking rows; the delivery fails the gate when ``leaks`` or
-    ``implausible`` (more raw values of other rows than chance explains) is not empty.
+    ``implausible`` (more raw values of other rows, or raw words of their own row in a token column, than chance
+    explains) is not empty.
     Columns outside the policy are scanned by :func:`scan`."""
     from pyspark.sql import functions as F
 
@@ -311,6 +312,8 @@ def scan_against(delivery: DataFrame, raw: DataFrame, policy: Any, on: str) -> d
         for path, kinds, rows, hashes in c.probes:
             kind_names = pa.array(np.array(GATE_KINDS, dtype=object)[kinds], pa.string())
             recs.emit("probe", path, kind_names, keys.take(pa.array(rows)).combine_chunks(), hashes, len(rows))
+        for kind, n in c.word_rows.items():  # (the rows that could meet words of their own: a count in "hash")
+            recs.emit("base", None, kind, None, np.array([n], dtype=np.int64), 1)
         if recs.cols["rec"]:
             yield recs.batch()
 
@@ -346,6 +349,12 @@ def scan_against(delivery: DataFrame, raw: DataFrame, policy: Any, on: str) -> d
             n = met.get((r["column"], r["kind"]), 0)
             if n >= IMPLAUSIBLE_ROWS and n > IMPLAUSIBLE_SHARE * int(r["n"]):
                 report["implausible"].setdefault(r["column"], {})[r["kind"]] = {"count": n, "probed": int(r["n"])}
+        base = {r["kind"]: int(r["n"]) for r in recs.filter(F.col("rec") == "base").groupBy("kind")
+                .agg(F.sum("hash").alias("n")).collect()}
+        for r in words.groupBy("column", "kind").agg(F.countDistinct("key").alias("n")).collect():
+            n, m = int(r["n"]), base.get(r["kind"], 0)
+            if n >= IMPLAUSIBLE_ROWS and n > IMPLAUSIBLE_SHARE * m:
+                report["implausible"].setdefault(r["column"], {})[r["kind"]] = {"count": n, "probed": m}
     finally:
         recs.unpersist()
     return report

@@ -365,10 +365,15 @@ def _print_scan(result, against: bool) -> None:
                        "(a coincidence of realistic tokens, not a leak)")
     for col, kinds in result.implausible.items():
         for kind, (n, probed) in kinds.items():
-            click.echo(f"  TOO MANY RAW {kind.upper()} VALUES OF OTHER ROWS in column {col!r}: {n:,} of {probed:,} "
-                       "rows, far more than realistic tokens meet by chance: the delivery carries raw values, or its "
-                       "rows are not in the input's order (the gate compares them row by row: pass the input in the "
-                       "delivery's order)")
+            if kind in ("name", "address"):
+                click.echo(f"  TOO MANY RAW {kind.upper()} WORDS OF THEIR OWN ROW in column {col!r}: {n:,} of "
+                           f"{probed:,} rows, far more than realistic tokens meet by chance: parts of the raw values "
+                           "passed (a name cut to some of its parts, an address to its street)")
+            else:
+                click.echo(f"  TOO MANY RAW {kind.upper()} VALUES OF OTHER ROWS in column {col!r}: {n:,} of "
+                           f"{probed:,} rows, far more than realistic tokens meet by chance: the delivery carries raw "
+                           "values, or its rows are not in the input's order (the gate compares them row by row: "
+                           "pass the input in the delivery's order)")
     if result.kept_by_policy and against:
         click.echo(f"  not checked (method keep in the policy): {', '.join(result.kept_by_policy)}")
     if not result.found:
