@@ -287,8 +287,10 @@ def detokenize(input_path, output_path, policy, keyset_path, **opts):
 @click.option("--policy", type=click.Path(exists=True, dir_okay=False),
               help="Skip the policy's (tokenized) columns: report only PII in columns it does not cover.")
 @click.option("--against", type=click.Path(exists=True, dir_okay=False),
-              help="The raw input INPUT was made from: fail if any raw value of its policy columns, or any PII in "
-                   "its free text, is in INPUT in any written form (needs --policy).")
+              help="The raw input INPUT was made from, its rows in the same order: fail if any raw value of its "
+                   "policy columns, or any PII in its free text, is in its own row of INPUT in any written form, or "
+                   "if raw values sit in other rows far more often than tokens meet them by chance (needs "
+                   "--policy).")
 @click.option("--suggest-policy", type=click.Path(dir_okay=False), help="Write a starting policy YAML here.")
 @click.option("--input-format", type=click.Choice(["csv", "tsv", "parquet", "jsonl", "xlsx"]))
 @click.option("--encoding", help="CSV encoding (default: detected).")
