@@ -609,3 +609,18 @@ def test_a_name_column_cut_to_raw_parts_fails_the_gate():
         assert r.leaks == {} and r.found and r.implausible == {"name": {"name": (N, N)}}, (in_size, out_size)
     r = _gate(_with("name", 6, "محمد أحمد كريم"))
     assert not r.found and r.collisions["name"]["name"] == 1
+
+
+def test_a_column_of_one_part_names_left_raw_fails_the_gate(monkeypatch):
+    """A one-part name is a single word (no pair to be whole): one such meeting is a coincidence, a column of them
+    is not (names of fewer than four letters give no key at all)."""
+    names = ["محمد", "أحمد", "علي", "حسن", "سعيد"] * (N // 5)
+    raw = RAW.set_column(RAW.schema.get_field_index("name"), "name", pa.array(names))
+    monkeypatch.setattr(sys.modules[__name__], "RAW", raw)
+    out = _clean().set_column(_clean().schema.get_field_index("name"), "name", pa.array(names))
+    r = _gate(out)
+    keyed = 3 * N // 5
+    assert r.found and r.implausible == {"name": {"name": (keyed, keyed)}}
+    # the row's one-part name met in row 1, and "سعيد" of the clean tokens in the eight rows named so: coincidences
+    r = _gate(_with("name", 0, "محمد"))
+    assert not r.found and r.implausible == {} and r.collisions["name"]["name"] == 1 + N // 5
