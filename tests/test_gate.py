@@ -343,6 +343,24 @@ def test_the_command_with_processes(tmp_path):
     assert got[0] == got[1] and got[0]["leaks"]
 
 
+def _leak_report(table: pa.Table) -> dict:
+    r = _gate(table, parts=2)
+    return {"leaks": {c: {k: v.rows for k, v in kinds.items()} for c, kinds in r.leaks.items()},
+            "coincidences": r.collisions}
+
+
+def _same_report(monkeypatch, name: str, first_look, every, tables) -> None:
+    """The gate's report with ``scan.<name>`` replaced by ``first_look`` equals its report with ``every``."""
+    for table in tables:
+        with monkeypatch.context() as m:
+            m.setattr(scan, name, first_look)
+            got = _leak_report(table)
+        with monkeypatch.context() as m:
+            m.setattr(scan, name, every)
+            want = _leak_report(table)
+        assert got == want
+
+
 def test_the_first_look_at_output_words_changes_no_report(monkeypatch):
     """Word keys of an output row are made only where some word may be a word of the row's raw word keys (coarse
     hashes, with and without a glued preposition).  Every planted leak, more word leaks in other spellings (a
@@ -366,21 +384,10 @@ def test_the_first_look_at_output_words_changes_no_report(monkeypatch):
         left_out.append(int((~keep).sum()))
         return keep
 
-    def report(table: pa.Table) -> dict:
-        r = _gate(table, parts=2)
-        return {"leaks": {c: {k: v.rows for k, v in kinds.items()} for c, kinds in r.leaks.items()},
-                "coincidences": r.collisions}
-
-    for table in (out, _clean()):
-        with monkeypatch.context() as m:
-            m.setattr(scan, "_meeting_words", spy)
-            first_look = report(table)
-        with monkeypatch.context() as m:
-            m.setattr(scan, "_meeting_words", lambda view, ws, *_: np.ones(len(ws), dtype=bool))
-            every_row = report(table)
-        assert first_look == every_row
+    _same_report(monkeypatch, "_meeting_words", spy, lambda view, ws, *_: np.ones(len(ws), dtype=bool),
+                 (out, _clean()))
     assert sum(left_out) > 0
-    leaks = report(out)["leaks"]
+    leaks = _leak_report(out)["leaks"]
     # (a diacritic first, tatweel, both words only without their glued prepositions, a JSON column)
     assert {22, 23, 28} <= set(leaks["notes"]["name"]) and leaks["meta"]["name"] == [27]
     assert leaks["notes"]["address"] == [13]
@@ -431,22 +438,11 @@ def test_whole_cell_keys_only_where_they_can_meet_the_input(monkeypatch):
         made.append((kind, len(rows), len(core)))
         return rows
 
-    def report(table: pa.Table) -> dict:
-        r = _gate(table, parts=2)
-        return {"leaks": {c: {k: v.rows for k, v in kinds.items()} for c, kinds in r.leaks.items()},
-                "coincidences": r.collisions}
-
-    for table in (out, _clean()):
-        with monkeypatch.context() as m:
-            m.setattr(scan, "_whole_cell_rows", spy)
-            first_look = report(table)
-        with monkeypatch.context() as m:
-            m.setattr(scan, "_whole_cell_rows", lambda core, own, kind: real(core, None, kind))
-            every_cell = report(table)
-        assert first_look == every_cell
+    _same_report(monkeypatch, "_whole_cell_rows", spy, lambda core, own, kind: real(core, None, kind),
+                 (out, _clean()))
     for kind in ("value", "email", "iban"):
         assert sum(n for k, n, _ in made if k == kind) < sum(total for k, _, total in made if k == kind), kind
-    r = report(out)
+    r = _leak_report(out)
     assert 33 in r["leaks"]["address"]["email"] and 35 in r["leaks"]["notes"]["email"]
     assert 36 in r["leaks"]["remark"]["iban"]
     assert r["coincidences"]["name"]["iban"] == 1 and r["coincidences"]["remark"] == {"email": 1, "iban": 1}
