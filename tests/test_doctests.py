@@ -32,7 +32,6 @@ NO_EXAMPLES = frozenset({
     "tokenize_kit.limits",
     "tokenize_kit.manifest",
     "tokenize_kit.refdata.build_name_lexicon",
-    "tokenize_kit.scan",
     "tokenize_kit.riskchart",
     "tokenize_kit.suggest",
     "tokenize_kit.xlsx",

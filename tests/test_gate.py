@@ -620,3 +620,24 @@ def test_a_column_of_one_part_names_left_raw_fails_the_gate(monkeypatch):
     # the row's one-part name met in row 1, and "سعيد" of the clean tokens in the eight rows named so: coincidences
     r = _gate(_with("name", 0, "محمد"))
     assert not r.found and r.implausible == {} and r.collisions["name"]["name"] == 1 + N // 5
+
+
+def test_a_column_repeating_a_name_word_is_no_first_name_column():
+    """A nationality column (سعودي is also a given name) repeats one or two lexicon words: not a first-name column.
+    A first-name column is reported with its count and rows, across batches."""
+    from tokenize_kit.pii import name_lexicon as nl
+
+    firsts = [w for w in ["محمد", "أحمد", "سارة", "كريم", "فاطمة", "خالد", "منى", "يوسف", "نورة", "عمر", "هدى",
+                          "ياسر", "ريم", "طارق", "سلمى", "حسام", "دينا", "وليد", "رنا", "ماجد", "ليلى", "سامي"]
+              if nl.parse(w) is not None]
+    assert len(firsts) >= 20
+    t = pa.table({"nationality": ["سعودي"] * 30 + ["مصري"] * 10,
+                  "first": [firsts[i % len(firsts)] for i in range(40)]})
+    r = ScanResult()
+    for start in range(0, 40, 15):
+        part = ScanResult()
+        scan_batch(t.slice(start, 15), part, row_offset=start)
+        r.merge(part)
+    assert not r.columns["nationality"].found
+    names = r.columns["first"].kinds_found()["name"]
+    assert names.count == 40 and names.rows[:3] == [1, 2, 3]

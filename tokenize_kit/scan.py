@@ -37,6 +37,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
@@ -67,6 +68,8 @@ FORMAT_VERSION = 1
 MIN_SHARE = 0.05
 #: single-word name cells count only when at least this share of the column is names (a first-name column)
 MIN_NAME_SHARE = 0.3
+#: ... and hold at least this many distinct names (or half as many as their cells, in a small file)
+MIN_NAME_DISTINCT = 20
 #: row numbers kept per column and kind in a report
 MAX_ROWS = 20
 REPORT_KINDS = ("national_id", "phone", "iban", "email", "name", "address")
@@ -168,8 +171,11 @@ class ColumnFinding:
     values: dict[str, KindCount] = field(default_factory=dict)
     #: values of a kind found inside longer text
     in_text: dict[str, KindCount] = field(default_factory=dict)
-    #: single-word name cells (a first-name column), reported only when they are most of the column
-    single_names: int = 0
+    #: single-word name cells (a first-name column), reported only when they are most of the column and varied
+    single_names: KindCount = field(default_factory=KindCount)
+    #: stable hashes of distinct single-word name cells, up to :data:`MIN_NAME_DISTINCT` (a column repeating a
+    #: word or two that happen to be names, a nationality "سعودي", is no first-name column)
+    single_distinct: set[int] = field(default_factory=set)
     #: whole cells per PII type (eg_national_id, phone, person_name, sa_address ...): for suggesting a policy
     types: dict[str, int] = field(default_factory=dict)
 
@@ -179,8 +185,14 @@ class ColumnFinding:
 
     def kinds_found(self) -> dict[str, KindCount]:
         out = {k: v for k, v in self.values.items() if v.count and self.share(k) >= MIN_SHARE}
-        if self.non_empty and self.single_names / self.non_empty >= MIN_NAME_SHARE:
-            out.setdefault("name", self.values.get("name", KindCount()))
+        singles = self.single_names.count
+        if (self.non_empty and singles / self.non_empty >= MIN_NAME_SHARE
+                and len(self.single_distinct) >= min(MIN_NAME_DISTINCT, singles // 2)):
+            names = KindCount(**self.single_names.to_dict())
+            if "name" in self.values:  # (whole names of several parts, and single ones: other cells)
+                names = KindCount(self.values["name"].count + singles,
+                                  sorted(set(self.values["name"].rows) | set(names.rows))[:MAX_ROWS])
+            out["name"] = names
         return out
 
     @property
@@ -231,7 +243,9 @@ class ScanResult:
             mine = self.columns.setdefault(path, ColumnFinding(path))
             mine.cells += f.cells
             mine.non_empty += f.non_empty
-            mine.single_names += f.single_names
+            mine.single_names.merge(f.single_names)
+            room = max(0, MIN_NAME_DISTINCT - len(mine.single_distinct))
+            mine.single_distinct |= set(sorted(f.single_distinct - mine.single_distinct)[:room])
             for mine_kinds, theirs in ((mine.values, f.values), (mine.in_text, f.in_text)):
                 for kind, count in theirs.items():
                     mine_kinds.setdefault(kind, KindCount()).merge(count)
@@ -293,7 +307,11 @@ def _cell_kinds(det: ft.Detection, values: pa.Array) -> tuple[dict[str, np.ndarr
 
 
 def _single_names(values: pa.Array) -> np.ndarray:
-    """Cells that are one word of the name lexicon (a first-name column)."""
+    """Cells that are one word of the name lexicon (a first-name column).
+
+    >>> _single_names(pa.array(["محمد", "محمد أحمد", "سعودي", "x", None])).tolist()
+    [True, False, True, False, False]
+    """
     core = pc.utf8_trim_whitespace(values)
     enc = pc.dictionary_encode(core)
     d = enc.dictionary
@@ -335,8 +353,15 @@ def scan_batch(batch: pa.RecordBatch | pa.Table, result: ScanResult, covered: It
             if len(r):
                 finding.in_text.setdefault(_KIND_OF_SPAN[type_name], KindCount()).add(
                     leaf.rows[idx[r]] + row_offset + 1)
-        singles = int(_single_names(values).sum())
-        finding.single_names += singles
+        singles = _single_names(values)
+        if singles.any():
+            at = np.flatnonzero(singles)
+            finding.single_names.add(leaf.rows[idx[at]] + row_offset + 1)
+            room = MIN_NAME_DISTINCT - len(finding.single_distinct)
+            if room > 0:  # (a few distinct cells, hashed: no value is kept; of any 2 x as many, room are new)
+                distinct = pc.unique(pc.utf8_trim_whitespace(values.take(pa.array(at))))
+                new = {zlib.crc32(v.encode("utf-8")) for v in distinct[: 2 * MIN_NAME_DISTINCT].to_pylist()}
+                finding.single_distinct |= set(sorted(new - finding.single_distinct)[:room])
 
 
 # -- the gate ---------------------------------------------------------------------------------------------------
