@@ -641,3 +641,19 @@ def test_a_column_repeating_a_name_word_is_no_first_name_column():
     assert not r.columns["nationality"].found
     names = r.columns["first"].kinds_found()["name"]
     assert names.count == 40 and names.rows[:3] == [1, 2, 3]
+
+
+def test_place_names_alone_are_not_pii():
+    """A district named after a king, a region's English name, a city: places, not a person or an address; the
+    same words inside a name or an address, and a given name that is also a place (منى), are still read."""
+    t = pa.table({
+        "district": ["الملك فهد", "الأمير فواز الجنوبى", "العليا", "الملز"] * 5,
+        "region": ["Eastern Province", "Riyadh", "Makkah", "المنطقة الشرقية"] * 5,
+        "person": ["فهد بن سعود القحطاني", "منى أحمد", "محمد الملك", "سارة علي"] * 5,
+        "address": ["12 شارع الملك فهد، العليا، الرياض", "حي الملز، الرياض", "5 شارع التحلية، جدة", "x"] * 5,
+    })
+    r = ScanResult()
+    scan_batch(t, r)
+    found = {c for c, f in r.columns.items() if f.found}
+    assert found == {"person", "address"}, found
+    assert r.columns["person"].kinds_found()["name"].count == 20

@@ -327,6 +327,46 @@ def _single_names(values: pa.Array) -> np.ndarray:
     return out & idx.is_valid().to_numpy(zero_copy_only=False) if idx.null_count else out
 
 
+@cache
+def _place_names() -> pa.Array:
+    """Folded whole names of the places the reference data knows (governorates, cities, districts, regions and
+    their capitals, in Arabic and English), less single words that are also given names (منى is a place and a
+    name): a cell that is one of them names a place (a district named after a king, الملك فهد; Eastern Province),
+    not a person nor a resident's address."""
+    from . import refdata
+
+    names: set[str] = set()
+    for table, cols in (("eg_cities", ("name_ar", "name_en")), ("eg_governorates", ("name_ar", "name_en")),
+                        ("sa_cities", ("name_ar", "name_en")), ("sa_city_districts", ("name_ar", "name_en")),
+                        ("sa_districts", ("name_ar", "name_en")),
+                        ("sa_regions", ("name_ar", "name_en", "capital_ar", "capital_en"))):
+        t = refdata.table(table)
+        names.update(str(v) for c in cols if c in t.column_names for v in t.column(c).to_pylist() if v)
+    given = set(nl.key_array().to_pylist())
+    return pa.array(sorted({f for f in map(nl.fold, names) if " " in f or f not in given}), pa.string())
+
+
+#: cells longer than this (characters) are never a place's name alone
+_PLACE_CHARS = 40
+
+
+def _places(values: pa.Array) -> np.ndarray:
+    """Cells that are a known place's name and nothing else (:func:`_place_names`), in any spelling folding
+    evens out.
+
+    >>> _places(pa.array(["الملك فهد", "حي الملك فهد", "Eastern Province", "منى", "فهد القحطاني", None])).tolist()
+    [True, False, True, False, False, False]
+    """
+    core = pc.utf8_trim_whitespace(values)
+    short = np.flatnonzero(pc.fill_null(pc.less_equal(pc.utf8_length(core), _PLACE_CHARS), False)
+                           .to_numpy(zero_copy_only=False))
+    out = np.zeros(len(values), dtype=bool)
+    if len(short):
+        folded = nl.fold_array(core.take(pa.array(short)))
+        out[short] = pc.fill_null(pc.is_in(folded, value_set=_place_names()), False).to_numpy(zero_copy_only=False)
+    return out
+
+
 def scan_batch(batch: pa.RecordBatch | pa.Table, result: ScanResult, covered: Iterable[str] = (),
                row_offset: int = 0) -> None:
     """Add one batch's findings to ``result`` (columns in ``covered``, the policy's, are skipped)."""
@@ -339,6 +379,8 @@ def scan_batch(batch: pa.RecordBatch | pa.Table, result: ScanResult, covered: It
         finding.cells += len(leaf.values)
         keep = _non_empty(leaf.values)
         finding.non_empty += int(keep.sum())
+        if keep.any():
+            keep &= ~_places(leaf.values)  # (a place's name alone: not PII)
         if not keep.any():
             continue
         idx = np.flatnonzero(keep)
