@@ -593,6 +593,14 @@ def test_implausible_coincidences_in_the_command_and_its_report(tmp_path):
     assert proc.returncode == 1 and doc["pii_found"] is True
     assert {(d["column"], d["kind"], d["count"], d["probed"]) for d in doc["implausible_coincidences"]} == {
         ("mobile", "phone", N, N), ("national_id", "national_id", N, N)}
+    # other rows' raw mobiles in 30 rows of 40: the gate fails at the default share, not at --coincidence-share 0.8
+    values = _clean()["mobile"].to_pylist()
+    values[:30] = [RAW["mobile"][(i + 1) % 30].as_py() for i in range(30)]
+    pacsv.write_csv(_clean().set_column(1, "mobile", pa.array(values)), tmp_path / "out30.csv")
+    codes = [subprocess.run([tk, "scan", "out30.csv", "--against", "in.csv", "--policy", "p.yaml", "-q", *extra],
+                            cwd=tmp_path, capture_output=True, timeout=300).returncode
+             for extra in ([], ["--coincidence-share", "0.8"])]
+    assert codes == [1, 0]
 
 
 def test_a_name_column_cut_to_raw_parts_fails_the_gate():

@@ -981,6 +981,8 @@ _LONE = [GATE_KINDS.index(k) for k in ("national_id", "phone", "email", "iban")]
 #: gate fails: realistic tokens meet another row's raw value about as often as the raw values fill their domain
 #: (a few in a thousand for a million mobiles), a delivery with raw values in rows out of the input's order in
 #: nearly every row.  Counted from :data:`IMPLAUSIBLE_ROWS` such rows up (a tiny file meets nothing by chance).
+#: An extract holding most numbers of a phone prefix (tens of millions) meets this share by chance: ``scan
+#: --coincidence-share`` raises it for such files.
 IMPLAUSIBLE_SHARE = 0.5
 IMPLAUSIBLE_ROWS = 10
 _WORD_KINDS = [GATE_KINDS.index(k) for k in ("name", "address")]
@@ -1161,6 +1163,8 @@ class Gate:
     spill_dir: str | os.PathLike[str] | None = None
     parts: int = 64
     budget: int = PART_BUDGET
+    #: the share of a column's rows above which coincidences fail the gate (:data:`IMPLAUSIBLE_SHARE`)
+    share: float = IMPLAUSIBLE_SHARE
     _raw: _Partitions | None = None
     _probe: _Partitions | None = None
     _probe_columns: list[str] = field(default_factory=list)
@@ -1241,13 +1245,13 @@ class Gate:
             n = int(np.unpackbits(b).sum())
             result.collisions.setdefault(self._probe_columns[col_id], {})[GATE_KINDS[kind]] = n
             probed = int(np.unpackbits(_grown(self._probed[ck], self._rows)).sum()) if ck in self._probed else n
-            if n >= IMPLAUSIBLE_ROWS and n > IMPLAUSIBLE_SHARE * probed:
+            if n >= IMPLAUSIBLE_ROWS and n > self.share * probed:
                 result.implausible.setdefault(self._probe_columns[col_id], {})[GATE_KINDS[kind]] = (n, probed)
         # tokens of a name or address column meet words of their own row's raw value about once in a thousand
         # rows at most (a lexicon name beside a kept بن); in most rows, parts of the raw values passed
         for (path, word_kind), n in self._word_hits.items():
             base = self._word_base.get(word_kind, 0)
-            if n >= IMPLAUSIBLE_ROWS and n > IMPLAUSIBLE_SHARE * base:
+            if n >= IMPLAUSIBLE_ROWS and n > self.share * base:
                 result.implausible.setdefault(path, {})[word_kind] = (n, base)
 
 
@@ -1267,8 +1271,9 @@ def _set_bits(bits: dict[int, np.ndarray], key: int, rows: np.ndarray, n_rows: i
 def scan_file(path: str | os.PathLike[str], *, policy: Any = None, against: str | os.PathLike[str] | None = None,
               input_format: str | None = None, encoding: str | None = None, sample: int | None = None,
               spill_dir: str | os.PathLike[str] | None = None, progress: Any = None, delimiter: str | None = None,
-              limits: Any = None, processes: int = 1) -> ScanResult:
-    """Scan a file (skipping the policy's columns), and with ``against`` compare it with the raw input.
+              limits: Any = None, processes: int = 1, coincidence_share: float = IMPLAUSIBLE_SHARE) -> ScanResult:
+    """Scan a file (skipping the policy's columns), and with ``against`` compare it with the raw input
+    (``coincidence_share``: see :attr:`Gate.share`).
 
     ``processes`` > 1 (with ``against``): the slices are compared by this process and ``processes - 1`` worker
     processes side by side (finding PII in text holds the GIL), their findings taken in file order: the same
@@ -1302,7 +1307,7 @@ def scan_file(path: str | os.PathLike[str], *, policy: Any = None, against: str 
                 progress(seen, None)
         return result
     raw_batches, _ = read_batches(against, limits=limits, batch_bytes=DEFAULT_BATCH_BYTES)
-    with Gate(pol, spill_dir) as gate:
+    with Gate(pol, spill_dir, share=coincidence_share) as gate:
         if processes > 1:
             _gate_in_processes(gate, raw_batches, batches, result, covered, processes, progress)
         else:

@@ -260,7 +260,8 @@ class _GateRecords:
                                           schema=_GATE_SCHEMA)
 
 
-def scan_against(delivery: DataFrame, raw: DataFrame, policy: Any, on: str) -> dict[str, Any]:
+def scan_against(delivery: DataFrame, raw: DataFrame, policy: Any, on: str, *,
+                 coincidence_share: float | None = None) -> dict[str, Any]:
     """The delivery gate (``scan --against``) on Spark: the leaks and coincidences :class:`tokenize_kit.scan.Gate`
     finds, counted alike (tested equal on a standalone cluster).
 
@@ -272,10 +273,13 @@ def scan_against(delivery: DataFrame, raw: DataFrame, policy: Any, on: str) -> d
     ``keys`` being up to 20 ``on`` values of leaking rows; the delivery fails the gate when ``leaks`` or
     ``implausible`` (more raw values of other rows, or raw words of their own row in a token column, than chance
     explains) is not empty.
+    ``coincidence_share``: as ``scan --coincidence-share`` (default :data:`tokenize_kit.scan.IMPLAUSIBLE_SHARE`).
     Columns outside the policy are scanned by :func:`scan`."""
     from pyspark.sql import functions as F
 
     from .scan import IMPLAUSIBLE_ROWS, IMPLAUSIBLE_SHARE, MAX_ROWS, ScanError, compare
+
+    share = IMPLAUSIBLE_SHARE if coincidence_share is None else coincidence_share
 
     policy = Policy.load(policy)
     doc = policy.to_dict()
@@ -347,13 +351,13 @@ def scan_against(delivery: DataFrame, raw: DataFrame, policy: Any, on: str) -> d
         for r in (recs.filter(F.col("rec") == "probe").groupBy("column", "kind")
                   .agg(F.countDistinct("key").alias("n")).collect()):
             n = met.get((r["column"], r["kind"]), 0)
-            if n >= IMPLAUSIBLE_ROWS and n > IMPLAUSIBLE_SHARE * int(r["n"]):
+            if n >= IMPLAUSIBLE_ROWS and n > share * int(r["n"]):
                 report["implausible"].setdefault(r["column"], {})[r["kind"]] = {"count": n, "probed": int(r["n"])}
         base = {r["kind"]: int(r["n"]) for r in recs.filter(F.col("rec") == "base").groupBy("kind")
                 .agg(F.sum("hash").alias("n")).collect()}
         for r in words.groupBy("column", "kind").agg(F.countDistinct("key").alias("n")).collect():
             n, m = int(r["n"]), base.get(r["kind"], 0)
-            if n >= IMPLAUSIBLE_ROWS and n > IMPLAUSIBLE_SHARE * m:
+            if n >= IMPLAUSIBLE_ROWS and n > share * m:
                 report["implausible"].setdefault(r["column"], {})[r["kind"]] = {"count": n, "probed": m}
     finally:
         recs.unpersist()

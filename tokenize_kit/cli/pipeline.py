@@ -297,6 +297,12 @@ def detokenize(input_path, output_path, policy, keyset_path, **opts):
 @click.option("--spill-dir", type=click.Path(file_okay=False),
               help="Folder for the gate's temporary hash partitions (default: the system temp folder; about 16 "
                    "bytes per ID, phone, e-mail and IBAN value of the delivery; removed at the end).")
+@click.option("--coincidence-share", type=click.FloatRange(0, 1, min_open=True),
+              help="With --against (default 0.5): fail when more than this share of a column's rows equal raw "
+                   "values of other "
+                   "rows (or, in a name or address token column, raw words of their own row).  Tokens meet them by "
+                   "chance about as often as the raw values fill their domain: raise it only for an extract holding "
+                   "most numbers of a phone prefix (tens of millions).")
 @click.option("--processes", type=click.IntRange(1), envvar=PROCESSES_ENV, default=1, show_default=True,
               help=f"With --against: compare the files in this many processes in all, this one and N-1 workers "
                    f"(or ${PROCESSES_ENV}; one per CPU is fastest; finding PII in text holds Python's GIL, so "
@@ -305,7 +311,7 @@ def detokenize(input_path, output_path, policy, keyset_path, **opts):
 @click.option("--force", is_flag=True, help="Replace the --suggest-policy file if it exists.")
 @_input_options
 def scan(input_path, out_format, sample, policy, against, suggest_policy, input_format, encoding, spill_dir,
-         processes, quiet, force, **opts):
+         coincidence_share, processes, quiet, force, **opts):
     """Find raw PII in INPUT: national IDs, phones, IBANs, e-mails, names and addresses, as whole cells and
     inside text, in every column (nested JSON / Parquet fields too).
 
@@ -324,7 +330,8 @@ def scan(input_path, out_format, sample, policy, against, suggest_policy, input_
         update, done = _progress(quiet, "scan --against" if against else "scan")
         result = scan_file(input_path, policy=policy, against=against, input_format=input_format,
                            encoding=encoding, sample=sample, spill_dir=spill_dir, delimiter=opts["delimiter"],
-                           limits=_limits(opts), progress=update, processes=processes)
+                           limits=_limits(opts), progress=update, processes=processes,
+                           **({} if coincidence_share is None else {"coincidence_share": coincidence_share}))
         done()
     except click.ClickException:
         raise
