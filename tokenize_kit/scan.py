@@ -1098,37 +1098,35 @@ def _whole_values(found: pa.Array, o_value: np.ndarray, own: pa.Array, r_keys: p
     sel = np.flatnonzero(word)
     codes = pc.dictionary_encode(pa.concat_arrays([own.take(pa.array(sel)), plain_strings(found)])).indices
     codes = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+    n_codes = int(codes.max()) + 1
     r_code, o_code = codes[: len(sel)], codes[len(sel):]
     # each raw value's distinct word keys, and whether one of them is a pair (two words or more)
     values, v_of = np.unique(r_value[sel], return_inverse=True)
-    u = np.unique(v_of.astype(np.int64) * (int(codes.max()) + 1) + r_code)
-    n_codes = int(codes.max()) + 1
+    u = np.unique(v_of.astype(np.int64) * n_codes + r_code)
     u_value, u_code = u // n_codes, u % n_codes
     keys_of = np.bincount(u_value, minlength=len(values))
     several = np.bincount(v_of, weights=pair[sel], minlength=len(values)) > 0
-    # the raw values each found key belongs to (raw keys sorted by key code), counted per output value
+    # the raw values each distinct (output value, key) found belongs to, counted per output value
     order = np.argsort(u_code, kind="stable")
     code_sorted, value_sorted = u_code[order], u_value[order]
     o_pairs = np.unique(o_value.astype(np.int64) * n_codes + o_code)
-    lo = np.searchsorted(code_sorted, o_pairs % n_codes, side="left")
-    hi = np.searchsorted(code_sorted, o_pairs % n_codes, side="right")
-    reps = hi - lo
-    at = np.repeat(lo - np.concatenate([[0], np.cumsum(reps)[:-1]]), reps) + np.arange(int(reps.sum()))
-    ov = np.repeat(o_pairs // n_codes, reps) * len(values) + value_sorted[at]
-    ov_u, met = np.unique(ov, return_counts=True)
+    which, at = _equal_ranges(code_sorted, o_pairs % n_codes)
+    ov_u, met = np.unique((o_pairs // n_codes)[which] * len(values) + value_sorted[at], return_counts=True)
     full = ov_u[(met == keys_of[ov_u % len(values)]) & several[ov_u % len(values)]]
-    if not len(full):
-        return np.zeros(len(found), dtype=bool)
-    # the found keys of a completed value
-    lo = np.searchsorted(code_sorted, o_code, side="left")
-    hi = np.searchsorted(code_sorted, o_code, side="right")
-    reps = hi - lo
-    at = np.repeat(lo - np.concatenate([[0], np.cumsum(reps)[:-1]]), reps) + np.arange(int(reps.sum()))
-    of_key = np.repeat(np.arange(len(found)), reps)
-    done = in_sorted(full, np.repeat(o_value.astype(np.int64), reps) * len(values) + value_sorted[at])
     whole = np.zeros(len(found), dtype=bool)
-    whole[of_key[done]] = True
+    if len(full):  # the found keys of a completed value
+        which, at = _equal_ranges(code_sorted, o_code)
+        done = in_sorted(full, o_value.astype(np.int64)[which] * len(values) + value_sorted[at])
+        whole[which[done]] = True
     return whole
+
+
+def _equal_ranges(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (i, j) with ``keys[i] == sorted_keys[j]``, as two arrays."""
+    lo = np.searchsorted(sorted_keys, keys, side="left")
+    reps = np.searchsorted(sorted_keys, keys, side="right") - lo
+    which = np.repeat(np.arange(len(keys)), reps)
+    return which, np.repeat(lo - np.concatenate([[0], np.cumsum(reps)[:-1]]), reps) + np.arange(int(reps.sum()))
 
 
 #: the one-letter prefixes of word keys of two or more words (a name's pair, an address's pair)
