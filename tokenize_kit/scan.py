@@ -329,21 +329,12 @@ def _single_names(values: pa.Array) -> np.ndarray:
 
 @cache
 def _place_names() -> pa.Array:
-    """Folded whole names of the places the reference data knows (governorates, cities, districts, regions and
-    their capitals, in Arabic and English), less single words that are also given names (منى is a place and a
-    name): a cell that is one of them names a place (a district named after a king, الملك فهد; Eastern Province),
-    not a person nor a resident's address."""
-    from . import refdata
-
-    names: set[str] = set()
-    for table, cols in (("eg_cities", ("name_ar", "name_en")), ("eg_governorates", ("name_ar", "name_en")),
-                        ("sa_cities", ("name_ar", "name_en")), ("sa_city_districts", ("name_ar", "name_en")),
-                        ("sa_districts", ("name_ar", "name_en")),
-                        ("sa_regions", ("name_ar", "name_en", "capital_ar", "capital_en"))):
-        t = refdata.table(table)
-        names.update(str(v) for c in cols if c in t.column_names for v in t.column(c).to_pylist() if v)
+    """Folded whole names of the places the reference data knows (:func:`_known_places`; villages left out), less
+    single words that are also given names (منى is a place and a name): a cell that is one of them names a place
+    (a district named after a king, الملك فهد; Eastern Province), not a person nor a resident's address."""
     given = set(nl.key_array().to_pylist())
-    return pa.array(sorted({f for f in map(nl.fold, names) if " " in f or f not in given}), pa.string())
+    return pa.array(sorted({f for f in map(nl.fold, _known_places(villages=False)) if " " in f or f not in given}),
+                    pa.string())
 
 
 #: a cell that may be a place's name alone: up to 40 characters, no digit and no "@" (one regex pass; the folding
@@ -500,25 +491,31 @@ def _fold(word: str) -> str:
 
 
 @cache
-def _place_words() -> frozenset[str]:
-    """Folded words of every place name the reference data knows (cities, districts, villages, markaz and
-    governorate names, regions): a town's name in an address is not what identifies its resident."""
+def _known_places(villages: bool = True) -> frozenset[str]:
+    """Every place name of the reference data: cities, governorates, districts, regions and their capitals, in
+    Arabic and English, and with ``villages`` Egypt's villages and their markaz."""
     from . import refdata
 
-    words: set[str] = set()
+    names: set[str] = set()
     for table, cols in (("eg_cities", ("name_ar", "name_en")), ("eg_villages", ("markaz_ar", "name_ar")),
                         ("eg_governorates", ("name_ar", "name_en")), ("sa_cities", ("name_ar", "name_en")),
                         ("sa_city_districts", ("name_ar", "name_en")), ("sa_districts", ("name_ar", "name_en")),
                         ("sa_regions", ("name_ar", "name_en", "capital_ar", "capital_en"))):
+        if table == "eg_villages" and not villages:
+            continue
         try:
             t = refdata.table(table)
         except ValueError:
             continue
-        for c in cols:
-            if c in t.column_names:
-                for name in t.column(c).to_pylist():
-                    words.update(nl.fold(w) for w in str(name).split())
-    return frozenset(words)
+        names.update(str(v) for c in cols if c in t.column_names for v in t.column(c).to_pylist() if v)
+    return frozenset(names)
+
+
+@cache
+def _place_words() -> frozenset[str]:
+    """Folded words of every place name the reference data knows (:func:`_known_places`): a town's name in an
+    address is not what identifies its resident."""
+    return frozenset(nl.fold(w) for name in _known_places() for w in name.split())
 
 
 def _core_keys(row: np.ndarray, folded: pa.Array, core: tuple[np.ndarray, np.ndarray]
@@ -986,6 +983,15 @@ _LONE = [GATE_KINDS.index(k) for k in ("national_id", "phone", "email", "iban")]
 #: --coincidence-share`` raises it for such files.
 IMPLAUSIBLE_SHARE = 0.5
 IMPLAUSIBLE_ROWS = 10
+
+
+def implausible(rows: int, base: int, share: float = IMPLAUSIBLE_SHARE) -> bool:
+    """Whether ``rows`` of ``base`` rows meeting raw values is more than chance explains (the gate then fails).
+
+    >>> implausible(30, 40), implausible(20, 40), implausible(9, 9), implausible(30, 40, share=0.8)
+    (True, False, False, False)
+    """
+    return rows >= IMPLAUSIBLE_ROWS and rows > share * base
 _WORD_KINDS = [GATE_KINDS.index(k) for k in ("name", "address")]
 
 
@@ -1244,13 +1250,13 @@ class Gate:
             n = int(np.unpackbits(b).sum())
             result.collisions.setdefault(self._probe_columns[col_id], {})[GATE_KINDS[kind]] = n
             probed = int(np.unpackbits(_grown(self._probed[ck], self._rows)).sum()) if ck in self._probed else n
-            if n >= IMPLAUSIBLE_ROWS and n > self.share * probed:
+            if implausible(n, probed, self.share):
                 result.implausible.setdefault(self._probe_columns[col_id], {})[GATE_KINDS[kind]] = (n, probed)
         # tokens of a name or address column meet words of their own row's raw value about once in a thousand
         # rows at most (a lexicon name beside a kept بن); in most rows, parts of the raw values passed
         for (path, word_kind), n in self._word_hits.items():
             base = self._word_base.get(word_kind, 0)
-            if n >= IMPLAUSIBLE_ROWS and n > self.share * base:
+            if implausible(n, base, self.share):
                 result.implausible.setdefault(path, {})[word_kind] = (n, base)
 
 

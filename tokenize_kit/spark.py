@@ -277,7 +277,7 @@ def scan_against(delivery: DataFrame, raw: DataFrame, policy: Any, on: str, *,
     Columns outside the policy are scanned by :func:`scan`."""
     from pyspark.sql import functions as F
 
-    from .scan import IMPLAUSIBLE_ROWS, IMPLAUSIBLE_SHARE, MAX_ROWS, ScanError, compare
+    from .scan import IMPLAUSIBLE_SHARE, MAX_ROWS, ScanError, compare, implausible
 
     share = IMPLAUSIBLE_SHARE if coincidence_share is None else coincidence_share
 
@@ -351,13 +351,13 @@ def scan_against(delivery: DataFrame, raw: DataFrame, policy: Any, on: str, *,
         for r in (recs.filter(F.col("rec") == "probe").groupBy("column", "kind")
                   .agg(F.countDistinct("key").alias("n")).collect()):
             n = met.get((r["column"], r["kind"]), 0)
-            if n >= IMPLAUSIBLE_ROWS and n > share * int(r["n"]):
+            if implausible(n, int(r["n"]), share):
                 report["implausible"].setdefault(r["column"], {})[r["kind"]] = {"count": n, "probed": int(r["n"])}
         base = {r["kind"]: int(r["n"]) for r in recs.filter(F.col("rec") == "base").groupBy("kind")
                 .agg(F.sum("hash").alias("n")).collect()}
         for r in words.groupBy("column", "kind").agg(F.countDistinct("key").alias("n")).collect():
             n, m = int(r["n"]), base.get(r["kind"], 0)
-            if n >= IMPLAUSIBLE_ROWS and n > share * m:
+            if implausible(n, m, share):
                 report["implausible"].setdefault(r["column"], {})[r["kind"]] = {"count": n, "probed": m}
     finally:
         recs.unpersist()
