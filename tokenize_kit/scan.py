@@ -1176,8 +1176,8 @@ class Gate:
     _rows: int = 0
     #: (column id * 16 + kind) -> the probed output rows, a bit each (the denominator of the implausible share)
     _probed: dict[int, np.ndarray] = field(default_factory=dict)
-    #: (column, kind) -> rows whose tokens meet words of their own row's raw value; kind -> rows that could
-    _word_hits: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: kind (name, address) -> rows whose input has a word key of that kind (the rows whose tokens could meet
+    #: their own raw words; those that do are the result's name and address coincidences)
     _word_base: dict[str, int] = field(default_factory=dict)
 
     def __enter__(self) -> Gate:
@@ -1212,7 +1212,6 @@ class Gate:
         for path, kind, rows in c.words:
             bucket2 = result.collisions.setdefault(path, {})
             bucket2[kind] = bucket2.get(kind, 0) + len(rows)
-            self._word_hits[(path, kind)] = self._word_hits.get((path, kind), 0) + len(rows)
         for kind, n in c.word_rows.items():
             self._word_base[kind] = self._word_base.get(kind, 0) + n
         for path, kind, rows in c.leaks:
@@ -1254,10 +1253,11 @@ class Gate:
                 result.implausible.setdefault(self._probe_columns[col_id], {})[GATE_KINDS[kind]] = (n, probed)
         # tokens of a name or address column meet words of their own row's raw value about once in a thousand
         # rows at most (a lexicon name beside a kept بن); in most rows, parts of the raw values passed
-        for (path, word_kind), n in self._word_hits.items():
-            base = self._word_base.get(word_kind, 0)
-            if implausible(n, base, self.share):
-                result.implausible.setdefault(path, {})[word_kind] = (n, base)
+        for path, kinds in result.collisions.items():
+            for word_kind, base in self._word_base.items():
+                n = kinds.get(word_kind, 0)
+                if implausible(n, base, self.share):
+                    result.implausible.setdefault(path, {})[word_kind] = (n, base)
 
 
 def _grown(bits: np.ndarray, rows: int) -> np.ndarray:
@@ -1276,9 +1276,9 @@ def _set_bits(bits: dict[int, np.ndarray], key: int, rows: np.ndarray, n_rows: i
 def scan_file(path: str | os.PathLike[str], *, policy: Any = None, against: str | os.PathLike[str] | None = None,
               input_format: str | None = None, encoding: str | None = None, sample: int | None = None,
               spill_dir: str | os.PathLike[str] | None = None, progress: Any = None, delimiter: str | None = None,
-              limits: Any = None, processes: int = 1, coincidence_share: float = IMPLAUSIBLE_SHARE) -> ScanResult:
+              limits: Any = None, processes: int = 1, coincidence_share: float | None = None) -> ScanResult:
     """Scan a file (skipping the policy's columns), and with ``against`` compare it with the raw input
-    (``coincidence_share``: see :attr:`Gate.share`).
+    (``coincidence_share``: see :attr:`Gate.share`; None: :data:`IMPLAUSIBLE_SHARE`).
 
     ``processes`` > 1 (with ``against``): the slices are compared by this process and ``processes - 1`` worker
     processes side by side (finding PII in text holds the GIL), their findings taken in file order: the same
@@ -1312,7 +1312,7 @@ def scan_file(path: str | os.PathLike[str], *, policy: Any = None, against: str 
                 progress(seen, None)
         return result
     raw_batches, _ = read_batches(against, limits=limits, batch_bytes=DEFAULT_BATCH_BYTES)
-    with Gate(pol, spill_dir, share=coincidence_share) as gate:
+    with Gate(pol, spill_dir, share=IMPLAUSIBLE_SHARE if coincidence_share is None else coincidence_share) as gate:
         if processes > 1:
             _gate_in_processes(gate, raw_batches, batches, result, covered, processes, progress)
         else:

@@ -344,21 +344,19 @@ def scan_against(delivery: DataFrame, raw: DataFrame, policy: Any, on: str, *,
         for r in (words.unionByName(probes).groupBy("column", "kind").agg(F.countDistinct("key").alias("n"))
                   .collect()):
             report["coincidences"].setdefault(r["column"], {})[r["kind"]] = int(r["n"])
-        # raw values of other rows far beyond chance fail the gate (see tokenize_kit.scan.IMPLAUSIBLE_SHARE)
+        # coincidences far beyond chance fail the gate (tokenize_kit.scan.implausible): of the probed rows for IDs,
+        # phones, e-mails and IBANs; of the rows with a raw name or address for a token column's own-row words
+        # (the coincidences above: probes and words never share a kind)
         report["implausible"] = {}
-        met = {(r["column"], r["kind"]): int(r["n"]) for r in probes.groupBy("column", "kind")
-               .agg(F.countDistinct("key").alias("n")).collect()}
-        for r in (recs.filter(F.col("rec") == "probe").groupBy("column", "kind")
-                  .agg(F.countDistinct("key").alias("n")).collect()):
-            n = met.get((r["column"], r["kind"]), 0)
-            if implausible(n, int(r["n"]), share):
-                report["implausible"].setdefault(r["column"], {})[r["kind"]] = {"count": n, "probed": int(r["n"])}
+        probed = {(r["column"], r["kind"]): int(r["n"]) for r in recs.filter(F.col("rec") == "probe")
+                  .groupBy("column", "kind").agg(F.countDistinct("key").alias("n")).collect()}
         base = {r["kind"]: int(r["n"]) for r in recs.filter(F.col("rec") == "base").groupBy("kind")
                 .agg(F.sum("hash").alias("n")).collect()}
-        for r in words.groupBy("column", "kind").agg(F.countDistinct("key").alias("n")).collect():
-            n, m = int(r["n"]), base.get(r["kind"], 0)
-            if implausible(n, m, share):
-                report["implausible"].setdefault(r["column"], {})[r["kind"]] = {"count": n, "probed": m}
+        for column, kinds in report["coincidences"].items():
+            for kind, n in kinds.items():
+                m = probed.get((column, kind), base.get(kind, 0))
+                if implausible(n, m, share):
+                    report["implausible"].setdefault(column, {})[kind] = {"count": n, "probed": m}
     finally:
         recs.unpersist()
     return report

@@ -299,8 +299,8 @@ def detokenize(input_path, output_path, policy, keyset_path, **opts):
                    "bytes per ID, phone, e-mail and IBAN value of the delivery; removed at the end).")
 @click.option("--coincidence-share", type=click.FloatRange(0, 1, min_open=True),
               help="With --against (default 0.5): fail when more than this share of a column's rows equal raw "
-                   "values of other "
-                   "rows (or, in a name or address token column, raw words of their own row).  Tokens meet them by "
+                   "values of other rows (or, in a name or address token column, raw words of their own row).  "
+                   "Tokens meet them by "
                    "chance about as often as the raw values fill their domain: raise it only for an extract holding "
                    "most numbers of a phone prefix (tens of millions).")
 @click.option("--processes", type=click.IntRange(1), envvar=PROCESSES_ENV, default=1, show_default=True,
@@ -331,7 +331,7 @@ def scan(input_path, out_format, sample, policy, against, suggest_policy, input_
         result = scan_file(input_path, policy=policy, against=against, input_format=input_format,
                            encoding=encoding, sample=sample, spill_dir=spill_dir, delimiter=opts["delimiter"],
                            limits=_limits(opts), progress=update, processes=processes,
-                           **({} if coincidence_share is None else {"coincidence_share": coincidence_share}))
+                           coincidence_share=coincidence_share)
         done()
     except click.ClickException:
         raise
