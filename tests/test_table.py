@@ -308,3 +308,36 @@ def test_the_scientific_pre_check_misses_no_number_in_scientific_notation(values
     if any(re.match(SCIENTIFIC, v) for v in values):
         assert _has_e(arr)
     assert not _has_e(pa.array(["12 شارع النيل، 1e", "01012345678", "e5", "1.", ".5e3"], pa.string()))
+
+
+@pytest.mark.parametrize(("type_name", "values"), [
+    ("person_name", ["أحمد محمد علي", "Sara Ali", "", "1234", "منى حسن", "أحمد محمد علي", "x y", "Omar"]),
+    ("email", ["a.b@x.com", "bad", "c@d.org", "a.b@x.com", "z@y.sa", "@@", "q@w.eg", "n/a"]),
+    ("iban", ["EG380019000500000000263180002", "SA0380000000608010167519", "EG12", "x",
+              "SA0380000000608010167519", "EG380019000500000000263180002", "", "SA44 2000 0001 2345 6789 1234"]),
+    ("eg_address", ["12 شارع التحرير، الدقي، الجيزة", "!!", "5 Nile St, Cairo", "12 شارع التحرير، الدقي، الجيزة",
+                    "شقة 3", "-", "7 ش النصر", "?"]),
+])
+@pytest.mark.parametrize("method", ["fpe", "mask", "hash", "redact"])
+@pytest.mark.parametrize("on_invalid", ["generic", "redact", "null"])
+def test_slices_of_distinct_values_give_the_whole_column(monkeypatch, type_name, values, method, on_invalid):
+    """A text type hands its distinct values to the token operations a slice at a time (PIIType.slice_values):
+    slices of 3 (valid and invalid values, repeats, in every slice) give the tokens and counts of the column taken
+    whole, both ways."""
+    from tokenize_kit.pii import registry
+
+    t = pa.table({"c": values * 3})
+    policy = {"columns": {"c": {"type": type_name, "method": method, "on_invalid": on_invalid}}}
+
+    def both_ways() -> tuple[list, list, dict]:
+        report = TableReport()
+        out = tokenize_table(t, policy, KS, report=report)
+        back = detokenize_table(out, policy, KS)
+        return out.column("c").to_pylist(), back.column("c").to_pylist(), report.to_dict()
+
+    kind = type(registry.get(type_name))
+    assert kind.slice_values > 0
+    sliced = (monkeypatch.setattr(kind, "slice_values", 3), both_ways())[1]
+    whole = (monkeypatch.setattr(kind, "slice_values", 0), both_ways())[1]
+    assert sliced == whole
+    assert sliced[0] != values * 3  # (tokens were made)

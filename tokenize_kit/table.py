@@ -517,16 +517,12 @@ def _transform_column(
         rep.left_as_is = len(work_idx)
         rep.output_type = str(col.type)
         return col, rep
-    parsed = pii_type.parse(uniq, spec) if pii_type.has_invalid else None
-    valid = parsed.ok if parsed is not None else np.ones(len(uniq), dtype=bool)
+    pieces: list[tuple[np.ndarray, pa.Array]] = []  # (distinct-value indices, their outputs)
+    step = pii_type.slice_values or len(uniq)
+    valid = np.concatenate([_valid_slice(pii_type, uniq.slice(a, step) if step < len(uniq) else uniq, a, spec,
+                                         crypto, decrypt, pieces) for a in range(0, len(uniq), step)])
     counts_valid = np.bincount(pos, minlength=len(uniq))
     vi = np.flatnonzero(valid)
-    pieces: list[tuple[np.ndarray, pa.Array]] = []  # (distinct-value indices, their outputs)
-    if len(vi):
-        if len(vi) == len(uniq):  # every value valid: the type reuses this parse
-            pieces.append((vi, _apply(pii_type, uniq, spec, crypto, decrypt, parsed)))
-        else:
-            pieces.append((vi, _apply(pii_type, uniq.take(pa.array(vi)), spec, crypto, decrypt)))
     rep.tokenized = int(counts_valid[vi].sum())
     ii = np.flatnonzero(~valid)
     if len(ii):
@@ -565,6 +561,20 @@ def _transform_column(
     out = _restore_type(full, origin, col, spec)
     rep.output_type = str(out.type)
     return out, rep
+
+
+def _valid_slice(pii_type: PIIType, uniq: pa.Array, at: int, spec: ColumnSpec, crypto: Crypto, decrypt: bool,
+                 pieces: list[tuple[np.ndarray, pa.Array]]) -> np.ndarray:
+    """Which of these distinct values (from index ``at`` of the column's) are valid; their outputs are appended
+    to ``pieces`` as (distinct-value indices, outputs)."""
+    parsed = pii_type.parse(uniq, spec) if pii_type.has_invalid else None
+    valid = parsed.ok if parsed is not None else np.ones(len(uniq), dtype=bool)
+    vi = np.flatnonzero(valid)
+    if len(vi) == len(uniq):  # every value valid: the type reuses this parse
+        pieces.append((at + vi, _apply(pii_type, uniq, spec, crypto, decrypt, parsed)))
+    elif len(vi):
+        pieces.append((at + vi, _apply(pii_type, uniq.take(pa.array(vi)), spec, crypto, decrypt)))
+    return valid
 
 
 def _free_text_column(col: pa.Array, text: pa.Array, spec: ColumnSpec, crypto: Crypto, decrypt: bool,

@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from tokenize_kit import refdata
 from tokenize_kit.utf8 import encode_codepoints, group_bytes
 
-from .base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, stdnum_api
+from .base import TEXT_SLICE, ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, stdnum_api
 from .charclass import CLASSES, _crypt_group, charclass_cps
 from .exceptions import InvalidFormat
 from .text import WORD_CHARS, CharClass, decode, encode, row_ids
@@ -854,6 +854,7 @@ def _keep_places(spec: ColumnSpec | None) -> bool:
 class _Address(PIIType):
     country: ClassVar[str]
     has_invalid: ClassVar[bool] = True
+    slice_values: ClassVar[int] = TEXT_SLICE
 
     def compact(self, value: str) -> str:
         return " ".join(value.split())

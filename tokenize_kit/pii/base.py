@@ -172,6 +172,10 @@ class Parse:
     ok: np.ndarray
 
 
+#: :attr:`PIIType.slice_values` of the text types (names, e-mails, IBANs, addresses)
+TEXT_SLICE = 65_536
+
+
 def int_domain_subkeys(domain: str) -> tuple[tuple[str, str], ...]:
     """The subkeys :func:`~tokenize_kit.pii.intdomain.crypt_ints` (and so character-class FPE) uses in ``domain``:
     FF1 for large integer domains, the permutation tables for small ones."""
@@ -193,6 +197,12 @@ class PIIType(ABC):
     has_invalid: ClassVar[bool] = True
     #: the (purpose, domain) pairs of the subkeys :meth:`_crypt` uses (see the module docstring)
     subkeys: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: how many distinct values :func:`tokenize_kit.table.transform_column` gives :meth:`parse` and the token
+    #: operations at a time (0: the whole column).  A text type's work arrays take several bytes per character;
+    #: made for a whole column they are fresh memory the kernel faults in page by page (dear on a virtual
+    #: machine), while slices reuse what the previous slice freed and bound the peak.  Number types keep 0:
+    #: their cycle walks pay a fixed cost per call.
+    slice_values: ClassVar[int] = 0
 
     # -- scalar, python-stdnum style ------------------------------------------------------------
     @abstractmethod

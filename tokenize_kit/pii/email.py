@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from tokenize_kit.utf8 import group_bytes
 
-from .base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, stdnum_api
+from .base import TEXT_SLICE, ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, stdnum_api
 from .charclass import charclass, charclass_cps
 from .exceptions import InvalidFormat
 
@@ -35,6 +35,7 @@ class Email(PIIType):
     description: ClassVar[str] = "E-mail address (local part encrypted, domain kept by default)"
     domain: ClassVar[str] = "email"
     subkeys: ClassVar[tuple[tuple[str, str], ...]] = (*int_domain_subkeys("email"), *int_domain_subkeys("email/host"))
+    slice_values: ClassVar[int] = TEXT_SLICE
 
     def compact(self, value: str) -> str:
         return value.strip()

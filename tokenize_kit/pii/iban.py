@@ -78,7 +78,7 @@ from tokenize_kit.primitives import prf_u16x32
 from tokenize_kit.subkeys import KEEP_SHIFT, SURROGATE
 from tokenize_kit.utf8 import encode_fixed, group_bytes
 
-from .base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, stdnum_api
+from .base import TEXT_SLICE, ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, stdnum_api
 from .checksums import mod97_10
 from .exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 from .intdomain import crypt_ints
@@ -195,6 +195,7 @@ class Iban(PIIType):
     description: ClassVar[str] = "IBAN of Egypt (EG, 29) or Saudi Arabia (SA, 24); country and bank code kept"
     domain: ClassVar[str] = "iban"
     subkeys: ClassVar[tuple[tuple[str, str], ...]] = (*int_domain_subkeys("iban"), (KEEP_SHIFT, "iban"))
+    slice_values: ClassVar[int] = TEXT_SLICE
 
     # -- scalar ---------------------------------------------------------------------------------
     def compact(self, value: str) -> str:

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 
 from tokenize_kit import refdata
 
-from .base import ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, stdnum_api
+from .base import TEXT_SLICE, ColumnSpec, Crypto, Parse, PIIType, int_domain_subkeys, stdnum_api
 from .charclass import charclass
 from .exceptions import InvalidFormat
 from .intdomain import crypt_ints
@@ -269,6 +269,7 @@ class PersonName(PIIType):
     domain: ClassVar[str] = "person_name"
     subkeys: ClassVar[tuple[tuple[str, str], ...]] = (*int_domain_subkeys("person_name"),
                                                       *int_domain_subkeys("person_name/generic"))
+    slice_values: ClassVar[int] = TEXT_SLICE
 
     def compact(self, value: str) -> str:
         return " ".join(value.split())
