@@ -716,6 +716,8 @@ def _scatter(pieces: list[tuple[np.ndarray, pa.Array]], pos: np.ndarray) -> pa.A
         return values.take(pa.array(pos))
     order = np.concatenate([idx for idx, _ in pieces])
     values = pa.concat_arrays([_as_string_array(res) for _, res in pieces])
+    if len(order) == len(pos) and bool((order[1:] > order[:-1]).all()):  # (slices of a column of distinct values)
+        return values
     where = np.empty(len(order), dtype=np.int64)
     where[order] = np.arange(len(order))
     return values.take(pa.array(where[pos]))
