@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 from tokenize_kit import Policy, detokenize_table, tokenize_table
 from tokenize_kit.keys import Keyset
 from tokenize_kit.policy import PolicyError
-from tokenize_kit.table import EMPTY_MARKERS, TableReport, TokenizeError, _digit_keys, distinct
+from tokenize_kit.table import (
+    EMPTY_MARKERS,
+    NEARLY_DISTINCT,
+    TableReport,
+    TokenizeError,
+    _digit_keys,
+    distinct,
+    distinct_in_slices,
+)
 
 KS = Keyset.generate()
 POLICY = {
@@ -277,6 +285,23 @@ def test_distinct_gives_every_row_back_and_no_value_twice(values):
     assert len(set(uniq.to_pylist())) == len(uniq) == len(set(values))
     if len(set(values)) == len(values):
         assert uniq.to_pylist() == values and pos.tolist() == list(range(len(values)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["أحمد", "منى", "a", "b", "c", "d", "e", "f"]), min_size=0, max_size=40),
+       st.integers(1, 9))
+def test_distinct_in_slices_gives_every_row_back(values, step):
+    """Slice by slice when the first slice is nearly all distinct, else whole: every row comes back; a value
+    occurs at most once per slice; a column whose first slice repeats is :func:`distinct` itself."""
+    arr = pa.array(values, pa.string())
+    uniq, pos = distinct_in_slices(arr, step)
+    assert uniq.take(pa.array(pos, pa.int64())).to_pylist() == values
+    head = values[:step]
+    if len(values) <= step or len(set(head)) < NEARLY_DISTINCT * len(head):
+        whole = distinct(arr)
+        assert uniq.equals(whole[0]) and pos.tolist() == whole[1].tolist()
+    else:
+        assert len(uniq) == sum(len(set(values[a : a + step])) for a in range(0, len(values), step))
 
 
 def test_distinct_digit_keys_cover_only_plain_digit_columns():

@@ -498,7 +498,7 @@ def _transform_column(
         rep.output_type = str(col.type)
         return col, rep
     work = core if every_row else core.take(pa.array(work_idx))
-    uniq, pos = distinct(work)
+    uniq, pos = distinct_in_slices(work, pii_type.slice_values) if pii_type.slice_values else distinct(work)
     if pii_type.has_invalid and not decrypt and _has_e(uniq):
         sci_u = pc.match_substring_regex(uniq, SCIENTIFIC).to_numpy(zero_copy_only=False)
         if sci_u.any():
@@ -636,6 +636,31 @@ def distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     pos = np.cumsum(keep) - 1
     pos[rows] = pos[first_rows][group.ravel()]
     return values.filter(pa.array(keep)), pos
+
+
+#: :func:`distinct_in_slices` de-duplicates slice by slice when the first slice has at least this share distinct
+NEARLY_DISTINCT = 0.9
+
+
+def distinct_in_slices(values: pa.Array, step: int) -> tuple[pa.Array, np.ndarray]:
+    """:func:`distinct`, each slice of ``step`` rows on its own when the first slice is nearly all distinct
+    (:data:`NEARLY_DISTINCT`), as a text column of names or addresses is: a hash table of a million distinct
+    strings is fresh memory the kernel faults in, while slices reuse theirs.  A value repeated across slices is
+    then encrypted once per slice, to the same token; a column of repeated values is de-duplicated whole."""
+    if len(values) <= step:
+        return distinct(values)
+    head_u, head_pos = distinct(values.slice(0, step))
+    if len(head_u) < NEARLY_DISTINCT * step:
+        return distinct(values)
+    uniq, pos, base = [head_u], [head_pos], len(head_u)
+    for a in range(step, len(values), step):
+        u, p = distinct(values.slice(a, step))
+        uniq.append(u)
+        pos.append(p + base)
+        base += len(u)
+    if base == len(values):  # every slice distinct: the values as they are
+        return values, np.arange(base)
+    return pa.concat_arrays(uniq), np.concatenate(pos)
 
 
 def _digit_keys(values: pa.Array) -> np.ndarray | None:
