@@ -568,7 +568,9 @@ def find_names(view: TextView, blocked: np.ndarray, extra_cues: frozenset[str] =
     np.add.at(mark, s_i, 1)
     np.add.at(mark, e_i + 1, -1)
     in_run = np.cumsum(mark[:-1]) > 0
-    run[in_run] = (np.cumsum(np.isin(np.arange(m), s_i)) - 1)[in_run]
+    starts = np.zeros(m, dtype=np.int64)
+    starts[s_i] = 1
+    run[in_run] = (np.cumsum(starts) - 1)[in_run]
     parts_at = np.flatnonzero(kp & in_run)
     if not len(parts_at):
         return NameSpans(z, z, z, z, z, z)
@@ -652,7 +654,9 @@ def find_addresses(view: TextView, blocked: np.ndarray, w: Words | None = None) 
     rows = np.unique(w.row[cue | struct])
     if len(rows):
         cps, off, utf8, _ = view.subset(rows)
-        in_rows = np.flatnonzero(np.isin(w.row, rows))
+        chosen = np.zeros(view.rows, dtype=bool)
+        chosen[rows] = True
+        in_rows = np.flatnonzero(chosen[w.row])
         shift = off[np.searchsorted(rows, w.row[in_rows])] - view.row_off[w.row[in_rows]]  # to the rows' positions
         ws, we = w.start[in_rows] + shift, w.end[in_rows] + shift
         for kept, place in zip(kept_both(cps, off, utf8), (place_eg, place_sa), strict=True):

@@ -50,7 +50,7 @@ from .iban import _compact_array as iban_compact
 from .person_name import PersonName, generic_tokenizer
 from .phone import PhoneType
 from .text import digits_only, render_digits
-from .textview import TextView, gather, in_sorted, plain_strings
+from .textview import TextView, gather, in_set, in_sorted, plain_strings
 
 #: the kinds a ``free_text`` column's ``find:`` option may list
 FIND_KINDS = ("national_id", "phone", "iban", "email", "name", "address")
@@ -399,7 +399,7 @@ def _own_numbers(view: TextView, cols: Sequence[RowColumn], taken: np.ndarray) -
 
 
 #: punctuation that ends a name written in text: , ، ; ؛ . : ! ? ؟ ( ) " and line breaks
-_NAME_END_PUNCT = np.array([0x2C, 0x60C, 0x3B, 0x61B, 0x2E, 0x3A, 0x21, 0x3F, 0x61F, 0x28, 0x29, 0x22, 0x0A, 0x0D])
+_NAME_END_PUNCT = (0x2C, 0x60C, 0x3B, 0x61B, 0x2E, 0x3A, 0x21, 0x3F, 0x61F, 0x28, 0x29, 0x22, 0x0A, 0x0D)
 
 
 class _NameParts:
@@ -410,7 +410,7 @@ class _NameParts:
     def __init__(self, view: TextView) -> None:
         self.view = view
         # a name part of the text ends at punctuation glued to it ("وجيه،"), as the value's parts are words
-        self.punct = np.isin(view.cps, _NAME_END_PUNCT)
+        self.punct = in_set(view.cps, _NAME_END_PUNCT)
         self.made: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def outside(self, taken: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
