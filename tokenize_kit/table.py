@@ -519,8 +519,8 @@ def _transform_column(
         return col, rep
     pieces: list[tuple[np.ndarray, pa.Array]] = []  # (distinct-value indices, their outputs)
     step = pii_type.slice_values or len(uniq)
-    valid = np.concatenate([_valid_slice(pii_type, uniq.slice(a, step) if step < len(uniq) else uniq, a, spec,
-                                         crypto, decrypt, pieces) for a in range(0, len(uniq), step)])
+    valid = np.concatenate([_valid_slice(pii_type, uniq.slice(a, step), a, spec, crypto, decrypt, pieces)
+                            for a in range(0, len(uniq), step)])
     counts_valid = np.bincount(pos, minlength=len(uniq))
     vi = np.flatnonzero(valid)
     rep.tokenized = int(counts_valid[vi].sum())

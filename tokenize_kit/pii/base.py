@@ -200,8 +200,9 @@ class PIIType(ABC):
     #: how many distinct values :func:`tokenize_kit.table.transform_column` gives :meth:`parse` and the token
     #: operations at a time (0: the whole column).  A text type's work arrays take several bytes per character;
     #: made for a whole column they are fresh memory the kernel faults in page by page (dear on a virtual
-    #: machine), while slices reuse what the previous slice freed and bound the peak.  Number types keep 0:
-    #: their cycle walks pay a fixed cost per call.
+    #: machine), while slices reuse what the previous slice freed and bound the peak.  A nearly distinct column
+    #: is de-duplicated in slices of the same size (:func:`tokenize_kit.table.distinct_in_slices`).  Number
+    #: types keep 0: their cycle walks pay a fixed cost per call.
     slice_values: ClassVar[int] = 0
 
     # -- scalar, python-stdnum style ------------------------------------------------------------
